@@ -1,0 +1,273 @@
+// Package devpg runs a private PostgreSQL cluster for development and tests: it provisions
+// PostgreSQL and pgvector when they are missing (provision.sh), initialises a data directory,
+// starts the server on a loopback port with the memory settings measured in shared/postgres.md,
+// and stops it again. As root it runs the server through `runuser -u postgres`, because
+// PostgreSQL refuses to run as root.
+package devpg
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+//go:embed provision.sh
+var provisionScript []byte
+
+// Provision makes sure PostgreSQL 15+ and pgvector are installed, installing them (as root, from
+// the configured Debian sources) when they are not, and returns the server's bin directory.
+// Progress lines go to log.
+func Provision(ctx context.Context, log io.Writer) (string, error) {
+	cmd := exec.CommandContext(ctx, "bash", "-s")
+	cmd.Stdin = bytes.NewReader(provisionScript)
+	cmd.Stderr = log
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("provisioning PostgreSQL + pgvector failed (see the lines above): %w", err)
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) == 0 {
+		return "", errors.New("provisioning PostgreSQL + pgvector printed no bin directory")
+	}
+	return lines[len(lines)-1], nil
+}
+
+// Config describes a private cluster.
+type Config struct {
+	// BinDir is the PostgreSQL bin directory (initdb, pg_ctl). Required; see [Provision].
+	BinDir string
+	// Dir holds the cluster: data/, the socket directory run/ and the server log postgres.log.
+	// Created when missing. Required.
+	Dir string
+	// Port is the TCP port on 127.0.0.1. Zero picks a free one.
+	Port int
+	// Settings are extra server settings (-c name=value), e.g. shared_buffers.
+	Settings map[string]string
+}
+
+// Cluster is a running private cluster.
+type Cluster struct {
+	cfg     Config
+	port    int
+	started bool // false when the cluster was already running and is not ours to stop
+}
+
+// Start initialises the cluster's data directory when it has none, starts the server unless it is
+// already running there, and waits until it accepts connections.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.BinDir == "" || cfg.Dir == "" {
+		return nil, errors.New("devpg: BinDir and Dir are required")
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dir = dir
+	data := filepath.Join(dir, "data")
+	for _, d := range []string{dir, filepath.Join(dir, "run")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("devpg: %w", err)
+		}
+	}
+	if err := chownToPostgres(dir); err != nil {
+		return nil, err
+	}
+
+	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); err != nil {
+		out, err := run(ctx, cfg.BinDir, "initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-instructions")
+		if err != nil {
+			return nil, fmt.Errorf("devpg: initdb failed: %w\n%s", err, out)
+		}
+	}
+
+	c := &Cluster{cfg: cfg}
+	if port, ok := c.runningPort(ctx); ok {
+		c.port = port
+		return c, c.waitReady(ctx)
+	}
+	c.port = cfg.Port
+	if c.port == 0 {
+		if c.port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	opts := []string{
+		"-p", strconv.Itoa(c.port),
+		"-k", filepath.Join(dir, "run"),
+		"-c", "listen_addresses=127.0.0.1",
+	}
+	for k, v := range cfg.Settings {
+		opts = append(opts, "-c", k+"="+v)
+	}
+	out, err := run(ctx, cfg.BinDir, "pg_ctl", "-D", data, "-l", filepath.Join(dir, "postgres.log"), "-w", "-t", "60",
+		"-o", shellJoin(opts), "start")
+	if err != nil {
+		tail, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+		return nil, fmt.Errorf("devpg: pg_ctl start failed: %w\n%s\n%s", err, out, lastLines(string(tail), 10))
+	}
+	c.started = true
+	return c, c.waitReady(ctx)
+}
+
+// Port returns the cluster's TCP port.
+func (c *Cluster) Port() int { return c.port }
+
+// URL returns a connection URL for database db as user postgres.
+func (c *Cluster) URL(db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
+}
+
+// CreateDatabase creates database name unless it exists.
+func (c *Cluster) CreateDatabase(ctx context.Context, name string) error {
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return fmt.Errorf("devpg: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("devpg: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("devpg: creating database %s: %w", name, err)
+	}
+	return nil
+}
+
+// Stop stops the server with a fast shutdown, unless it was already running when Start was called.
+func (c *Cluster) Stop(ctx context.Context) error {
+	if !c.started {
+		return nil
+	}
+	out, err := run(ctx, c.cfg.BinDir, "pg_ctl", "-D", filepath.Join(c.cfg.Dir, "data"), "-m", "fast", "-w", "stop")
+	if err != nil {
+		return fmt.Errorf("devpg: pg_ctl stop failed: %w\n%s", err, out)
+	}
+	c.started = false
+	return nil
+}
+
+// runningPort reports the port of a server already running on the data directory.
+func (c *Cluster) runningPort(ctx context.Context) (int, bool) {
+	data := filepath.Join(c.cfg.Dir, "data")
+	if _, err := run(ctx, c.cfg.BinDir, "pg_ctl", "-D", data, "status"); err != nil {
+		return 0, false
+	}
+	// postmaster.pid's fourth line is the port.
+	pid, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
+	if err != nil {
+		return 0, false
+	}
+	lines := strings.Split(string(pid), "\n")
+	if len(lines) < 4 {
+		return 0, false
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(lines[3]))
+	return port, err == nil
+}
+
+func (c *Cluster) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		conn, err := pgx.Connect(ctx, c.URL("postgres"))
+		if err == nil {
+			return conn.Close(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("devpg: server on port %d not ready: %w", c.port, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// FreePort asks the kernel for a free TCP port on 127.0.0.1.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("devpg: finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// run runs a PostgreSQL program, through runuser as the postgres user when we are root.
+func run(ctx context.Context, binDir, prog string, args ...string) ([]byte, error) {
+	name := filepath.Join(binDir, prog)
+	if os.Geteuid() == 0 {
+		args = append([]string{"-u", "postgres", "--", name}, args...)
+		name = "runuser"
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	// pg_ctl's server inherits these; keep them off our terminal and out of our pipes.
+	cmd.Stdin = nil
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.Bytes(), err
+}
+
+// chownToPostgres gives dir to the postgres user when we are root (PostgreSQL refuses to run as root).
+func chownToPostgres(dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return fmt.Errorf("devpg: running as root needs the postgres user (install the postgresql package): %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	// The postgres user must be able to reach dir: add search (x) permission for others on any
+	// ancestor that lacks it, as a clone under a mktemp -d folder (mode 0700) would.
+	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()|0o001); err != nil {
+				return fmt.Errorf("devpg: the postgres user cannot reach %s: %w", dir, err)
+			}
+		}
+		if p == filepath.Dir(p) {
+			break
+		}
+	}
+	return filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
+}
+
+// shellJoin quotes args for pg_ctl -o, which passes its value through a shell.
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
