@@ -124,7 +124,8 @@ func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 			"duration", time.Since(start).Round(time.Millisecond))
 	}
 
-	res, err := riverMigrator(pool, logger).Migrate(ctx, rivermigrate.DirectionUp, nil)
+	// River's migrator logs at INFO itself; we log each version once, below.
+	res, err := riverMigrator(pool, slog.New(slog.DiscardHandler)).Migrate(ctx, rivermigrate.DirectionUp, nil)
 	if err != nil {
 		return fmt.Errorf("error applying River's migrations: %w", err)
 	}

@@ -1,0 +1,39 @@
+# OSA — the two commands: `make run` (the server on a private PostgreSQL under .osa/) and
+# `make test` (the tests on a throw-away PostgreSQL). Both install PostgreSQL + pgvector first
+# when they are missing. `make check` is what CI runs before the tests.
+
+GO        ?= go
+TOOL      := $(GO) tool -modfile=tools/go.mod
+# Packages with concurrency run a second time under the race detector.
+RACE_PKGS := ./server/... ./migrations/... ./internal/...
+
+.PHONY: run build test check generate fmt
+
+## run: the whole server (API, workers, River UI) on :8080 with a private PostgreSQL under .osa/
+run: build
+	./bin/osa dev
+
+## build: the osa binary in bin/
+build:
+	$(GO) build -o bin/osa ./cmd/osa
+
+## test: every test against a throw-away PostgreSQL + pgvector cluster, then the race detector
+test:
+	$(GO) run ./internal/cmd/withpg -- sh -c '$(GO) test -count=1 ./... && $(GO) test -count=1 -race $(RACE_PKGS)'
+
+## check: formatting, vet, proto lint, generated code and go.mod up to date
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	$(TOOL) buf lint
+	$(TOOL) buf generate
+	@if [ -n "$$(git status --porcelain -- api)" ]; then echo "generated code is stale: run make generate and commit"; git status --porcelain -- api; exit 1; fi
+
+## generate: regenerate the Connect/protobuf code from api/**/*.proto
+generate:
+	$(TOOL) buf generate
+
+## fmt: gofmt every Go file
+fmt:
+	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/osa-archive/osa/internal/devpg"
+)
+
+// devDatabase is the database osa dev creates in its private cluster.
+const devDatabase = "osa"
+
+func newDevCmd(g *globalFlags) *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything locally on a private PostgreSQL (what `make run` does)",
+		Long: `dev runs a complete OSA on this machine with no set-up: it installs PostgreSQL and pgvector
+when they are missing (as root, from Debian's packages; it builds pgvector from Debian's source
+package when no binary package exists), starts a private cluster under dev.data_dir (default .osa/)
+on dev.port, migrates it, and runs the server with every role on http.addr. Ctrl-C stops the
+server, then the cluster.
+
+With database.url set, dev uses that database instead and starts no cluster.`,
+		Example: `  osa dev
+  osa dev --addr :9090
+  OSA_DEV__PORT=0 osa dev          # private cluster on any free port`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, logger, err := g.load(namedFlags(cmd, map[string]string{"addr": "http.addr"})...)
+			if err != nil {
+				return err
+			}
+			if cfg.Database.URL == "" {
+				cluster, err := startDevCluster(ctx, cfg.Dev.DataDir, cfg.Dev.Port, map[string]string{
+					"shared_buffers":       cfg.Dev.SharedBuffers,
+					"maintenance_work_mem": cfg.Dev.MaintenanceWorkMem,
+					"work_mem":             cfg.Dev.WorkMem,
+				})
+				if err != nil {
+					return err
+				}
+				defer func() {
+					fmt.Fprintln(os.Stderr, "osa dev: stopping PostgreSQL")
+					if err := cluster.Stop(context.WithoutCancel(ctx)); err != nil {
+						fmt.Fprintln(os.Stderr, "osa dev:", err)
+					}
+				}()
+				cfg.Database.URL = cluster.URL(devDatabase)
+			}
+			return runServer(ctx, cfg, logger, func(a net.Addr) {
+				base := "http://" + browsable(a)
+				fmt.Fprintf(os.Stderr, `
+OSA is running.
+  API (Connect, gRPC, gRPC-Web)  %[1]s
+  River UI                       %[1]s/riverui/
+  Health                         %[1]s/healthz  %[1]s/readyz
+  PostgreSQL                     %[2]s
+Try: curl %[1]s/readyz
+Press Ctrl-C to stop.
+
+`, base, cfg.Redacted().Database.URL)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "", "listen address (http.addr; default :8080)")
+	return cmd
+}
+
+// startDevCluster provisions PostgreSQL + pgvector if needed and starts the private cluster.
+func startDevCluster(ctx context.Context, dir string, port int, settings map[string]string) (*devpg.Cluster, error) {
+	fmt.Fprintln(os.Stderr, "osa dev: checking PostgreSQL + pgvector")
+	binDir, err := devpg.Provision(ctx, os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "osa dev: starting PostgreSQL in %s\n", abs)
+	cluster, err := devpg.Start(ctx, devpg.Config{BinDir: binDir, Dir: abs, Port: port, Settings: settings})
+	if err != nil {
+		return nil, fmt.Errorf("dev.data_dir %s: %w", dir, err)
+	}
+	if err := cluster.CreateDatabase(ctx, devDatabase); err != nil {
+		_ = cluster.Stop(ctx)
+		return nil, err
+	}
+	return cluster, nil
+}
+
+// browsable turns a listen address such as [::]:8080 into one a browser can open.
+func browsable(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the osa command line in-process and returns its output and error.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestBadConfigIsOneClearLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	unknown := filepath.Join(dir, "unknown.yaml")
+	if err := os.WriteFile(unknown, []byte("http:\n  adr: \":8080\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown key", []string{"config", "print", "--config", unknown}, `unknown key "http.adr"`},
+		{"invalid addr", []string{"config", "print", "--set", "http.addr=nope"}, "http.addr"},
+		{"invalid role", []string{"serve", "--role", "boss"}, "node.role"},
+		{"unreachable database", []string{"serve", "--database-url", "postgres://osa:pw@127.0.0.1:1/osa?connect_timeout=2"},
+			"database.url: cannot connect"},
+		{"missing database", []string{"migrate", "status"}, "database.url is required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := run(t, tc.args...)
+			if err == nil {
+				t.Fatalf("osa %v succeeded, want an error naming %q", tc.args, tc.want)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Fatalf("osa %v: %q, want one line containing %q", tc.args, msg, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigPrintRedacts(t *testing.T) {
+	t.Parallel()
+	out, err := run(t, "config", "print", "--set", "database.url=postgres://osa:hunter2@db:5432/osa", "--set", "http.addr=:9999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Fatalf("config print shows the password:\n%s", out)
+	}
+	if !strings.Contains(out, `":9999"`) && !strings.Contains(out, "addr: :9999") {
+		t.Fatalf("config print does not show the --set value:\n%s", out)
+	}
+}

@@ -1,0 +1,206 @@
+package config
+
+import "time"
+
+// Kinds of index backend, the values of backends[].kind.
+const (
+	BackendKindKeyword  = "keyword"  // Postgres full-text search
+	BackendKindPgvector = "pgvector" // semantic search with pgvector
+)
+
+// Kinds of embedder, the values of backends[].embedder.kind.
+const (
+	EmbedderKindHash   = "hash"   // offline, deterministic feature hashing
+	EmbedderKindOllama = "ollama" // Ollama's /api/embed
+	EmbedderKindOpenAI = "openai" // any OpenAI-compatible /v1/embeddings
+)
+
+// Defaults and bounds of a backend.
+const (
+	BackendNameMaxLen   = 40
+	WeightDefault       = 1 // of a backend listed in a file
+	VectorWeightDefault = 2 // of the built-in "vector" backend
+	WeightMin           = 1
+	WeightMax           = 1000
+	MaxAttemptsDefault  = 12
+	MaxAttemptsMin      = 1
+	MaxAttemptsMax      = 1000
+
+	BatchMaxSizeDefault  = 128
+	BatchMaxSizeMin      = 1
+	BatchMaxSizeMax      = 10000
+	BatchMaxDelayDefault = 100 * time.Millisecond
+	BatchMaxDelayMax     = time.Minute
+	BatchTimeoutDefault  = 60 * time.Second
+
+	TextMaxCharsDefault = 8000
+	TextMaxCharsMin     = 1
+	TextMaxCharsMax     = 1000000
+
+	EmbedderKindDefault      = EmbedderKindHash
+	EmbedderModelHashDefault = "hash-v1"
+	EmbedderDimsDefault      = 384
+	EmbedderDimsMin          = 1
+	EmbedderDimsMax          = 16000
+	EmbedderMaxInputsDefault = 128
+	EmbedderMaxInputsMin     = 1
+	EmbedderMaxInputsMax     = 10000
+	EmbedderTimeoutDefault   = 30 * time.Second
+
+	HNSWMDefault              = 16
+	HNSWMMin                  = 2
+	HNSWMMax                  = 100
+	HNSWEfConstructionDefault = 64
+	HNSWEfConstructionMin     = 4
+	HNSWEfConstructionMax     = 1000
+
+	LanguageDefault = "english"
+)
+
+// Backend configures one index backend.
+type Backend struct {
+	// Name identifies the backend, [a-z][a-z0-9_]{0,39}, unique; its queue is
+	// index_<name>. Required.
+	Name string `koanf:"name"`
+
+	// Kind is "pgvector" or "keyword". Required.
+	Kind string `koanf:"kind"`
+
+	// Weight is the backend's share of worker.total_workers, 1..1000.
+	// Defaults to 1 (2 for the built-in "vector" backend).
+	Weight int `koanf:"weight"`
+
+	// MaxAttempts is how often an index job is tried before it's discarded,
+	// 1..1000. Defaults to 12.
+	MaxAttempts int `koanf:"max_attempts"`
+
+	// Batch configures how index jobs are gathered into batches.
+	Batch Batch `koanf:"batch"`
+
+	// Text configures how a record is turned into text.
+	Text Text `koanf:"text"`
+
+	// Embedder configures the embedding model; pgvector only (nil for
+	// keyword). Defaults to [DefaultEmbedder] of kind "hash".
+	Embedder *Embedder `koanf:"embedder,omitempty"`
+
+	// HNSW configures the vector index; pgvector only (nil for keyword).
+	// Defaults to m 16, ef_construction 64.
+	HNSW *HNSW `koanf:"hnsw,omitempty"`
+
+	// Language is the Postgres text search configuration, [a-z_]+; keyword
+	// only (empty for pgvector). Defaults to "english".
+	Language string `koanf:"language,omitempty"`
+}
+
+// Batch configures how index jobs are gathered into batches.
+type Batch struct {
+	// MaxSize is the most jobs in one batch, 1..10000 and at most
+	// worker.total_workers. Defaults to 128.
+	MaxSize int `koanf:"max_size"`
+
+	// MaxDelay is how long a batch waits to fill up, more than 0 and at most
+	// 1m. Defaults to 100ms.
+	MaxDelay time.Duration `koanf:"max_delay"`
+
+	// Timeout is the longest time one batch write may take. Defaults to 60s.
+	Timeout time.Duration `koanf:"timeout"`
+}
+
+// Text configures how a record's metadata is turned into the text indexed.
+type Text struct {
+	// Fields are the metadata fields used first, in order; the other string
+	// fields are appended after them. Defaults to [title, summary].
+	Fields []string `koanf:"fields"`
+
+	// MaxChars is the longest text, in characters, 1..1000000. Defaults to
+	// 8000.
+	MaxChars int `koanf:"max_chars"`
+}
+
+// Embedder configures the embedding model of a pgvector backend.
+type Embedder struct {
+	// Kind is "hash", "openai" or "ollama". Defaults to "hash".
+	Kind string `koanf:"kind"`
+
+	// Model is the model name; required for openai and ollama. Defaults to
+	// "hash-v1" for hash.
+	Model string `koanf:"model"`
+
+	// Dims is the number of dimensions of an embedding, 1..16000. Defaults to
+	// 384.
+	Dims int `koanf:"dims"`
+
+	// BaseURL is the http(s) URL of the provider; required for openai and
+	// ollama. Defaults to "".
+	BaseURL string `koanf:"base_url"`
+
+	// APIKey is sent to the provider. Secret: redacted by [Config.Redacted].
+	// Defaults to "".
+	APIKey string `koanf:"api_key"`
+
+	// MaxInputs is the most inputs in one embedding call, 1..10000. Defaults
+	// to 128.
+	MaxInputs int `koanf:"max_inputs"`
+
+	// Timeout is the longest time one embedding call may take. Defaults to
+	// 30s.
+	Timeout time.Duration `koanf:"timeout"`
+}
+
+// HNSW configures the HNSW index of a pgvector backend.
+type HNSW struct {
+	// M is the number of connections per layer, 2..100. Defaults to 16.
+	M int `koanf:"m"`
+
+	// EfConstruction is the size of the candidate list while building,
+	// 4..1000 and at least 2 × M. Defaults to 64.
+	EfConstruction int `koanf:"ef_construction"`
+}
+
+// DefaultBackend returns the defaults that fill a backend item listed in a
+// config file: weight 1, max_attempts 12, the default batch and text, and by
+// kind the hash embedder and HNSW settings (pgvector) or language "english"
+// (keyword). An unknown kind gets only the settings common to all kinds.
+func DefaultBackend(name, kind string) Backend {
+	b := Backend{
+		Name:        name,
+		Kind:        kind,
+		Weight:      WeightDefault,
+		MaxAttempts: MaxAttemptsDefault,
+		Batch: Batch{
+			MaxSize:  BatchMaxSizeDefault,
+			MaxDelay: BatchMaxDelayDefault,
+			Timeout:  BatchTimeoutDefault,
+		},
+		Text: Text{
+			Fields:   []string{"title", "summary"},
+			MaxChars: TextMaxCharsDefault,
+		},
+	}
+	switch kind {
+	case BackendKindKeyword:
+		b.Language = LanguageDefault
+	case BackendKindPgvector:
+		e := DefaultEmbedder(EmbedderKindDefault)
+		b.Embedder = &e
+		b.HNSW = &HNSW{M: HNSWMDefault, EfConstruction: HNSWEfConstructionDefault}
+	}
+	return b
+}
+
+// DefaultEmbedder returns the defaults that fill an embedder block of the
+// given kind: model "hash-v1" for hash (none for the others, which must name
+// one), 384 dims, 128 inputs per call, a 30s timeout.
+func DefaultEmbedder(kind string) Embedder {
+	e := Embedder{
+		Kind:      kind,
+		Dims:      EmbedderDimsDefault,
+		MaxInputs: EmbedderMaxInputsDefault,
+		Timeout:   EmbedderTimeoutDefault,
+	}
+	if kind == EmbedderKindHash {
+		e.Model = EmbedderModelHashDefault
+	}
+	return e
+}

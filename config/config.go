@@ -1,0 +1,346 @@
+// Package config loads the configuration of an OSA server.
+//
+// [Load] builds the effective [Config] from four layers, each overriding the
+// one before: the built-in defaults ([Default]), a YAML file, OSA_* environment
+// variables and "key=value" overrides from command-line flags. Loading is
+// strict: a key that isn't part of the format is an error, as is a value that
+// doesn't fit its field, and the result is checked by [Config.Validate].
+// Every error is one line naming the key (dotted, list items as
+// "backends[1].kind") and, where known, the source of the value.
+//
+// osa.example.yaml in this directory documents every key with its default.
+package config
+
+import "time"
+
+// Roles of a process, the values of node.role.
+const (
+	RoleAll    = "all"    // serve the API and run workers
+	RoleAPI    = "api"    // serve the API only
+	RoleWorker = "worker" // run workers only
+)
+
+// Log levels and formats, the values of log.level and log.format.
+const (
+	LogLevelDebug = "debug"
+	LogLevelInfo  = "info"
+	LogLevelWarn  = "warn"
+	LogLevelError = "error"
+
+	LogFormatJSON = "json"
+	LogFormatText = "text"
+)
+
+// Defaults and bounds of the top-level sections.
+const (
+	DomainDefault    = "localhost"
+	DomainMaxLen     = 63
+	RoleDefault      = RoleAll
+	LogLevelDefault  = LogLevelInfo
+	LogFormatDefault = LogFormatText
+
+	AddrDefault                = ":8080"
+	ReadMaxBytesDefault        = 4 << 20
+	ReadMaxBytesMin            = 1 << 10
+	ReadMaxBytesMax            = 1 << 30
+	ReadHeaderTimeoutDefault   = 10 * time.Second
+	HTTPShutdownTimeoutDefault = 30 * time.Second
+
+	MaxConnsDefault    = 20
+	MaxConnsMin        = 2
+	MaxConnsMax        = 1000
+	AutoMigrateDefault = true
+
+	TotalWorkersDefault          = 512
+	TotalWorkersMin              = 1
+	TotalWorkersMax              = 10000
+	JobTimeoutDefault            = 2 * time.Minute
+	RescueAfterDefault           = 10 * time.Minute
+	WorkerShutdownTimeoutDefault = 30 * time.Second
+	FetchCooldownDefault         = 5 * time.Millisecond
+	FetchCooldownMin             = time.Millisecond
+	FetchPollIntervalDefault     = 500 * time.Millisecond
+	FetchPollIntervalMin         = time.Millisecond
+	FanoutWorkersDefault         = 64
+	FanoutWorkersMin             = 1
+	FanoutWorkersMax             = 10000
+
+	MaxMetadataBytesDefault = 256 << 10
+	MaxMetadataBytesMin     = 1
+	MaxMetadataBytesMax     = 16 << 20
+	MaxDepthDefault         = 32
+	MaxDepthMin             = 1
+	MaxDepthMax             = 1000
+	MaxBatchDefault         = 1000
+	MaxBatchMin             = 1
+	MaxBatchMax             = 10000
+
+	EfSearchDefault  = 100
+	EfSearchMin      = 1
+	EfSearchMax      = 1000
+	RRFKDefault      = 60
+	RRFKMin          = 1
+	RRFKMax          = 10000
+	MaxLimitDefault  = 100
+	MaxLimitMin      = 1
+	MaxLimitMax      = 10000
+	MaxOffsetDefault = 10000
+	MaxOffsetMin     = 0
+	MaxOffsetMax     = 1000000
+
+	RiverUIEnabledDefault = true
+
+	DevDataDirDefault            = ".osa"
+	DevPortDefault               = 5433
+	DevSharedBuffersDefault      = "2GB"
+	DevMaintenanceWorkMemDefault = "1GB"
+	DevWorkMemDefault            = "16MB"
+)
+
+// Config is the configuration of an OSA server. Build it with [Load] or
+// [Default]; a hand-built Config should be checked with [Config.Validate].
+//
+// Fields are in the order of the file format (and of [Config.YAML]), not
+// alphabetical, so that the rendered file reads like osa.example.yaml.
+type Config struct {
+	// Node identifies this node.
+	Node Node `koanf:"node"`
+
+	// HTTP configures the listener of the API.
+	HTTP HTTP `koanf:"http"`
+
+	// Database configures the Postgres connection.
+	Database Database `koanf:"database"`
+
+	// Log configures logging.
+	Log Log `koanf:"log"`
+
+	// Worker configures the job workers of a process.
+	Worker Worker `koanf:"worker"`
+
+	// Records limits what a record may be.
+	Records Records `koanf:"records"`
+
+	// Search limits and tunes search.
+	Search Search `koanf:"search"`
+
+	// RiverUI configures the River UI mounted under /riverui/.
+	RiverUI RiverUI `koanf:"riverui"`
+
+	// Dev configures the private Postgres cluster of `osa dev`.
+	Dev Dev `koanf:"dev"`
+
+	// Backends are the index backends, each with its own queue index_<name>.
+	// A list given in a file, the environment or a flag replaces the default
+	// list as a whole; each of its items is filled from [DefaultBackend].
+	// Defaults to two backends: "vector" (pgvector, weight 2) and "keyword"
+	// (keyword, weight 1).
+	Backends []Backend `koanf:"backends"`
+
+	// Sources are the external repositories records are harvested from. A
+	// list given in a file replaces the default list as a whole; each of its
+	// items is filled from [DefaultSource]. Defaults to one disabled source
+	// "geo" of kind geo_entrez.
+	Sources []Source `koanf:"sources"`
+}
+
+// Node identifies this node.
+type Node struct {
+	// Domain is the domain of the SRNs this node mints
+	// (urn:osa:{domain}:rec:...): lower-case DNS labels of a-z, 0-9 and "-",
+	// separated by dots, at most 63 characters. Defaults to "localhost".
+	Domain string `koanf:"domain"`
+
+	// Role is what this process does: "all" (API and workers), "api" or
+	// "worker". Defaults to "all".
+	Role string `koanf:"role"`
+}
+
+// HTTP configures the listener of the API.
+type HTTP struct {
+	// Addr is the listen address, host:port with a numeric port; an empty host
+	// listens on every interface and port 0 picks a free port. Defaults to
+	// ":8080".
+	Addr string `koanf:"addr"`
+
+	// ReadMaxBytes is the largest request body accepted, 1 KiB..1 GiB.
+	// Defaults to 4 MiB.
+	ReadMaxBytes int `koanf:"read_max_bytes"`
+
+	// ReadHeaderTimeout is how long a client may take to send request headers.
+	// Defaults to 10s.
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+
+	// ShutdownTimeout is how long in-flight requests get to finish on
+	// shutdown. Defaults to 30s.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+}
+
+// Database configures the Postgres connection.
+type Database struct {
+	// URL is the Postgres connection string (postgres://user:pass@host/db). An
+	// empty URL means `osa dev` starts a private cluster; `osa serve` requires
+	// one (checked by the command, not by Validate). Secret: its password is
+	// redacted by [Config.Redacted]. Defaults to "".
+	URL string `koanf:"url"`
+
+	// MaxConns is the size of the connection pool, 2..1000. Defaults to 20.
+	MaxConns int `koanf:"max_conns"`
+
+	// AutoMigrate applies pending migrations at start-up. Defaults to true.
+	AutoMigrate bool `koanf:"auto_migrate"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is the lowest level logged: "debug", "info", "warn" or "error".
+	// Defaults to "info".
+	Level string `koanf:"level"`
+
+	// Format is "text" or "json". Defaults to "text".
+	Format string `koanf:"format"`
+}
+
+// Worker configures the job workers of a process.
+type Worker struct {
+	// TotalWorkers is the worker budget of a process, split across the index
+	// queues by backend weight, 1..10000. Defaults to 512.
+	TotalWorkers int `koanf:"total_workers"`
+
+	// JobTimeout is how long one job may run. It must cover a backend's
+	// batch.max_delay + batch.timeout. Defaults to 2m.
+	JobTimeout time.Duration `koanf:"job_timeout"`
+
+	// RescueAfter is how long a job may stay running before it's considered
+	// abandoned by a crashed process and retried; at least 2 × JobTimeout.
+	// Defaults to 10m.
+	RescueAfter time.Duration `koanf:"rescue_after"`
+
+	// ShutdownTimeout is the soft stop: in-flight jobs get this long to finish
+	// on shutdown, then they're cancelled. Defaults to 30s.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+
+	// FetchCooldown is the shortest time between two fetches of jobs, at
+	// least 1ms. Defaults to 5ms.
+	FetchCooldown time.Duration `koanf:"fetch_cooldown"`
+
+	// FetchPollInterval is how often jobs are polled for when no notification
+	// arrives, at least FetchCooldown. Defaults to 500ms.
+	FetchPollInterval time.Duration `koanf:"fetch_poll_interval"`
+
+	// FanoutWorkers is the number of workers on the fanout queue, 1..10000.
+	// Defaults to 64.
+	FanoutWorkers int `koanf:"fanout_workers"`
+}
+
+// Records limits what a record may be.
+type Records struct {
+	// MaxMetadataBytes is the largest metadata document, in bytes of JSON,
+	// 1..16 MiB. Defaults to 256 KiB.
+	MaxMetadataBytes int `koanf:"max_metadata_bytes"`
+
+	// MaxDepth is the deepest nesting of metadata, 1..1000. Defaults to 32.
+	MaxDepth int `koanf:"max_depth"`
+
+	// MaxBatch is the most records one PublishRecords call may carry,
+	// 1..10000. Defaults to 1000.
+	MaxBatch int `koanf:"max_batch"`
+}
+
+// Search limits and tunes search.
+type Search struct {
+	// EfSearch is the lowest hnsw.ef_search of a vector search (it's raised
+	// with the limit), 1..1000. Defaults to 100.
+	EfSearch int `koanf:"ef_search"`
+
+	// RRFK is the k of reciprocal rank fusion in hybrid search, 1..10000.
+	// Defaults to 60.
+	RRFK int `koanf:"rrf_k"`
+
+	// MaxLimit is the largest limit of one search, 1..10000. Defaults to 100.
+	MaxLimit int `koanf:"max_limit"`
+
+	// MaxOffset is the largest offset of one search, 0..1000000. Defaults to
+	// 10000.
+	MaxOffset int `koanf:"max_offset"`
+}
+
+// RiverUI configures the River UI.
+type RiverUI struct {
+	// Enabled mounts River UI under /riverui/. Defaults to true.
+	Enabled bool `koanf:"enabled"`
+}
+
+// Dev configures the private Postgres cluster of `osa dev`.
+type Dev struct {
+	// DataDir is where the cluster lives. Defaults to ".osa".
+	DataDir string `koanf:"data_dir"`
+
+	// Port is the port of the cluster, 0..65535; 0 picks a free one.
+	// Defaults to 5433.
+	Port int `koanf:"port"`
+
+	// SharedBuffers is Postgres' shared_buffers, a size such as "2GB".
+	// Defaults to "2GB".
+	SharedBuffers string `koanf:"shared_buffers"`
+
+	// MaintenanceWorkMem is Postgres' maintenance_work_mem (it speeds up
+	// building HNSW indexes), a size such as "1GB". Defaults to "1GB".
+	MaintenanceWorkMem string `koanf:"maintenance_work_mem"`
+
+	// WorkMem is Postgres' work_mem, a size such as "16MB". Defaults to
+	// "16MB".
+	WorkMem string `koanf:"work_mem"`
+}
+
+// Default returns the built-in configuration, the bottom layer of [Load].
+// Every call returns a new value that the caller may change.
+func Default() *Config {
+	vector := DefaultBackend("vector", BackendKindPgvector)
+	vector.Weight = VectorWeightDefault
+
+	geo := DefaultSource("geo", SourceKindGeoEntrez)
+	geo.Enabled = false // until an email is configured
+
+	return &Config{
+		Node: Node{Domain: DomainDefault, Role: RoleDefault},
+		HTTP: HTTP{
+			Addr:              AddrDefault,
+			ReadMaxBytes:      ReadMaxBytesDefault,
+			ReadHeaderTimeout: ReadHeaderTimeoutDefault,
+			ShutdownTimeout:   HTTPShutdownTimeoutDefault,
+		},
+		Database: Database{MaxConns: MaxConnsDefault, AutoMigrate: AutoMigrateDefault},
+		Log:      Log{Level: LogLevelDefault, Format: LogFormatDefault},
+		Worker: Worker{
+			TotalWorkers:      TotalWorkersDefault,
+			JobTimeout:        JobTimeoutDefault,
+			RescueAfter:       RescueAfterDefault,
+			ShutdownTimeout:   WorkerShutdownTimeoutDefault,
+			FetchCooldown:     FetchCooldownDefault,
+			FetchPollInterval: FetchPollIntervalDefault,
+			FanoutWorkers:     FanoutWorkersDefault,
+		},
+		Records: Records{
+			MaxMetadataBytes: MaxMetadataBytesDefault,
+			MaxDepth:         MaxDepthDefault,
+			MaxBatch:         MaxBatchDefault,
+		},
+		Search: Search{
+			EfSearch:  EfSearchDefault,
+			RRFK:      RRFKDefault,
+			MaxLimit:  MaxLimitDefault,
+			MaxOffset: MaxOffsetDefault,
+		},
+		RiverUI: RiverUI{Enabled: RiverUIEnabledDefault},
+		Dev: Dev{
+			DataDir:            DevDataDirDefault,
+			Port:               DevPortDefault,
+			SharedBuffers:      DevSharedBuffersDefault,
+			MaintenanceWorkMem: DevMaintenanceWorkMemDefault,
+			WorkMem:            DevWorkMemDefault,
+		},
+		Backends: []Backend{vector, DefaultBackend("keyword", BackendKindKeyword)},
+		Sources:  []Source{geo},
+	}
+}

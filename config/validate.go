@@ -1,0 +1,326 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+var (
+	domainRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+	nameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+	languageRe = regexp.MustCompile(`^[a-z_]+$`)
+	pgSizeRe   = regexp.MustCompile(`^[0-9]+ ?(B|kB|MB|GB|TB)?$`)
+	emailRe    = regexp.MustCompile(`^[^@\s]+@[^@\s]+$`)
+)
+
+// Validate checks every value and the rules between values, returning all
+// problems joined, one line each naming its key (an [*Error]). [Load] calls
+// it; call it on a hand-built Config. It doesn't require database.url, which
+// only `osa serve` needs.
+func (c *Config) Validate() error {
+	var p problems
+	c.Node.validate(&p)
+	c.HTTP.validate(&p)
+	c.Database.validate(&p)
+	p.oneOf("log.level", c.Log.Level, LogLevelDebug, LogLevelInfo, LogLevelWarn, LogLevelError)
+	p.oneOf("log.format", c.Log.Format, LogFormatText, LogFormatJSON)
+	c.Worker.validate(&p)
+	c.Records.validate(&p)
+	c.Search.validate(&p)
+	c.Dev.validate(&p)
+
+	if len(c.Backends) == 0 {
+		p.add("backends", "at least one backend is required")
+	}
+	c.validateJobTimeout(&p)
+	seen := make(map[string]int)
+	for i := range c.Backends {
+		key := fmt.Sprintf("backends[%d]", i)
+		c.Backends[i].validate(&p, key, c.Worker.TotalWorkers)
+		if j, dup := seen[c.Backends[i].Name]; dup {
+			p.add(key+".name", "%q is also the name of backends[%d]", c.Backends[i].Name, j)
+		}
+		seen[c.Backends[i].Name] = i
+	}
+
+	clear(seen)
+	for i := range c.Sources {
+		key := fmt.Sprintf("sources[%d]", i)
+		c.Sources[i].validate(&p, key)
+		if j, dup := seen[c.Sources[i].Name]; dup {
+			p.add(key+".name", "%q is also the name of sources[%d]", c.Sources[i].Name, j)
+		}
+		seen[c.Sources[i].Name] = i
+	}
+	return p.err()
+}
+
+// validateJobTimeout checks that a job outlives the batch it waits in, for
+// the backend with the longest batch.max_delay + batch.timeout.
+func (c *Config) validateJobTimeout(p *problems) {
+	longest := -1
+	for i, b := range c.Backends {
+		if longest < 0 || b.Batch.MaxDelay+b.Batch.Timeout > c.Backends[longest].Batch.MaxDelay+c.Backends[longest].Batch.Timeout {
+			longest = i
+		}
+	}
+	if longest < 0 {
+		return
+	}
+	b := c.Backends[longest]
+	if c.Worker.JobTimeout < b.Batch.MaxDelay+b.Batch.Timeout {
+		key := fmt.Sprintf("backends[%d]", longest)
+		p.add("worker.job_timeout", "%s is shorter than %s.batch.max_delay + %s.batch.timeout (%s + %s), the longest a job waits for its batch",
+			formatDuration(c.Worker.JobTimeout), key, key, formatDuration(b.Batch.MaxDelay), formatDuration(b.Batch.Timeout))
+	}
+}
+
+func (n *Node) validate(p *problems) {
+	if len(n.Domain) > DomainMaxLen || !domainRe.MatchString(n.Domain) {
+		p.add("node.domain", "%q is not a valid domain (lower-case DNS labels of a-z, 0-9 and -, separated by dots, 1..%d characters)", n.Domain, DomainMaxLen)
+	}
+	p.oneOf("node.role", n.Role, RoleAll, RoleAPI, RoleWorker)
+}
+
+func (h *HTTP) validate(p *problems) {
+	_, port, err := net.SplitHostPort(h.Addr)
+	if _, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil {
+		p.add("http.addr", `%q is not a valid listen address (want host:port, e.g. ":8080")`, h.Addr)
+	}
+	p.intRange("http.read_max_bytes", h.ReadMaxBytes, ReadMaxBytesMin, ReadMaxBytesMax)
+	p.positive("http.read_header_timeout", h.ReadHeaderTimeout)
+	p.positive("http.shutdown_timeout", h.ShutdownTimeout)
+}
+
+func (d *Database) validate(p *problems) {
+	if d.URL != "" {
+		if _, err := pgconn.ParseConfig(d.URL); err != nil {
+			p.add("database.url", "not a valid Postgres connection string: %s", parseConfigProblem(err))
+		}
+	}
+	p.intRange("database.max_conns", d.MaxConns, MaxConnsMin, MaxConnsMax)
+}
+
+// parseConfigProblem returns what pgconn.ParseConfig found wrong, without the
+// connection string (and so without its password, which pgconn masks only
+// on a best-effort basis).
+func parseConfigProblem(err error) string {
+	var pce *pgconn.ParseConfigError
+	if !errors.As(err, &pce) {
+		return "cannot parse"
+	}
+	bare := *pce
+	bare.ConnString = ""
+	msg := strings.TrimPrefix(bare.Error(), "cannot parse ``: ")
+	var ue *url.Error // it quotes the whole URL
+	if errors.As(pce, &ue) {
+		msg = strings.ReplaceAll(msg, ue.Error(), ue.Err.Error())
+	}
+	return msg
+}
+
+func (w *Worker) validate(p *problems) {
+	p.intRange("worker.total_workers", w.TotalWorkers, TotalWorkersMin, TotalWorkersMax)
+	p.positive("worker.job_timeout", w.JobTimeout)
+	if w.RescueAfter < 2*w.JobTimeout {
+		p.add("worker.rescue_after", "%s is shorter than 2 × worker.job_timeout (2 × %s)",
+			formatDuration(w.RescueAfter), formatDuration(w.JobTimeout))
+	}
+	p.positive("worker.shutdown_timeout", w.ShutdownTimeout)
+	if w.FetchCooldown < FetchCooldownMin {
+		p.add("worker.fetch_cooldown", "%s is shorter than %s", formatDuration(w.FetchCooldown), formatDuration(FetchCooldownMin))
+	}
+	if w.FetchPollInterval < max(FetchPollIntervalMin, w.FetchCooldown) {
+		p.add("worker.fetch_poll_interval", "%s is shorter than worker.fetch_cooldown (%s) or %s",
+			formatDuration(w.FetchPollInterval), formatDuration(w.FetchCooldown), formatDuration(FetchPollIntervalMin))
+	}
+	p.intRange("worker.fanout_workers", w.FanoutWorkers, FanoutWorkersMin, FanoutWorkersMax)
+}
+
+func (r *Records) validate(p *problems) {
+	p.intRange("records.max_metadata_bytes", r.MaxMetadataBytes, MaxMetadataBytesMin, MaxMetadataBytesMax)
+	p.intRange("records.max_depth", r.MaxDepth, MaxDepthMin, MaxDepthMax)
+	p.intRange("records.max_batch", r.MaxBatch, MaxBatchMin, MaxBatchMax)
+}
+
+func (s *Search) validate(p *problems) {
+	p.intRange("search.ef_search", s.EfSearch, EfSearchMin, EfSearchMax)
+	p.intRange("search.rrf_k", s.RRFK, RRFKMin, RRFKMax)
+	p.intRange("search.max_limit", s.MaxLimit, MaxLimitMin, MaxLimitMax)
+	p.intRange("search.max_offset", s.MaxOffset, MaxOffsetMin, MaxOffsetMax)
+}
+
+func (d *Dev) validate(p *problems) {
+	if d.DataDir == "" {
+		p.add("dev.data_dir", "required")
+	}
+	p.intRange("dev.port", d.Port, 0, 65535)
+	for _, f := range []struct{ key, v string }{
+		{"dev.shared_buffers", d.SharedBuffers},
+		{"dev.maintenance_work_mem", d.MaintenanceWorkMem},
+		{"dev.work_mem", d.WorkMem},
+	} {
+		if !pgSizeRe.MatchString(f.v) {
+			p.add(f.key, `%q is not a Postgres size (e.g. "16MB", "2GB")`, f.v)
+		}
+	}
+}
+
+func (b *Backend) validate(p *problems, key string, totalWorkers int) {
+	if !nameRe.MatchString(b.Name) {
+		p.add(key+".name", "%q is not a valid name ([a-z][a-z0-9_]{0,39})", b.Name)
+	}
+	p.oneOf(key+".kind", b.Kind, BackendKindPgvector, BackendKindKeyword)
+	p.intRange(key+".weight", b.Weight, WeightMin, WeightMax)
+	p.intRange(key+".max_attempts", b.MaxAttempts, MaxAttemptsMin, MaxAttemptsMax)
+
+	p.intRange(key+".batch.max_size", b.Batch.MaxSize, BatchMaxSizeMin, BatchMaxSizeMax)
+	if b.Batch.MaxSize > totalWorkers {
+		p.add(key+".batch.max_size", "%d is more than worker.total_workers (%d)", b.Batch.MaxSize, totalWorkers)
+	}
+	if b.Batch.MaxDelay <= 0 || b.Batch.MaxDelay > BatchMaxDelayMax {
+		p.add(key+".batch.max_delay", "%s is out of range (more than 0, at most %s)",
+			formatDuration(b.Batch.MaxDelay), formatDuration(BatchMaxDelayMax))
+	}
+	p.positive(key+".batch.timeout", b.Batch.Timeout)
+
+	for i, f := range b.Text.Fields {
+		if strings.TrimSpace(f) == "" {
+			p.add(fmt.Sprintf("%s.text.fields[%d]", key, i), "empty field name")
+		}
+	}
+	p.intRange(key+".text.max_chars", b.Text.MaxChars, TextMaxCharsMin, TextMaxCharsMax)
+
+	switch {
+	case b.Kind == BackendKindPgvector && b.Embedder == nil:
+		p.add(key+".embedder", "required for kind pgvector")
+	case b.Embedder != nil && b.Kind != BackendKindPgvector:
+		p.add(key+".embedder", "not allowed for kind %q (pgvector only)", b.Kind)
+	case b.Embedder != nil:
+		b.Embedder.validate(p, key+".embedder")
+	}
+	switch {
+	case b.Kind == BackendKindPgvector && b.HNSW == nil:
+		p.add(key+".hnsw", "required for kind pgvector")
+	case b.HNSW != nil && b.Kind != BackendKindPgvector:
+		p.add(key+".hnsw", "not allowed for kind %q (pgvector only)", b.Kind)
+	case b.HNSW != nil:
+		p.intRange(key+".hnsw.m", b.HNSW.M, HNSWMMin, HNSWMMax)
+		p.intRange(key+".hnsw.ef_construction", b.HNSW.EfConstruction, HNSWEfConstructionMin, HNSWEfConstructionMax)
+		if b.HNSW.EfConstruction < 2*b.HNSW.M {
+			p.add(key+".hnsw.ef_construction", "%d is less than 2 × %s.hnsw.m (2 × %d)", b.HNSW.EfConstruction, key, b.HNSW.M)
+		}
+	}
+	switch {
+	case b.Kind == BackendKindKeyword && !languageRe.MatchString(b.Language):
+		p.add(key+".language", "%q is not a text search configuration name ([a-z_]+)", b.Language)
+	case b.Language != "" && b.Kind != BackendKindKeyword:
+		p.add(key+".language", "not allowed for kind %q (keyword only)", b.Kind)
+	}
+}
+
+func (e *Embedder) validate(p *problems, key string) {
+	kindOK := p.oneOf(key+".kind", e.Kind, EmbedderKindHash, EmbedderKindOpenAI, EmbedderKindOllama)
+	if e.Model == "" && kindOK {
+		p.add(key+".model", "required")
+	}
+	p.intRange(key+".dims", e.Dims, EmbedderDimsMin, EmbedderDimsMax)
+	switch {
+	case e.BaseURL == "" && (e.Kind == EmbedderKindOpenAI || e.Kind == EmbedderKindOllama):
+		p.add(key+".base_url", "required for kind %q", e.Kind)
+	case e.BaseURL != "":
+		p.httpURL(key+".base_url", e.BaseURL)
+	}
+	p.intRange(key+".max_inputs", e.MaxInputs, EmbedderMaxInputsMin, EmbedderMaxInputsMax)
+	p.positive(key+".timeout", e.Timeout)
+}
+
+func (s *Source) validate(p *problems, key string) {
+	if !nameRe.MatchString(s.Name) {
+		p.add(key+".name", "%q is not a valid name ([a-z][a-z0-9_]{0,39})", s.Name)
+	}
+	p.oneOf(key+".kind", s.Kind, SourceKindGeoEntrez)
+	if s.Schedule != "" && !isCron(s.Schedule) {
+		p.add(key+".schedule", `%q is not a cron expression (5 fields, e.g. "0 3 * * *", or @daily)`, s.Schedule)
+	}
+	if s.Limit < 0 {
+		p.add(key+".limit", "%d is negative (0 means all records)", s.Limit)
+	}
+	switch {
+	case s.Kind == SourceKindGeoEntrez && s.Geo == nil:
+		p.add(key+".geo", "required for kind geo_entrez")
+	case s.Geo != nil && s.Kind != SourceKindGeoEntrez:
+		p.add(key+".geo", "not allowed for kind %q (geo_entrez only)", s.Kind)
+	case s.Geo != nil:
+		s.Geo.validate(p, key+".geo", s.Enabled)
+	}
+}
+
+func (g *Geo) validate(p *problems, key string, enabled bool) {
+	p.oneOf(key+".record_type", g.RecordType, GeoRecordTypeGSE, GeoRecordTypeGDS)
+	switch {
+	case g.Email == "" && enabled:
+		p.add(key+".email", "required when the source is enabled (NCBI asks every client for a contact address)")
+	case g.Email != "" && !emailRe.MatchString(g.Email):
+		p.add(key+".email", "%q is not an email address", g.Email)
+	}
+	if g.Tool == "" {
+		p.add(key+".tool", "required (NCBI asks every client for a tool name)")
+	}
+	p.httpURL(key+".base_url", g.BaseURL)
+	p.intRange(key+".page_size", g.PageSize, GeoPageSizeMin, GeoPageSizeMax)
+	p.positive(key+".timeout", g.Timeout)
+}
+
+// isCron reports whether s looks like a cron expression: five fields, or a
+// descriptor such as @daily or "@every 1h". Field contents aren't checked.
+func isCron(s string) bool {
+	if every, ok := strings.CutPrefix(s, "@every "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(every))
+		return err == nil && d > 0
+	}
+	if strings.HasPrefix(s, "@") {
+		return slices.Contains([]string{"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}, s)
+	}
+	return len(strings.Fields(s)) == 5
+}
+
+// intRange adds a problem unless min <= v <= max.
+func (p *problems) intRange(key string, v, minimum, maximum int) {
+	if v < minimum || v > maximum {
+		p.add(key, "%d is out of range (%d..%d)", v, minimum, maximum)
+	}
+}
+
+// positive adds a problem unless d > 0.
+func (p *problems) positive(key string, d time.Duration) {
+	if d <= 0 {
+		p.add(key, "%s is not a positive duration", formatDuration(d))
+	}
+}
+
+// oneOf adds a problem unless v is one of allowed, and reports whether it is.
+func (p *problems) oneOf(key, v string, allowed ...string) bool {
+	if !slices.Contains(allowed, v) {
+		p.add(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+		return false
+	}
+	return true
+}
+
+// httpURL adds a problem unless s is an absolute http(s) URL.
+func (p *problems) httpURL(key, s string) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(key, "%q is not an http(s) URL", s)
+	}
+}

@@ -1,0 +1,62 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// errorInterceptor turns the errors handlers return into Connect errors at the edge: errors that
+// already carry a code pass through; a database that cannot be reached is Unavailable; a cancelled
+// or expired request keeps its code; anything else is Internal with a generic message, and the
+// real error (which may hold SQL text) goes only to the log.
+func errorInterceptor(logger *slog.Logger) connect.UnaryInterceptorFunc {
+	return func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			resp, err := next(ctx, req)
+			if err != nil {
+				err = toConnectError(ctx, logger, req.Spec().Procedure, err)
+			}
+			return resp, err
+		}
+	}
+}
+
+func toConnectError(ctx context.Context, logger *slog.Logger, procedure string, err error) error {
+	var connectErr *connect.Error
+	switch {
+	case errors.As(err, &connectErr):
+		return err
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, errors.New("request cancelled"))
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("request deadline exceeded"))
+	case isUnavailable(err):
+		logger.WarnContext(ctx, "server: database unavailable", "procedure", procedure, "error", err)
+		return connect.NewError(connect.CodeUnavailable, errors.New("database unavailable, try again later"))
+	default:
+		logger.ErrorContext(ctx, "server: internal error", "procedure", procedure, "error", err)
+		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+	}
+}
+
+// isUnavailable reports whether err means the database could not be reached or went away.
+func isUnavailable(err error) bool {
+	var (
+		connectErr *pgconn.ConnectError
+		netErr     net.Error
+		pgErr      *pgconn.PgError
+	)
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) {
+		return true
+	}
+	// Class 57P: operator intervention (admin shutdown, crash shutdown, cannot connect now).
+	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:3] == "57P" {
+		return true
+	}
+	return pgconn.SafeToRetry(err)
+}

@@ -1,0 +1,52 @@
+package server
+
+import (
+	"net/http"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+
+	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
+)
+
+// riverUIPrefix is where River UI is served.
+const riverUIPrefix = "/riverui"
+
+// routes builds the mux for the process's role. Every role serves /healthz, /readyz and
+// grpc.health.v1; the api and all roles add the four OSA services, gRPC reflection and River UI.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", serveHealthz)
+	mux.HandleFunc("GET /readyz", s.ready.serveReadyz)
+	mux.Handle(grpchealth.NewHandler(s.ready))
+	if s.cfg.Node.Role == RoleWorker {
+		return mux
+	}
+
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(logInterceptor(s.logger), errorInterceptor(s.logger)),
+		connect.WithReadMaxBytes(int(s.cfg.HTTP.ReadMaxBytes)),
+	}
+	mux.Handle(osav1connect.NewRecordServiceHandler(osav1connect.UnimplementedRecordServiceHandler{}, opts...))
+	mux.Handle(osav1connect.NewSearchServiceHandler(osav1connect.UnimplementedSearchServiceHandler{}, opts...))
+	mux.Handle(osav1connect.NewSourceServiceHandler(osav1connect.UnimplementedSourceServiceHandler{}, opts...))
+	mux.Handle(osav1connect.NewAdminServiceHandler(osav1connect.UnimplementedAdminServiceHandler{}, opts...))
+
+	reflector := grpcreflect.NewStaticReflector(
+		osav1connect.RecordServiceName,
+		osav1connect.SearchServiceName,
+		osav1connect.SourceServiceName,
+		osav1connect.AdminServiceName,
+		grpchealth.HealthV1ServiceName,
+		grpcreflect.ReflectV1ServiceName,
+		grpcreflect.ReflectV1AlphaServiceName,
+	)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+
+	if s.ui != nil {
+		mux.Handle(riverUIPrefix+"/", s.ui)
+	}
+	return mux
+}

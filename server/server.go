@@ -1,0 +1,249 @@
+// Package server wires one OSA process together from its config: the Postgres pool, River, the
+// Connect services (Connect, gRPC and gRPC-Web on one h2c port), gRPC reflection and health,
+// /healthz and /readyz, River UI, and graceful shutdown. Everything below it receives what it
+// needs as arguments; this is the one place that builds things from config.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"riverqueue.com/riverui"
+
+	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/migrations"
+)
+
+// Roles a process can take (node.role).
+const (
+	// RoleAll serves the API and runs the workers.
+	RoleAll = "all"
+	// RoleAPI serves the API and inserts jobs but runs no workers.
+	RoleAPI = "api"
+	// RoleWorker runs the workers and serves only health endpoints.
+	RoleWorker = "worker"
+)
+
+// connectTimeout bounds the start-up check that the database is reachable.
+const connectTimeout = 10 * time.Second
+
+// Server is one OSA process. Build it with [New], run it with [Server.Run], release it with
+// [Server.Close].
+type Server struct {
+	cfg     *config.Config
+	handler http.Handler
+	logger  *slog.Logger
+	pool    *pgxpool.Pool
+	ready   *readiness
+	river   *river.Client[pgx.Tx]
+	// runsWorkers is set when the role works jobs and the client has queues to work.
+	runsWorkers bool
+	ui          *riverui.Handler // nil when River UI is not served
+}
+
+// New connects to the database (an unreachable database is an error that names it), applies
+// pending migrations when database.auto_migrate is set, and builds the River client and the HTTP
+// handler for cfg.Node.Role. It starts nothing: see [Server.Run].
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server, error) {
+	if cfg.Database.URL == "" {
+		return nil, errors.New("database.url is required (set OSA_DATABASE__URL or use `osa dev`, which starts a private PostgreSQL)")
+	}
+	if cfg.Database.AutoMigrate {
+		if err := migrate(ctx, cfg.Database.URL, logger); err != nil {
+			return nil, err
+		}
+	}
+	pool, err := openPool(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: logger, pool: pool, ready: &readiness{pool: pool}}
+	if s.river, err = newRiverClient(pool, cfg, logger); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if cfg.RiverUI.Enabled && cfg.Node.Role != RoleWorker {
+		s.ui, err = riverui.NewHandler(&riverui.HandlerOpts{
+			Endpoints: riverui.NewEndpoints(s.river, nil),
+			Logger:    logger,
+			Prefix:    riverUIPrefix,
+		})
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("error building River UI: %w", err)
+		}
+	}
+	s.handler = logRequests(logger, s.routes())
+	return s, nil
+}
+
+// Handler returns the process's HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Pool returns the server's database pool.
+func (s *Server) Pool() *pgxpool.Pool { return s.pool }
+
+// Close releases the database pool. Call it after [Server.Run] returns.
+func (s *Server) Close() { s.pool.Close() }
+
+// Run serves HTTP on ln and runs the workers of the process's role until ctx is cancelled, then
+// shuts down gracefully: it stops accepting requests and gives in-flight ones
+// http.shutdown_timeout, then gives running jobs worker.shutdown_timeout to finish before
+// cancelling them (River returns cancelled jobs to the queue). It returns the first error that
+// stopped it, or nil after a clean shutdown.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // h2c: gRPC without TLS, as in grpcurl -plaintext
+	srv := &http.Server{
+		Handler:           s.handler,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	// Background services live until shutdown, not until ctx: their stop is sequenced below.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	if s.ui != nil {
+		if err := s.ui.Start(bg); err != nil {
+			return fmt.Errorf("error starting River UI: %w", err)
+		}
+	}
+	if s.runsWorkers {
+		if err := s.river.Start(bg); err != nil {
+			return fmt.Errorf("error starting River: %w", err)
+		}
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	s.logger.InfoContext(ctx, "server: listening", "addr", ln.Addr().String(), "role", s.cfg.Node.Role, "workers", s.runsWorkers)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("error serving HTTP: %w", err)
+	}
+	s.logger.InfoContext(ctx, "server: shutting down")
+
+	httpCtx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+	if shutErr := srv.Shutdown(httpCtx); shutErr != nil {
+		s.logger.Warn("server: HTTP shutdown incomplete, closing connections", "error", shutErr)
+		_ = srv.Close()
+	}
+	cancel()
+
+	if s.runsWorkers {
+		s.stopRiver()
+	}
+	s.logger.Info("server: stopped")
+	return err
+}
+
+// stopRiver lets running jobs finish for worker.shutdown_timeout, then cancels them.
+func (s *Server) stopRiver() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Worker.ShutdownTimeout)
+	defer cancel()
+	if err := s.river.Stop(ctx); err == nil {
+		return
+	}
+	s.logger.Warn("server: jobs still running after worker.shutdown_timeout, cancelling them",
+		"shutdown_timeout", s.cfg.Worker.ShutdownTimeout)
+	hardCtx, hardCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer hardCancel()
+	if err := s.river.StopAndCancel(hardCtx); err != nil {
+		s.logger.Error("server: River did not stop", "error", err)
+	}
+}
+
+// migrate applies pending migrations through a short-lived pool: the main pool registers the
+// vector type on connect, which needs the extension the first migration creates.
+func migrate(ctx context.Context, url string, logger *slog.Logger) error {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return fmt.Errorf("database.url: %w", err)
+	}
+	defer pool.Close()
+	if err := ping(ctx, pool); err != nil {
+		return err
+	}
+	if err := migrations.Up(ctx, pool, logger); err != nil {
+		return fmt.Errorf("error migrating the database: %w", err)
+	}
+	return nil
+}
+
+// openPool builds the main pool, with pgvector's types registered on every connection.
+func openPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(cfg.Database.URL)
+	if err != nil {
+		return nil, fmt.Errorf("database.url: %w", err)
+	}
+	pc.MaxConns = int32(cfg.Database.MaxConns)
+	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if err := pgxvec.RegisterTypes(ctx, conn); err != nil {
+			return fmt.Errorf("error registering the vector type (is the schema migrated? run `osa migrate up`): %w", err)
+		}
+		return nil
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("database.url: %w", err)
+	}
+	if err := ping(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+func ping(ctx context.Context, pool *pgxpool.Pool) error {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if err := pool.Ping(ctx); err != nil {
+		return fmt.Errorf("database.url: cannot connect to %s:%d: %s", pool.Config().ConnConfig.Host, pool.Config().ConnConfig.Port, oneLine(err))
+	}
+	return nil
+}
+
+// oneLine folds pgx's multi-line connect errors (one line per address tried) into one line,
+// dropping repeats, so a start-up failure is one clear line.
+func oneLine(err error) string {
+	var parts []string
+	for _, p := range strings.Split(err.Error(), "\n") {
+		if p = strings.TrimSpace(p); p != "" && !slices.Contains(parts, p) {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// newRiverClient builds the process's River client from the worker settings.
+func newRiverClient(pool *pgxpool.Pool, cfg *config.Config, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		FetchCooldown:        cfg.Worker.FetchCooldown,
+		FetchPollInterval:    cfg.Worker.FetchPollInterval,
+		JobTimeout:           cfg.Worker.JobTimeout,
+		Logger:               logger,
+		RescueStuckJobsAfter: cfg.Worker.RescueAfter,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("error building the River client: %w", err)
+	}
+	return client, nil
+}
