@@ -28,7 +28,8 @@ check:
 	$(GO) mod tidy -diff
 	$(TOOL) buf lint
 	$(TOOL) buf generate
-	@if [ -n "$$(git status --porcelain -- api)" ]; then echo "generated code is stale: run make generate and commit"; git status --porcelain -- api; exit 1; fi
+	@if ! git diff --quiet -- api || [ -n "$$(git ls-files --others --exclude-standard -- api)" ]; then \
+		echo "generated code is stale: run make generate and commit"; git status --short -- api; exit 1; fi
 
 ## generate: regenerate the Connect/protobuf code from api/**/*.proto
 generate:

@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/grpcreflect"
 
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
+	"github.com/osa-archive/osa/config"
 )
 
 // riverUIPrefix is where River UI is served.
@@ -20,7 +21,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", serveHealthz)
 	mux.HandleFunc("GET /readyz", s.ready.serveReadyz)
 	mux.Handle(grpchealth.NewHandler(s.ready))
-	if s.cfg.Node.Role == RoleWorker {
+	if s.cfg.Node.Role == config.RoleWorker {
 		return mux
 	}
 

@@ -26,16 +26,6 @@ import (
 	"github.com/osa-archive/osa/migrations"
 )
 
-// Roles a process can take (node.role).
-const (
-	// RoleAll serves the API and runs the workers.
-	RoleAll = "all"
-	// RoleAPI serves the API and inserts jobs but runs no workers.
-	RoleAPI = "api"
-	// RoleWorker runs the workers and serves only health endpoints.
-	RoleWorker = "worker"
-)
-
 // connectTimeout bounds the start-up check that the database is reachable.
 const connectTimeout = 10 * time.Second
 
@@ -74,7 +64,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server,
 		pool.Close()
 		return nil, err
 	}
-	if cfg.RiverUI.Enabled && cfg.Node.Role != RoleWorker {
+	if cfg.RiverUI.Enabled && cfg.Node.Role != config.RoleWorker {
 		s.ui, err = riverui.NewHandler(&riverui.HandlerOpts{
 			Endpoints: riverui.NewEndpoints(s.river, nil),
 			Logger:    logger,

@@ -196,7 +196,7 @@ func TestRiverUIServed(t *testing.T) {
 
 func TestWorkerRoleServesOnlyHealth(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *config.Config) { c.Node.Role = server.RoleWorker })
+	b := setup(t, func(c *config.Config) { c.Node.Role = config.RoleWorker })
 	if code, _ := get(t, b.baseURL+"/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz = %d on a worker", code)
 	}
