@@ -15,8 +15,13 @@ import (
 // emptyDB returns a pool on a database with nothing migrated.
 func emptyDB(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	pool := pgtest.New(t)
 	ctx := context.Background()
+	// A plain pool: pgtest.New registers the vector type, which this test drops.
+	pool, err := pgxpool.New(ctx, pgtest.NewURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	// pgtest databases come migrated; drop everything to start from nothing.
 	for _, q := range []string{"DROP SCHEMA public CASCADE", "CREATE SCHEMA public", "DROP EXTENSION IF EXISTS vector"} {
 		if _, err := pool.Exec(ctx, q); err != nil {

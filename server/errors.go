@@ -8,6 +8,8 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/osa-archive/osa/records"
 )
 
 // errorInterceptor turns the errors handlers return into Connect errors at the edge: errors that
@@ -27,10 +29,20 @@ func errorInterceptor(logger *slog.Logger) connect.UnaryInterceptorFunc {
 }
 
 func toConnectError(ctx context.Context, logger *slog.Logger, procedure string, err error) error {
-	var connectErr *connect.Error
+	var (
+		connectErr *connect.Error
+		invalid    *records.ValidationError
+		limit      *records.LimitError
+	)
 	switch {
 	case errors.As(err, &connectErr):
 		return err
+	case errors.As(err, &invalid):
+		return connect.NewError(connect.CodeInvalidArgument, invalid)
+	case errors.As(err, &limit):
+		return connect.NewError(connect.CodeInvalidArgument, limit)
+	case errors.Is(err, records.ErrNotFound):
+		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, context.Canceled):
 		return connect.NewError(connect.CodeCanceled, errors.New("request cancelled"))
 	case errors.Is(err, context.DeadlineExceeded):

@@ -29,10 +29,11 @@ func (s *Server) routes() http.Handler {
 		connect.WithInterceptors(logInterceptor(s.logger), errorInterceptor(s.logger)),
 		connect.WithReadMaxBytes(int(s.cfg.HTTP.ReadMaxBytes)),
 	}
-	mux.Handle(osav1connect.NewRecordServiceHandler(osav1connect.UnimplementedRecordServiceHandler{}, opts...))
+	names := backendNames(s.backends)
+	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: names, store: s.store}, opts...))
 	mux.Handle(osav1connect.NewSearchServiceHandler(osav1connect.UnimplementedSearchServiceHandler{}, opts...))
 	mux.Handle(osav1connect.NewSourceServiceHandler(osav1connect.UnimplementedSourceServiceHandler{}, opts...))
-	mux.Handle(osav1connect.NewAdminServiceHandler(osav1connect.UnimplementedAdminServiceHandler{}, opts...))
+	mux.Handle(osav1connect.NewAdminServiceHandler(&adminService{backends: names, pool: s.pool, river: s.river}, opts...))
 
 	reflector := grpcreflect.NewStaticReflector(
 		osav1connect.RecordServiceName,

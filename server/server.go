@@ -19,11 +19,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"riverqueue.com/riverui"
 
 	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/jobs"
 	"github.com/osa-archive/osa/migrations"
+	"github.com/osa-archive/osa/records"
 )
 
 // connectTimeout bounds the start-up check that the database is reachable.
@@ -38,6 +39,9 @@ type Server struct {
 	pool    *pgxpool.Pool
 	ready   *readiness
 	river   *river.Client[pgx.Tx]
+	store   *records.Store
+	// backends are the configured backends with their queue settings.
+	backends []jobs.BackendConfig
 	// runsWorkers is set when the role works jobs and the client has queues to work.
 	runsWorkers bool
 	ui          *riverui.Handler // nil when River UI is not served
@@ -60,7 +64,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server,
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: logger, pool: pool, ready: &readiness{pool: pool}}
-	if s.river, err = newRiverClient(pool, cfg, logger); err != nil {
+	if err := s.build(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -77,6 +81,40 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server,
 	}
 	s.handler = logRequests(logger, s.routes())
 	return s, nil
+}
+
+// build makes the backends (checking their tables), the River client and the record store.
+func (s *Server) build(ctx context.Context) error {
+	bs, err := buildBackends(s.cfg)
+	if err != nil {
+		return err
+	}
+	if err := ensureBackends(ctx, s.pool, bs); err != nil {
+		return err
+	}
+	s.backends = bs
+	s.runsWorkers = s.cfg.Node.Role != config.RoleAPI
+	w := s.cfg.Worker
+	s.river, err = jobs.NewClient(s.pool, jobs.Config{
+		Backends:          bs,
+		Domain:            s.cfg.Node.Domain,
+		FanOutWorkers:     w.FanoutWorkers,
+		FetchCooldown:     w.FetchCooldown,
+		FetchPollInterval: w.FetchPollInterval,
+		JobTimeout:        w.JobTimeout,
+		RescueAfter:       w.RescueAfter,
+		TotalWorkers:      w.TotalWorkers,
+		Work:              s.runsWorkers,
+	}, s.logger)
+	if err != nil {
+		return err
+	}
+	s.store = records.NewStore(s.pool, jobs.EnqueueFanOut(s.river), records.StoreConfig{
+		Domain:   s.cfg.Node.Domain,
+		Limits:   records.Limits{MaxMetadataBytes: s.cfg.Records.MaxMetadataBytes, MaxDepth: s.cfg.Records.MaxDepth},
+		MaxBatch: s.cfg.Records.MaxBatch,
+	})
+	return nil
 }
 
 // Handler returns the process's HTTP handler (for tests and embedding).
@@ -221,19 +259,4 @@ func oneLine(err error) string {
 		}
 	}
 	return strings.Join(parts, " ")
-}
-
-// newRiverClient builds the process's River client from the worker settings.
-func newRiverClient(pool *pgxpool.Pool, cfg *config.Config, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		FetchCooldown:        cfg.Worker.FetchCooldown,
-		FetchPollInterval:    cfg.Worker.FetchPollInterval,
-		JobTimeout:           cfg.Worker.JobTimeout,
-		Logger:               logger,
-		RescueStuckJobsAfter: cfg.Worker.RescueAfter,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("error building the River client: %w", err)
-	}
-	return client, nil
 }

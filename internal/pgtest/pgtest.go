@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
 
 	"github.com/osa-archive/osa/migrations"
 )
@@ -77,11 +78,16 @@ func NewURL(t testing.TB) string {
 	return withDatabase(t, admin, name)
 }
 
-// New creates a fresh, migrated database for t and returns a pool on it; both are closed and
-// dropped when t ends.
+// New creates a fresh, migrated database for t and returns a pool on it, with pgvector's types
+// registered on every connection; both are closed and dropped when t ends.
 func New(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), NewURL(t))
+	cfg, err := pgxpool.ParseConfig(NewURL(t))
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	cfg.AfterConnect = pgxvec.RegisterTypes
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}

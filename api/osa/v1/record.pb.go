@@ -317,9 +317,9 @@ func (x *BackendIndexStatus) GetUpdatedAt() *timestamppb.Timestamp {
 type PublishRecordRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required. The record's metadata, a JSON object. Its JSON encoding may be
-	// at most records.max_metadata_bytes long (default 256 KiB, larger is
-	// ResourceExhausted) and nested at most records.max_depth levels deep
-	// (default 32, deeper is InvalidArgument).
+	// at most records.max_metadata_bytes long (default 256 KiB) and nested at
+	// most records.max_depth levels deep (default 32); beyond either is
+	// InvalidArgument naming the field.
 	Metadata *structpb.Struct `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// Name of the source the record comes from. Set together with source_id to
 	// upsert; leave both empty to always create a new record. Setting only one

@@ -64,9 +64,10 @@ type RecordServiceClient interface {
 	// response has unchanged = true. A new version is queued for indexing on
 	// every backend in the same transaction that stores it.
 	//
-	// Errors: InvalidArgument when metadata is missing, nested deeper than
-	// records.max_depth, or when only one of source/source_id is set;
-	// ResourceExhausted when metadata is larger than records.max_metadata_bytes;
+	// Errors: InvalidArgument when metadata is missing, larger than
+	// records.max_metadata_bytes, nested deeper than records.max_depth, or when
+	// only one of source/source_id is set; ResourceExhausted when the request
+	// body is larger than http.read_max_bytes;
 	// Unauthenticated, PermissionDenied, Unavailable as for the service.
 	PublishRecord(context.Context, *connect.Request[v1.PublishRecordRequest]) (*connect.Response[v1.PublishRecordResponse], error)
 	// PublishRecords publishes 1 to 1000 records in one transaction: either all
@@ -218,9 +219,10 @@ type RecordServiceHandler interface {
 	// response has unchanged = true. A new version is queued for indexing on
 	// every backend in the same transaction that stores it.
 	//
-	// Errors: InvalidArgument when metadata is missing, nested deeper than
-	// records.max_depth, or when only one of source/source_id is set;
-	// ResourceExhausted when metadata is larger than records.max_metadata_bytes;
+	// Errors: InvalidArgument when metadata is missing, larger than
+	// records.max_metadata_bytes, nested deeper than records.max_depth, or when
+	// only one of source/source_id is set; ResourceExhausted when the request
+	// body is larger than http.read_max_bytes;
 	// Unauthenticated, PermissionDenied, Unavailable as for the service.
 	PublishRecord(context.Context, *connect.Request[v1.PublishRecordRequest]) (*connect.Response[v1.PublishRecordResponse], error)
 	// PublishRecords publishes 1 to 1000 records in one transaction: either all

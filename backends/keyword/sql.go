@@ -1,0 +1,65 @@
+package keyword
+
+import "strings"
+
+// statements are the backend's SQL, with its table name (validated by [New]) filled in.
+type statements struct {
+	createTable string
+	createIndex string
+	upsert      string
+	delete      string
+}
+
+// lockSQL serialises Ensure across processes, keyed on the table name.
+const lockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('osa.backend.' || $1, 0))`
+
+// existsSQL reports whether the table exists (in the search path).
+const existsSQL = `SELECT to_regclass($1) IS NOT NULL`
+
+// columnTypeSQL returns the type of the table's document column ("tsvector").
+const columnTypeSQL = `
+SELECT format_type(a.atttypid, a.atttypmod)
+FROM pg_attribute a
+WHERE a.attrelid = to_regclass($1) AND a.attname = 'document' AND NOT a.attisdropped`
+
+// languagesSQL lists the text search configurations a query can name unqualified.
+const languagesSQL = `SELECT cfgname::text FROM pg_ts_config WHERE pg_ts_config_is_visible(oid) ORDER BY cfgname`
+
+const (
+	createTableSQL = `
+CREATE TABLE IF NOT EXISTS {table} (
+    record_id  uuid        PRIMARY KEY,
+    version    integer     NOT NULL,
+    document   tsvector    NOT NULL,
+    indexed_at timestamptz NOT NULL DEFAULT now()
+)`
+
+	createIndexSQL = `CREATE INDEX IF NOT EXISTS {table}_document_idx ON {table} USING gin (document)`
+
+	// upsertSQL builds the tsvectors of a batch from arrays and writes them in one statement.
+	// The language is a parameter cast to regconfig, never part of the SQL text. The version
+	// guard keeps a newer row; a row of the same version is rewritten only when its document
+	// changed.
+	upsertSQL = `
+INSERT INTO {table} AS t (record_id, version, document)
+SELECT u.record_id, u.version,
+       setweight(to_tsvector($3::text::regconfig, u.title), 'A') ||
+       setweight(to_tsvector($3::text::regconfig, u.body), 'B')
+FROM unnest($1::uuid[], $2::int[], $4::text[], $5::text[]) AS u (record_id, version, title, body)
+ON CONFLICT (record_id) DO UPDATE
+SET version = EXCLUDED.version, document = EXCLUDED.document, indexed_at = now()
+WHERE t.version < EXCLUDED.version
+   OR (t.version = EXCLUDED.version AND t.document <> EXCLUDED.document)`
+
+	deleteSQL = `DELETE FROM {table} WHERE record_id = ANY($1::uuid[])`
+)
+
+func newStatements(table string) statements {
+	r := strings.NewReplacer("{table}", table)
+	return statements{
+		createTable: r.Replace(createTableSQL),
+		createIndex: r.Replace(createIndexSQL),
+		upsert:      r.Replace(upsertSQL),
+		delete:      r.Replace(deleteSQL),
+	}
+}

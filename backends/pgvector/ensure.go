@@ -1,0 +1,106 @@
+package pgvector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Ensure creates the backend's table and HNSW index when missing. When the table exists, it
+// checks that its vector length and stored model match the embedder, and fails with an error
+// naming the fix when they do not. Processes may call Ensure at the same time: they take turns
+// on an advisory lock keyed on the table name.
+func (b *Backend) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockSQL, b.table); err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, existsSQL, b.table).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			if err := b.checkTable(ctx, tx); err != nil {
+				return err
+			}
+		} else if _, err := tx.Exec(ctx, b.sql.createTable); err != nil {
+			return err
+		}
+		// Also when the table exists: an index dropped by hand comes back.
+		_, err := tx.Exec(ctx, b.sql.createIndex)
+		return err
+	})
+	var mismatch *mismatchError
+	if err != nil && !errors.As(err, &mismatch) {
+		return fmt.Errorf("backend %q: error ensuring table %s: %w", b.cfg.Name, b.table, err)
+	}
+	return err
+}
+
+// checkTable compares the existing table's vector type and models with the embedder's.
+func (b *Backend) checkTable(ctx context.Context, tx pgx.Tx) error {
+	var colType string
+	err := tx.QueryRow(ctx, columnTypeSQL, b.table).Scan(&colType)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("table %s exists but has no embedding column: is it another program's table?", b.table)
+	}
+	if err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, b.sql.sampleModel)
+	if err != nil {
+		return err
+	}
+	models, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	want := fmt.Sprintf("vector(%d)", b.dims)
+	if colType == want && (len(models) == 0 || len(models) == 1 && models[0] == b.model) {
+		return nil
+	}
+	return &mismatchError{backend: b.cfg.Name, table: b.table, colType: colType, models: models, dims: b.dims, model: b.model}
+}
+
+// mismatchError says the table was built by other embedder settings than the configured ones.
+type mismatchError struct {
+	backend, table, colType string
+	models                  []string
+	dims                    int
+	model                   string
+}
+
+func (e *mismatchError) Error() string {
+	var from string
+	switch len(e.models) {
+	case 0:
+		from = " (no rows yet)"
+	case 1:
+		from = fmt.Sprintf(" from model %q", e.models[0])
+	default:
+		quoted := make([]string, len(e.models))
+		for i, m := range e.models {
+			quoted[i] = fmt.Sprintf("%q", m)
+		}
+		from = " from models " + strings.Join(quoted, ", ")
+	}
+	return fmt.Sprintf("backend %q: table %s holds %s%s but the config says %d dims, model %q: "+
+		"reindex the backend (osa reindex %s) or restore the old embedder settings",
+		e.backend, e.table, e.colType, from, e.dims, e.model, e.backend)
+}
+
+// Health reports an error when the backend's table does not exist.
+func (b *Backend) Health(ctx context.Context, pool *pgxpool.Pool) error {
+	var exists bool
+	if err := pool.QueryRow(ctx, existsSQL, b.table).Scan(&exists); err != nil {
+		return fmt.Errorf("backend %q: error checking table %s: %w", b.cfg.Name, b.table, err)
+	}
+	if !exists {
+		return fmt.Errorf("backend %q: table %s does not exist (the backend has not been ensured)", b.cfg.Name, b.table)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+// Package pgvector is the semantic-search backend: it embeds each record's text ([backends.Text])
+// with an [embed.Embedder] and keeps the vectors in a table vec_<name> with an HNSW index for
+// cosine distance.
+//
+// The table holds one row per record: (record_id, version, model, embedding, indexed_at). Its
+// vector length and the model stored beside every vector must match the embedder; [Backend.Ensure]
+// refuses to start on a mismatch, because vectors of different models cannot be compared.
+//
+// Writes take one round trip per batch: the vectors go to Postgres as one vector[] parameter
+// (binary when the connection has pgvector's types registered, text otherwise) and are upserted
+// from unnest, guarded by version. Each batch runs under a savepoint (pipelined in the same round
+// trip), so a failed write normally leaves the caller's transaction usable, and a row Postgres
+// rejects fails only its own document.
+package pgvector
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/embed"
+)
+
+// Defaults and bounds of [Config].
+const (
+	MDefault              = 16
+	MMin                  = 2
+	MMax                  = 100
+	EfConstructionDefault = 64
+	EfConstructionMin     = 4
+	EfConstructionMax     = 1000
+
+	// DimsMax is the longest vector an HNSW index on the vector type accepts.
+	DimsMax = 2000
+)
+
+// TablePrefix starts the name of every pgvector backend's table.
+const TablePrefix = "vec_"
+
+var nameRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+// Config configures a [Backend].
+type Config struct {
+	// Name is the backend's name, [a-z][a-z0-9_]{0,39}; its table is vec_<name>. Required.
+	Name string
+	// Text configures the text embedded. Defaults to [backends.TextConfig]'s defaults.
+	Text backends.TextConfig
+	// Embedder turns text into vectors; its Model and Dims fix the table's. Required.
+	Embedder embed.Embedder
+	// M is the HNSW index's number of connections per layer, 2..100. Defaults to 16.
+	M int
+	// EfConstruction is the HNSW candidate list size while building, 4..1000 and at least 2 × M.
+	// Defaults to 64.
+	EfConstruction int
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	c.Text = c.Text.WithDefaults()
+	if c.M == 0 {
+		c.M = MDefault
+	}
+	if c.EfConstruction == 0 {
+		c.EfConstruction = EfConstructionDefault
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if !nameRe.MatchString(c.Name) {
+		return fmt.Errorf("pgvector backend: name %q is not valid ([a-z][a-z0-9_]{0,39})", c.Name)
+	}
+	if c.Embedder == nil {
+		return fmt.Errorf("backend %q: an embedder is required", c.Name)
+	}
+	if d := c.Embedder.Dims(); d < 1 || d > DimsMax {
+		return fmt.Errorf("backend %q: embedder dims %d is out of range (1..%d, the most an HNSW index on vector holds)", c.Name, d, DimsMax)
+	}
+	if c.Embedder.Model() == "" {
+		return fmt.Errorf("backend %q: the embedder has no model name", c.Name)
+	}
+	if err := c.Text.Validate(); err != nil {
+		return fmt.Errorf("backend %q: %w", c.Name, err)
+	}
+	if c.M < MMin || c.M > MMax {
+		return fmt.Errorf("backend %q: hnsw.m %d is out of range (%d..%d)", c.Name, c.M, MMin, MMax)
+	}
+	if c.EfConstruction < EfConstructionMin || c.EfConstruction > EfConstructionMax || c.EfConstruction < 2*c.M {
+		return fmt.Errorf("backend %q: hnsw.ef_construction %d is out of range (%d..%d and at least 2 × m = %d)",
+			c.Name, c.EfConstruction, EfConstructionMin, EfConstructionMax, 2*c.M)
+	}
+	return nil
+}
+
+// Backend is a pgvector index backend. It is safe for concurrent use.
+type Backend struct {
+	cfg   Config
+	dims  int
+	model string
+	table string
+	sql   statements
+}
+
+var _ backends.Backend = (*Backend)(nil)
+
+// New returns the backend cfg describes. It does not touch the database; call [Backend.Ensure]
+// before the first write.
+func New(cfg Config) (*Backend, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	table := TablePrefix + cfg.Name
+	return &Backend{
+		cfg:   cfg,
+		dims:  cfg.Embedder.Dims(),
+		model: cfg.Embedder.Model(),
+		table: table,
+		sql:   newStatements(table, cfg.Embedder.Dims(), cfg.M, cfg.EfConstruction),
+	}, nil
+}
+
+// Dims returns the embedder's vector length.
+func (b *Backend) Dims() int { return b.dims }
+
+// Embedder returns the backend's embedder (search embeds queries with it).
+func (b *Backend) Embedder() embed.Embedder { return b.cfg.Embedder }
+
+// Kind returns [backends.KindPgvector].
+func (b *Backend) Kind() string { return backends.KindPgvector }
+
+// Model returns the embedder's model.
+func (b *Backend) Model() string { return b.model }
+
+// Name returns the configured name.
+func (b *Backend) Name() string { return b.cfg.Name }
+
+// Table returns the name of the backend's table, vec_<name>.
+func (b *Backend) Table() string { return b.table }

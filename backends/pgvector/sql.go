@@ -1,0 +1,78 @@
+package pgvector
+
+import (
+	"fmt"
+	"strings"
+)
+
+// statements are the backend's SQL, with its table name (validated by [New]) filled in.
+type statements struct {
+	createTable string
+	createIndex string
+	sampleModel string
+	upsert      string // vectors as vector[] (pgvector types registered on the connection)
+	upsertText  string // vectors as text[] of '[1,2,3]' literals (types not registered)
+	delete      string
+}
+
+// lockSQL serialises Ensure across processes, keyed on the table name.
+const lockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('osa.backend.' || $1, 0))`
+
+// existsSQL reports whether the table exists (in the search path).
+const existsSQL = `SELECT to_regclass($1) IS NOT NULL`
+
+// columnTypeSQL returns the type of the table's embedding column ("vector(384)").
+const columnTypeSQL = `
+SELECT format_type(a.atttypid, a.atttypmod)
+FROM pg_attribute a
+WHERE a.attrelid = to_regclass($1) AND a.attname = 'embedding' AND NOT a.attisdropped`
+
+const (
+	createTableSQL = `
+CREATE TABLE IF NOT EXISTS {table} (
+    record_id  uuid        PRIMARY KEY,
+    version    integer     NOT NULL,
+    model      text        NOT NULL,
+    embedding  vector({dims}) NOT NULL,
+    indexed_at timestamptz NOT NULL DEFAULT now()
+)`
+
+	createIndexSQL = `
+CREATE INDEX IF NOT EXISTS {table}_embedding_idx ON {table}
+USING hnsw (embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {ef})`
+
+	// The models of a sample of rows: enough to detect a model change (a reindex rewrites every
+	// row), without scanning a large table at start-up.
+	sampleModelSQL = `SELECT DISTINCT model FROM (SELECT model FROM {table} LIMIT 100) s ORDER BY model`
+
+	// upsertSQL writes a batch from arrays in one statement. The version guard keeps a newer
+	// row; a row of the same version is rewritten only when its vector changed, so re-running a
+	// batch does not pay for HNSW inserts again.
+	upsertSQL = `
+INSERT INTO {table} AS t (record_id, version, model, embedding)
+SELECT u.record_id, u.version, $3::text, u.embedding
+FROM unnest($1::uuid[], $2::int[], {vectors}) AS u (record_id, version, embedding)
+ON CONFLICT (record_id) DO UPDATE
+SET version = EXCLUDED.version, model = EXCLUDED.model, embedding = EXCLUDED.embedding, indexed_at = now()
+WHERE t.version < EXCLUDED.version
+   OR (t.version = EXCLUDED.version AND (t.model <> EXCLUDED.model OR t.embedding <> EXCLUDED.embedding))`
+
+	deleteSQL = `DELETE FROM {table} WHERE record_id = ANY($1::uuid[])`
+)
+
+func newStatements(table string, dims, m, ef int) statements {
+	r := strings.NewReplacer(
+		"{table}", table,
+		"{dims}", fmt.Sprint(dims),
+		"{m}", fmt.Sprint(m),
+		"{ef}", fmt.Sprint(ef),
+	)
+	return statements{
+		createTable: r.Replace(createTableSQL),
+		createIndex: r.Replace(createIndexSQL),
+		sampleModel: r.Replace(sampleModelSQL),
+		upsert:      strings.Replace(r.Replace(upsertSQL), "{vectors}", "$4::vector[]", 1),
+		upsertText:  strings.Replace(r.Replace(upsertSQL), "{vectors}", "$4::text[]::vector[]", 1),
+		delete:      r.Replace(deleteSQL),
+	}
+}

@@ -1,0 +1,113 @@
+package jobs
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/osa-archive/osa/backends"
+)
+
+// BackendConfig is one backend with its queue and batch settings.
+type BackendConfig struct {
+	Backend backends.Backend
+	// Weight is the backend's share of Config.TotalWorkers.
+	Weight int
+	// MaxAttempts is how often an index job is tried before it is discarded.
+	MaxAttempts int
+	// BatchSize is the most jobs in one batch (batch.max_size).
+	BatchSize int
+	// BatchDelay is how long a batch waits to fill (batch.max_delay).
+	BatchDelay time.Duration
+	// BatchTimeout bounds one batch write (batch.timeout).
+	BatchTimeout time.Duration
+}
+
+// Config configures the River client of a process.
+type Config struct {
+	// Backends are the configured backends; each gets queue "index_<name>".
+	Backends []BackendConfig
+	// Domain is the SRN domain, for error messages.
+	Domain string
+	// FanOutWorkers is MaxWorkers of the fanout queue.
+	FanOutWorkers int
+	// FetchCooldown and FetchPollInterval apply to the client and every queue.
+	FetchCooldown     time.Duration
+	FetchPollInterval time.Duration
+	// JobTimeout bounds one job (worker.job_timeout).
+	JobTimeout time.Duration
+	// RetryPolicy schedules retries; nil is River's default ((attempt)^4 seconds, ±10%).
+	RetryPolicy river.ClientRetryPolicy
+	// RescueAfter is when a running job of a dead process is made retryable (worker.rescue_after).
+	RescueAfter time.Duration
+	// TotalWorkers is the worker budget split across the index queues by weight.
+	TotalWorkers int
+	// Work makes the client work queues; without it the client only inserts (the api role).
+	Work bool
+}
+
+// QueueWorkers splits total workers across backends by weight: each share is rounded down to a
+// whole multiple of the backend's batch size, and is at least one batch, so full batches can
+// gather and no remainder waits out batch.max_delay every cycle.
+func QueueWorkers(total int, bs []BackendConfig) map[string]int {
+	sum := 0
+	for _, b := range bs {
+		sum += b.Weight
+	}
+	out := make(map[string]int, len(bs))
+	for _, b := range bs {
+		share := total * b.Weight / max(sum, 1)
+		out[backends.Queue(b.Backend.Name())] = max(share/b.BatchSize, 1) * b.BatchSize
+	}
+	return out
+}
+
+// NewClient builds the River client. With cfg.Work it registers the fan-out and index workers
+// and one queue per stage and backend; each backend's gatherer is sized by [QueueWorkers].
+func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
+	rc := &river.Config{
+		FetchCooldown:        cfg.FetchCooldown,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		JobTimeout:           cfg.JobTimeout,
+		Logger:               logger,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		RetryPolicy:          cfg.RetryPolicy,
+	}
+	if cfg.Work {
+		queue := func(n int) river.QueueConfig {
+			return river.QueueConfig{MaxWorkers: n, FetchCooldown: cfg.FetchCooldown, FetchPollInterval: cfg.FetchPollInterval}
+		}
+		rc.Queues = map[string]river.QueueConfig{QueueFanOut: queue(cfg.FanOutWorkers)}
+		shares := QueueWorkers(cfg.TotalWorkers, cfg.Backends)
+		fan := &FanOutWorker{pool: pool}
+		idx := &IndexWorker{gatherers: map[string]*gatherer[*river.Job[IndexRecordArgs]]{}}
+		for _, b := range cfg.Backends {
+			name := b.Backend.Name()
+			slots := shares[backends.Queue(name)]
+			rc.Queues[backends.Queue(name)] = queue(slots)
+			fan.names = append(fan.names, name)
+			fan.targets = append(fan.targets, target{name: name, maxAttempts: b.MaxAttempts})
+			x := &indexer{backend: b.Backend, domain: cfg.Domain, logger: logger, pool: pool}
+			idx.gatherers[name] = newGatherer(gatherConfig{
+				MaxSize: b.BatchSize, MaxDelay: b.BatchDelay, Slots: slots, Timeout: b.BatchTimeout,
+			}, x.runBatch)
+		}
+		rc.Workers = river.NewWorkers()
+		if err := river.AddWorkerSafely(rc.Workers, river.Worker[FanOutArgs](fan)); err != nil {
+			return nil, err
+		}
+		if err := river.AddWorkerSafely(rc.Workers, river.Worker[IndexRecordArgs](idx)); err != nil {
+			return nil, err
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("error building the River client: %w", err)
+	}
+	return client, nil
+}

@@ -1,0 +1,172 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Flush reasons, reported in the batch log line.
+const (
+	flushSize  = "size"  // batch.max_size items were waiting
+	flushDelay = "delay" // batch.max_delay passed since the first item arrived
+	flushSlots = "slots" // every worker slot of the queue was waiting here: no item can arrive
+)
+
+// gatherConfig sizes a [gatherer].
+type gatherConfig struct {
+	// MaxSize is the most items in one batch.
+	MaxSize int
+	// MaxDelay is how long the first item of a batch waits for more.
+	MaxDelay time.Duration
+	// Slots is the queue's MaxWorkers: when that many Work calls wait here, River cannot start
+	// another job until one returns, so waiting longer is pointless.
+	Slots int
+	// Timeout bounds one batch run.
+	Timeout time.Duration
+}
+
+// batchFunc runs one batch and returns one result per item, in order.
+type batchFunc[T any] func(ctx context.Context, items []T, reason string) []error
+
+// gatherer turns concurrent single-item Work calls into batches. Open-source River runs one job
+// per Work call; each call hands its job to the gatherer of its queue and blocks until the batch
+// it joined has run, then returns its own result. A batch runs when it is full, when its first
+// item has waited MaxDelay, or when every worker slot is waiting here. Batches run on a context
+// of their own, so one job's cancellation never aborts the others' write, and at most
+// Slots/MaxSize batches run at once.
+type gatherer[T any] struct {
+	cfg gatherConfig
+	run batchFunc[T]
+
+	mu       sync.Mutex
+	inFlight int              // Do calls that have not returned
+	pending  []*gatherItem[T] // items not yet in a batch
+	timerGen int              // invalidates the timer of a batch already taken
+	writes   chan struct{}    // semaphore bounding concurrent batches
+}
+
+type gatherItem[T any] struct {
+	value T
+	done  chan error // receives the item's result exactly once
+	taken bool       // in a batch: its result will come
+}
+
+func newGatherer[T any](cfg gatherConfig, run batchFunc[T]) *gatherer[T] {
+	if cfg.MaxSize < 1 || cfg.Slots < cfg.MaxSize || cfg.MaxDelay <= 0 || cfg.Timeout <= 0 {
+		panic(fmt.Sprintf("jobs: invalid gatherer config %+v", cfg))
+	}
+	return &gatherer[T]{cfg: cfg, run: run, writes: make(chan struct{}, cfg.Slots/cfg.MaxSize)}
+}
+
+// Do adds v to a batch and waits for its result. If ctx ends while v still waits for a batch,
+// v is withdrawn and Do returns an error wrapping ctx.Err() (River then treats a shutdown as an
+// interruption, not a failure); once v's batch runs, Do waits for the real result.
+func (g *gatherer[T]) Do(ctx context.Context, v T) error {
+	it := &gatherItem[T]{value: v, done: make(chan error, 1)}
+
+	g.mu.Lock()
+	g.inFlight++
+	g.pending = append(g.pending, it)
+	var (
+		batch  []*gatherItem[T]
+		reason string
+	)
+	switch {
+	case len(g.pending) >= g.cfg.MaxSize:
+		batch, reason = g.takeLocked(), flushSize
+	case g.inFlight >= g.cfg.Slots:
+		batch, reason = g.takeLocked(), flushSlots
+	case len(g.pending) == 1:
+		gen := g.timerGen
+		time.AfterFunc(g.cfg.MaxDelay, func() { g.onDelay(gen) })
+	}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.inFlight--
+		g.mu.Unlock()
+	}()
+	if batch != nil {
+		go g.flush(batch, reason)
+	}
+
+	select {
+	case err := <-it.done:
+		return err
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	if !it.taken {
+		g.pending = slices.DeleteFunc(g.pending, func(p *gatherItem[T]) bool { return p == it })
+		g.mu.Unlock()
+		return fmt.Errorf("jobs: stopped waiting for a batch: %w", ctx.Err())
+	}
+	g.mu.Unlock()
+	return <-it.done
+}
+
+// onDelay flushes the batch whose first item armed the timer, unless it was taken already.
+func (g *gatherer[T]) onDelay(gen int) {
+	g.mu.Lock()
+	if gen != g.timerGen || len(g.pending) == 0 {
+		g.mu.Unlock()
+		return
+	}
+	batch := g.takeLocked()
+	g.mu.Unlock()
+	g.flush(batch, flushDelay)
+}
+
+// takeLocked removes up to MaxSize pending items for a batch. g.mu must be held.
+func (g *gatherer[T]) takeLocked() []*gatherItem[T] {
+	n := min(len(g.pending), g.cfg.MaxSize)
+	batch := slices.Clone(g.pending[:n])
+	g.pending = slices.Delete(g.pending, 0, n)
+	for _, it := range batch {
+		it.taken = true
+	}
+	g.timerGen++
+	if len(g.pending) > 0 {
+		gen := g.timerGen
+		time.AfterFunc(g.cfg.MaxDelay, func() { g.onDelay(gen) })
+	}
+	return batch
+}
+
+// flush runs one batch and delivers every item's result. A panic in the batch fails every item.
+func (g *gatherer[T]) flush(batch []*gatherItem[T], reason string) {
+	g.writes <- struct{}{}
+	defer func() { <-g.writes }()
+
+	values := make([]T, len(batch))
+	for i, it := range batch {
+		values[i] = it.value
+	}
+	errs := g.runSafely(values, reason)
+	for i, it := range batch {
+		it.done <- errs[i]
+	}
+}
+
+func (g *gatherer[T]) runSafely(values []T, reason string) (errs []error) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Timeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("jobs: batch panicked: %v\n%s", r, debug.Stack())
+			errs = make([]error, len(values))
+			for i := range errs {
+				errs[i] = err
+			}
+		}
+	}()
+	errs = g.run(ctx, values, reason)
+	if len(errs) != len(values) {
+		panic(fmt.Sprintf("jobs: batch returned %d results for %d items", len(errs), len(values)))
+	}
+	return errs
+}

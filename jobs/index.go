@@ -1,0 +1,358 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/indexerr"
+	"github.com/osa-archive/osa/records"
+)
+
+// errRolledBack says the batch's write was rolled back and every action carries its own error.
+var errRolledBack = errors.New("batch rolled back")
+
+// snoozeDefault is how long a rate-limited job waits when the provider gave no Retry-After.
+const snoozeDefault = 5 * time.Second
+
+// IndexWorker works [IndexRecordArgs] jobs: it hands each job to the gatherer of its backend and
+// returns the job's own result once its batch has run.
+type IndexWorker struct {
+	river.WorkerDefaults[IndexRecordArgs]
+	gatherers map[string]*gatherer[*river.Job[IndexRecordArgs]]
+}
+
+// Work implements river.Worker.
+func (w *IndexWorker) Work(ctx context.Context, job *river.Job[IndexRecordArgs]) error {
+	g, ok := w.gatherers[job.Args.Backend]
+	if !ok {
+		// Another process may have this backend (a rolling configuration change): retry.
+		return fmt.Errorf("backend %q is not configured on this process", job.Args.Backend)
+	}
+	return g.Do(ctx, job)
+}
+
+// indexer runs the batches of one backend.
+type indexer struct {
+	backend backends.Backend
+	domain  string
+	logger  *slog.Logger
+	pool    *pgxpool.Pool
+}
+
+// action is what a batch does for one record.
+type action struct {
+	id      uuid.UUID
+	version int
+	delete  bool
+	attempt int                // the highest attempt among the record's jobs
+	doc     *backends.Document // the document to write when !delete
+	err     error              // the record's result
+}
+
+// plan is one batch's work: an action per distinct record, and the job → action index.
+type plan struct {
+	acts []*action
+	byID map[uuid.UUID]*action
+}
+
+// runBatch brings every record of jobs to its current state in the backend. It reads the current
+// records in one query, prepares (embeds) outside any transaction, then — in one transaction
+// that locks the records' index_state rows — re-reads their versions, writes what is still
+// current and marks it indexed. A record that changed meanwhile is skipped: the change enqueued
+// a newer job. Each job gets its record's result, converted for River by outcome.
+func (x *indexer) runBatch(ctx context.Context, jobs []*river.Job[IndexRecordArgs], reason string) []error {
+	start := time.Now()
+	p, err := x.plan(ctx, jobs)
+	if err == nil {
+		if err = x.write(ctx, p); errors.Is(err, errRolledBack) {
+			err = nil // every action carries its own error
+		}
+	}
+	errs := make([]error, len(jobs))
+	for i, job := range jobs {
+		e := err
+		if e == nil {
+			e = p.byID[job.Args.RecordID].err
+		}
+		errs[i] = x.outcome(job, e)
+	}
+	x.recordFailures(ctx, jobs, errs)
+	x.logBatch(ctx, len(jobs), errs, reason, time.Since(start))
+	return errs
+}
+
+// plan loads the current records and prepares the documents to write.
+func (x *indexer) plan(ctx context.Context, jobs []*river.Job[IndexRecordArgs]) (*plan, error) {
+	p := &plan{byID: map[uuid.UUID]*action{}}
+	var ids []uuid.UUID
+	for _, j := range jobs {
+		a, ok := p.byID[j.Args.RecordID]
+		if !ok {
+			a = &action{id: j.Args.RecordID}
+			p.byID[a.id] = a
+			p.acts = append(p.acts, a)
+			ids = append(ids, a.id)
+		}
+		a.attempt = max(a.attempt, j.Attempt)
+	}
+	current, err := records.LoadCurrent(ctx, x.pool, ids)
+	if err != nil {
+		return nil, fmt.Errorf("error loading records: %w", err)
+	}
+	var (
+		docs    []backends.Document
+		docActs []*action
+	)
+	for _, a := range p.acts {
+		c, ok := current[a.id]
+		a.version, a.delete = c.Version, !ok || c.Deleted
+		if a.delete {
+			continue
+		}
+		var meta map[string]any
+		if err := json.Unmarshal(c.Metadata, &meta); err != nil {
+			a.err = indexerr.Permanentf("stored metadata is not a JSON object: %v", err)
+			continue
+		}
+		docs = append(docs, backends.Document{RecordID: a.id, Version: c.Version, Metadata: meta})
+		docActs = append(docActs, a)
+	}
+	if len(docs) > 0 {
+		for i, err := range x.backend.Prepare(ctx, docs) {
+			docActs[i].err = err
+		}
+		for i, a := range docActs {
+			a.doc = &docs[i]
+		}
+	}
+	return p, nil
+}
+
+// lockAndReadSQL locks the batch's index_state rows (in id order, so concurrent batches cannot
+// deadlock) and returns each record's version and deletion as they are now.
+const lockAndReadSQL = `
+WITH locked AS (
+    SELECT record_id FROM index_state WHERE backend = $1 AND record_id = ANY($2) ORDER BY record_id FOR UPDATE
+)
+SELECT r.id, r.version, r.deleted_at IS NOT NULL FROM records r WHERE r.id = ANY($2)`
+
+// markDoneSQL records successful writes in index_state, never moving it back to an older version.
+const markDoneSQL = `
+INSERT INTO index_state AS s (record_id, backend, version, indexed_version, state, attempts, last_error, updated_at, indexed_at)
+SELECT u.id, $1, u.version, u.version, u.state, u.attempt, NULL, now(), now()
+FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[]) AS u(id, version, state, attempt)
+ON CONFLICT (record_id, backend) DO UPDATE
+    SET version = EXCLUDED.version, indexed_version = EXCLUDED.indexed_version, state = EXCLUDED.state,
+        attempts = EXCLUDED.attempts, last_error = NULL, updated_at = now(), indexed_at = now()
+    WHERE s.version <= EXCLUDED.version`
+
+// write applies the plan in one transaction. An error here is the batch's: every job retries.
+func (x *indexer) write(ctx context.Context, p *plan) error {
+	return pgx.BeginFunc(ctx, x.pool, func(tx pgx.Tx) error {
+		ids := make([]uuid.UUID, len(p.acts))
+		for i, a := range p.acts {
+			ids[i] = a.id
+		}
+		rows, err := tx.Query(ctx, lockAndReadSQL, x.backend.Name(), ids)
+		if err != nil {
+			return fmt.Errorf("error locking index state: %w", err)
+		}
+		type state struct {
+			version int
+			deleted bool
+		}
+		now := map[uuid.UUID]state{}
+		var (
+			id uuid.UUID
+			st state
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&id, &st.version, &st.deleted}, func() error {
+			now[id] = st
+			return nil
+		}); err != nil {
+			return fmt.Errorf("error locking index state: %w", err)
+		}
+
+		var (
+			docs    []backends.Document
+			docActs []*action
+			deletes []uuid.UUID
+			done    []*action
+		)
+		for _, a := range p.acts {
+			cur, ok := now[a.id]
+			switch {
+			case a.err != nil:
+				continue
+			case a.delete && (!ok || cur.deleted):
+				deletes = append(deletes, a.id)
+				done = append(done, a)
+			case a.delete || !ok || cur.deleted || cur.version != a.version:
+				// Changed since the plan was made: the change enqueued a newer job.
+				continue
+			default:
+				docs = append(docs, *a.doc)
+				docActs = append(docActs, a)
+			}
+		}
+		if len(docs) > 0 {
+			failed := false
+			for i, err := range x.backend.IngestBatch(ctx, tx, docs) {
+				if err != nil {
+					docActs[i].err = err
+					failed = true
+				}
+			}
+			if failed {
+				// A failed statement aborts the transaction: nothing of this batch is written.
+				for _, a := range docActs {
+					if a.err == nil {
+						a.err = errors.New("batch rolled back after another record's error")
+					}
+				}
+				return errRolledBack
+			}
+			done = append(done, docActs...)
+		}
+		if len(deletes) > 0 {
+			if err := x.backend.DeleteBatch(ctx, tx, deletes); err != nil {
+				return fmt.Errorf("error deleting: %w", err)
+			}
+		}
+		if len(done) == 0 {
+			return nil
+		}
+		var (
+			doneIDs  = make([]uuid.UUID, len(done))
+			versions = make([]int32, len(done))
+			states   = make([]string, len(done))
+			attempts = make([]int32, len(done))
+		)
+		for i, a := range done {
+			doneIDs[i], versions[i], states[i], attempts[i] = a.id, int32(a.version), records.StateIndexed, int32(a.attempt)
+			if a.delete {
+				states[i] = records.StateDeleted
+			}
+		}
+		if _, err := tx.Exec(ctx, markDoneSQL, x.backend.Name(), doneIDs, versions, states, attempts); err != nil {
+			return fmt.Errorf("error marking records indexed: %w", err)
+		}
+		return nil
+	})
+}
+
+// outcome converts a record's result into the job's River result: nil completes; a rate limit
+// snoozes for the advised time without using an attempt; a permanent error cancels the job with
+// a message naming the backend, the record and the reason; anything else retries with backoff.
+func (x *indexer) outcome(job *river.Job[IndexRecordArgs], err error) error {
+	if err == nil {
+		return nil
+	}
+	srn := records.SRN{Domain: x.domain, ID: job.Args.RecordID, Version: job.Args.Version}
+	err = fmt.Errorf("backend %q: record %s: %w", x.backend.Name(), srn, err)
+	if d, ok := indexerr.RetryAfter(err); ok {
+		if d <= 0 {
+			d = snoozeDefault
+		}
+		return &snoozed{cause: err, snooze: river.JobSnooze(d)}
+	}
+	if indexerr.IsPermanent(err) {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+// snoozed is River's snooze result that still remembers why, for index_state and the log.
+type snoozed struct {
+	cause  error
+	snooze error
+}
+
+func (s *snoozed) Error() string { return s.cause.Error() }
+
+// Unwrap returns River's snooze error, so River snoozes the job.
+func (s *snoozed) Unwrap() error { return s.snooze }
+
+// failuresSQL records failed attempts in index_state; a final failure sets state failed.
+const failuresSQL = `
+UPDATE index_state AS s
+SET attempts = u.attempt, last_error = u.error, updated_at = now(),
+    state = CASE WHEN u.final THEN 'failed' ELSE s.state END
+FROM unnest($2::uuid[], $3::int[], $4::int[], $5::text[], $6::bool[]) AS u(id, version, attempt, error, final)
+WHERE s.backend = $1 AND s.record_id = u.id AND s.version <= u.version AND s.state <> 'indexed'
+    OR s.backend = $1 AND s.record_id = u.id AND s.version < u.version`
+
+// recordFailures writes the failed jobs' errors to index_state, so GetIndexStatus shows them. A
+// failure is final when the job is cancelled or has used its last attempt.
+func (x *indexer) recordFailures(ctx context.Context, jobs []*river.Job[IndexRecordArgs], errs []error) {
+	var (
+		ids      []uuid.UUID
+		versions []int32
+		attempts []int32
+		messages []string
+		final    []bool
+	)
+	for i, err := range errs {
+		var snooze *snoozed
+		if err == nil || errors.As(err, &snooze) || errors.Is(err, context.Canceled) {
+			continue
+		}
+		j := jobs[i]
+		var cancel *river.JobCancelError
+		ids = append(ids, j.Args.RecordID)
+		versions = append(versions, int32(j.Args.Version))
+		attempts = append(attempts, int32(j.Attempt))
+		messages = append(messages, err.Error())
+		final = append(final, errors.As(err, &cancel) || j.Attempt >= j.MaxAttempts)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	if _, err := x.pool.Exec(context.WithoutCancel(ctx), failuresSQL, x.backend.Name(), ids, versions, attempts, messages, final); err != nil {
+		x.logger.WarnContext(ctx, "jobs: error recording index failures", "backend", x.backend.Name(), "error", err)
+	}
+}
+
+// logBatch writes the one INFO line per batch.
+func (x *indexer) logBatch(ctx context.Context, size int, errs []error, reason string, d time.Duration) {
+	var ok, retried, snoozedN, cancelled int
+	for _, err := range errs {
+		var (
+			snooze *snoozed
+			cancel *river.JobCancelError
+		)
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &snooze):
+			snoozedN++
+		case errors.As(err, &cancel):
+			cancelled++
+		default:
+			retried++
+		}
+	}
+	level := slog.LevelInfo
+	if ok < size {
+		level = slog.LevelWarn
+	}
+	x.logger.Log(ctx, level, "jobs: batch", "backend", x.backend.Name(), "size", size, "flush", reason,
+		"duration", d.Round(time.Millisecond), "succeeded", ok, "retried", retried, "snoozed", snoozedN, "cancelled", cancelled)
+	if ok < size {
+		for _, err := range errs {
+			if err != nil {
+				x.logger.DebugContext(ctx, "jobs: batch item failed", "backend", x.backend.Name(), "error", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,511 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/embed"
+	"github.com/osa-archive/osa/backends/keyword"
+	"github.com/osa-archive/osa/backends/pgvector"
+	"github.com/osa-archive/osa/internal/pgtest"
+	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/records"
+)
+
+const testDomain = "test.example"
+
+// fastRetry retries after a fixed short delay, so tests reach max attempts in seconds.
+type fastRetry struct{ d time.Duration }
+
+func (r fastRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(r.d) }
+
+// pipeline is the whole write path on a fresh database: store, River client, two backends.
+type pipeline struct {
+	cfg    jobs.Config
+	client *river.Client[pgx.Tx]
+	pool   *pgxpool.Pool
+	store  *records.Store
+}
+
+type pipelineOpts struct {
+	embedder embed.Embedder // of the vector backend; nil = hash
+	mutate   func(*jobs.Config)
+	noStart  bool // build the client but leave it stopped
+	pool     *pgxpool.Pool
+}
+
+func newPipeline(t *testing.T, o pipelineOpts) *pipeline {
+	t.Helper()
+	ctx := context.Background()
+	pool := o.pool
+	if pool == nil {
+		pool = pgtest.New(t)
+	}
+	emb := o.embedder
+	if emb == nil {
+		emb = embed.NewHash(embed.HashConfig{})
+	}
+	vec, err := pgvector.New(pgvector.Config{Name: "vector", Embedder: emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kw, err := keyword.New(keyword.Config{Name: "keyword"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := jobs.Config{
+		Backends: []jobs.BackendConfig{
+			{Backend: vec, Weight: 2, MaxAttempts: 12, BatchSize: 128, BatchDelay: 50 * time.Millisecond, BatchTimeout: 30 * time.Second},
+			{Backend: kw, Weight: 1, MaxAttempts: 12, BatchSize: 128, BatchDelay: 50 * time.Millisecond, BatchTimeout: 30 * time.Second},
+		},
+		Domain:            testDomain,
+		FanOutWorkers:     64,
+		FetchCooldown:     5 * time.Millisecond,
+		FetchPollInterval: 200 * time.Millisecond,
+		JobTimeout:        time.Minute,
+		RescueAfter:       2 * time.Minute,
+		RetryPolicy:       fastRetry{d: 100 * time.Millisecond},
+		TotalWorkers:      512,
+		Work:              true,
+	}
+	if o.mutate != nil {
+		o.mutate(&cfg)
+	}
+	for _, b := range cfg.Backends {
+		if err := b.Backend.Ensure(ctx, pool); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	client, err := jobs.NewClient(pool, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pipeline{cfg: cfg, client: client, pool: pool,
+		store: records.NewStore(pool, jobs.EnqueueFanOut(client), records.StoreConfig{Domain: testDomain})}
+	if !o.noStart {
+		p.start(t)
+	}
+	return p
+}
+
+func (p *pipeline) start(t *testing.T) {
+	t.Helper()
+	if err := p.client.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = p.client.StopAndCancel(ctx)
+	})
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(string(b))
+	return len(b), nil
+}
+
+// meta returns a record's metadata with a title and summary built from i.
+func meta(i int, extra string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"title":   fmt.Sprintf("Dataset %d about gene expression in tissue %d %s", i, i%17, extra),
+		"summary": fmt.Sprintf("Samples of organism %d sequenced with platform %d.", i%5, i%3),
+	})
+	return b
+}
+
+// publish publishes n new records in calls of at most 500.
+func (p *pipeline) publish(t *testing.T, n, priority int) []records.PublishResult {
+	t.Helper()
+	var out []records.PublishResult
+	for start := 0; start < n; start += 500 {
+		var params []records.PublishParams
+		for i := start; i < min(n, start+500); i++ {
+			params = append(params, records.PublishParams{Metadata: meta(i, "")})
+		}
+		res, err := p.store.Publish(context.Background(), params, priority)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, res...)
+	}
+	return out
+}
+
+// countWhere returns SELECT count(*) FROM <from> WHERE <where>.
+func (p *pipeline) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := p.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitSettled waits until every record is indexed (or deleted) at its current version in backend.
+func (p *pipeline) waitSettled(t *testing.T, backend string, timeout time.Duration) {
+	t.Helper()
+	waitFor(t, timeout, "backend "+backend+" to settle", func() bool {
+		return p.count(t, `SELECT count(*) FROM records r LEFT JOIN index_state s ON s.record_id = r.id AND s.backend = $1
+			WHERE s.record_id IS NULL OR s.indexed_version IS DISTINCT FROM r.version
+			   OR s.state <> CASE WHEN r.deleted_at IS NULL THEN 'indexed' ELSE 'deleted' END`, backend) == 0
+	})
+}
+
+// checkBackendRows asserts the backend table holds exactly the live records at their versions.
+func (p *pipeline) checkBackendRows(t *testing.T, table string) {
+	t.Helper()
+	if n := p.count(t, `SELECT count(*) FROM records r FULL JOIN `+table+` b ON b.record_id = r.id
+		WHERE (r.deleted_at IS NULL) IS DISTINCT FROM (b.record_id IS NOT NULL) OR b.version <> r.version`); n != 0 {
+		t.Fatalf("%s: %d records missing, stale or left after delete", table, n)
+	}
+}
+
+func TestPublishIndexesEveryBackend(t *testing.T) {
+	t.Parallel()
+	p := newPipeline(t, pipelineOpts{})
+	res := p.publish(t, 1000, records.PriorityInteractive)
+
+	p.waitSettled(t, "vector", 60*time.Second)
+	p.waitSettled(t, "keyword", 60*time.Second)
+	p.checkBackendRows(t, "vec_vector")
+	p.checkBackendRows(t, "kw_keyword")
+	if n := p.count(t, `SELECT count(*) FROM vec_vector`); n != 1000 {
+		t.Fatalf("vec_vector has %d rows, want 1000", n)
+	}
+
+	srn := p.store.SRN(res[42].Record)
+	sts, err := p.store.IndexStatus(context.Background(), srn, []string{"vector", "keyword"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range sts {
+		if st.State != records.StateIndexed || st.IndexedVersion != 1 || st.IndexedAt == nil || st.LastError != "" {
+			t.Fatalf("status %+v, want indexed at version 1", st)
+		}
+	}
+	// Every job completed (River records completions a moment after Work returns), none retried.
+	waitFor(t, 10*time.Second, "every job completed", func() bool {
+		return p.count(t, `SELECT count(*) FROM river_job WHERE state <> 'completed'`) == 0
+	})
+	if n := p.count(t, `SELECT count(*) FROM river_job WHERE kind = 'osa_index_record' AND attempt > 1`); n != 0 {
+		t.Fatalf("%d index jobs needed more than one attempt", n)
+	}
+}
+
+func TestTransactionalEnqueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := newPipeline(t, pipelineOpts{noStart: true})
+	params := []records.PublishParams{{Metadata: meta(1, "")}, {Metadata: meta(2, "")}}
+
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.store.PublishTx(ctx, tx, params, records.PriorityInteractive); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, j := p.count(t, `SELECT count(*) FROM records`), p.count(t, `SELECT count(*) FROM river_job`); r != 0 || j != 0 {
+		t.Fatalf("after rollback: %d records, %d jobs; want none", r, j)
+	}
+
+	tx, err = p.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.store.PublishTx(ctx, tx, params, records.PriorityInteractive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if n := p.count(t, `SELECT count(*) FROM river_job WHERE kind = 'osa_fanout' AND queue = 'fanout'
+			AND args->>'record_id' = $1 AND (args->>'version')::int = 1 AND priority = 1`, r.Record.ID.String()); n != 1 {
+			t.Fatalf("record %s has %d fan-out jobs, want 1", r.Record.ID, n)
+		}
+	}
+	if n := p.count(t, `SELECT count(*) FROM records`); n != 2 {
+		t.Fatalf("after commit: %d records, want 2", n)
+	}
+}
+
+func TestUpsertUnchangedEnqueuesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := newPipeline(t, pipelineOpts{noStart: true})
+	one := func(m []byte) records.PublishResult {
+		res, err := p.store.Publish(ctx, []records.PublishParams{{Metadata: m, Source: "geo", SourceID: "GSE1"}}, records.PriorityBulk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0]
+	}
+	first := one([]byte(`{"title": "A", "n": 1}`))
+	again := one([]byte(`{"n": 1, "title": "A"}`)) // same document, keys reordered
+	changed := one([]byte(`{"title": "B", "n": 1}`))
+	if first.Unchanged || !again.Unchanged || changed.Unchanged {
+		t.Fatalf("unchanged flags %v %v %v, want false true false", first.Unchanged, again.Unchanged, changed.Unchanged)
+	}
+	if first.Record.ID != again.Record.ID || again.Record.Version != 1 || changed.Record.Version != 2 || changed.Record.ID != first.Record.ID {
+		t.Fatalf("versions %d %d %d of ids %s %s %s", first.Record.Version, again.Record.Version, changed.Record.Version,
+			first.Record.ID, again.Record.ID, changed.Record.ID)
+	}
+	if n := p.count(t, `SELECT count(*) FROM river_job WHERE kind = 'osa_fanout'`); n != 2 {
+		t.Fatalf("%d fan-out jobs, want 2 (the unchanged upsert enqueues none)", n)
+	}
+	if n := p.count(t, `SELECT count(*) FROM river_job WHERE priority = 3`); n != 2 {
+		t.Fatalf("%d bulk-priority jobs, want 2", n)
+	}
+	old, err := p.store.Get(ctx, p.store.SRN(first.Record))
+	if err != nil || old.Version != 1 || string(old.Metadata) != `{"n": 1, "title": "A"}` {
+		t.Fatalf("GetRecord @1 = %+v (metadata %s), %v", old, old.Metadata, err)
+	}
+}
+
+func TestUpdateAndDeleteRaces(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := newPipeline(t, pipelineOpts{noStart: true})
+
+	// Jobs for v1, v2 and v3 all queued before any worker runs.
+	var ids []records.SRN
+	for i := range 50 {
+		var last records.PublishResult
+		for v := range 3 {
+			res, err := p.store.Publish(ctx, []records.PublishParams{{Metadata: meta(i, fmt.Sprint("rev", v)), Source: "s", SourceID: fmt.Sprint(i)}},
+				records.PriorityInteractive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = res[0]
+		}
+		ids = append(ids, p.store.SRN(last.Record))
+	}
+	// Delete every fifth after its updates were queued; undelete one of them again.
+	for i := 0; i < 50; i += 5 {
+		if err := p.store.Delete(ctx, ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.store.Publish(ctx, []records.PublishParams{{Metadata: meta(0, "back"), Source: "s", SourceID: "0"}},
+		records.PriorityInteractive); err != nil {
+		t.Fatal(err)
+	}
+	p.start(t)
+
+	// And more changes while the workers run.
+	for i := 1; i < 50; i += 7 {
+		if _, err := p.store.Publish(ctx, []records.PublishParams{{Metadata: meta(i, "live"), Source: "s", SourceID: fmt.Sprint(i)}},
+			records.PriorityInteractive); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			if err := p.store.Delete(ctx, ids[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	p.waitSettled(t, "vector", 60*time.Second)
+	p.waitSettled(t, "keyword", 60*time.Second)
+	p.checkBackendRows(t, "vec_vector")
+	p.checkBackendRows(t, "kw_keyword")
+	if n := p.count(t, `SELECT count(*) FROM records WHERE deleted_at IS NOT NULL`); n < 9 {
+		t.Fatalf("only %d deleted records; the test lost its deletes", n)
+	}
+	if n := p.count(t, `SELECT count(*) FROM records WHERE version >= 3`); n != 50 {
+		t.Fatalf("%d records reached version 3, want 50", n)
+	}
+}
+
+func TestStopAndCancelMidBatchLosesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	p := newPipeline(t, pipelineOpts{pool: pool})
+	p.publish(t, 2000, records.PriorityBulk)
+
+	waitFor(t, 60*time.Second, "some records indexed", func() bool {
+		return p.count(t, `SELECT count(*) FROM vec_vector`) > 0
+	})
+	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := p.client.StopAndCancel(stopCtx); err != nil {
+		t.Fatal(err)
+	}
+	indexed := p.count(t, `SELECT count(*) FROM vec_vector`)
+	if indexed >= 2000 {
+		t.Fatalf("all 2000 indexed before the stop: the test did not stop mid-way")
+	}
+	t.Logf("stopped with %d of 2000 in vec_vector", indexed)
+
+	// A new process on the same database finishes the work.
+	q := newPipeline(t, pipelineOpts{pool: pool})
+	q.waitSettled(t, "vector", 120*time.Second)
+	q.waitSettled(t, "keyword", 60*time.Second)
+	q.checkBackendRows(t, "vec_vector")
+	q.checkBackendRows(t, "kw_keyword")
+	waitFor(t, 10*time.Second, "every job completed", func() bool {
+		return q.count(t, `SELECT count(*) FROM river_job WHERE state <> 'completed'`) == 0
+	})
+}
+
+// flakyEmbedder fails every call while broken, as a provider answering 500 would.
+type flakyEmbedder struct {
+	embed.Embedder
+	broken chan struct{} // closed when fixed
+}
+
+func (f *flakyEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, []error) {
+	select {
+	case <-f.broken:
+		return f.Embedder.Embed(ctx, texts)
+	default:
+	}
+	errs := make([]error, len(texts))
+	for i := range errs {
+		errs[i] = fmt.Errorf("embedding provider: 500 Internal Server Error")
+	}
+	return make([][]float32, len(texts)), errs
+}
+
+func TestFailingBackendIsIsolatedAndRedriven(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	emb := &flakyEmbedder{Embedder: embed.NewHash(embed.HashConfig{}), broken: make(chan struct{})}
+	p := newPipeline(t, pipelineOpts{embedder: emb, mutate: func(c *jobs.Config) { c.Backends[0].MaxAttempts = 3 }})
+	res := p.publish(t, 300, records.PriorityInteractive)
+
+	// The keyword backend indexes everything while the vector backend fails.
+	p.waitSettled(t, "keyword", 30*time.Second)
+	waitFor(t, 60*time.Second, "vector records to fail", func() bool {
+		return p.count(t, `SELECT count(*) FROM index_state WHERE backend = 'vector' AND state = 'failed'`) == 300
+	})
+	st, err := p.store.IndexStatus(ctx, p.store.SRN(res[0].Record), []string{"vector"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st[0].State != records.StateFailed || st[0].Attempts != 3 || st[0].LastError == "" {
+		t.Fatalf("vector status %+v, want failed after 3 attempts with the error", st[0])
+	}
+	// River records the outcome a moment after the batch returns.
+	waitFor(t, 10*time.Second, "300 discarded vector jobs", func() bool {
+		return p.count(t, `SELECT count(*) FROM river_job WHERE queue = 'index_vector' AND state = 'discarded'`) == 300
+	})
+
+	close(emb.broken) // the provider is fixed
+	n, err := jobs.RetryFailed(ctx, p.client, p.pool, "vector")
+	if err != nil || n != 300 {
+		t.Fatalf("RetryFailed = %d, %v; want 300", n, err)
+	}
+	p.waitSettled(t, "vector", 60*time.Second)
+	p.checkBackendRows(t, "vec_vector")
+}
+
+// slowEmbedder makes every call take d, to give a backlog weight.
+type slowEmbedder struct {
+	embed.Embedder
+	d time.Duration
+}
+
+func (s slowEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, []error) {
+	time.Sleep(s.d)
+	return s.Embedder.Embed(ctx, texts)
+}
+
+func TestBulkFloodDoesNotDelayInteractive(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := newPipeline(t, pipelineOpts{embedder: slowEmbedder{Embedder: embed.NewHash(embed.HashConfig{}), d: 100 * time.Millisecond},
+		noStart: true})
+
+	// 10,000 bulk records whose jobs are already fanned out to the vector queue only.
+	if _, err := p.pool.Exec(ctx, `INSERT INTO records (id, version, metadata)
+		SELECT gen_random_uuid(), 1, jsonb_build_object('title', 'bulk record ' || g) FROM generate_series(1, 10000) g`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := p.pool.Query(ctx, `SELECT id FROM records`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[[16]byte])
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{
+			Args:       jobs.IndexRecordArgs{Backend: "vector", RecordID: id, Version: 1},
+			InsertOpts: &river.InsertOpts{Queue: backends.Queue("vector"), Priority: records.PriorityBulk},
+		}
+	}
+	if _, err := p.client.InsertManyFast(ctx, params); err != nil {
+		t.Fatal(err)
+	}
+	p.start(t)
+	waitFor(t, 30*time.Second, "the flood to start", func() bool { return p.count(t, `SELECT count(*) FROM vec_vector`) > 0 })
+
+	res, err := p.store.Publish(ctx, []records.PublishParams{{Metadata: meta(1, "interactive")}}, records.PriorityInteractive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res[0].Record.ID
+	start := time.Now()
+	waitFor(t, 10*time.Second, "the interactive record in the keyword backend", func() bool {
+		return p.count(t, `SELECT count(*) FROM kw_keyword WHERE record_id = $1`, id) == 1
+	})
+	keywordAfter := time.Since(start)
+	bulkBefore := p.count(t, `SELECT count(*) FROM vec_vector`)
+	waitFor(t, 30*time.Second, "the interactive record in the vector backend", func() bool {
+		return p.count(t, `SELECT count(*) FROM vec_vector WHERE record_id = $1`, id) == 1
+	})
+	vectorAfter := time.Since(start)
+	bulkDuring := p.count(t, `SELECT count(*) FROM vec_vector`) - bulkBefore
+	t.Logf("interactive record indexed: keyword after %v, vector after %v; %d bulk rows written meanwhile", keywordAfter, vectorAfter, bulkDuring)
+
+	// The keyword backend has no backlog at all: the flood must not touch it.
+	if keywordAfter > 2*time.Second {
+		t.Fatalf("keyword backend took %v for the interactive record", keywordAfter)
+	}
+	// On the flooded backend the interactive job may wait for the batches already writing
+	// (MaxWorkers / batch size of them) and then goes first.
+	slots := jobs.QueueWorkers(p.cfg.TotalWorkers, p.cfg.Backends)[backends.Queue("vector")]
+	if limit := slots + p.cfg.Backends[0].BatchSize; bulkDuring > limit {
+		t.Fatalf("%d bulk rows were written before the interactive record, want at most %d (the batches in flight)", bulkDuring, limit)
+	}
+}

@@ -1,0 +1,386 @@
+package records
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Priorities of the jobs a change enqueues: River works priority 1 first.
+const (
+	// PriorityInteractive is for records a user publishes through the API.
+	PriorityInteractive = 1
+	// PriorityBulk is for harvests and other bulk loads, which must not delay interactive work.
+	PriorityBulk = 3
+)
+
+// Defaults and bounds of the store.
+const (
+	MaxBatchDefault     = 1000
+	PageSizeDefault     = 100
+	PageSizeMax         = 1000
+	DomainDefault       = "localhost"
+	listPageTokenPrefix = "v1:"
+)
+
+// Record is one record at its current version (or, from [Store.Get] with a version, at that one).
+type Record struct {
+	ID        uuid.UUID
+	Version   int
+	Metadata  json.RawMessage
+	Source    string
+	SourceID  string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// DeletedAt is set on a tombstone.
+	DeletedAt *time.Time
+}
+
+// Change is one committed change of a record that the backends must follow: a new version, a
+// delete or an undelete. The store hands every change to its [EnqueueFunc] inside the
+// transaction that made it.
+type Change struct {
+	RecordID uuid.UUID
+	Version  int
+}
+
+// EnqueueFunc enqueues the fan-out of changes in tx, at priority. It runs in the transaction of
+// the change, so a change and its jobs commit together or not at all.
+type EnqueueFunc func(ctx context.Context, tx pgx.Tx, changes []Change, priority int) error
+
+// PublishParams is one record to publish.
+type PublishParams struct {
+	// Metadata is the record's metadata, a JSON object (validated by [ValidateMetadata]).
+	Metadata []byte
+	// Source and SourceID, both set, make the publish an upsert by (Source, SourceID).
+	Source   string
+	SourceID string
+}
+
+// PublishResult is the outcome of publishing one record.
+type PublishResult struct {
+	Record Record
+	// Unchanged is set when an upsert found identical metadata: no new version, no jobs.
+	Unchanged bool
+}
+
+// StoreConfig configures a [Store].
+type StoreConfig struct {
+	// Domain is the SRN domain (node.domain). Defaults to "localhost".
+	Domain string
+	// Limits bound each record's metadata. Defaults to [DefaultLimits].
+	Limits Limits
+	// MaxBatch is the most records one Publish call takes (records.max_batch). Defaults to 1000.
+	MaxBatch int
+}
+
+// Store reads and writes records. Every change enqueues its fan-out in the same transaction.
+type Store struct {
+	cfg     StoreConfig
+	enqueue EnqueueFunc
+	pool    *pgxpool.Pool
+}
+
+// NewStore returns a store on pool that hands every change to enqueue.
+func NewStore(pool *pgxpool.Pool, enqueue EnqueueFunc, cfg StoreConfig) *Store {
+	if cfg.Domain == "" {
+		cfg.Domain = DomainDefault
+	}
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = DefaultLimits()
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = MaxBatchDefault
+	}
+	return &Store{cfg: cfg, enqueue: enqueue, pool: pool}
+}
+
+// Domain returns the SRN domain of the store's records.
+func (s *Store) Domain() string { return s.cfg.Domain }
+
+// SRN returns the SRN of r at its version.
+func (s *Store) SRN(r Record) SRN { return SRN{Domain: s.cfg.Domain, ID: r.ID, Version: r.Version} }
+
+// Publish validates params and publishes them in one transaction, all or nothing; field names
+// in errors are "records[i].…" when there is more than one. Results are in the order of params.
+func (s *Store) Publish(ctx context.Context, params []PublishParams, priority int) ([]PublishResult, error) {
+	if err := s.validate(params); err != nil {
+		return nil, err
+	}
+	var results []PublishResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		results, err = s.publishTx(ctx, tx, params, priority)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// PublishTx is [Publish] inside the caller's transaction (a harvest chunk publishes and enqueues
+// its next chunk in one transaction).
+func (s *Store) PublishTx(ctx context.Context, tx pgx.Tx, params []PublishParams, priority int) ([]PublishResult, error) {
+	if err := s.validate(params); err != nil {
+		return nil, err
+	}
+	return s.publishTx(ctx, tx, params, priority)
+}
+
+func (s *Store) validate(params []PublishParams) error {
+	field := func(i int, name string) string {
+		if len(params) == 1 {
+			return name
+		}
+		return fmt.Sprintf("records[%d].%s", i, name)
+	}
+	switch {
+	case len(params) == 0:
+		return Invalid("records", "must not be empty")
+	case len(params) > s.cfg.MaxBatch:
+		return Invalid("records", "%d records is over the limit of %d per call (records.max_batch)", len(params), s.cfg.MaxBatch)
+	}
+	for i, p := range params {
+		if (p.Source == "") != (p.SourceID == "") {
+			return Invalid(field(i, "source_id"), "source and source_id must be set together")
+		}
+		if err := checkText(field(i, "source"), p.Source, 200); err != nil {
+			return err
+		}
+		if err := checkText(field(i, "source_id"), p.SourceID, 500); err != nil {
+			return err
+		}
+		m, err := ValidateMetadata(field(i, "metadata"), p.Metadata, s.cfg.Limits)
+		if err != nil {
+			return err
+		}
+		// Store the canonical form: the same document always has the same bytes.
+		if params[i].Metadata, err = CanonicalJSON(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// publishSQL inserts a record, or — for an existing (source, source_id) — makes a new version
+// when the metadata differs or the record was deleted. Nothing is returned by the upsert when the
+// stored record is identical; the second branch then reports the current row as unchanged.
+const publishSQL = `
+WITH up AS (
+    INSERT INTO records AS cur (id, version, metadata, source, source_id)
+    VALUES ($1, 1, $2, NULLIF($3, ''), NULLIF($4, ''))
+    ON CONFLICT (source, source_id) DO UPDATE
+        SET version = cur.version + 1, metadata = EXCLUDED.metadata, updated_at = now(), deleted_at = NULL
+        WHERE cur.metadata IS DISTINCT FROM EXCLUDED.metadata OR cur.deleted_at IS NOT NULL
+    RETURNING cur.id, cur.version, cur.metadata, cur.created_at, cur.updated_at
+), ver AS (
+    INSERT INTO record_versions (record_id, version, metadata) SELECT id, version, metadata FROM up
+)
+SELECT id, version, metadata, created_at, updated_at, false FROM up
+UNION ALL
+SELECT id, version, metadata, created_at, updated_at, true FROM records
+WHERE source = NULLIF($3, '') AND source_id = NULLIF($4, '') AND NOT EXISTS (SELECT 1 FROM up)`
+
+func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, params []PublishParams, priority int) ([]PublishResult, error) {
+	batch := &pgx.Batch{}
+	for _, p := range params {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, err
+		}
+		batch.Queue(publishSQL, id, p.Metadata, p.Source, p.SourceID)
+	}
+	br := tx.SendBatch(ctx, batch)
+	results := make([]PublishResult, len(params))
+	var changes []Change
+	for i, p := range params {
+		r := &results[i]
+		err := br.QueryRow().Scan(&r.Record.ID, &r.Record.Version, &r.Record.Metadata, &r.Record.CreatedAt,
+			&r.Record.UpdatedAt, &r.Unchanged)
+		if err != nil {
+			br.Close()
+			return nil, fmt.Errorf("error publishing record %d: %w", i, err)
+		}
+		r.Record.Source, r.Record.SourceID = p.Source, p.SourceID
+		if !r.Unchanged {
+			changes = append(changes, Change{RecordID: r.Record.ID, Version: r.Record.Version})
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("error publishing records: %w", err)
+	}
+	if len(changes) > 0 {
+		if err := s.enqueue(ctx, tx, changes, priority); err != nil {
+			return nil, fmt.Errorf("error enqueuing the fan-out: %w", err)
+		}
+	}
+	return results, nil
+}
+
+const recordColumns = `id, version, metadata, COALESCE(source, ''), COALESCE(source_id, ''), created_at, updated_at, deleted_at`
+
+func scanRecord(row pgx.Row) (Record, error) {
+	var r Record
+	err := row.Scan(&r.ID, &r.Version, &r.Metadata, &r.Source, &r.SourceID, &r.CreatedAt, &r.UpdatedAt, &r.DeletedAt)
+	return r, err
+}
+
+// Get returns the record srn names: its current version when srn has none, else that version
+// (deleted_at reflects the record now). A record of another domain, or absent, is [ErrNotFound].
+func (s *Store) Get(ctx context.Context, srn SRN) (Record, error) {
+	if srn.Domain != s.cfg.Domain {
+		return Record{}, ErrNotFound
+	}
+	r, err := scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordColumns+` FROM records WHERE id = $1`, srn.ID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Record{}, ErrNotFound
+	}
+	if err != nil || srn.Version == 0 || srn.Version == r.Version {
+		return r, err
+	}
+	err = s.pool.QueryRow(ctx, `SELECT version, metadata, created_at FROM record_versions WHERE record_id = $1 AND version = $2`,
+		srn.ID, srn.Version).Scan(&r.Version, &r.Metadata, &r.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Record{}, ErrNotFound
+	}
+	return r, err
+}
+
+// ListParams selects a page of [Store.List].
+type ListParams struct {
+	// PageSize is the most records returned. Defaults to 100; at most 1000.
+	PageSize int
+	// PageToken continues a listing: the NextPageToken of the previous page.
+	PageToken string
+	// Source, when set, lists only records of that source.
+	Source string
+}
+
+// List returns live records in id order (UUIDv7: publication order) and the token of the next
+// page, "" on the last.
+func (s *Store) List(ctx context.Context, p ListParams) ([]Record, string, error) {
+	switch {
+	case p.PageSize < 0 || p.PageSize > PageSizeMax:
+		return nil, "", Invalid("page_size", "must be between 0 and %d, got %d", PageSizeMax, p.PageSize)
+	case p.PageSize == 0:
+		p.PageSize = PageSizeDefault
+	}
+	after := uuid.Nil
+	if p.PageToken != "" {
+		var err error
+		if after, err = decodePageToken(p.PageToken); err != nil {
+			return nil, "", err
+		}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM records
+		WHERE deleted_at IS NULL AND id > $1 AND ($2 = '' OR source = $2)
+		ORDER BY id LIMIT $3`, after, p.Source, p.PageSize+1)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Record, error) { return scanRecord(row) })
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > p.PageSize {
+		out = out[:p.PageSize]
+		next = encodePageToken(out[len(out)-1].ID)
+	}
+	return out, next, nil
+}
+
+func encodePageToken(id uuid.UUID) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(listPageTokenPrefix + id.String()))
+}
+
+func decodePageToken(tok string) (uuid.UUID, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err == nil && len(b) > len(listPageTokenPrefix) && string(b[:len(listPageTokenPrefix)]) == listPageTokenPrefix {
+		if id, err := uuid.Parse(string(b[len(listPageTokenPrefix):])); err == nil {
+			return id, nil
+		}
+	}
+	return uuid.Nil, Invalid("page_token", "is not a token this server returned")
+}
+
+// Delete marks the record srn names as deleted and enqueues the delete to every backend. The
+// version in srn, if any, is ignored: a delete removes the record. Deleting a deleted record is
+// a no-op; an unknown record is [ErrNotFound].
+func (s *Store) Delete(ctx context.Context, srn SRN) error {
+	if srn.Domain != s.cfg.Domain {
+		return ErrNotFound
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var (
+			version int
+			already bool
+		)
+		err := tx.QueryRow(ctx, `
+			WITH old AS (SELECT id, deleted_at IS NOT NULL AS deleted FROM records WHERE id = $1 FOR UPDATE)
+			UPDATE records r SET deleted_at = COALESCE(r.deleted_at, now()), updated_at = CASE WHEN old.deleted THEN r.updated_at ELSE now() END
+			FROM old WHERE r.id = old.id
+			RETURNING r.version, old.deleted`, srn.ID).Scan(&version, &already)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil || already {
+			return err
+		}
+		return s.enqueue(ctx, tx, []Change{{RecordID: srn.ID, Version: version}}, PriorityInteractive)
+	})
+}
+
+// Current is the state of a record as the indexers see it.
+type Current struct {
+	ID       uuid.UUID
+	Version  int
+	Metadata json.RawMessage
+	Deleted  bool
+}
+
+// LoadCurrent returns the current state of the records ids names, in one query, keyed by id.
+// Records that do not exist are absent from the map.
+func LoadCurrent(ctx context.Context, q Querier, ids []uuid.UUID) (map[uuid.UUID]Current, error) {
+	rows, err := q.Query(ctx, `SELECT id, version, metadata, deleted_at IS NOT NULL FROM records WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uuid.UUID]Current, len(ids))
+	var c Current
+	_, err = pgx.ForEachRow(rows, []any{&c.ID, &c.Version, &c.Metadata, &c.Deleted}, func() error {
+		out[c.ID] = c
+		c.Metadata = nil // the next row must not scan into this row's buffer
+		return nil
+	})
+	return out, err
+}
+
+// Querier is what [LoadCurrent] needs: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// checkText validates an identifier-like field: valid UTF-8, no control characters, at most max bytes.
+func checkText(field, v string, max int) error {
+	switch {
+	case len(v) > max:
+		return Invalid(field, "is %d bytes, over the limit of %d", len(v), max)
+	case !utf8.ValidString(v):
+		return Invalid(field, "is not valid UTF-8")
+	case strings.ContainsFunc(v, unicode.IsControl):
+		return Invalid(field, "must not contain control characters")
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+package server
+
+import (
+	"context"
+	"slices"
+
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
+	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
+	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/records"
+)
+
+// adminService implements osa.v1.AdminService.
+type adminService struct {
+	osav1connect.UnimplementedAdminServiceHandler
+	backends []string
+	pool     *pgxpool.Pool
+	river    *river.Client[pgx.Tx]
+}
+
+func (s *adminService) RetryFailed(ctx context.Context, req *connect.Request[osav1.RetryFailedRequest]) (*connect.Response[osav1.RetryFailedResponse], error) {
+	if err := s.checkBackend(req.Msg.Backend); err != nil {
+		return nil, err
+	}
+	n, err := jobs.RetryFailed(ctx, s.river, s.pool, req.Msg.Backend)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&osav1.RetryFailedResponse{Retried: int64(n)}), nil
+}
+
+func (s *adminService) checkBackend(name string) error {
+	switch {
+	case name == "":
+		return records.Invalid("backend", "is required (one of %v)", s.backends)
+	case !slices.Contains(s.backends, name):
+		return records.Invalid("backend", "%q is not a configured backend (one of %v)", name, s.backends)
+	}
+	return nil
+}

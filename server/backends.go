@@ -1,0 +1,82 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/embed"
+	"github.com/osa-archive/osa/backends/keyword"
+	"github.com/osa-archive/osa/backends/pgvector"
+	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/jobs"
+)
+
+// buildBackends builds every configured backend, with its queue settings. Field names in errors
+// are the config keys.
+func buildBackends(cfg *config.Config) ([]jobs.BackendConfig, error) {
+	out := make([]jobs.BackendConfig, len(cfg.Backends))
+	for i, bc := range cfg.Backends {
+		b, err := buildBackend(bc)
+		if err != nil {
+			return nil, fmt.Errorf("backends[%d] (%s): %w", i, bc.Name, err)
+		}
+		out[i] = jobs.BackendConfig{
+			Backend:      b,
+			Weight:       bc.Weight,
+			MaxAttempts:  bc.MaxAttempts,
+			BatchSize:    bc.Batch.MaxSize,
+			BatchDelay:   bc.Batch.MaxDelay,
+			BatchTimeout: bc.Batch.Timeout,
+		}
+	}
+	return out, nil
+}
+
+func buildBackend(bc config.Backend) (backends.Backend, error) {
+	text := backends.TextConfig{Fields: bc.Text.Fields, MaxChars: bc.Text.MaxChars}
+	switch bc.Kind {
+	case config.BackendKindPgvector:
+		e := bc.Embedder
+		if e == nil {
+			d := config.DefaultEmbedder(config.EmbedderKindHash)
+			e = &d
+		}
+		emb, err := embed.New(embed.Config{
+			Kind: e.Kind, Model: e.Model, Dims: e.Dims, BaseURL: e.BaseURL, APIKey: e.APIKey,
+			MaxInputs: e.MaxInputs, Timeout: e.Timeout,
+		})
+		if err != nil {
+			return nil, err
+		}
+		pc := pgvector.Config{Name: bc.Name, Text: text, Embedder: emb}
+		if bc.HNSW != nil {
+			pc.M, pc.EfConstruction = bc.HNSW.M, bc.HNSW.EfConstruction
+		}
+		return pgvector.New(pc)
+	case config.BackendKindKeyword:
+		return keyword.New(keyword.Config{Name: bc.Name, Text: text, Language: bc.Language})
+	default:
+		return nil, fmt.Errorf("kind %q is not pgvector or keyword", bc.Kind)
+	}
+}
+
+// ensureBackends creates or checks every backend's table.
+func ensureBackends(ctx context.Context, pool *pgxpool.Pool, bs []jobs.BackendConfig) error {
+	for _, b := range bs {
+		if err := b.Backend.Ensure(ctx, pool); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func backendNames(bs []jobs.BackendConfig) []string {
+	names := make([]string, len(bs))
+	for i, b := range bs {
+		names[i] = b.Backend.Name()
+	}
+	return names
+}

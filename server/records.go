@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
+	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
+	"github.com/osa-archive/osa/records"
+)
+
+// recordService implements osa.v1.RecordService over a [records.Store].
+type recordService struct {
+	osav1connect.UnimplementedRecordServiceHandler
+	backends []string // configured backend names, for GetIndexStatus
+	store    *records.Store
+}
+
+func (s *recordService) PublishRecord(ctx context.Context, req *connect.Request[osav1.PublishRecordRequest]) (*connect.Response[osav1.PublishRecordResponse], error) {
+	p, err := publishParams(req.Msg)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.store.Publish(ctx, []records.PublishParams{p}, records.PriorityInteractive)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.toProto(res[0].Record)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&osav1.PublishRecordResponse{Record: rec, Unchanged: res[0].Unchanged}), nil
+}
+
+func (s *recordService) PublishRecords(ctx context.Context, req *connect.Request[osav1.PublishRecordsRequest]) (*connect.Response[osav1.PublishRecordsResponse], error) {
+	params := make([]records.PublishParams, len(req.Msg.Records))
+	for i, r := range req.Msg.Records {
+		p, err := publishParams(r)
+		if err != nil {
+			return nil, err
+		}
+		params[i] = p
+	}
+	res, err := s.store.Publish(ctx, params, records.PriorityInteractive)
+	if err != nil {
+		return nil, err
+	}
+	out := &osav1.PublishRecordsResponse{Records: make([]*osav1.Record, len(res)), Unchanged: make([]bool, len(res))}
+	for i, r := range res {
+		if out.Records[i], err = s.toProto(r.Record); err != nil {
+			return nil, err
+		}
+		out.Unchanged[i] = r.Unchanged
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *recordService) GetRecord(ctx context.Context, req *connect.Request[osav1.GetRecordRequest]) (*connect.Response[osav1.GetRecordResponse], error) {
+	srn, err := records.ParseSRN(req.Msg.Srn)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.store.Get(ctx, srn)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.toProto(r)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&osav1.GetRecordResponse{Record: rec}), nil
+}
+
+func (s *recordService) ListRecords(ctx context.Context, req *connect.Request[osav1.ListRecordsRequest]) (*connect.Response[osav1.ListRecordsResponse], error) {
+	rs, next, err := s.store.List(ctx, records.ListParams{
+		PageSize: int(req.Msg.PageSize), PageToken: req.Msg.PageToken, Source: req.Msg.Source,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &osav1.ListRecordsResponse{Records: make([]*osav1.Record, len(rs)), NextPageToken: next}
+	for i, r := range rs {
+		if out.Records[i], err = s.toProto(r); err != nil {
+			return nil, err
+		}
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *recordService) DeleteRecord(ctx context.Context, req *connect.Request[osav1.DeleteRecordRequest]) (*connect.Response[osav1.DeleteRecordResponse], error) {
+	srn, err := records.ParseSRN(req.Msg.Srn)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Delete(ctx, srn); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&osav1.DeleteRecordResponse{}), nil
+}
+
+func (s *recordService) GetIndexStatus(ctx context.Context, req *connect.Request[osav1.GetIndexStatusRequest]) (*connect.Response[osav1.GetIndexStatusResponse], error) {
+	srn, err := records.ParseSRN(req.Msg.Srn)
+	if err != nil {
+		return nil, err
+	}
+	sts, err := s.store.IndexStatus(ctx, srn, s.backends)
+	if err != nil {
+		return nil, err
+	}
+	out := &osav1.GetIndexStatusResponse{Srn: srn.Latest().String(), Statuses: make([]*osav1.BackendIndexStatus, len(sts))}
+	for i, st := range sts {
+		out.Statuses[i] = &osav1.BackendIndexStatus{
+			Backend:        st.Backend,
+			State:          indexStates[st.State],
+			IndexedVersion: int32(st.IndexedVersion),
+			Attempts:       int32(st.Attempts),
+			LastError:      st.LastError,
+			PendingVersion: int32(st.Version),
+			UpdatedAt:      timestamppb.New(st.UpdatedAt),
+		}
+		if st.IndexedAt != nil {
+			out.Statuses[i].IndexedAt = timestamppb.New(*st.IndexedAt)
+		}
+	}
+	return connect.NewResponse(out), nil
+}
+
+var indexStates = map[string]osav1.IndexState{
+	records.StatePending: osav1.IndexState_INDEX_STATE_PENDING,
+	records.StateIndexed: osav1.IndexState_INDEX_STATE_INDEXED,
+	records.StateFailed:  osav1.IndexState_INDEX_STATE_FAILED,
+	records.StateDeleted: osav1.IndexState_INDEX_STATE_DELETED,
+}
+
+// publishParams turns one request into store params; metadata travels as JSON.
+func publishParams(r *osav1.PublishRecordRequest) (records.PublishParams, error) {
+	p := records.PublishParams{Source: r.Source, SourceID: r.SourceId}
+	if r.Metadata != nil {
+		b, err := protojson.Marshal(r.Metadata)
+		if err != nil {
+			return p, records.Invalid("metadata", "cannot be encoded as JSON: %v", err)
+		}
+		p.Metadata = b
+	}
+	return p, nil
+}
+
+func (s *recordService) toProto(r records.Record) (*osav1.Record, error) {
+	meta := &structpb.Struct{}
+	if err := protojson.Unmarshal(r.Metadata, meta); err != nil {
+		return nil, fmt.Errorf("error decoding stored metadata of %s: %w", r.ID, err)
+	}
+	out := &osav1.Record{
+		Srn:       s.store.SRN(r).String(),
+		Version:   int32(r.Version),
+		Metadata:  meta,
+		Source:    r.Source,
+		SourceId:  r.SourceID,
+		CreatedAt: timestamppb.New(r.CreatedAt),
+		UpdatedAt: timestamppb.New(r.UpdatedAt),
+	}
+	if r.DeletedAt != nil {
+		out.DeletedAt = timestamppb.New(*r.DeletedAt)
+	}
+	return out, nil
+}
