@@ -34,6 +34,9 @@ type Config struct {
 	Backends []BackendConfig
 	// Domain is the SRN domain, for error messages.
 	Domain string
+	// OnBatch, when set, is called after every index batch (metrics, benchmarks). It must be fast
+	// and safe for concurrent use.
+	OnBatch func(BatchStats)
 	// FanOutWorkers is MaxWorkers of the fanout queue.
 	FanOutWorkers int
 	// FetchCooldown and FetchPollInterval apply to the client and every queue.
@@ -92,7 +95,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 			rc.Queues[backends.Queue(name)] = queue(slots)
 			fan.names = append(fan.names, name)
 			fan.targets = append(fan.targets, target{name: name, maxAttempts: b.MaxAttempts})
-			x := &indexer{backend: b.Backend, domain: cfg.Domain, logger: logger, pool: pool}
+			x := &indexer{backend: b.Backend, domain: cfg.Domain, logger: logger, onBatch: cfg.OnBatch, pool: pool}
 			idx.gatherers[name] = newGatherer(gatherConfig{
 				MaxSize: b.BatchSize, MaxDelay: b.BatchDelay, Slots: slots, Timeout: b.BatchTimeout,
 			}, x.runBatch)

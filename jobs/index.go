@@ -41,11 +41,24 @@ func (w *IndexWorker) Work(ctx context.Context, job *river.Job[IndexRecordArgs])
 	return g.Do(ctx, job)
 }
 
+// BatchStats describes one index batch after it ran.
+type BatchStats struct {
+	Backend string
+	// Size is the number of jobs in the batch.
+	Size int
+	// Reason is why it was flushed: "size", "delay" or "slots".
+	Reason   string
+	Duration time.Duration
+	// Succeeded, Retried, Snoozed and Cancelled count the jobs by outcome.
+	Succeeded, Retried, Snoozed, Cancelled int
+}
+
 // indexer runs the batches of one backend.
 type indexer struct {
 	backend backends.Backend
 	domain  string
 	logger  *slog.Logger
+	onBatch func(BatchStats)
 	pool    *pgxpool.Pool
 }
 
@@ -87,7 +100,7 @@ func (x *indexer) runBatch(ctx context.Context, jobs []*river.Job[IndexRecordArg
 		errs[i] = x.outcome(job, e)
 	}
 	x.recordFailures(ctx, jobs, errs)
-	x.logBatch(ctx, len(jobs), errs, reason, time.Since(start))
+	x.report(ctx, errs, reason, time.Since(start))
 	return errs
 }
 
@@ -323,9 +336,9 @@ func (x *indexer) recordFailures(ctx context.Context, jobs []*river.Job[IndexRec
 	}
 }
 
-// logBatch writes the one INFO line per batch.
-func (x *indexer) logBatch(ctx context.Context, size int, errs []error, reason string, d time.Duration) {
-	var ok, retried, snoozedN, cancelled int
+// report writes the one INFO line per batch and hands its stats to onBatch.
+func (x *indexer) report(ctx context.Context, errs []error, reason string, d time.Duration) {
+	st := BatchStats{Backend: x.backend.Name(), Size: len(errs), Reason: reason, Duration: d}
 	for _, err := range errs {
 		var (
 			snooze *snoozed
@@ -333,25 +346,29 @@ func (x *indexer) logBatch(ctx context.Context, size int, errs []error, reason s
 		)
 		switch {
 		case err == nil:
-			ok++
+			st.Succeeded++
 		case errors.As(err, &snooze):
-			snoozedN++
+			st.Snoozed++
 		case errors.As(err, &cancel):
-			cancelled++
+			st.Cancelled++
 		default:
-			retried++
+			st.Retried++
 		}
 	}
+	if x.onBatch != nil {
+		x.onBatch(st)
+	}
 	level := slog.LevelInfo
-	if ok < size {
+	if st.Succeeded < st.Size {
 		level = slog.LevelWarn
 	}
-	x.logger.Log(ctx, level, "jobs: batch", "backend", x.backend.Name(), "size", size, "flush", reason,
-		"duration", d.Round(time.Millisecond), "succeeded", ok, "retried", retried, "snoozed", snoozedN, "cancelled", cancelled)
-	if ok < size {
+	x.logger.Log(ctx, level, "jobs: batch", "backend", st.Backend, "size", st.Size, "flush", reason,
+		"duration", d.Round(time.Millisecond), "succeeded", st.Succeeded, "retried", st.Retried, "snoozed", st.Snoozed,
+		"cancelled", st.Cancelled)
+	if st.Succeeded < st.Size && x.logger.Enabled(ctx, slog.LevelDebug) {
 		for _, err := range errs {
 			if err != nil {
-				x.logger.DebugContext(ctx, "jobs: batch item failed", "backend", x.backend.Name(), "error", err)
+				x.logger.DebugContext(ctx, "jobs: batch item failed", "backend", st.Backend, "error", err)
 			}
 		}
 	}
