@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river"
 	"riverqueue.com/riverui"
 
+	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/jobs"
 	"github.com/osa-archive/osa/migrations"
@@ -42,6 +43,7 @@ type Server struct {
 	store   *records.Store
 	// backends are the configured backends with their queue settings.
 	backends []jobs.BackendConfig
+	onBatch  func(jobs.BatchStats)
 	// runsWorkers is set when the role works jobs and the client has queues to work.
 	runsWorkers bool
 	ui          *riverui.Handler // nil when River UI is not served
@@ -50,7 +52,7 @@ type Server struct {
 // New connects to the database (an unreachable database is an error that names it), applies
 // pending migrations when database.auto_migrate is set, and builds the River client and the HTTP
 // handler for cfg.Node.Role. It starts nothing: see [Server.Run].
-func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (*Server, error) {
 	if cfg.Database.URL == "" {
 		return nil, errors.New("database.url is required (set OSA_DATABASE__URL or use `osa dev`, which starts a private PostgreSQL)")
 	}
@@ -64,6 +66,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Server,
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: logger, pool: pool, ready: &readiness{pool: pool}}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.build(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -98,6 +103,7 @@ func (s *Server) build(ctx context.Context) error {
 	s.river, err = jobs.NewClient(s.pool, jobs.Config{
 		Backends:          bs,
 		Domain:            s.cfg.Node.Domain,
+		OnBatch:           s.onBatch,
 		FanOutWorkers:     w.FanoutWorkers,
 		FetchCooldown:     w.FetchCooldown,
 		FetchPollInterval: w.FetchPollInterval,
@@ -115,6 +121,22 @@ func (s *Server) build(ctx context.Context) error {
 		MaxBatch: s.cfg.Records.MaxBatch,
 	})
 	return nil
+}
+
+// Option adjusts a [Server] built by [New].
+type Option func(*Server)
+
+// WithBatchObserver has f called after every index batch (benchmarks, metrics). f must be fast
+// and safe for concurrent use.
+func WithBatchObserver(f func(jobs.BatchStats)) Option { return func(s *Server) { s.onBatch = f } }
+
+// Backends returns the process's backends, in configuration order.
+func (s *Server) Backends() []backends.Backend {
+	out := make([]backends.Backend, len(s.backends))
+	for i, b := range s.backends {
+		out[i] = b.Backend
+	}
+	return out
 }
 
 // Handler returns the process's HTTP handler (for tests and embedding).
