@@ -41,7 +41,7 @@ const (
 	EmbedderModelHashDefault = "hash-v1"
 	EmbedderDimsDefault      = 384
 	EmbedderDimsMin          = 1
-	EmbedderDimsMax          = 16000
+	EmbedderDimsMax          = 2000 // the most dimensions an HNSW index on vector takes
 	EmbedderMaxInputsDefault = 128
 	EmbedderMaxInputsMin     = 1
 	EmbedderMaxInputsMax     = 10000
@@ -127,7 +127,7 @@ type Embedder struct {
 	// "hash-v1" for hash.
 	Model string `koanf:"model"`
 
-	// Dims is the number of dimensions of an embedding, 1..16000. Defaults to
+	// Dims is the number of dimensions of an embedding, 1..2000. Defaults to
 	// 384.
 	Dims int `koanf:"dims"`
 

@@ -96,7 +96,7 @@ func TestLoadInvalidValue(t *testing.T) {
 		{"EmbedderBaseURLScheme", nil, []string{"backends=[{name: v, kind: pgvector, embedder: {kind: openai, model: m, base_url: 'ftp://x'}}]"},
 			`config: backends[0].embedder.base_url: "ftp://x" is not an http(s) URL`},
 		{"EmbedderDims", nil, []string{"backends=[{name: v, kind: pgvector, embedder: {dims: 16001}}]"},
-			`config: backends[0].embedder.dims: 16001 is out of range (1..16000)`},
+			`config: backends[0].embedder.dims: 16001 is out of range (1..2000)`},
 		{"HNSWEfConstruction", nil, []string{"backends=[{name: v, kind: pgvector, hnsw: {m: 40}}]"},
 			`config: backends[0].hnsw.ef_construction: 64 is less than 2 × backends[0].hnsw.m (2 × 40)`},
 		{"BackendItemType", nil, []string{"backends=[{name: v, kind: keyword, max_attempts: many}]"},

@@ -219,15 +219,16 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 			}
 		}
 		if len(docs) > 0 {
-			failed := false
 			for i, err := range x.backend.IngestBatch(ctx, tx, docs) {
 				if err != nil {
 					docActs[i].err = err
-					failed = true
+					continue
 				}
+				done = append(done, docActs[i])
 			}
-			if failed {
-				// A failed statement aborts the transaction: nothing of this batch is written.
+			// A backend isolates a bad document and writes the rest; only a statement that failed
+			// outside its savepoint leaves the transaction unusable, and then nothing is written.
+			if tx.Conn().PgConn().TxStatus() == 'E' {
 				for _, a := range docActs {
 					if a.err == nil {
 						a.err = errors.New("batch rolled back after another record's error")
@@ -235,7 +236,6 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 				}
 				return errRolledBack
 			}
-			done = append(done, docActs...)
 		}
 		if len(deletes) > 0 {
 			if err := x.backend.DeleteBatch(ctx, tx, deletes); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/indexerr"
+	"github.com/osa-archive/osa/backends/internal/batchwrite"
 )
 
 // Prepare has nothing to do outside the database: it only gives a doc without text a permanent
@@ -47,8 +48,8 @@ func (b *Backend) IngestBatch(ctx context.Context, tx pgx.Tx, docs []backends.Do
 			errs[i] = indexerr.Permanentf("record %s: version %d is out of range", d.RecordID, d.Version)
 		}
 	}
-	rows, winner := dedupe(docs, errs)
-	writeIsolated(ctx, tx, b.table, rows, errs, func(rows []int) (string, []any) {
+	rows, winner := batchwrite.Dedupe(docs, errs)
+	batchwrite.WriteIsolated(ctx, tx, b.table, rows, errs, func(rows []int) (string, []any) {
 		ids := make([]uuid.UUID, len(rows))
 		versions := make([]int32, len(rows))
 		ts := make([]string, len(rows))
@@ -58,7 +59,7 @@ func (b *Backend) IngestBatch(ctx context.Context, tx pgx.Tx, docs []backends.Do
 		}
 		return b.sql.upsert, []any{ids, versions, b.cfg.Language, ts, bs}
 	})
-	shareOutcome(errs, winner)
+	batchwrite.ShareOutcome(errs, winner)
 	return errs
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/indexerr"
+	"github.com/osa-archive/osa/backends/internal/batchwrite"
 )
 
 // Prepare embeds the text of every doc in one [embed.Embedder.Embed] call (the embedder splits
@@ -92,9 +93,9 @@ func (b *Backend) IngestBatch(ctx context.Context, tx pgx.Tx, docs []backends.Do
 			errs[i] = indexerr.Permanent(b.checkVector(d.Embedding))
 		}
 	}
-	rows, winner := dedupe(docs, errs)
+	rows, winner := batchwrite.Dedupe(docs, errs)
 	binary := hasVectorType(tx)
-	writeIsolated(ctx, tx, b.table, rows, errs, func(rows []int) (string, []any) {
+	batchwrite.WriteIsolated(ctx, tx, b.table, rows, errs, func(rows []int) (string, []any) {
 		ids := make([]uuid.UUID, len(rows))
 		versions := make([]int32, len(rows))
 		for k, r := range rows {
@@ -113,7 +114,7 @@ func (b *Backend) IngestBatch(ctx context.Context, tx pgx.Tx, docs []backends.Do
 		}
 		return b.sql.upsertText, []any{ids, versions, b.model, vecs}
 	})
-	shareOutcome(errs, winner)
+	batchwrite.ShareOutcome(errs, winner)
 	return errs
 }
 

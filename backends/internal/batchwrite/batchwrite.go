@@ -1,7 +1,6 @@
-package keyword
-
-// This file is the batch-writing machinery shared in spirit with backends/pgvector (which has the
-// same file): deduplication by record, and a write under a savepoint that isolates rejected rows.
+// Package batchwrite is the batch-writing machinery of the index backends: deduplication by
+// record, and a write under a savepoint that isolates rows Postgres rejects.
+package batchwrite
 
 import (
 	"context"
@@ -16,10 +15,10 @@ import (
 	"github.com/osa-archive/osa/backends/indexerr"
 )
 
-// dedupe picks the docs to write: of the docs without an error in errs, one per record, the
+// Dedupe picks the docs to write: of the docs without an error in errs, one per record, the
 // highest version (the first of equal ones). It returns their indices in order and, for every
 // doc, the index of the doc written for its record (-1 for docs with an error).
-func dedupe(docs []backends.Document, errs []error) (rows, winner []int) {
+func Dedupe(docs []backends.Document, errs []error) (rows, winner []int) {
 	winner = make([]int, len(docs))
 	byID := make(map[uuid.UUID]int, len(docs))
 	for i, d := range docs {
@@ -44,8 +43,8 @@ func dedupe(docs []backends.Document, errs []error) (rows, winner []int) {
 	return rows, winner
 }
 
-// shareOutcome gives every duplicate the outcome of the doc written for its record.
-func shareOutcome(errs []error, winner []int) {
+// ShareOutcome gives every duplicate the outcome of the doc written for its record.
+func ShareOutcome(errs []error, winner []int) {
 	for i, w := range winner {
 		if w >= 0 && w != i {
 			errs[i] = errs[w]
@@ -53,17 +52,17 @@ func shareOutcome(errs []error, winner []int) {
 	}
 }
 
-// buildFunc returns the statement and arguments that write the docs at rows.
-type buildFunc func(rows []int) (sql string, args []any)
+// BuildFunc returns the statement and arguments that write the docs at rows.
+type BuildFunc func(rows []int) (sql string, args []any)
 
-// writeIsolated writes the docs at rows with one statement under a savepoint, setting errs for
+// WriteIsolated writes the docs at rows with one statement under a savepoint, setting errs for
 // them. When Postgres rejects the data (SQLSTATE class 22 or 54), the rows are split in halves
 // and written again until the rejected docs are isolated; each gets a permanent error and the
 // rest are written. Any other failure is given to every row as a transient error. The caller's
 // transaction stays usable, except when the statement could not be prepared (a missing table:
 // pgx prepares it before the savepoint runs) or the connection failed; then
 // tx.Conn().PgConn().TxStatus() is 'E' and the caller must roll back.
-func writeIsolated(ctx context.Context, tx pgx.Tx, table string, rows []int, errs []error, build buildFunc) {
+func WriteIsolated(ctx context.Context, tx pgx.Tx, table string, rows []int, errs []error, build BuildFunc) {
 	if len(rows) == 0 {
 		return
 	}
@@ -77,8 +76,8 @@ func writeIsolated(ctx context.Context, tx pgx.Tx, table string, rows []int, err
 		return
 	case isDataError(err) && usable:
 		half := len(rows) / 2
-		writeIsolated(ctx, tx, table, rows[:half], errs, build)
-		writeIsolated(ctx, tx, table, rows[half:], errs, build)
+		WriteIsolated(ctx, tx, table, rows[:half], errs, build)
+		WriteIsolated(ctx, tx, table, rows[half:], errs, build)
 		return
 	}
 	err = fmt.Errorf("error writing to %s: %w", table, err)
