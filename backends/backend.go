@@ -56,6 +56,10 @@ type Backend interface {
 	IngestBatch(ctx context.Context, tx pgx.Tx, docs []Document) []error
 	// DeleteBatch removes the rows of ids in tx.
 	DeleteBatch(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error
+	// Search returns the best q.Limit live records for q, best first; ties are broken by record
+	// id. An error classified permanent by package indexerr means the query itself can never
+	// be answered (a query with no words to embed).
+	Search(ctx context.Context, pool *pgxpool.Pool, q Query) ([]Hit, error)
 	// Health reports whether the backend can serve (its table exists, its provider answers).
 	Health(ctx context.Context, pool *pgxpool.Pool) error
 }

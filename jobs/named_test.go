@@ -28,3 +28,7 @@ func (namedBackend) IngestBatch(_ context.Context, _ pgx.Tx, d []backends.Docume
 }
 func (namedBackend) DeleteBatch(context.Context, pgx.Tx, []uuid.UUID) error { return nil }
 func (namedBackend) Health(context.Context, *pgxpool.Pool) error            { return nil }
+
+func (namedBackend) Search(context.Context, *pgxpool.Pool, backends.Query) ([]backends.Hit, error) {
+	return nil, nil
+}

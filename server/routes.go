@@ -31,7 +31,7 @@ func (s *Server) routes() http.Handler {
 	}
 	names := backendNames(s.backends)
 	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: names, store: s.store}, opts...))
-	mux.Handle(osav1connect.NewSearchServiceHandler(osav1connect.UnimplementedSearchServiceHandler{}, opts...))
+	mux.Handle(osav1connect.NewSearchServiceHandler(&searchService{search: s.search}, opts...))
 	mux.Handle(osav1connect.NewSourceServiceHandler(osav1connect.UnimplementedSourceServiceHandler{}, opts...))
 	mux.Handle(osav1connect.NewAdminServiceHandler(&adminService{backends: names, pool: s.pool, river: s.river}, opts...))
 

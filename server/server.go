@@ -26,6 +26,7 @@ import (
 	"github.com/osa-archive/osa/jobs"
 	"github.com/osa-archive/osa/migrations"
 	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/search"
 )
 
 // connectTimeout bounds the start-up check that the database is reachable.
@@ -40,6 +41,7 @@ type Server struct {
 	pool    *pgxpool.Pool
 	ready   *readiness
 	river   *river.Client[pgx.Tx]
+	search  *search.Service
 	store   *records.Store
 	// backends are the configured backends with their queue settings.
 	backends []jobs.BackendConfig
@@ -119,6 +121,13 @@ func (s *Server) build(ctx context.Context) error {
 		Domain:   s.cfg.Node.Domain,
 		Limits:   records.Limits{MaxMetadataBytes: s.cfg.Records.MaxMetadataBytes, MaxDepth: s.cfg.Records.MaxDepth},
 		MaxBatch: s.cfg.Records.MaxBatch,
+	})
+	s.search = search.New(s.pool, s.Backends(), search.Config{
+		Domain:    s.cfg.Node.Domain,
+		EfSearch:  s.cfg.Search.EfSearch,
+		RRFK:      s.cfg.Search.RRFK,
+		MaxLimit:  s.cfg.Search.MaxLimit,
+		MaxOffset: s.cfg.Search.MaxOffset,
 	})
 	return nil
 }

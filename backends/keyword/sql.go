@@ -8,6 +8,11 @@ type statements struct {
 	createIndex string
 	upsert      string
 	delete      string
+	// search and searchFiltered return (record_id, version, score, metadata) of the live records
+	// matching websearch_to_tsquery($1::regconfig, $2), at most $3, best first; searchFiltered
+	// keeps metadata @> $4.
+	search         string
+	searchFiltered string
 }
 
 // lockSQL serialises Ensure across processes, keyed on the table name.
@@ -57,9 +62,21 @@ WHERE t.version < EXCLUDED.version
 func newStatements(table string) statements {
 	r := strings.NewReplacer("{table}", table)
 	return statements{
-		createTable: r.Replace(createTableSQL),
-		createIndex: r.Replace(createIndexSQL),
-		upsert:      r.Replace(upsertSQL),
-		delete:      r.Replace(deleteSQL),
+		createTable:    r.Replace(createTableSQL),
+		createIndex:    r.Replace(createIndexSQL),
+		upsert:         r.Replace(upsertSQL),
+		delete:         r.Replace(deleteSQL),
+		search:         strings.Replace(r.Replace(searchSQL), "{filter}", "", 1),
+		searchFiltered: strings.Replace(r.Replace(searchSQL), "{filter}", "AND r.metadata @> $4::jsonb", 1),
 	}
 }
+
+// searchSQL ranks the GIN index's matches; ties go to the lower record id, so pages are stable.
+const searchSQL = `
+SELECT k.record_id, r.version, ts_rank_cd(k.document, q)::float8 AS score, r.metadata
+FROM {table} k
+CROSS JOIN websearch_to_tsquery($1::text::regconfig, $2) AS q
+JOIN records r ON r.id = k.record_id
+WHERE k.document @@ q AND r.deleted_at IS NULL {filter}
+ORDER BY score DESC, k.record_id
+LIMIT $3`

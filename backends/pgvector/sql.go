@@ -13,6 +13,10 @@ type statements struct {
 	upsert      string // vectors as vector[] (pgvector types registered on the connection)
 	upsertText  string // vectors as text[] of '[1,2,3]' literals (types not registered)
 	delete      string
+	// search and searchFiltered return (record_id, version, score, metadata) of the nearest
+	// live records to $1, at most $2, best first; searchFiltered keeps metadata @> $3.
+	search         string
+	searchFiltered string
 }
 
 // lockSQL serialises Ensure across processes, keyed on the table name.
@@ -58,6 +62,22 @@ WHERE t.version < EXCLUDED.version
    OR (t.version = EXCLUDED.version AND (t.model <> EXCLUDED.model OR t.embedding <> EXCLUDED.embedding))`
 
 	deleteSQL = `DELETE FROM {table} WHERE record_id = ANY($1::uuid[])`
+
+	// searchSQL walks the HNSW index in distance order, joins each candidate to its record and
+	// keeps live ones (and, filtered, the matching ones) until $2 are found. The candidates are
+	// materialised and re-sorted, because an iterative scan in relaxed order may return them
+	// slightly out of order.
+	searchSQL = `
+WITH c AS MATERIALIZED (
+    SELECT v.record_id, v.embedding <=> $1 AS distance
+    FROM {table} v JOIN records r ON r.id = v.record_id
+    WHERE r.deleted_at IS NULL {filter}
+    ORDER BY v.embedding <=> $1
+    LIMIT $2
+)
+SELECT c.record_id, r.version, 1 - c.distance, r.metadata
+FROM c JOIN records r ON r.id = c.record_id
+ORDER BY c.distance, c.record_id`
 )
 
 func newStatements(table string, dims, m, ef int) statements {
@@ -68,11 +88,13 @@ func newStatements(table string, dims, m, ef int) statements {
 		"{ef}", fmt.Sprint(ef),
 	)
 	return statements{
-		createTable: r.Replace(createTableSQL),
-		createIndex: r.Replace(createIndexSQL),
-		sampleModel: r.Replace(sampleModelSQL),
-		upsert:      strings.Replace(r.Replace(upsertSQL), "{vectors}", "$4::vector[]", 1),
-		upsertText:  strings.Replace(r.Replace(upsertSQL), "{vectors}", "$4::text[]::vector[]", 1),
-		delete:      r.Replace(deleteSQL),
+		createTable:    r.Replace(createTableSQL),
+		createIndex:    r.Replace(createIndexSQL),
+		sampleModel:    r.Replace(sampleModelSQL),
+		upsert:         strings.Replace(r.Replace(upsertSQL), "{vectors}", "$4::vector[]", 1),
+		upsertText:     strings.Replace(r.Replace(upsertSQL), "{vectors}", "$4::text[]::vector[]", 1),
+		delete:         r.Replace(deleteSQL),
+		search:         strings.Replace(r.Replace(searchSQL), "{filter}", "", 1),
+		searchFiltered: strings.Replace(r.Replace(searchSQL), "{filter}", "AND r.metadata @> $3::jsonb", 1),
 	}
 }

@@ -96,9 +96,10 @@ type SearchRequest struct {
 	// its own kind. Empty means the first configured backend of the mode's
 	// kind (for HYBRID, the first of each kind).
 	Backend string `protobuf:"bytes,3,opt,name=backend,proto3" json:"backend,omitempty"`
-	// Maximum number of hits to return. 0 means the default of 20; the maximum
-	// is 100. Negative values or values above 100 are InvalidArgument.
-	Limit int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Maximum number of hits to return, 1..100 (search.max_limit). Unset means
+	// the default of 20; 0, negative values or values above the maximum are
+	// InvalidArgument.
+	Limit *int32 `protobuf:"varint,4,opt,name=limit,proto3,oneof" json:"limit,omitempty"`
 	// Number of best hits to skip before the first one returned, for paging
 	// through results: 0 (the default) to 10000. Other values are
 	// InvalidArgument.
@@ -167,8 +168,8 @@ func (x *SearchRequest) GetBackend() string {
 }
 
 func (x *SearchRequest) GetLimit() int32 {
-	if x != nil {
-		return x.Limit
+	if x != nil && x.Limit != nil {
+		return *x.Limit
 	}
 	return 0
 }
@@ -557,15 +558,16 @@ var File_osa_v1_search_proto protoreflect.FileDescriptor
 
 const file_osa_v1_search_proto_rawDesc = "" +
 	"\n" +
-	"\x13osa/v1/search.proto\x12\x06osa.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xe3\x01\n" +
+	"\x13osa/v1/search.proto\x12\x06osa.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xf2\x01\n" +
 	"\rSearchRequest\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12&\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x12.osa.v1.SearchModeR\x04mode\x12\x18\n" +
-	"\abackend\x18\x03 \x01(\tR\abackend\x12\x14\n" +
-	"\x05limit\x18\x04 \x01(\x05R\x05limit\x12\x16\n" +
+	"\abackend\x18\x03 \x01(\tR\abackend\x12\x19\n" +
+	"\x05limit\x18\x04 \x01(\x05H\x00R\x05limit\x88\x01\x01\x12\x16\n" +
 	"\x06offset\x18\x05 \x01(\x05R\x06offset\x12/\n" +
 	"\x06filter\x18\x06 \x01(\v2\x17.google.protobuf.StructR\x06filter\x12\x1b\n" +
-	"\tmin_score\x18\a \x01(\x01R\bminScore\"{\n" +
+	"\tmin_score\x18\a \x01(\x01R\bminScoreB\b\n" +
+	"\x06_limit\"{\n" +
 	"\x0eSearchResponse\x12%\n" +
 	"\x04hits\x18\x01 \x03(\v2\x11.osa.v1.SearchHitR\x04hits\x12&\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x12.osa.v1.SearchModeR\x04mode\x12\x1a\n" +
@@ -647,6 +649,7 @@ func file_osa_v1_search_proto_init() {
 	if File_osa_v1_search_proto != nil {
 		return
 	}
+	file_osa_v1_search_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1,0 +1,62 @@
+package pgvector
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	pgvec "github.com/pgvector/pgvector-go"
+
+	"github.com/osa-archive/osa/backends"
+)
+
+// EfSearchMax is pgvector's upper bound of hnsw.ef_search.
+const EfSearchMax = 1000
+
+// Search embeds q.Text with the backend's embedder and returns the nearest live records by
+// cosine distance. The HNSW scan's ef_search is at least 2 × q.Limit (capped at EfSearchMax);
+// with a filter, or a limit beyond the cap, the scan is iterative (relaxed order, re-sorted
+// here), so a filtered query still fills q.Limit when that many records match.
+func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Query) ([]backends.Hit, error) {
+	vecs, errs := b.cfg.Embedder.Embed(ctx, []string{q.Text})
+	if errs[0] != nil {
+		return nil, fmt.Errorf("error embedding the query: %w", errs[0])
+	}
+	v := pgvec.NewVector(vecs[0])
+	ef := min(max(q.EfSearch, 2*q.Limit), EfSearchMax)
+	iterative := q.Filter != nil || 2*q.Limit > EfSearchMax
+
+	var hits []backends.Hit
+	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		settings := "SET LOCAL hnsw.ef_search = " + strconv.Itoa(ef)
+		if iterative {
+			settings += "; SET LOCAL hnsw.iterative_scan = relaxed_order"
+		}
+		if q.Exact {
+			settings += "; SET LOCAL enable_indexscan = off"
+		}
+		if _, err := tx.Exec(ctx, settings); err != nil {
+			return err
+		}
+		sql, args := b.sql.search, []any{v, q.Limit}
+		if q.Filter != nil {
+			sql, args = b.sql.searchFiltered, append(args, []byte(q.Filter))
+		}
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		hits, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (backends.Hit, error) {
+			var h backends.Hit
+			err := row.Scan(&h.RecordID, &h.Version, &h.Score, &h.Metadata)
+			return h, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("error searching %s: %w", b.table, err)
+	}
+	return hits, nil
+}

@@ -1,0 +1,32 @@
+package backends
+
+import (
+	"encoding/json"
+
+	"github.com/google/uuid"
+)
+
+// Query is one search against one backend.
+type Query struct {
+	// Text is the user's query.
+	Text string
+	// Limit is how many hits to return: the best Limit matches, best first.
+	Limit int
+	// Filter, when not nil, is a JSON object every hit's metadata must contain (jsonb @>).
+	Filter json.RawMessage
+	// EfSearch is the least hnsw.ef_search of a vector search; it is raised to 2 × Limit.
+	EfSearch int
+	// Exact makes a vector search scan the whole table instead of the HNSW index (for
+	// measuring recall).
+	Exact bool
+}
+
+// Hit is one record a backend found. Only live (not deleted) records are hits.
+type Hit struct {
+	RecordID uuid.UUID
+	// Version is the record's current version.
+	Version int
+	// Score is the backend's relevance: cosine similarity for vector, ts_rank_cd for keyword.
+	Score    float64
+	Metadata json.RawMessage
+}

@@ -1,0 +1,292 @@
+// Package search answers queries over the index backends: vector (semantic), keyword
+// (full-text) and hybrid, which fuses the two with reciprocal rank fusion (rrf.go).
+package search
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/indexerr"
+	"github.com/osa-archive/osa/records"
+)
+
+// Mode is how a query is answered.
+type Mode int
+
+// Modes. ModeDefault is hybrid when both kinds of backend are configured, else the kind that is.
+const (
+	ModeDefault Mode = iota
+	ModeVector
+	ModeKeyword
+	ModeHybrid
+)
+
+// String returns the mode's name.
+func (m Mode) String() string {
+	return [...]string{"default", "vector", "keyword", "hybrid"}[m]
+}
+
+// Defaults and bounds of a request.
+const (
+	QueryMaxChars    = 1024
+	LimitDefault     = 20
+	LimitMaxDefault  = 100
+	OffsetMaxDefault = 10000
+	EfSearchDefault  = 100
+	RRFKDefault      = 60
+	// HybridDepthMin is the fewest candidates hybrid search takes from each side.
+	HybridDepthMin = 50
+)
+
+// Config configures a [Service].
+type Config struct {
+	// Domain is the SRN domain of hits. Defaults to "localhost".
+	Domain string
+	// EfSearch is the least hnsw.ef_search of vector queries (search.ef_search). Defaults to 100.
+	EfSearch int
+	// RRFK is the k of reciprocal rank fusion (search.rrf_k). Defaults to 60.
+	RRFK int
+	// MaxLimit bounds Request.Limit (search.max_limit). Defaults to 100.
+	MaxLimit int
+	// MaxOffset bounds Request.Offset (search.max_offset). Defaults to 10,000.
+	MaxOffset int
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Domain == "" {
+		c.Domain = records.DomainDefault
+	}
+	if c.EfSearch == 0 {
+		c.EfSearch = EfSearchDefault
+	}
+	if c.RRFK == 0 {
+		c.RRFK = RRFKDefault
+	}
+	if c.MaxLimit == 0 {
+		c.MaxLimit = LimitMaxDefault
+	}
+	if c.MaxOffset == 0 {
+		c.MaxOffset = OffsetMaxDefault
+	}
+	return c
+}
+
+// Request is one search.
+type Request struct {
+	// Query is the user's text, 1..1024 characters.
+	Query string
+	Mode  Mode
+	// Backend names the backend to ask; "" is the first of the mode's kind. In hybrid mode it
+	// replaces the default of its own kind only.
+	Backend string
+	// Limit is the page size: 0 means 20, at most Config.MaxLimit.
+	Limit int
+	// Offset skips that many hits, at most Config.MaxOffset.
+	Offset int
+	// Filter, when not nil, is a JSON object every hit's metadata must contain.
+	Filter json.RawMessage
+	// MinScore drops hits scoring below it; 0 keeps all.
+	MinScore float64
+}
+
+// Hit is one result.
+type Hit struct {
+	SRN      records.SRN
+	Score    float64
+	Metadata json.RawMessage
+	// VectorRank and KeywordRank are the hit's 1-based rank on each side; 0 when that side did
+	// not find it (or was not asked).
+	VectorRank, KeywordRank int
+}
+
+// Result is the answer to a [Request].
+type Result struct {
+	Hits []Hit
+	// Mode is the mode used (never ModeDefault).
+	Mode Mode
+	// Backends are the backends asked: the vector one first.
+	Backends []string
+}
+
+// Service answers searches over a fixed set of backends.
+type Service struct {
+	backends []backends.Backend
+	cfg      Config
+	pool     *pgxpool.Pool
+}
+
+// New returns a service over bs, in configuration order (the first of each kind is its default).
+func New(pool *pgxpool.Pool, bs []backends.Backend, cfg Config) *Service {
+	return &Service{backends: bs, cfg: cfg.WithDefaults(), pool: pool}
+}
+
+// Search validates req and answers it. Invalid requests return a *records.ValidationError
+// naming the field.
+func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
+	vec, kw, mode, err := s.plan(&req)
+	if err != nil {
+		return nil, err
+	}
+	want := req.Limit + req.Offset
+	res := &Result{Mode: mode}
+	var hits []Hit
+	switch mode {
+	case ModeVector:
+		res.Backends = []string{vec.Name()}
+		hits, err = s.side(ctx, vec, req, want, true)
+	case ModeKeyword:
+		res.Backends = []string{kw.Name()}
+		hits, err = s.side(ctx, kw, req, want, false)
+	case ModeHybrid:
+		res.Backends = []string{vec.Name(), kw.Name()}
+		hits, err = s.hybrid(ctx, vec, kw, req, max(HybridDepthMin, want))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if req.MinScore != 0 {
+		hits = slices.DeleteFunc(hits, func(h Hit) bool { return h.Score < req.MinScore })
+	}
+	if req.Offset >= len(hits) {
+		res.Hits = []Hit{}
+		return res, nil
+	}
+	res.Hits = hits[req.Offset:min(len(hits), want)]
+	return res, nil
+}
+
+// side asks one backend for its top n and ranks the hits.
+func (s *Service) side(ctx context.Context, b backends.Backend, req Request, n int, vector bool) ([]Hit, error) {
+	found, err := b.Search(ctx, s.pool, backends.Query{Text: req.Query, Limit: n, Filter: req.Filter, EfSearch: s.cfg.EfSearch})
+	if err != nil {
+		if indexerr.IsPermanent(err) {
+			return nil, records.Invalid("query", "%v", errors.Unwrap(err))
+		}
+		return nil, fmt.Errorf("backend %q: %w", b.Name(), err)
+	}
+	hits := make([]Hit, len(found))
+	for i, f := range found {
+		hits[i] = Hit{SRN: records.SRN{Domain: s.cfg.Domain, ID: f.RecordID, Version: f.Version}, Score: f.Score, Metadata: f.Metadata}
+		if vector {
+			hits[i].VectorRank = i + 1
+		} else {
+			hits[i].KeywordRank = i + 1
+		}
+	}
+	return hits, nil
+}
+
+// hybrid queries both sides concurrently for their top depth and fuses them. A query the vector
+// side cannot embed (no words, such as "%") is answered by the keyword side alone.
+func (s *Service) hybrid(ctx context.Context, vec, kw backends.Backend, req Request, depth int) ([]Hit, error) {
+	var vh, kh []Hit
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		vh, err = s.side(gctx, vec, req, depth, true)
+		var invalid *records.ValidationError
+		if errors.As(err, &invalid) {
+			return nil
+		}
+		return err
+	})
+	g.Go(func() (err error) {
+		kh, err = s.side(gctx, kw, req, depth, false)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return fuse(vh, kh, s.cfg.RRFK), nil
+}
+
+// plan validates req, fills its defaults and picks the backends and mode.
+func (s *Service) plan(req *Request) (vec, kw backends.Backend, mode Mode, err error) {
+	switch n := utf8.RuneCountInString(req.Query); {
+	case !utf8.ValidString(req.Query):
+		return nil, nil, 0, records.Invalid("query", "is not valid UTF-8")
+	case n == 0:
+		return nil, nil, 0, records.Invalid("query", "is required")
+	case n > QueryMaxChars:
+		return nil, nil, 0, records.Invalid("query", "is %d characters, over the limit of %d", n, QueryMaxChars)
+	}
+	switch {
+	case req.Limit < 0 || req.Limit > s.cfg.MaxLimit:
+		return nil, nil, 0, records.Invalid("limit", "must be between 1 and %d (0 means %d), got %d", s.cfg.MaxLimit, LimitDefault, req.Limit)
+	case req.Limit == 0:
+		req.Limit = LimitDefault
+	}
+	if req.Offset < 0 || req.Offset > s.cfg.MaxOffset {
+		return nil, nil, 0, records.Invalid("offset", "must be between 0 and %d, got %d", s.cfg.MaxOffset, req.Offset)
+	}
+	if req.Filter != nil {
+		var m map[string]any
+		if err := json.Unmarshal(req.Filter, &m); err != nil || m == nil {
+			return nil, nil, 0, records.Invalid("filter", "must be a JSON object")
+		}
+		if len(m) == 0 {
+			req.Filter = nil // {} matches everything
+		}
+	}
+
+	var named backends.Backend
+	if req.Backend != "" {
+		i := slices.IndexFunc(s.backends, func(b backends.Backend) bool { return b.Name() == req.Backend })
+		if i < 0 {
+			return nil, nil, 0, records.Invalid("backend", "%q is not a configured backend (one of %v)", req.Backend, s.names())
+		}
+		named = s.backends[i]
+	}
+	pick := func(kind string) backends.Backend {
+		if named != nil && named.Kind() == kind {
+			return named
+		}
+		for _, b := range s.backends {
+			if b.Kind() == kind {
+				return b
+			}
+		}
+		return nil
+	}
+	vec, kw = pick(backends.KindPgvector), pick(backends.KindKeyword)
+	mode = req.Mode
+	if mode == ModeDefault {
+		switch {
+		case named != nil && named.Kind() == backends.KindPgvector:
+			mode = ModeVector
+		case named != nil:
+			mode = ModeKeyword
+		case vec != nil && kw != nil:
+			mode = ModeHybrid
+		case vec != nil:
+			mode = ModeVector
+		default:
+			mode = ModeKeyword
+		}
+	}
+	need := map[Mode][]string{ModeVector: {backends.KindPgvector}, ModeKeyword: {backends.KindKeyword},
+		ModeHybrid: {backends.KindPgvector, backends.KindKeyword}}[mode]
+	if named != nil && !slices.Contains(need, named.Kind()) {
+		return nil, nil, 0, records.Invalid("backend", "%q is a %s backend; %s search needs %v", named.Name(), named.Kind(), mode, need)
+	}
+	if (slices.Contains(need, backends.KindPgvector) && vec == nil) || (slices.Contains(need, backends.KindKeyword) && kw == nil) {
+		return nil, nil, 0, records.Invalid("mode", "%s search needs a %v backend; configured: %v", mode, need, s.names())
+	}
+	return vec, kw, mode, nil
+}
+
+func (s *Service) names() []string {
+	out := make([]string, len(s.backends))
+	for i, b := range s.backends {
+		out[i] = b.Name()
+	}
+	return out
+}

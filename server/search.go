@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
+	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
+	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/search"
+)
+
+// searchService implements osa.v1.SearchService over a [search.Service].
+type searchService struct {
+	osav1connect.UnimplementedSearchServiceHandler
+	search *search.Service
+}
+
+var (
+	modesIn = map[osav1.SearchMode]search.Mode{
+		osav1.SearchMode_SEARCH_MODE_UNSPECIFIED: search.ModeDefault,
+		osav1.SearchMode_SEARCH_MODE_VECTOR:      search.ModeVector,
+		osav1.SearchMode_SEARCH_MODE_KEYWORD:     search.ModeKeyword,
+		osav1.SearchMode_SEARCH_MODE_HYBRID:      search.ModeHybrid,
+	}
+	modesOut = map[search.Mode]osav1.SearchMode{
+		search.ModeVector:  osav1.SearchMode_SEARCH_MODE_VECTOR,
+		search.ModeKeyword: osav1.SearchMode_SEARCH_MODE_KEYWORD,
+		search.ModeHybrid:  osav1.SearchMode_SEARCH_MODE_HYBRID,
+	}
+)
+
+func (s *searchService) Search(ctx context.Context, req *connect.Request[osav1.SearchRequest]) (*connect.Response[osav1.SearchResponse], error) {
+	m := req.Msg
+	mode, ok := modesIn[m.Mode]
+	if !ok {
+		return nil, records.Invalid("mode", "%d is not a search mode", m.Mode)
+	}
+	sr := search.Request{Query: m.Query, Mode: mode, Backend: m.Backend, Offset: int(m.Offset), MinScore: m.MinScore}
+	if m.Limit != nil {
+		// search.Request reads 0 as "the default"; a limit the client set to 0 is an error.
+		if *m.Limit < 1 {
+			return nil, records.Invalid("limit", "must be at least 1, got %d", *m.Limit)
+		}
+		sr.Limit = int(*m.Limit)
+	}
+	if m.Filter != nil {
+		b, err := protojson.Marshal(m.Filter)
+		if err != nil {
+			return nil, records.Invalid("filter", "cannot be encoded as JSON: %v", err)
+		}
+		sr.Filter = b
+	}
+	res, err := s.search.Search(ctx, sr)
+	if err != nil {
+		return nil, err
+	}
+	out := &osav1.SearchResponse{Mode: modesOut[res.Mode], Backends: res.Backends, Hits: make([]*osav1.SearchHit, len(res.Hits))}
+	for i, h := range res.Hits {
+		meta := &structpb.Struct{}
+		if err := protojson.Unmarshal(h.Metadata, meta); err != nil {
+			return nil, err
+		}
+		out.Hits[i] = &osav1.SearchHit{Srn: h.SRN.String(), Score: h.Score, Metadata: meta,
+			VectorRank: int32(h.VectorRank), KeywordRank: int32(h.KeywordRank)}
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *searchService) ListBackends(ctx context.Context, _ *connect.Request[osav1.ListBackendsRequest]) (*connect.Response[osav1.ListBackendsResponse], error) {
+	infos, err := s.search.Backends(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &osav1.ListBackendsResponse{Backends: make([]*osav1.Backend, len(infos))}
+	for i, b := range infos {
+		out.Backends[i] = &osav1.Backend{Name: b.Name, Kind: b.Kind, Model: b.Model, Dims: int32(b.Dims),
+			Indexed: b.Indexed, Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue}
+	}
+	return connect.NewResponse(out), nil
+}
