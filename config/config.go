@@ -127,6 +127,9 @@ type Config struct {
 	// RiverUI configures the River UI mounted under /riverui/.
 	RiverUI RiverUI `koanf:"riverui"`
 
+	// Auth configures authentication: bearer tokens and their scopes.
+	Auth Auth `koanf:"auth"`
+
 	// Dev configures the private Postgres cluster of `osa dev`.
 	Dev Dev `koanf:"dev"`
 
@@ -333,6 +336,7 @@ func Default() *Config {
 			MaxOffset: MaxOffsetDefault,
 		},
 		RiverUI: RiverUI{Enabled: RiverUIEnabledDefault},
+		Auth:    Auth{PublicRead: PublicReadDefault, Tokens: []Token{}},
 		Dev: Dev{
 			DataDir:            DevDataDirDefault,
 			Port:               DevPortDefault,

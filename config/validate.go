@@ -37,6 +37,7 @@ func (c *Config) Validate() error {
 	c.Records.validate(&p)
 	c.Search.validate(&p)
 	c.Dev.validate(&p)
+	c.Auth.validate(&p)
 
 	if len(c.Backends) == 0 {
 		p.add("backends", "at least one backend is required")

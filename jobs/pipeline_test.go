@@ -509,3 +509,30 @@ func TestBulkFloodDoesNotDelayInteractive(t *testing.T) {
 		t.Fatalf("%d bulk rows were written before the interactive record, want at most %d (the batches in flight)", bulkDuring, limit)
 	}
 }
+
+func TestQueueStats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := newPipeline(t, pipelineOpts{noStart: true})
+	p.publish(t, 10, records.PriorityInteractive)
+	time.Sleep(20 * time.Millisecond)
+	known := []string{jobs.QueueFanOut, "index_vector", "index_keyword"}
+	stats, err := jobs.Stats(ctx, p.pool, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 3 || stats[0].Name != "fanout" || stats[0].Available != 10 || stats[0].OldestAvailableAge <= 0 ||
+		stats[1].Name != "index_keyword" || stats[1].Available != 0 {
+		t.Fatalf("before the workers start: %+v", stats)
+	}
+	p.start(t)
+	p.waitSettled(t, "vector", 30*time.Second)
+	p.waitSettled(t, "keyword", 30*time.Second)
+	waitFor(t, 10*time.Second, "completions recorded", func() bool {
+		stats, err = jobs.Stats(ctx, p.pool, known)
+		return err == nil && stats[0].Completed == 10 && stats[1].Completed == 10 && stats[2].Completed == 10
+	})
+	if stats[2].CompletedPerSecond <= 0 || stats[0].Available != 0 || stats[0].OldestAvailableAge != 0 {
+		t.Fatalf("after indexing: %+v", stats)
+	}
+}

@@ -8,9 +8,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
+	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/jobs"
 	"github.com/osa-archive/osa/records"
 )
@@ -32,6 +34,26 @@ func (s *adminService) RetryFailed(ctx context.Context, req *connect.Request[osa
 		return nil, err
 	}
 	return connect.NewResponse(&osav1.RetryFailedResponse{Retried: int64(n)}), nil
+}
+
+func (s *adminService) GetQueueStats(ctx context.Context, _ *connect.Request[osav1.GetQueueStatsRequest]) (*connect.Response[osav1.GetQueueStatsResponse], error) {
+	known := []string{jobs.QueueFanOut}
+	for _, b := range s.backends {
+		known = append(known, backends.Queue(b))
+	}
+	stats, err := jobs.Stats(ctx, s.pool, known)
+	if err != nil {
+		return nil, err
+	}
+	out := &osav1.GetQueueStatsResponse{Queues: make([]*osav1.QueueStats, len(stats))}
+	for i, q := range stats {
+		out.Queues[i] = &osav1.QueueStats{
+			Name: q.Name, Available: q.Available, Scheduled: q.Scheduled, Running: q.Running, Retryable: q.Retryable,
+			Completed: q.Completed, Cancelled: q.Cancelled, Discarded: q.Discarded, Pending: q.Pending,
+			OldestAvailableAge: durationpb.New(q.OldestAvailableAge), CompletedPerSecond: q.CompletedPerSecond,
+		}
+	}
+	return connect.NewResponse(out), nil
 }
 
 func (s *adminService) checkBackend(name string) error {

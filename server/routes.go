@@ -15,7 +15,8 @@ import (
 const riverUIPrefix = "/riverui"
 
 // routes builds the mux for the process's role. Every role serves /healthz, /readyz and
-// grpc.health.v1; the api and all roles add the four OSA services, gRPC reflection and River UI.
+// grpc.health.v1; the api and all roles add the four OSA services, gRPC reflection and River UI,
+// the services and River UI behind the authorizer.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", serveHealthz)
@@ -25,8 +26,9 @@ func (s *Server) routes() http.Handler {
 		return mux
 	}
 
+	auth := newAuthorizer(s.cfg.Auth)
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(logInterceptor(s.logger), errorInterceptor(s.logger)),
+		connect.WithInterceptors(logInterceptor(s.logger), errorInterceptor(s.logger), auth.interceptor()),
 		connect.WithReadMaxBytes(int(s.cfg.HTTP.ReadMaxBytes)),
 	}
 	names := backendNames(s.backends)
@@ -48,7 +50,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 
 	if s.ui != nil {
-		mux.Handle(riverUIPrefix+"/", s.ui)
+		mux.Handle(riverUIPrefix+"/", auth.riverUI(s.ui))
 	}
 	return mux
 }

@@ -191,6 +191,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.logger.InfoContext(ctx, "server: listening", "addr", ln.Addr().String(), "role", s.cfg.Node.Role, "workers", s.runsWorkers)
+	if len(s.cfg.Auth.Tokens) == 0 && s.cfg.Node.Role != config.RoleWorker {
+		s.logger.WarnContext(ctx, "server: no tokens configured (auth.tokens): callers on loopback may do anything, "+
+			"writes from other addresses are refused; see `osa token new`")
+	}
 
 	var err error
 	select {

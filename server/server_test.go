@@ -38,6 +38,12 @@ type testBundle struct {
 // setup starts a server on a free loopback port against a fresh database.
 func setup(t *testing.T, edit func(*config.Config)) *testBundle {
 	t.Helper()
+	return setupWithLogger(t, edit, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// setupWithLogger is setup with the server logging to logger.
+func setupWithLogger(t *testing.T, edit func(*config.Config), logger *slog.Logger) *testBundle {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Database.URL = pgtest.NewURL(t)
 	cfg.HTTP.ShutdownTimeout = 5 * time.Second
@@ -45,7 +51,6 @@ func setup(t *testing.T, edit func(*config.Config)) *testBundle {
 	if edit != nil {
 		edit(cfg)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := server.New(context.Background(), cfg, logger)
 	if err != nil {
 		t.Fatal(err)

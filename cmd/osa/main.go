@@ -48,6 +48,7 @@ then OSA_* environment variables (OSA_HTTP__ADDR=:9090 sets http.addr), then fla
 		newDevCmd(g),
 		newMigrateCmd(g),
 		newServeCmd(g),
+		newTokenCmd(),
 	)
 	return root
 }

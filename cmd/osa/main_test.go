@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,5 +66,29 @@ func TestConfigPrintRedacts(t *testing.T) {
 	}
 	if !strings.Contains(out, `":9999"`) && !strings.Contains(out, "addr: :9999") {
 		t.Fatalf("config print does not show the --set value:\n%s", out)
+	}
+}
+
+func TestTokenNew(t *testing.T) {
+	t.Parallel()
+	out, err := run(t, "token", "new", "ci", "--scopes", "records:write,sources:run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok, hash string
+	for _, f := range strings.Fields(out) {
+		if strings.HasPrefix(f, "osa_") {
+			tok = f
+		}
+		if len(f) == 65 && strings.HasSuffix(f, ",") {
+			hash = strings.TrimSuffix(f, ",")
+		}
+	}
+	sum := sha256.Sum256([]byte(tok))
+	if tok == "" || hash != hex.EncodeToString(sum[:]) || !strings.Contains(out, "scopes: [records:write, sources:run]") {
+		t.Fatalf("token new printed:\n%s", out)
+	}
+	if _, err := run(t, "token", "new", "ci", "--scopes", "root"); err == nil || !strings.Contains(err.Error(), "auth.tokens[0].scopes[0]") {
+		t.Fatalf("unknown scope: %v", err)
 	}
 }
