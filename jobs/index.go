@@ -51,6 +51,9 @@ type BatchStats struct {
 	Duration time.Duration
 	// Succeeded, Retried, Snoozed and Cancelled count the jobs by outcome.
 	Succeeded, Retried, Snoozed, Cancelled int
+	// Freshness holds, for every record version the batch wrote, the time from its commit
+	// (records.updated_at) to the commit of the batch.
+	Freshness []time.Duration
 }
 
 // indexer runs the batches of one backend.
@@ -68,6 +71,8 @@ type action struct {
 	version int
 	delete  bool
 	attempt int                // the highest attempt among the record's jobs
+	changed time.Time          // records.updated_at of the version written
+	written bool               // the batch wrote this record (or its delete)
 	doc     *backends.Document // the document to write when !delete
 	err     error              // the record's result
 }
@@ -100,7 +105,16 @@ func (x *indexer) runBatch(ctx context.Context, jobs []*river.Job[IndexRecordArg
 		errs[i] = x.outcome(job, e)
 	}
 	x.recordFailures(ctx, jobs, errs)
-	x.report(ctx, errs, reason, time.Since(start))
+	var fresh []time.Duration
+	if err == nil {
+		now := time.Now()
+		for _, a := range p.acts {
+			if a.written && !a.delete {
+				fresh = append(fresh, now.Sub(a.changed))
+			}
+		}
+	}
+	x.report(ctx, errs, reason, time.Since(start), fresh)
 	return errs
 }
 
@@ -157,7 +171,7 @@ const lockAndReadSQL = `
 WITH locked AS (
     SELECT record_id FROM index_state WHERE backend = $1 AND record_id = ANY($2) ORDER BY record_id FOR UPDATE
 )
-SELECT r.id, r.version, r.deleted_at IS NOT NULL FROM records r WHERE r.id = ANY($2)`
+SELECT r.id, r.version, r.deleted_at IS NOT NULL, r.updated_at FROM records r WHERE r.id = ANY($2)`
 
 // markDoneSQL records successful writes in index_state, never moving it back to an older version.
 const markDoneSQL = `
@@ -183,13 +197,14 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 		type state struct {
 			version int
 			deleted bool
+			changed time.Time
 		}
 		now := map[uuid.UUID]state{}
 		var (
 			id uuid.UUID
 			st state
 		)
-		if _, err := pgx.ForEachRow(rows, []any{&id, &st.version, &st.deleted}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&id, &st.version, &st.deleted, &st.changed}, func() error {
 			now[id] = st
 			return nil
 		}); err != nil {
@@ -214,6 +229,7 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 				// Changed since the plan was made: the change enqueued a newer job.
 				continue
 			default:
+				a.changed = cur.changed
 				docs = append(docs, *a.doc)
 				docActs = append(docActs, a)
 			}
@@ -252,6 +268,7 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 			attempts = make([]int32, len(done))
 		)
 		for i, a := range done {
+			a.written = true
 			doneIDs[i], versions[i], states[i], attempts[i] = a.id, int32(a.version), records.StateIndexed, int32(a.attempt)
 			if a.delete {
 				states[i] = records.StateDeleted
@@ -337,8 +354,8 @@ func (x *indexer) recordFailures(ctx context.Context, jobs []*river.Job[IndexRec
 }
 
 // report writes the one INFO line per batch and hands its stats to onBatch.
-func (x *indexer) report(ctx context.Context, errs []error, reason string, d time.Duration) {
-	st := BatchStats{Backend: x.backend.Name(), Size: len(errs), Reason: reason, Duration: d}
+func (x *indexer) report(ctx context.Context, errs []error, reason string, d time.Duration, fresh []time.Duration) {
+	st := BatchStats{Backend: x.backend.Name(), Size: len(errs), Reason: reason, Duration: d, Freshness: fresh}
 	for _, err := range errs {
 		var (
 			snooze *snoozed

@@ -14,12 +14,15 @@ import (
 	"github.com/osa-archive/osa/jobs"
 )
 
+// wrapEmbedderFunc decorates a backend's embedder (with metrics) given its provider kind.
+type wrapEmbedderFunc func(e embed.Embedder, provider string) embed.Embedder
+
 // buildBackends builds every configured backend, with its queue settings. Field names in errors
 // are the config keys.
-func buildBackends(cfg *config.Config) ([]jobs.BackendConfig, error) {
+func buildBackends(cfg *config.Config, wrap wrapEmbedderFunc) ([]jobs.BackendConfig, error) {
 	out := make([]jobs.BackendConfig, len(cfg.Backends))
 	for i, bc := range cfg.Backends {
-		b, err := buildBackend(bc)
+		b, err := buildBackend(bc, wrap)
 		if err != nil {
 			return nil, fmt.Errorf("backends[%d] (%s): %w", i, bc.Name, err)
 		}
@@ -35,7 +38,7 @@ func buildBackends(cfg *config.Config) ([]jobs.BackendConfig, error) {
 	return out, nil
 }
 
-func buildBackend(bc config.Backend) (backends.Backend, error) {
+func buildBackend(bc config.Backend, wrap wrapEmbedderFunc) (backends.Backend, error) {
 	text := backends.TextConfig{Fields: bc.Text.Fields, MaxChars: bc.Text.MaxChars}
 	switch bc.Kind {
 	case config.BackendKindPgvector:
@@ -51,7 +54,7 @@ func buildBackend(bc config.Backend) (backends.Backend, error) {
 		if err != nil {
 			return nil, err
 		}
-		pc := pgvector.Config{Name: bc.Name, Text: text, Embedder: emb}
+		pc := pgvector.Config{Name: bc.Name, Text: text, Embedder: wrap(emb, e.Kind)}
 		if bc.HNSW != nil {
 			pc.M, pc.EfConstruction = bc.HNSW.M, bc.HNSW.EfConstruction
 		}

@@ -22,13 +22,14 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", serveHealthz)
 	mux.HandleFunc("GET /readyz", s.ready.serveReadyz)
 	mux.Handle(grpchealth.NewHandler(s.ready))
+	mux.Handle("GET /metrics", s.metrics.handler())
 	if s.cfg.Node.Role == config.RoleWorker {
 		return mux
 	}
 
 	auth := newAuthorizer(s.cfg.Auth)
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(logInterceptor(s.logger), errorInterceptor(s.logger), auth.interceptor()),
+		connect.WithInterceptors(s.metrics.interceptor(), logInterceptor(s.logger), errorInterceptor(s.logger), auth.interceptor()),
 		connect.WithReadMaxBytes(int(s.cfg.HTTP.ReadMaxBytes)),
 	}
 	names := backendNames(s.backends)

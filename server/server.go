@@ -46,6 +46,7 @@ type Server struct {
 	// backends are the configured backends with their queue settings.
 	backends []jobs.BackendConfig
 	onBatch  func(jobs.BatchStats)
+	metrics  *metrics
 	// runsWorkers is set when the role works jobs and the client has queues to work.
 	runsWorkers bool
 	ui          *riverui.Handler // nil when River UI is not served
@@ -71,6 +72,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	for _, o := range opts {
 		o(s)
 	}
+	s.metrics = newMetrics(pool, s.queueNames, logger)
 	if err := s.build(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -92,7 +94,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 
 // build makes the backends (checking their tables), the River client and the record store.
 func (s *Server) build(ctx context.Context) error {
-	bs, err := buildBackends(s.cfg)
+	bs, err := buildBackends(s.cfg, s.metrics.embedder)
 	if err != nil {
 		return err
 	}
@@ -105,7 +107,7 @@ func (s *Server) build(ctx context.Context) error {
 	s.river, err = jobs.NewClient(s.pool, jobs.Config{
 		Backends:          bs,
 		Domain:            s.cfg.Node.Domain,
-		OnBatch:           s.onBatch,
+		OnBatch:           s.observeBatch,
 		FanOutWorkers:     w.FanoutWorkers,
 		FetchCooldown:     w.FetchCooldown,
 		FetchPollInterval: w.FetchPollInterval,
@@ -138,6 +140,23 @@ type Option func(*Server)
 // WithBatchObserver has f called after every index batch (benchmarks, metrics). f must be fast
 // and safe for concurrent use.
 func WithBatchObserver(f func(jobs.BatchStats)) Option { return func(s *Server) { s.onBatch = f } }
+
+// observeBatch feeds one index batch to the metrics and to the WithBatchObserver function.
+func (s *Server) observeBatch(st jobs.BatchStats) {
+	s.metrics.observeBatch(st)
+	if s.onBatch != nil {
+		s.onBatch(st)
+	}
+}
+
+// queueNames lists the queues of the process's configuration.
+func (s *Server) queueNames() []string {
+	names := []string{jobs.QueueFanOut}
+	for _, b := range s.backends {
+		names = append(names, backends.Queue(b.Backend.Name()))
+	}
+	return names
+}
 
 // Backends returns the process's backends, in configuration order.
 func (s *Server) Backends() []backends.Backend {
@@ -186,6 +205,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		if err := s.river.Start(bg); err != nil {
 			return fmt.Errorf("error starting River: %w", err)
 		}
+		s.metrics.watchJobs(bg, s.river)
 	}
 
 	serveErr := make(chan error, 1)

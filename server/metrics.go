@@ -1,0 +1,202 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river"
+
+	"github.com/osa-archive/osa/backends/embed"
+	"github.com/osa-archive/osa/jobs"
+)
+
+// metrics are the process's Prometheus metrics, served at /metrics. They live in a registry of
+// their own, so several servers in one process (tests) do not collide.
+type metrics struct {
+	registry *prometheus.Registry
+
+	rpcs         *prometheus.CounterVec
+	rpcSeconds   *prometheus.HistogramVec
+	jobs         *prometheus.CounterVec
+	batchSize    *prometheus.HistogramVec
+	batchFlushes *prometheus.CounterVec
+	batchSeconds *prometheus.HistogramVec
+	embedSeconds *prometheus.HistogramVec
+	embedErrors  *prometheus.CounterVec
+	freshness    *prometheus.HistogramVec
+}
+
+func newMetrics(pool *pgxpool.Pool, queues func() []string, logger *slog.Logger) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		rpcs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "osa_rpc_requests_total", Help: "RPCs handled, by procedure and Connect code.",
+		}, []string{"procedure", "code"}),
+		rpcSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "osa_rpc_duration_seconds", Help: "RPC latency, by procedure.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"procedure"}),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "osa_jobs_total", Help: "Jobs worked by this process, by kind, queue and outcome (completed, failed, cancelled, snoozed).",
+		}, []string{"kind", "queue", "outcome"}),
+		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "osa_batch_size", Help: "Jobs per index batch, by backend.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024},
+		}, []string{"backend"}),
+		batchFlushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "osa_batch_flushes_total", Help: "Index batches, by backend and flush reason (size, delay, slots).",
+		}, []string{"backend", "reason"}),
+		batchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "osa_batch_duration_seconds", Help: "Time to run one index batch, by backend.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"backend"}),
+		embedSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "osa_embed_duration_seconds", Help: "Embedding call latency, by provider.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18),
+		}, []string{"provider"}),
+		embedErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "osa_embed_errors_total", Help: "Texts an embedding call failed to embed, by provider.",
+		}, []string{"provider"}),
+		freshness: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "osa_index_freshness_seconds", Help: "Time from a record version's commit to its commit in a backend.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
+		}, []string{"backend"}),
+	}
+	m.registry.MustRegister(m.rpcs, m.rpcSeconds, m.jobs, m.batchSize, m.batchFlushes, m.batchSeconds,
+		m.embedSeconds, m.embedErrors, m.freshness,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&queueCollector{pool: pool, queues: queues, logger: logger})
+	return m
+}
+
+// handler serves the metrics in the Prometheus text format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// interceptor counts and times every RPC.
+func (m *metrics) interceptor() connect.UnaryInterceptorFunc {
+	return func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			start := time.Now()
+			resp, err := next(ctx, req)
+			code := "ok"
+			if err != nil {
+				code = connect.CodeOf(err).String()
+			}
+			proc := req.Spec().Procedure
+			m.rpcs.WithLabelValues(proc, code).Inc()
+			m.rpcSeconds.WithLabelValues(proc).Observe(time.Since(start).Seconds())
+			return resp, err
+		}
+	}
+}
+
+// observeBatch records one index batch.
+func (m *metrics) observeBatch(st jobs.BatchStats) {
+	m.batchSize.WithLabelValues(st.Backend).Observe(float64(st.Size))
+	m.batchFlushes.WithLabelValues(st.Backend, st.Reason).Inc()
+	m.batchSeconds.WithLabelValues(st.Backend).Observe(st.Duration.Seconds())
+	h := m.freshness.WithLabelValues(st.Backend)
+	for _, d := range st.Freshness {
+		h.Observe(d.Seconds())
+	}
+}
+
+// watchJobs counts the outcomes of the jobs client works until ctx ends.
+func (m *metrics) watchJobs(ctx context.Context, client *river.Client[pgx.Tx]) {
+	events, cancel := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed,
+		river.EventKindJobCancelled, river.EventKindJobSnoozed)
+	go func() {
+		defer cancel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-events:
+				if !ok {
+					return
+				}
+				outcome := map[river.EventKind]string{river.EventKindJobCompleted: "completed", river.EventKindJobFailed: "failed",
+					river.EventKindJobCancelled: "cancelled", river.EventKindJobSnoozed: "snoozed"}[e.Kind]
+				m.jobs.WithLabelValues(e.Job.Kind, e.Job.Queue, outcome).Inc()
+			}
+		}
+	}()
+}
+
+// embedder wraps e so its calls are timed and its failures counted under provider.
+func (m *metrics) embedder(e embed.Embedder, provider string) embed.Embedder {
+	return &timedEmbedder{Embedder: e, seconds: m.embedSeconds.WithLabelValues(provider), errors: m.embedErrors.WithLabelValues(provider)}
+}
+
+type timedEmbedder struct {
+	embed.Embedder
+	seconds prometheus.Observer
+	errors  prometheus.Counter
+}
+
+func (t *timedEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, []error) {
+	start := time.Now()
+	vecs, errs := t.Embedder.Embed(ctx, texts)
+	t.seconds.Observe(time.Since(start).Seconds())
+	for _, err := range errs {
+		if err != nil {
+			t.errors.Inc()
+		}
+	}
+	return vecs, errs
+}
+
+// Calls passes the wrapped embedder's call count through (benchmarks read it).
+func (t *timedEmbedder) Calls() int64 {
+	if c, ok := t.Embedder.(embed.CallCounter); ok {
+		return c.Calls()
+	}
+	return 0
+}
+
+// queueCollector reports queue depth and the age of the oldest available job per queue,
+// read from the database at scrape time.
+type queueCollector struct {
+	pool   *pgxpool.Pool
+	queues func() []string
+	logger *slog.Logger
+}
+
+var (
+	queueJobsDesc = prometheus.NewDesc("osa_queue_jobs", "Jobs in a River queue, by state.", []string{"queue", "state"}, nil)
+	queueAgeDesc  = prometheus.NewDesc("osa_queue_oldest_available_seconds", "Age of the oldest available job of a queue.", []string{"queue"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueJobsDesc
+	ch <- queueAgeDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stats, err := jobs.Stats(ctx, c.pool, c.queues())
+	if err != nil {
+		c.logger.Warn("metrics: error reading queue stats", "error", err)
+		return
+	}
+	for _, q := range stats {
+		for state, n := range map[string]int64{"available": q.Available, "scheduled": q.Scheduled, "running": q.Running,
+			"retryable": q.Retryable, "pending": q.Pending} {
+			ch <- prometheus.MustNewConstMetric(queueJobsDesc, prometheus.GaugeValue, float64(n), q.Name, state)
+		}
+		ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, q.OldestAvailableAge.Seconds(), q.Name)
+	}
+}

@@ -1,0 +1,86 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
+	"github.com/osa-archive/osa/config"
+)
+
+// metricValue returns the value of the first sample line of the exposition matching re.
+func metricValue(t *testing.T, body string, re string) float64 {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + re + ` ([0-9.e+-]+)$`).FindStringSubmatch(body)
+	if m == nil {
+		return -1
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+func TestMetricsAfterIngest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	c := recordClient(b)
+	var reqs []*osav1.PublishRecordRequest
+	for i := range 20 {
+		reqs = append(reqs, &osav1.PublishRecordRequest{Metadata: mustStruct(t, map[string]any{"title": "Record about hearts " + strconv.Itoa(i)})})
+	}
+	if _, err := c.PublishRecords(ctx, connect.NewRequest(&osav1.PublishRecordsRequest{Records: reqs})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetRecord(ctx, connect.NewRequest(&osav1.GetRecordRequest{Srn: "bad"})); err == nil {
+		t.Fatal("a bad SRN was accepted")
+	}
+
+	var body string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body = get(t, b.baseURL+"/metrics")
+		if metricValue(t, body, `osa_index_freshness_seconds_count\{backend="vector"\}`) == 20 &&
+			metricValue(t, body, `osa_index_freshness_seconds_count\{backend="keyword"\}`) == 20 &&
+			metricValue(t, body, `osa_jobs_total\{kind="osa_index_record",outcome="completed",queue="index_vector"\}`) == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never showed 20 indexed records per backend:\n%s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, want := range []string{
+		`osa_rpc_requests_total\{code="ok",procedure="/osa.v1.RecordService/PublishRecords"\}`,
+		`osa_rpc_requests_total\{code="invalid_argument",procedure="/osa.v1.RecordService/GetRecord"\}`,
+		`osa_rpc_duration_seconds_count\{procedure="/osa.v1.RecordService/PublishRecords"\}`,
+		`osa_jobs_total\{kind="osa_fanout",outcome="completed",queue="fanout"\}`,
+		`osa_batch_size_count\{backend="keyword"\}`,
+		`osa_batch_flushes_total\{backend="vector",reason="[a-z]+"\}`,
+		`osa_embed_duration_seconds_count\{provider="hash"\}`,
+		`osa_queue_jobs\{queue="index_vector",state="available"\}`,
+		`osa_queue_oldest_available_seconds\{queue="fanout"\}`,
+	} {
+		if metricValue(t, body, want) < 0 {
+			t.Errorf("/metrics has no sample %s", want)
+		}
+	}
+	if !strings.Contains(body, "# TYPE osa_index_freshness_seconds histogram") {
+		t.Error("freshness is not a histogram")
+	}
+}
+
+func TestMetricsOnWorker(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *config.Config) { c.Node.Role = config.RoleWorker })
+	code, body := get(t, b.baseURL+"/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "osa_queue_jobs") {
+		t.Fatalf("/metrics on a worker: %d\n%.300s", code, body)
+	}
+}
