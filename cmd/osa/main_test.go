@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,5 +92,21 @@ func TestTokenNew(t *testing.T) {
 	}
 	if _, err := run(t, "token", "new", "ci", "--scopes", "root"); err == nil || !strings.Contains(err.Error(), "auth.tokens[0].scopes[0]") {
 		t.Fatalf("unknown scope: %v", err)
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	t.Parallel()
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer ok.Close()
+	if _, err := run(t, "healthcheck", "--url", ok.URL+"/readyz"); err != nil {
+		t.Fatalf("healthy server: %v", err)
+	}
+	if _, err := run(t, "healthcheck", "--url", ok.URL+"/other"); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("unhealthy server: %v", err)
 	}
 }
