@@ -90,6 +90,8 @@ const (
 
 	RiverUIEnabledDefault = true
 
+	TracingServiceNameDefault = "osa"
+
 	DevDataDirDefault            = ".osa"
 	DevPortDefault               = 5433
 	DevSharedBuffersDefault      = "2GB"
@@ -129,6 +131,9 @@ type Config struct {
 
 	// Auth configures authentication: bearer tokens and their scopes.
 	Auth Auth `koanf:"auth"`
+
+	// Tracing configures OpenTelemetry tracing of RPCs and jobs.
+	Tracing Tracing `koanf:"tracing"`
 
 	// Dev configures the private Postgres cluster of `osa dev`.
 	Dev Dev `koanf:"dev"`
@@ -274,6 +279,18 @@ type RiverUI struct {
 	Enabled bool `koanf:"enabled"`
 }
 
+// Tracing configures OpenTelemetry tracing. The exporter is OTLP over HTTP, configured by the
+// standard OTEL_EXPORTER_OTLP_* variables (endpoint, headers, timeout; default
+// http://localhost:4318), and sampling by OTEL_TRACES_SAMPLER.
+type Tracing struct {
+	// Enabled traces every RPC (otelconnect) and every job (otelriver). Defaults to false.
+	Enabled bool `koanf:"enabled"`
+
+	// ServiceName is the service.name of the traces, unless OTEL_SERVICE_NAME is set.
+	// Defaults to "osa".
+	ServiceName string `koanf:"service_name"`
+}
+
 // Dev configures the private Postgres cluster of `osa dev`.
 type Dev struct {
 	// DataDir is where the cluster lives. Defaults to ".osa".
@@ -337,6 +354,7 @@ func Default() *Config {
 		},
 		RiverUI: RiverUI{Enabled: RiverUIEnabledDefault},
 		Auth:    Auth{PublicRead: PublicReadDefault, Tokens: []Token{}},
+		Tracing: Tracing{ServiceName: TracingServiceNameDefault},
 		Dev: Dev{
 			DataDir:            DevDataDirDefault,
 			Port:               DevPortDefault,

@@ -38,6 +38,9 @@ func (c *Config) Validate() error {
 	c.Search.validate(&p)
 	c.Dev.validate(&p)
 	c.Auth.validate(&p)
+	if c.Tracing.ServiceName == "" {
+		p.add("tracing.service_name", "must not be empty")
+	}
 
 	if len(c.Backends) == 0 {
 		p.add("backends", "at least one backend is required")

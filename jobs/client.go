@@ -9,8 +9,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/sources"
 )
 
 // BackendConfig is one backend with its queue and batch settings.
@@ -44,10 +47,17 @@ type Config struct {
 	FetchPollInterval time.Duration
 	// JobTimeout bounds one job (worker.job_timeout).
 	JobTimeout time.Duration
+	// Middleware wraps job insertion and work (tracing). nil means none.
+	Middleware []rivertype.Middleware
 	// RetryPolicy schedules retries; nil is River's default ((attempt)^4 seconds, ±10%).
 	RetryPolicy river.ClientRetryPolicy
 	// RescueAfter is when a running job of a dead process is made retryable (worker.rescue_after).
 	RescueAfter time.Duration
+	// Sources are the configured sources; with Work, queue "sources" runs their harvests and each
+	// enabled source with a schedule gets a periodic job (see harvest_schedule.go). nil means none.
+	Sources *sources.Registry
+	// Store configures the record store harvest chunks publish through: the API's settings.
+	Store records.StoreConfig
 	// TotalWorkers is the worker budget split across the index queues by weight.
 	TotalWorkers int
 	// Work makes the client work queues; without it the client only inserts (the api role).
@@ -80,6 +90,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 		Logger:               logger,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		RetryPolicy:          cfg.RetryPolicy,
+		Middleware:           cfg.Middleware,
 	}
 	if cfg.Work {
 		queue := func(n int) river.QueueConfig {
@@ -105,6 +116,9 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 			return nil, err
 		}
 		if err := river.AddWorkerSafely(rc.Workers, river.Worker[IndexRecordArgs](idx)); err != nil {
+			return nil, err
+		}
+		if err := addHarvests(rc, cfg, pool, logger, queue(SourcesWorkers)); err != nil {
 			return nil, err
 		}
 	}

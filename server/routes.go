@@ -28,14 +28,21 @@ func (s *Server) routes() http.Handler {
 	}
 
 	auth := newAuthorizer(s.cfg.Auth)
+	interceptors := []connect.Interceptor{s.metrics.interceptor(), logInterceptor(s.logger), errorInterceptor(s.logger), auth.interceptor()}
+	if s.tracing != nil {
+		// The tracing interceptor is validated when tracing is set up; it cannot fail here.
+		if ti, err := s.tracing.interceptor(); err == nil {
+			interceptors = append([]connect.Interceptor{ti}, interceptors...)
+		}
+	}
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(s.metrics.interceptor(), logInterceptor(s.logger), errorInterceptor(s.logger), auth.interceptor()),
+		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(int(s.cfg.HTTP.ReadMaxBytes)),
 	}
 	names := backendNames(s.backends)
 	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: names, store: s.store}, opts...))
 	mux.Handle(osav1connect.NewSearchServiceHandler(&searchService{search: s.search}, opts...))
-	mux.Handle(osav1connect.NewSourceServiceHandler(osav1connect.UnimplementedSourceServiceHandler{}, opts...))
+	mux.Handle(osav1connect.NewSourceServiceHandler(&sourceService{pool: s.pool, river: s.river, sources: s.sources}, opts...))
 	mux.Handle(osav1connect.NewAdminServiceHandler(&adminService{backends: names, pool: s.pool, river: s.river}, opts...))
 
 	reflector := grpcreflect.NewStaticReflector(

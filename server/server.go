@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"riverqueue.com/riverui"
 
 	"github.com/osa-archive/osa/backends"
@@ -27,6 +28,7 @@ import (
 	"github.com/osa-archive/osa/migrations"
 	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/search"
+	"github.com/osa-archive/osa/sources"
 )
 
 // connectTimeout bounds the start-up check that the database is reachable.
@@ -43,10 +45,13 @@ type Server struct {
 	river   *river.Client[pgx.Tx]
 	search  *search.Service
 	store   *records.Store
+	// sources are the configured sources (sources_build.go).
+	sources *sources.Registry
 	// backends are the configured backends with their queue settings.
 	backends []jobs.BackendConfig
 	onBatch  func(jobs.BatchStats)
 	metrics  *metrics
+	tracing  *tracing // nil unless tracing.enabled
 	// runsWorkers is set when the role works jobs and the client has queues to work.
 	runsWorkers bool
 	ui          *riverui.Handler // nil when River UI is not served
@@ -73,8 +78,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		o(s)
 	}
 	s.metrics = newMetrics(pool, s.queueNames, logger)
+	if cfg.Tracing.Enabled {
+		if s.tracing, err = newTracing(ctx, cfg.Tracing.ServiceName); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
 	if err := s.build(ctx); err != nil {
-		pool.Close()
+		s.Close()
 		return nil, err
 	}
 	if cfg.RiverUI.Enabled && cfg.Node.Role != config.RoleWorker {
@@ -92,7 +103,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	return s, nil
 }
 
-// build makes the backends (checking their tables), the River client and the record store.
+// build makes the backends (checking their tables), the sources, the River client and the record
+// store.
 func (s *Server) build(ctx context.Context) error {
 	bs, err := buildBackends(s.cfg, s.metrics.embedder)
 	if err != nil {
@@ -102,9 +114,22 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	s.backends = bs
+	if s.sources, err = buildSources(s.cfg, s.logger); err != nil {
+		return err
+	}
+	storeCfg := records.StoreConfig{
+		Domain:   s.cfg.Node.Domain,
+		Limits:   records.Limits{MaxMetadataBytes: s.cfg.Records.MaxMetadataBytes, MaxDepth: s.cfg.Records.MaxDepth},
+		MaxBatch: s.cfg.Records.MaxBatch,
+	}
 	s.runsWorkers = s.cfg.Node.Role != config.RoleAPI
 	w := s.cfg.Worker
+	var middleware []rivertype.Middleware
+	if s.tracing != nil {
+		middleware = append(middleware, s.tracing.riverMiddleware())
+	}
 	s.river, err = jobs.NewClient(s.pool, jobs.Config{
+		Middleware:        middleware,
 		Backends:          bs,
 		Domain:            s.cfg.Node.Domain,
 		OnBatch:           s.observeBatch,
@@ -113,17 +138,15 @@ func (s *Server) build(ctx context.Context) error {
 		FetchPollInterval: w.FetchPollInterval,
 		JobTimeout:        w.JobTimeout,
 		RescueAfter:       w.RescueAfter,
+		Sources:           s.sources,
+		Store:             storeCfg,
 		TotalWorkers:      w.TotalWorkers,
 		Work:              s.runsWorkers,
 	}, s.logger)
 	if err != nil {
 		return err
 	}
-	s.store = records.NewStore(s.pool, jobs.EnqueueFanOut(s.river), records.StoreConfig{
-		Domain:   s.cfg.Node.Domain,
-		Limits:   records.Limits{MaxMetadataBytes: s.cfg.Records.MaxMetadataBytes, MaxDepth: s.cfg.Records.MaxDepth},
-		MaxBatch: s.cfg.Records.MaxBatch,
-	})
+	s.store = records.NewStore(s.pool, jobs.EnqueueFanOut(s.river), storeCfg)
 	s.search = search.New(s.pool, s.Backends(), search.Config{
 		Domain:    s.cfg.Node.Domain,
 		EfSearch:  s.cfg.Search.EfSearch,
@@ -173,8 +196,18 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Pool returns the server's database pool.
 func (s *Server) Pool() *pgxpool.Pool { return s.pool }
 
-// Close releases the database pool. Call it after [Server.Run] returns.
-func (s *Server) Close() { s.pool.Close() }
+// Close flushes buffered traces and releases the database pool. Call it after [Server.Run]
+// returns.
+func (s *Server) Close() {
+	if s.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.tracing.shutdown(ctx); err != nil {
+			s.logger.Warn("server: error flushing traces", "error", err)
+		}
+	}
+	s.pool.Close()
+}
 
 // Run serves HTTP on ln and runs the workers of the process's role until ctx is cancelled, then
 // shuts down gracefully: it stops accepting requests and gives in-flight ones

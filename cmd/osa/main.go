@@ -46,6 +46,7 @@ then OSA_* environment variables (OSA_HTTP__ADDR=:9090 sets http.addr), then fla
 	root.AddCommand(
 		newConfigCmd(g),
 		newDevCmd(g),
+		newHarvestCmd(),
 		newHealthcheckCmd(),
 		newMigrateCmd(g),
 		newServeCmd(g),

@@ -88,7 +88,8 @@ type Source struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Kind of the source: which connector harvests it, as configured.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	// Whether scheduled harvests of this source run.
+	// Whether the source may be harvested. A disabled source is listed, but
+	// StartHarvest refuses it and its schedule does not run.
 	Enabled bool `protobuf:"varint,3,opt,name=enabled,proto3" json:"enabled,omitempty"`
 	// Schedule of automatic harvests, as configured; empty when the source is
 	// only harvested on request (StartHarvest).
@@ -198,7 +199,9 @@ type Harvest struct {
 	Limit int64 `protobuf:"varint,12,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Lower date bound of the harvest as requested (YYYY-MM-DD); empty when
 	// the whole source is harvested.
-	Since         string `protobuf:"bytes,13,opt,name=since,proto3" json:"since,omitempty"`
+	Since string `protobuf:"bytes,13,opt,name=since,proto3" json:"since,omitempty"`
+	// Number of records fetched and published per chunk.
+	ChunkSize     int32 `protobuf:"varint,14,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -324,6 +327,13 @@ func (x *Harvest) GetSince() string {
 	return ""
 }
 
+func (x *Harvest) GetChunkSize() int32 {
+	if x != nil {
+		return x.ChunkSize
+	}
+	return 0
+}
+
 // ListSourcesRequest has no parameters: every source is listed.
 type ListSourcesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -416,12 +426,13 @@ type StartHarvestRequest struct {
 	// Negative values are InvalidArgument.
 	Limit int64 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Optional date in YYYY-MM-DD form: only records the source reports as
-	// created or changed on or after this day are fetched. Empty means the
-	// whole source.
+	// published on or after this day are fetched (for geo_entrez, the [PDAT]
+	// publication date). Empty means the whole source.
 	Since string `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
-	// Number of records fetched from the source and published per batch;
+	// Number of records fetched from the source and published per chunk;
 	// 0 (the default) means the source's configured page_size. Negative values
-	// are InvalidArgument.
+	// and values over the source's maximum (500 for geo_entrez) are
+	// InvalidArgument.
 	ChunkSize     int32 `protobuf:"varint,4,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -634,7 +645,7 @@ const file_osa_v1_source_proto_rawDesc = "" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
 	"\aenabled\x18\x03 \x01(\bR\aenabled\x12\x1a\n" +
 	"\bschedule\x18\x04 \x01(\tR\bschedule\x122\n" +
-	"\flast_harvest\x18\x05 \x01(\v2\x0f.osa.v1.HarvestR\vlastHarvest\"\x9d\x03\n" +
+	"\flast_harvest\x18\x05 \x01(\v2\x0f.osa.v1.HarvestR\vlastHarvest\"\xbc\x03\n" +
 	"\aHarvest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x16\n" +
 	"\x06source\x18\x02 \x01(\tR\x06source\x12*\n" +
@@ -651,7 +662,9 @@ const file_osa_v1_source_proto_rawDesc = "" +
 	"\vfinished_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishedAt\x12\x14\n" +
 	"\x05limit\x18\f \x01(\x03R\x05limit\x12\x14\n" +
-	"\x05since\x18\r \x01(\tR\x05since\"\x14\n" +
+	"\x05since\x18\r \x01(\tR\x05since\x12\x1d\n" +
+	"\n" +
+	"chunk_size\x18\x0e \x01(\x05R\tchunkSize\"\x14\n" +
 	"\x12ListSourcesRequest\"?\n" +
 	"\x13ListSourcesResponse\x12(\n" +
 	"\asources\x18\x01 \x03(\v2\x0e.osa.v1.SourceR\asources\"x\n" +

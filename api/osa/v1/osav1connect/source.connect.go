@@ -53,12 +53,21 @@ type SourceServiceClient interface {
 	ListSources(context.Context, *connect.Request[v1.ListSourcesRequest]) (*connect.Response[v1.ListSourcesResponse], error)
 	// StartHarvest starts a harvest of one source in the background and
 	// returns at once with the harvest in state RUNNING; poll GetHarvest with
-	// its id to follow progress.
+	// its id to follow progress. The harvest fetches the source in chunks of
+	// chunk_size records; each chunk publishes its records and queues the next
+	// chunk in one transaction, so a harvest survives a restart of the server.
+	//
+	// A source is harvested by one harvest at a time: while one is running,
+	// StartHarvest fails with AlreadyExists and names the running harvest's id
+	// (follow that one with GetHarvest), rather than returning it, since its
+	// limit and since may differ from the request's.
 	//
 	// Errors: InvalidArgument when source is empty, since is not a YYYY-MM-DD
-	// date, or limit or chunk_size is negative; NotFound when no source has
-	// this name; Unauthenticated, PermissionDenied, Unavailable as for the
-	// service.
+	// date, limit or chunk_size is negative, or chunk_size is over the source's
+	// maximum (500 for geo_entrez); NotFound when no source has this name;
+	// FailedPrecondition when the source is disabled; AlreadyExists when a
+	// harvest of the source is running; Unauthenticated, PermissionDenied,
+	// Unavailable as for the service.
 	StartHarvest(context.Context, *connect.Request[v1.StartHarvestRequest]) (*connect.Response[v1.StartHarvestResponse], error)
 	// GetHarvest returns the current state and counters of one harvest.
 	//
@@ -133,12 +142,21 @@ type SourceServiceHandler interface {
 	ListSources(context.Context, *connect.Request[v1.ListSourcesRequest]) (*connect.Response[v1.ListSourcesResponse], error)
 	// StartHarvest starts a harvest of one source in the background and
 	// returns at once with the harvest in state RUNNING; poll GetHarvest with
-	// its id to follow progress.
+	// its id to follow progress. The harvest fetches the source in chunks of
+	// chunk_size records; each chunk publishes its records and queues the next
+	// chunk in one transaction, so a harvest survives a restart of the server.
+	//
+	// A source is harvested by one harvest at a time: while one is running,
+	// StartHarvest fails with AlreadyExists and names the running harvest's id
+	// (follow that one with GetHarvest), rather than returning it, since its
+	// limit and since may differ from the request's.
 	//
 	// Errors: InvalidArgument when source is empty, since is not a YYYY-MM-DD
-	// date, or limit or chunk_size is negative; NotFound when no source has
-	// this name; Unauthenticated, PermissionDenied, Unavailable as for the
-	// service.
+	// date, limit or chunk_size is negative, or chunk_size is over the source's
+	// maximum (500 for geo_entrez); NotFound when no source has this name;
+	// FailedPrecondition when the source is disabled; AlreadyExists when a
+	// harvest of the source is running; Unauthenticated, PermissionDenied,
+	// Unavailable as for the service.
 	StartHarvest(context.Context, *connect.Request[v1.StartHarvestRequest]) (*connect.Response[v1.StartHarvestResponse], error)
 	// GetHarvest returns the current state and counters of one harvest.
 	//

@@ -1,0 +1,113 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
+	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
+	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/sources"
+)
+
+// sourceService implements osa.v1.SourceService over the sources registry and the harvest jobs.
+type sourceService struct {
+	osav1connect.UnimplementedSourceServiceHandler
+	pool    *pgxpool.Pool
+	river   *river.Client[pgx.Tx]
+	sources *sources.Registry
+}
+
+func (s *sourceService) ListSources(ctx context.Context, _ *connect.Request[osav1.ListSourcesRequest]) (*connect.Response[osav1.ListSourcesResponse], error) {
+	last, err := jobs.LastHarvests(ctx, s.pool, s.sources.Names())
+	if err != nil {
+		return nil, err
+	}
+	out := &osav1.ListSourcesResponse{Sources: []*osav1.Source{}}
+	for _, e := range s.sources.Entries() {
+		src := &osav1.Source{Name: e.Name(), Kind: e.Kind, Enabled: e.Enabled, Schedule: e.Schedule}
+		if h, ok := last[e.Name()]; ok {
+			src.LastHarvest = harvestToProto(h)
+		}
+		out.Sources = append(out.Sources, src)
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *sourceService) StartHarvest(ctx context.Context, req *connect.Request[osav1.StartHarvestRequest]) (*connect.Response[osav1.StartHarvestResponse], error) {
+	h, err := jobs.StartHarvest(ctx, s.river, s.pool, s.sources, jobs.HarvestRequest{
+		Source:    req.Msg.Source,
+		Limit:     int(req.Msg.Limit),
+		Since:     req.Msg.Since,
+		ChunkSize: int(req.Msg.ChunkSize),
+	})
+	if err != nil {
+		return nil, harvestError(err)
+	}
+	return connect.NewResponse(&osav1.StartHarvestResponse{Harvest: harvestToProto(h)}), nil
+}
+
+func (s *sourceService) GetHarvest(ctx context.Context, req *connect.Request[osav1.GetHarvestRequest]) (*connect.Response[osav1.GetHarvestResponse], error) {
+	if req.Msg.Id <= 0 {
+		return nil, records.Invalid("id", "must be positive, got %d", req.Msg.Id)
+	}
+	h, err := jobs.GetHarvest(ctx, s.pool, req.Msg.Id)
+	if errors.Is(err, jobs.ErrHarvestNotFound) {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("id: no harvest has id %d", req.Msg.Id))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&osav1.GetHarvestResponse{Harvest: harvestToProto(h)}), nil
+}
+
+// harvestError maps the errors of starting a harvest that the error interceptor does not know;
+// validation errors and the rest pass through to it.
+func harvestError(err error) error {
+	var running *jobs.HarvestRunningError
+	switch {
+	case errors.Is(err, sources.ErrUnknownSource):
+		return connect.NewError(connect.CodeNotFound, fmt.Errorf("source: %w", err))
+	case errors.Is(err, sources.ErrDisabled):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.As(err, &running):
+		return connect.NewError(connect.CodeAlreadyExists, running)
+	}
+	return err
+}
+
+var harvestStates = map[string]osav1.HarvestState{
+	jobs.HarvestRunning:   osav1.HarvestState_HARVEST_STATE_RUNNING,
+	jobs.HarvestSucceeded: osav1.HarvestState_HARVEST_STATE_SUCCEEDED,
+	jobs.HarvestFailed:    osav1.HarvestState_HARVEST_STATE_FAILED,
+}
+
+func harvestToProto(h jobs.Harvest) *osav1.Harvest {
+	p := &osav1.Harvest{
+		Id:        h.ID,
+		Source:    h.Source,
+		State:     harvestStates[h.State],
+		Total:     h.Total,
+		Fetched:   h.Fetched,
+		Published: h.Published,
+		Unchanged: h.Unchanged,
+		Skipped:   h.Skipped,
+		Error:     h.Error,
+		StartedAt: timestamppb.New(h.StartedAt),
+		Limit:     int64(h.Limit),
+		Since:     h.Since,
+		ChunkSize: int32(h.ChunkSize),
+	}
+	if h.FinishedAt != nil {
+		p.FinishedAt = timestamppb.New(*h.FinishedAt)
+	}
+	return p
+}
