@@ -7,6 +7,22 @@
 // caller's transaction, so the index_state row of every document commits with its index row.
 // Every write is an upsert guarded by record version: an older version never overwrites a newer
 // one, and re-running a batch changes nothing.
+//
+// # Online rebuild
+//
+// A backend is rebuilt while searches keep being answered from its table (the live table) in
+// five steps, each safe to repeat when a rebuild resumes:
+//
+//  1. [Backend.CreateShadow] creates the shadow table, <table>_shadow, without its search index.
+//  2. The rebuild writes every record to the shadow through [Backend.Shadow] (bulk batches; a
+//     table without an index takes them several times faster). Meanwhile the live indexer writes
+//     every batch to both tables in one transaction, the live table first, so nothing published
+//     during the rebuild is missed.
+//  3. [Backend.IndexShadow] builds the search index once, without blocking those writes.
+//  4. [Backend.SwapShadow] replaces the live table by the shadow in the caller's transaction;
+//     searches wait for it only while it commits.
+//  5. After the swap the indexer writes the live table alone; [Backend.DropShadow] discards the
+//     shadow of an abandoned or failed rebuild instead.
 package backends
 
 import (
@@ -62,6 +78,47 @@ type Backend interface {
 	Search(ctx context.Context, pool *pgxpool.Pool, q Query) ([]Hit, error)
 	// Health reports whether the backend can serve (its table exists, its provider answers).
 	Health(ctx context.Context, pool *pgxpool.Pool) error
+
+	// Shadow returns the same backend bound to its shadow table: IngestBatch, DeleteBatch,
+	// Prepare, Search and Health use the shadow table, and Ensure creates it without its search
+	// index (as CreateShadow does). Name, Kind, Model and Dims are the live backend's, and the
+	// shadow methods below act on the same shadow table. The shadow of a shadow is itself.
+	//
+	// A transaction that writes both tables (a dual write) must write the live table first, the
+	// order in which SwapShadow locks them; the other order can deadlock with a swap.
+	Shadow() Backend
+	// CreateShadow creates the shadow table in tx, with the live table's columns and primary key
+	// but without its search index, unless it exists. It fails when an existing shadow table was
+	// made for other settings (a vector length or model the configuration no longer has): drop it
+	// and start the rebuild again.
+	CreateShadow(ctx context.Context, tx pgx.Tx) error
+	// IndexShadow builds the shadow table's search index, with the live index's settings, by
+	// CREATE INDEX CONCURRENTLY, so writes to the shadow go on during the build, then updates the
+	// shadow's planner statistics. An index left invalid by an interrupted build is dropped and
+	// built again; a valid one is kept. Calls for one backend take turns.
+	//
+	// It runs outside any transaction, on a connection of its own. The build waits for the
+	// transactions that were writing the shadow when it started and for every transaction of the
+	// database holding an older snapshot (REPEATABLE READ): the caller must not hold such a
+	// transaction open meanwhile, or the build waits forever.
+	IndexShadow(ctx context.Context, pool *pgxpool.Pool) error
+	// SwapShadow replaces the live table by the shadow table in tx: it locks the live table,
+	// then the shadow (ACCESS EXCLUSIVE, which blocks searches and writes until tx ends), drops
+	// the live table and renames the shadow, its search index and its primary key to the live
+	// names. It fails, and tx is then aborted, when the shadow table or its valid search index is
+	// missing, or when a lock is not granted within 2 s (or the transaction's shorter
+	// lock_timeout): a long transaction on either table is in the way, and the caller should
+	// roll back and try again. Commit tx promptly.
+	SwapShadow(ctx context.Context, tx pgx.Tx) error
+	// DropShadow drops the shadow table in tx, if it exists.
+	DropShadow(ctx context.Context, tx pgx.Tx) error
+	// ShadowExists reports whether the shadow table exists.
+	ShadowExists(ctx context.Context, q Querier) (bool, error)
+}
+
+// Querier runs a query that returns one row: a *pgxpool.Pool, a *pgx.Conn or a pgx.Tx.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // Queue returns the River queue of the backend named name.

@@ -100,7 +100,9 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 		shares := QueueWorkers(cfg.TotalWorkers, cfg.Backends)
 		fan := &FanOutWorker{pool: pool}
 		idx := &IndexWorker{gatherers: map[string]*gatherer[*river.Job[IndexRecordArgs]]{}}
+		rx := &reindexer{backends: map[string]backends.Backend{}, logger: logger, pool: pool}
 		for _, b := range cfg.Backends {
+			rx.backends[b.Backend.Name()] = b.Backend
 			name := b.Backend.Name()
 			slots := shares[backends.Queue(name)]
 			rc.Queues[backends.Queue(name)] = queue(slots)
@@ -119,6 +121,14 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 			return nil, err
 		}
 		if err := addHarvests(rc, cfg, pool, logger, queue(SourcesWorkers)); err != nil {
+			return nil, err
+		}
+		// One rebuild job at a time: chunks of a rebuild are sequential anyway.
+		rc.Queues[QueueReindex] = queue(1)
+		if err := river.AddWorkerSafely(rc.Workers, river.Worker[ReindexChunkArgs](&ReindexChunkWorker{x: rx})); err != nil {
+			return nil, err
+		}
+		if err := river.AddWorkerSafely(rc.Workers, river.Worker[ReindexFinishArgs](&ReindexFinishWorker{x: rx})); err != nil {
 			return nil, err
 		}
 	}

@@ -166,12 +166,45 @@ func (x *indexer) plan(ctx context.Context, jobs []*river.Job[IndexRecordArgs]) 
 }
 
 // lockAndReadSQL locks the batch's index_state rows (in id order, so concurrent batches cannot
-// deadlock) and returns each record's version and deletion as they are now.
+// deadlock) and returns each record's version, deletion and last change as they are now, and
+// whether a rebuild of the backend is running (its shadow table then gets every write too).
 const lockAndReadSQL = `
 WITH locked AS (
     SELECT record_id FROM index_state WHERE backend = $1 AND record_id = ANY($2) ORDER BY record_id FOR UPDATE
+), rebuild AS (
+    SELECT EXISTS (SELECT 1 FROM reindexes WHERE backend = $1 AND state = 'running') AS running
 )
-SELECT r.id, r.version, r.deleted_at IS NOT NULL, r.updated_at FROM records r WHERE r.id = ANY($2)`
+SELECT r.id, r.version, r.deleted_at IS NOT NULL, r.updated_at, rebuild.running
+FROM records r CROSS JOIN rebuild WHERE r.id = ANY($2)`
+
+// recordState is a record as a write transaction sees it after locking.
+type recordState struct {
+	version int
+	deleted bool
+	changed time.Time // records.updated_at
+}
+
+// lockAndRead locks ids' index_state rows of backend in tx and returns the records' states, and
+// whether a rebuild of backend is running.
+func lockAndRead(ctx context.Context, tx pgx.Tx, backend string, ids []uuid.UUID) (map[uuid.UUID]recordState, bool, error) {
+	rows, err := tx.Query(ctx, lockAndReadSQL, backend, ids)
+	if err != nil {
+		return nil, false, fmt.Errorf("error locking index state: %w", err)
+	}
+	now := make(map[uuid.UUID]recordState, len(ids))
+	var (
+		id        uuid.UUID
+		st        recordState
+		rebuiding bool
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &st.version, &st.deleted, &st.changed, &rebuiding}, func() error {
+		now[id] = st
+		return nil
+	}); err != nil {
+		return nil, false, fmt.Errorf("error locking index state: %w", err)
+	}
+	return now, rebuiding, nil
+}
 
 // markDoneSQL records successful writes in index_state, never moving it back to an older version.
 const markDoneSQL = `
@@ -190,25 +223,9 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 		for i, a := range p.acts {
 			ids[i] = a.id
 		}
-		rows, err := tx.Query(ctx, lockAndReadSQL, x.backend.Name(), ids)
+		now, rebuilding, err := lockAndRead(ctx, tx, x.backend.Name(), ids)
 		if err != nil {
-			return fmt.Errorf("error locking index state: %w", err)
-		}
-		type state struct {
-			version int
-			deleted bool
-			changed time.Time
-		}
-		now := map[uuid.UUID]state{}
-		var (
-			id uuid.UUID
-			st state
-		)
-		if _, err := pgx.ForEachRow(rows, []any{&id, &st.version, &st.deleted, &st.changed}, func() error {
-			now[id] = st
-			return nil
-		}); err != nil {
-			return fmt.Errorf("error locking index state: %w", err)
+			return err
 		}
 
 		var (
@@ -258,6 +275,11 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 				return fmt.Errorf("error deleting: %w", err)
 			}
 		}
+		if rebuilding {
+			if err := x.writeShadow(ctx, tx, done, deletes); err != nil {
+				return err
+			}
+		}
 		if len(done) == 0 {
 			return nil
 		}
@@ -279,6 +301,30 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 		}
 		return nil
 	})
+}
+
+// writeShadow repeats a batch's writes in the shadow table of a running rebuild, after the live
+// table (the order a swap locks them in). Any failure fails the batch: a rebuild must not miss a
+// record the live table has.
+func (x *indexer) writeShadow(ctx context.Context, tx pgx.Tx, done []*action, deletes []uuid.UUID) error {
+	shadow := x.backend.Shadow()
+	var docs []backends.Document
+	for _, a := range done {
+		if !a.delete {
+			docs = append(docs, *a.doc)
+		}
+	}
+	if len(docs) > 0 {
+		if err := errors.Join(shadow.IngestBatch(ctx, tx, docs)...); err != nil {
+			return fmt.Errorf("error writing the shadow table of a rebuild: %w", err)
+		}
+	}
+	if len(deletes) > 0 {
+		if err := shadow.DeleteBatch(ctx, tx, deletes); err != nil {
+			return fmt.Errorf("error deleting from the shadow table of a rebuild: %w", err)
+		}
+	}
+	return nil
 }
 
 // outcome converts a record's result into the job's River result: nil completes; a rate limit

@@ -32,3 +32,10 @@ func (namedBackend) Health(context.Context, *pgxpool.Pool) error            { re
 func (namedBackend) Search(context.Context, *pgxpool.Pool, backends.Query) ([]backends.Hit, error) {
 	return nil, nil
 }
+
+func (b namedBackend) Shadow() backends.Backend                                   { return b }
+func (namedBackend) CreateShadow(context.Context, pgx.Tx) error                   { return nil }
+func (namedBackend) IndexShadow(context.Context, *pgxpool.Pool) error             { return nil }
+func (namedBackend) SwapShadow(context.Context, pgx.Tx) error                     { return nil }
+func (namedBackend) DropShadow(context.Context, pgx.Tx) error                     { return nil }
+func (namedBackend) ShadowExists(context.Context, backends.Querier) (bool, error) { return false, nil }

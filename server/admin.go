@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 
 	"connectrpc.com/connect"
@@ -9,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
@@ -20,6 +23,7 @@ import (
 // adminService implements osa.v1.AdminService.
 type adminService struct {
 	osav1connect.UnimplementedAdminServiceHandler
+	all      []backends.Backend // in configuration order, parallel to backends
 	backends []string
 	pool     *pgxpool.Pool
 	river    *river.Client[pgx.Tx]
@@ -54,6 +58,47 @@ func (s *adminService) GetQueueStats(ctx context.Context, _ *connect.Request[osa
 		}
 	}
 	return connect.NewResponse(out), nil
+}
+
+func (s *adminService) Reindex(ctx context.Context, req *connect.Request[osav1.ReindexRequest]) (*connect.Response[osav1.ReindexResponse], error) {
+	if err := s.checkBackend(req.Msg.Backend); err != nil {
+		return nil, err
+	}
+	i := slices.Index(s.backends, req.Msg.Backend)
+	r, err := jobs.StartReindex(ctx, s.river, s.pool, s.all[i])
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&osav1.ReindexResponse{Reindex: reindexToProto(r)}), nil
+}
+
+func (s *adminService) GetReindex(ctx context.Context, req *connect.Request[osav1.GetReindexRequest]) (*connect.Response[osav1.GetReindexResponse], error) {
+	if req.Msg.Id <= 0 {
+		return nil, records.Invalid("id", "must be positive, got %d", req.Msg.Id)
+	}
+	r, err := jobs.GetReindex(ctx, s.pool, req.Msg.Id)
+	if errors.Is(err, jobs.ErrReindexNotFound) {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("id: no reindex %d", req.Msg.Id))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&osav1.GetReindexResponse{Reindex: reindexToProto(r)}), nil
+}
+
+var reindexStates = map[string]osav1.ReindexState{
+	jobs.ReindexRunning:   osav1.ReindexState_REINDEX_STATE_RUNNING,
+	jobs.ReindexSucceeded: osav1.ReindexState_REINDEX_STATE_SUCCEEDED,
+	jobs.ReindexFailed:    osav1.ReindexState_REINDEX_STATE_FAILED,
+}
+
+func reindexToProto(r jobs.Reindex) *osav1.ReindexJob {
+	out := &osav1.ReindexJob{Id: r.ID, Backend: r.Backend, State: reindexStates[r.State], Total: r.Total, Done: r.Done,
+		Error: r.Error, StartedAt: timestamppb.New(r.StartedAt)}
+	if r.FinishedAt != nil {
+		out.FinishedAt = timestamppb.New(*r.FinishedAt)
+	}
+	return out
 }
 
 func (s *adminService) checkBackend(name string) error {

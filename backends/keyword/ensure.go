@@ -16,7 +16,9 @@ var errLanguage = errors.New("unknown language")
 
 // Ensure checks that the configured language is a text search configuration of the database,
 // then creates the backend's table and GIN index when missing. Processes may call Ensure at the
-// same time: they take turns on an advisory lock keyed on the table name.
+// same time: they take turns on an advisory lock keyed on the table name. On the backend
+// [Backend.Shadow] returns, Ensure is [Backend.CreateShadow] in a transaction of its own (after
+// the language check): the shadow table gets no index.
 func (b *Backend) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
 	var langErr error
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -33,20 +35,8 @@ func (b *Backend) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
 				b.cfg.Name, b.cfg.Language, strings.Join(languages, ", "))
 			return errLanguage
 		}
-		if _, err := tx.Exec(ctx, lockSQL, b.table); err != nil {
+		if err := b.createTable(ctx, tx); err != nil || b.isShadow() {
 			return err
-		}
-		var colType string
-		err = tx.QueryRow(ctx, columnTypeSQL, b.table).Scan(&colType)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			if _, err := tx.Exec(ctx, b.sql.createTable); err != nil {
-				return err
-			}
-		case err != nil:
-			return err
-		case colType != "tsvector":
-			return fmt.Errorf("its document column is %s, not tsvector: is it another program's table?", colType)
 		}
 		// Also when the table exists: an index dropped by hand comes back.
 		_, err = tx.Exec(ctx, b.sql.createIndex)
@@ -57,6 +47,25 @@ func (b *Backend) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("backend %q: error ensuring table %s: %w", b.cfg.Name, b.table, err)
+	}
+	return nil
+}
+
+// createTable creates the backend's table in tx when missing, and checks an existing one.
+func (b *Backend) createTable(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, lockSQL, b.table); err != nil {
+		return err
+	}
+	var colType string
+	err := tx.QueryRow(ctx, columnTypeSQL, b.table).Scan(&colType)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		_, err := tx.Exec(ctx, b.sql.createTable)
+		return err
+	case err != nil:
+		return err
+	case colType != "tsvector":
+		return fmt.Errorf("its document column is %s, not tsvector: is it another program's table?", colType)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"regexp"
 
 	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/internal/shadow"
 )
 
 // LanguageDefault is the text search configuration used when none is configured.
@@ -22,6 +23,9 @@ const LanguageDefault = "english"
 // TablePrefix starts the name of every keyword backend's table.
 const TablePrefix = "kw_"
 
+// indexSuffix ends the name of a table's GIN index: kw_<name>_document_idx.
+const indexSuffix = "_document_idx"
+
 var (
 	nameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 	languageRe = regexp.MustCompile(`^[a-z_]+$`)
@@ -29,7 +33,8 @@ var (
 
 // Config configures a [Backend].
 type Config struct {
-	// Name is the backend's name, [a-z][a-z0-9_]{0,39}; its table is kw_<name>. Required.
+	// Name is the backend's name, [a-z][a-z0-9_]{0,39}, without "_shadow" at its end or before
+	// an underscore (reserved for the tables of a rebuild); its table is kw_<name>. Required.
 	Name string
 	// Text configures the text indexed; the first non-empty field of Text.Fields is the title.
 	// Defaults to [backends.TextConfig]'s defaults.
@@ -52,6 +57,10 @@ func (c Config) validate() error {
 	if !nameRe.MatchString(c.Name) {
 		return fmt.Errorf("keyword backend: name %q is not valid ([a-z][a-z0-9_]{0,39})", c.Name)
 	}
+	if shadow.Reserved(c.Name) {
+		return fmt.Errorf("keyword backend: name %q is reserved: a name with _shadow at its end or before an underscore "+
+			"would collide with the shadow tables of a rebuild", c.Name)
+	}
 	if !languageRe.MatchString(c.Language) {
 		return fmt.Errorf("backend %q: language %q is not a text search configuration name ([a-z_]+)", c.Name, c.Language)
 	}
@@ -63,9 +72,13 @@ func (c Config) validate() error {
 
 // Backend is a keyword index backend. It is safe for concurrent use.
 type Backend struct {
-	cfg   Config
-	table string
-	sql   statements
+	cfg Config
+	// table is the table the backend reads and writes: names.Live, or names.Shadow for the
+	// backend [Backend.Shadow] returns.
+	table  string
+	names  shadow.Names
+	sql    statements
+	shadow *Backend // the backend bound to names.Shadow (itself when table is names.Shadow)
 }
 
 var _ backends.Backend = (*Backend)(nil)
@@ -77,8 +90,11 @@ func New(cfg Config) (*Backend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	table := TablePrefix + cfg.Name
-	return &Backend{cfg: cfg, table: table, sql: newStatements(table)}, nil
+	names := shadow.NewNames(TablePrefix+cfg.Name, indexSuffix)
+	live := &Backend{cfg: cfg, table: names.Live, names: names, sql: newStatements(names.Live, names.LiveIndex)}
+	sh := &Backend{cfg: cfg, table: names.Shadow, names: names, sql: newStatements(names.Shadow, names.ShadowIndex)}
+	live.shadow, sh.shadow = sh, sh
+	return live, nil
 }
 
 // Dims returns 0: the backend does not embed.
@@ -97,5 +113,6 @@ func (b *Backend) Model() string { return "" }
 // Name returns the configured name.
 func (b *Backend) Name() string { return b.cfg.Name }
 
-// Table returns the name of the backend's table, kw_<name>.
+// Table returns the name of the backend's table, kw_<name> (kw_<name>_shadow for the backend
+// [Backend.Shadow] returns).
 func (b *Backend) Table() string { return b.table }

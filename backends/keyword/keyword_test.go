@@ -42,6 +42,8 @@ func TestNew(t *testing.T) {
 			want string
 		}{
 			{Config{Name: "Keyword"}, `name "Keyword" is not valid`},
+			{Config{Name: "kw_shadow"}, `name "kw_shadow" is reserved`},
+			{Config{Name: "kw_shadow_document_idx"}, `name "kw_shadow_document_idx" is reserved`},
 			{Config{Name: "kw", Language: "english'; DROP TABLE records; --"}, "is not a text search configuration name"},
 			{Config{Name: "kw", Language: "English"}, "is not a text search configuration name"},
 			{Config{Name: "kw", Text: backends.TextConfig{MaxChars: backends.TextMaxCharsMax + 1}}, "text.max_chars"},

@@ -6,8 +6,10 @@ import "strings"
 type statements struct {
 	createTable string
 	createIndex string
-	upsert      string
-	delete      string
+	// createIndexConcurrently builds the index without blocking writes (outside a transaction).
+	createIndexConcurrently string
+	upsert                  string
+	delete                  string
 	// search and searchFiltered return (record_id, version, score, metadata) of the live records
 	// matching websearch_to_tsquery($1::regconfig, $2), at most $3, best first; searchFiltered
 	// keeps metadata @> $4.
@@ -39,7 +41,7 @@ CREATE TABLE IF NOT EXISTS {table} (
     indexed_at timestamptz NOT NULL DEFAULT now()
 )`
 
-	createIndexSQL = `CREATE INDEX IF NOT EXISTS {table}_document_idx ON {table} USING gin (document)`
+	createIndexSQL = `CREATE INDEX {concurrently}IF NOT EXISTS {index} ON {table} USING gin (document)`
 
 	// upsertSQL builds the tsvectors of a batch from arrays and writes them in one statement.
 	// The language is a parameter cast to regconfig, never part of the SQL text. The version
@@ -59,15 +61,17 @@ WHERE t.version < EXCLUDED.version
 	deleteSQL = `DELETE FROM {table} WHERE record_id = ANY($1::uuid[])`
 )
 
-func newStatements(table string) statements {
-	r := strings.NewReplacer("{table}", table)
+// newStatements returns the statements on table, whose GIN index is named index.
+func newStatements(table, index string) statements {
+	r := strings.NewReplacer("{table}", table, "{index}", index)
 	return statements{
-		createTable:    r.Replace(createTableSQL),
-		createIndex:    r.Replace(createIndexSQL),
-		upsert:         r.Replace(upsertSQL),
-		delete:         r.Replace(deleteSQL),
-		search:         strings.Replace(r.Replace(searchSQL), "{filter}", "", 1),
-		searchFiltered: strings.Replace(r.Replace(searchSQL), "{filter}", "AND r.metadata @> $4::jsonb", 1),
+		createTable:             r.Replace(createTableSQL),
+		createIndex:             strings.Replace(r.Replace(createIndexSQL), "{concurrently}", "", 1),
+		createIndexConcurrently: strings.Replace(r.Replace(createIndexSQL), "{concurrently}", "CONCURRENTLY ", 1),
+		upsert:                  r.Replace(upsertSQL),
+		delete:                  r.Replace(deleteSQL),
+		search:                  strings.Replace(r.Replace(searchSQL), "{filter}", "", 1),
+		searchFiltered:          strings.Replace(r.Replace(searchSQL), "{filter}", "AND r.metadata @> $4::jsonb", 1),
 	}
 }
 

@@ -13,8 +13,12 @@ import (
 // Ensure creates the backend's table and HNSW index when missing. When the table exists, it
 // checks that its vector length and stored model match the embedder, and fails with an error
 // naming the fix when they do not. Processes may call Ensure at the same time: they take turns
-// on an advisory lock keyed on the table name.
+// on an advisory lock keyed on the table name. On the backend [Backend.Shadow] returns, Ensure
+// is [Backend.CreateShadow] in a transaction of its own: the shadow table gets no index.
 func (b *Backend) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
+	if b.isShadow() {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return b.CreateShadow(ctx, tx) })
+	}
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, lockSQL, b.table); err != nil {
 			return err
@@ -43,19 +47,7 @@ func (b *Backend) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
 
 // checkTable compares the existing table's vector type and models with the embedder's.
 func (b *Backend) checkTable(ctx context.Context, tx pgx.Tx) error {
-	var colType string
-	err := tx.QueryRow(ctx, columnTypeSQL, b.table).Scan(&colType)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("table %s exists but has no embedding column: is it another program's table?", b.table)
-	}
-	if err != nil {
-		return err
-	}
-	rows, err := tx.Query(ctx, b.sql.sampleModel)
-	if err != nil {
-		return err
-	}
-	models, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	colType, models, err := b.describe(ctx, tx)
 	if err != nil {
 		return err
 	}
@@ -63,7 +55,26 @@ func (b *Backend) checkTable(ctx context.Context, tx pgx.Tx) error {
 	if colType == want && (len(models) == 0 || len(models) == 1 && models[0] == b.model) {
 		return nil
 	}
-	return &mismatchError{backend: b.cfg.Name, table: b.table, colType: colType, models: models, dims: b.dims, model: b.model}
+	return &mismatchError{backend: b.cfg.Name, table: b.table, colType: colType, models: models, dims: b.dims, model: b.model,
+		shadow: b.isShadow()}
+}
+
+// describe returns the type of the existing table's embedding column and the models of a sample
+// of its rows.
+func (b *Backend) describe(ctx context.Context, tx pgx.Tx) (colType string, models []string, err error) {
+	err = tx.QueryRow(ctx, columnTypeSQL, b.table).Scan(&colType)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, fmt.Errorf("table %s exists but has no embedding column: is it another program's table?", b.table)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	rows, err := tx.Query(ctx, b.sql.sampleModel)
+	if err != nil {
+		return "", nil, err
+	}
+	models, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	return colType, models, err
 }
 
 // mismatchError says the table was built by other embedder settings than the configured ones.
@@ -72,6 +83,8 @@ type mismatchError struct {
 	models                  []string
 	dims                    int
 	model                   string
+	// shadow is set when the table is the shadow of a rebuild: the fix is another.
+	shadow bool
 }
 
 func (e *mismatchError) Error() string {
@@ -87,6 +100,11 @@ func (e *mismatchError) Error() string {
 			quoted[i] = fmt.Sprintf("%q", m)
 		}
 		from = " from models " + strings.Join(quoted, ", ")
+	}
+	if e.shadow {
+		return fmt.Sprintf("backend %q: shadow table %s holds %s%s but the config says %d dims, model %q: "+
+			"it is left from a rebuild with other settings; drop it (abandon that rebuild) and start the rebuild again",
+			e.backend, e.table, e.colType, from, e.dims, e.model)
 	}
 	return fmt.Sprintf("backend %q: table %s holds %s%s but the config says %d dims, model %q: "+
 		"reindex the backend (osa reindex %s) or restore the old embedder settings",

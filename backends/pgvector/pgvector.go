@@ -19,6 +19,7 @@ import (
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/embed"
+	"github.com/osa-archive/osa/backends/internal/shadow"
 )
 
 // Defaults and bounds of [Config].
@@ -37,11 +38,15 @@ const (
 // TablePrefix starts the name of every pgvector backend's table.
 const TablePrefix = "vec_"
 
+// indexSuffix ends the name of a table's HNSW index: vec_<name>_embedding_idx.
+const indexSuffix = "_embedding_idx"
+
 var nameRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 
 // Config configures a [Backend].
 type Config struct {
-	// Name is the backend's name, [a-z][a-z0-9_]{0,39}; its table is vec_<name>. Required.
+	// Name is the backend's name, [a-z][a-z0-9_]{0,39}, without "_shadow" at its end or before
+	// an underscore (reserved for the tables of a rebuild); its table is vec_<name>. Required.
 	Name string
 	// Text configures the text embedded. Defaults to [backends.TextConfig]'s defaults.
 	Text backends.TextConfig
@@ -70,6 +75,10 @@ func (c Config) validate() error {
 	if !nameRe.MatchString(c.Name) {
 		return fmt.Errorf("pgvector backend: name %q is not valid ([a-z][a-z0-9_]{0,39})", c.Name)
 	}
+	if shadow.Reserved(c.Name) {
+		return fmt.Errorf("pgvector backend: name %q is reserved: a name with _shadow at its end or before an underscore "+
+			"would collide with the shadow tables of a rebuild", c.Name)
+	}
 	if c.Embedder == nil {
 		return fmt.Errorf("backend %q: an embedder is required", c.Name)
 	}
@@ -97,8 +106,12 @@ type Backend struct {
 	cfg   Config
 	dims  int
 	model string
-	table string
-	sql   statements
+	// table is the table the backend reads and writes: names.Live, or names.Shadow for the
+	// backend [Backend.Shadow] returns.
+	table  string
+	names  shadow.Names
+	sql    statements
+	shadow *Backend // the backend bound to names.Shadow (itself when table is names.Shadow)
 }
 
 var _ backends.Backend = (*Backend)(nil)
@@ -110,14 +123,22 @@ func New(cfg Config) (*Backend, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	table := TablePrefix + cfg.Name
+	names := shadow.NewNames(TablePrefix+cfg.Name, indexSuffix)
+	live := newBackend(cfg, names, names.Live, names.LiveIndex)
+	sh := newBackend(cfg, names, names.Shadow, names.ShadowIndex)
+	live.shadow, sh.shadow = sh, sh
+	return live, nil
+}
+
+func newBackend(cfg Config, names shadow.Names, table, index string) *Backend {
 	return &Backend{
 		cfg:   cfg,
 		dims:  cfg.Embedder.Dims(),
 		model: cfg.Embedder.Model(),
 		table: table,
-		sql:   newStatements(table, cfg.Embedder.Dims(), cfg.M, cfg.EfConstruction),
-	}, nil
+		names: names,
+		sql:   newStatements(table, index, cfg.Embedder.Dims(), cfg.M, cfg.EfConstruction),
+	}
 }
 
 // Dims returns the embedder's vector length.
@@ -135,5 +156,6 @@ func (b *Backend) Model() string { return b.model }
 // Name returns the configured name.
 func (b *Backend) Name() string { return b.cfg.Name }
 
-// Table returns the name of the backend's table, vec_<name>.
+// Table returns the name of the backend's table, vec_<name> (vec_<name>_shadow for the backend
+// [Backend.Shadow] returns).
 func (b *Backend) Table() string { return b.table }

@@ -47,6 +47,8 @@ func TestNew(t *testing.T) {
 			{Config{Name: "Vector", Embedder: newTestEmbedder("m", 3)}, `name "Vector" is not valid`},
 			{Config{Name: "1v", Embedder: newTestEmbedder("m", 3)}, `name "1v" is not valid`},
 			{Config{Name: strings.Repeat("v", 41), Embedder: newTestEmbedder("m", 3)}, "is not valid"},
+			{Config{Name: "v_shadow", Embedder: newTestEmbedder("m", 3)}, `name "v_shadow" is reserved`},
+			{Config{Name: "v_shadow_pkey", Embedder: newTestEmbedder("m", 3)}, `name "v_shadow_pkey" is reserved`},
 			{Config{Name: "v"}, "an embedder is required"},
 			{Config{Name: "v", Embedder: newTestEmbedder("m", 2001)}, "dims 2001 is out of range"},
 			{Config{Name: "v", Embedder: newTestEmbedder("", 3)}, "no model name"},

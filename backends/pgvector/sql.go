@@ -9,10 +9,12 @@ import (
 type statements struct {
 	createTable string
 	createIndex string
-	sampleModel string
-	upsert      string // vectors as vector[] (pgvector types registered on the connection)
-	upsertText  string // vectors as text[] of '[1,2,3]' literals (types not registered)
-	delete      string
+	// createIndexConcurrently builds the index without blocking writes (outside a transaction).
+	createIndexConcurrently string
+	sampleModel             string
+	upsert                  string // vectors as vector[] (pgvector types registered on the connection)
+	upsertText              string // vectors as text[] of '[1,2,3]' literals (types not registered)
+	delete                  string
 	// search and searchFiltered return (record_id, version, score, metadata) of the nearest
 	// live records to $1, at most $2, best first; searchFiltered keeps metadata @> $3.
 	search         string
@@ -42,7 +44,7 @@ CREATE TABLE IF NOT EXISTS {table} (
 )`
 
 	createIndexSQL = `
-CREATE INDEX IF NOT EXISTS {table}_embedding_idx ON {table}
+CREATE INDEX {concurrently}IF NOT EXISTS {index} ON {table}
 USING hnsw (embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {ef})`
 
 	// The models of a sample of rows: enough to detect a model change (a reindex rewrites every
@@ -80,21 +82,24 @@ FROM c JOIN records r ON r.id = c.record_id
 ORDER BY c.distance, c.record_id`
 )
 
-func newStatements(table string, dims, m, ef int) statements {
+// newStatements returns the statements on table, whose HNSW index is named index.
+func newStatements(table, index string, dims, m, ef int) statements {
 	r := strings.NewReplacer(
 		"{table}", table,
+		"{index}", index,
 		"{dims}", fmt.Sprint(dims),
 		"{m}", fmt.Sprint(m),
 		"{ef}", fmt.Sprint(ef),
 	)
 	return statements{
-		createTable:    r.Replace(createTableSQL),
-		createIndex:    r.Replace(createIndexSQL),
-		sampleModel:    r.Replace(sampleModelSQL),
-		upsert:         strings.Replace(r.Replace(upsertSQL), "{vectors}", "$4::vector[]", 1),
-		upsertText:     strings.Replace(r.Replace(upsertSQL), "{vectors}", "$4::text[]::vector[]", 1),
-		delete:         r.Replace(deleteSQL),
-		search:         strings.Replace(r.Replace(searchSQL), "{filter}", "", 1),
-		searchFiltered: strings.Replace(r.Replace(searchSQL), "{filter}", "AND r.metadata @> $3::jsonb", 1),
+		createTable:             r.Replace(createTableSQL),
+		createIndex:             strings.Replace(r.Replace(createIndexSQL), "{concurrently}", "", 1),
+		createIndexConcurrently: strings.Replace(r.Replace(createIndexSQL), "{concurrently}", "CONCURRENTLY ", 1),
+		sampleModel:             r.Replace(sampleModelSQL),
+		upsert:                  strings.Replace(r.Replace(upsertSQL), "{vectors}", "$4::vector[]", 1),
+		upsertText:              strings.Replace(r.Replace(upsertSQL), "{vectors}", "$4::text[]::vector[]", 1),
+		delete:                  r.Replace(deleteSQL),
+		search:                  strings.Replace(r.Replace(searchSQL), "{filter}", "", 1),
+		searchFiltered:          strings.Replace(r.Replace(searchSQL), "{filter}", "AND r.metadata @> $3::jsonb", 1),
 	}
 }

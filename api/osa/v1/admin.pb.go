@@ -241,7 +241,7 @@ func (x *ReindexRequest) GetBackend() string {
 // ReindexResponse returns the reindex job.
 type ReindexResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The reindex job, in state RUNNING.
+	// The reindex job: the new one, or the one already running.
 	Reindex       *ReindexJob `protobuf:"bytes,1,opt,name=reindex,proto3" json:"reindex,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -284,6 +284,98 @@ func (x *ReindexResponse) GetReindex() *ReindexJob {
 	return nil
 }
 
+// GetReindexRequest names a rebuild.
+type GetReindexRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The id ReindexResponse returned.
+	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReindexRequest) Reset() {
+	*x = GetReindexRequest{}
+	mi := &file_osa_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReindexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReindexRequest) ProtoMessage() {}
+
+func (x *GetReindexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReindexRequest.ProtoReflect.Descriptor instead.
+func (*GetReindexRequest) Descriptor() ([]byte, []int) {
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetReindexRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+// GetReindexResponse returns the rebuild.
+type GetReindexResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rebuild, in its current state.
+	Reindex       *ReindexJob `protobuf:"bytes,1,opt,name=reindex,proto3" json:"reindex,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReindexResponse) Reset() {
+	*x = GetReindexResponse{}
+	mi := &file_osa_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReindexResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReindexResponse) ProtoMessage() {}
+
+func (x *GetReindexResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReindexResponse.ProtoReflect.Descriptor instead.
+func (*GetReindexResponse) Descriptor() ([]byte, []int) {
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetReindexResponse) GetReindex() *ReindexJob {
+	if x != nil {
+		return x.Reindex
+	}
+	return nil
+}
+
 // RetryFailedRequest names the backend whose failed jobs to re-queue.
 type RetryFailedRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -295,7 +387,7 @@ type RetryFailedRequest struct {
 
 func (x *RetryFailedRequest) Reset() {
 	*x = RetryFailedRequest{}
-	mi := &file_osa_v1_admin_proto_msgTypes[3]
+	mi := &file_osa_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -307,7 +399,7 @@ func (x *RetryFailedRequest) String() string {
 func (*RetryFailedRequest) ProtoMessage() {}
 
 func (x *RetryFailedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[3]
+	mi := &file_osa_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -320,7 +412,7 @@ func (x *RetryFailedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryFailedRequest.ProtoReflect.Descriptor instead.
 func (*RetryFailedRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RetryFailedRequest) GetBackend() string {
@@ -342,7 +434,7 @@ type RetryFailedResponse struct {
 
 func (x *RetryFailedResponse) Reset() {
 	*x = RetryFailedResponse{}
-	mi := &file_osa_v1_admin_proto_msgTypes[4]
+	mi := &file_osa_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -354,7 +446,7 @@ func (x *RetryFailedResponse) String() string {
 func (*RetryFailedResponse) ProtoMessage() {}
 
 func (x *RetryFailedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[4]
+	mi := &file_osa_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -367,7 +459,7 @@ func (x *RetryFailedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryFailedResponse.ProtoReflect.Descriptor instead.
 func (*RetryFailedResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RetryFailedResponse) GetRetried() int64 {
@@ -386,7 +478,7 @@ type GetQueueStatsRequest struct {
 
 func (x *GetQueueStatsRequest) Reset() {
 	*x = GetQueueStatsRequest{}
-	mi := &file_osa_v1_admin_proto_msgTypes[5]
+	mi := &file_osa_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +490,7 @@ func (x *GetQueueStatsRequest) String() string {
 func (*GetQueueStatsRequest) ProtoMessage() {}
 
 func (x *GetQueueStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[5]
+	mi := &file_osa_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +503,7 @@ func (x *GetQueueStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQueueStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetQueueStatsRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 // GetQueueStatsResponse reports every job queue.
@@ -425,7 +517,7 @@ type GetQueueStatsResponse struct {
 
 func (x *GetQueueStatsResponse) Reset() {
 	*x = GetQueueStatsResponse{}
-	mi := &file_osa_v1_admin_proto_msgTypes[6]
+	mi := &file_osa_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -437,7 +529,7 @@ func (x *GetQueueStatsResponse) String() string {
 func (*GetQueueStatsResponse) ProtoMessage() {}
 
 func (x *GetQueueStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[6]
+	mi := &file_osa_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -450,7 +542,7 @@ func (x *GetQueueStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQueueStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetQueueStatsResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetQueueStatsResponse) GetQueues() []*QueueStats {
@@ -495,7 +587,7 @@ type QueueStats struct {
 
 func (x *QueueStats) Reset() {
 	*x = QueueStats{}
-	mi := &file_osa_v1_admin_proto_msgTypes[7]
+	mi := &file_osa_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +599,7 @@ func (x *QueueStats) String() string {
 func (*QueueStats) ProtoMessage() {}
 
 func (x *QueueStats) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[7]
+	mi := &file_osa_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +612,7 @@ func (x *QueueStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueStats.ProtoReflect.Descriptor instead.
 func (*QueueStats) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *QueueStats) GetName() string {
@@ -620,6 +712,10 @@ const file_osa_v1_admin_proto_rawDesc = "" +
 	"\x0eReindexRequest\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\"?\n" +
 	"\x0fReindexResponse\x12,\n" +
+	"\areindex\x18\x01 \x01(\v2\x12.osa.v1.ReindexJobR\areindex\"#\n" +
+	"\x11GetReindexRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\"B\n" +
+	"\x12GetReindexResponse\x12,\n" +
 	"\areindex\x18\x01 \x01(\v2\x12.osa.v1.ReindexJobR\areindex\".\n" +
 	"\x12RetryFailedRequest\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\"/\n" +
@@ -646,9 +742,11 @@ const file_osa_v1_admin_proto_rawDesc = "" +
 	"\x19REINDEX_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15REINDEX_STATE_RUNNING\x10\x01\x12\x1b\n" +
 	"\x17REINDEX_STATE_SUCCEEDED\x10\x02\x12\x18\n" +
-	"\x14REINDEX_STATE_FAILED\x10\x032\xe5\x01\n" +
+	"\x14REINDEX_STATE_FAILED\x10\x032\xaf\x02\n" +
 	"\fAdminService\x12:\n" +
-	"\aReindex\x12\x16.osa.v1.ReindexRequest\x1a\x17.osa.v1.ReindexResponse\x12F\n" +
+	"\aReindex\x12\x16.osa.v1.ReindexRequest\x1a\x17.osa.v1.ReindexResponse\x12H\n" +
+	"\n" +
+	"GetReindex\x12\x19.osa.v1.GetReindexRequest\x1a\x1a.osa.v1.GetReindexResponse\"\x03\x90\x02\x01\x12F\n" +
 	"\vRetryFailed\x12\x1a.osa.v1.RetryFailedRequest\x1a\x1b.osa.v1.RetryFailedResponse\x12Q\n" +
 	"\rGetQueueStats\x12\x1c.osa.v1.GetQueueStatsRequest\x1a\x1d.osa.v1.GetQueueStatsResponse\"\x03\x90\x02\x01B-Z+github.com/osa-archive/osa/api/osa/v1;osav1b\x06proto3"
 
@@ -665,38 +763,43 @@ func file_osa_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_osa_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_osa_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_osa_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_osa_v1_admin_proto_goTypes = []any{
 	(ReindexState)(0),             // 0: osa.v1.ReindexState
 	(*ReindexJob)(nil),            // 1: osa.v1.ReindexJob
 	(*ReindexRequest)(nil),        // 2: osa.v1.ReindexRequest
 	(*ReindexResponse)(nil),       // 3: osa.v1.ReindexResponse
-	(*RetryFailedRequest)(nil),    // 4: osa.v1.RetryFailedRequest
-	(*RetryFailedResponse)(nil),   // 5: osa.v1.RetryFailedResponse
-	(*GetQueueStatsRequest)(nil),  // 6: osa.v1.GetQueueStatsRequest
-	(*GetQueueStatsResponse)(nil), // 7: osa.v1.GetQueueStatsResponse
-	(*QueueStats)(nil),            // 8: osa.v1.QueueStats
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 10: google.protobuf.Duration
+	(*GetReindexRequest)(nil),     // 4: osa.v1.GetReindexRequest
+	(*GetReindexResponse)(nil),    // 5: osa.v1.GetReindexResponse
+	(*RetryFailedRequest)(nil),    // 6: osa.v1.RetryFailedRequest
+	(*RetryFailedResponse)(nil),   // 7: osa.v1.RetryFailedResponse
+	(*GetQueueStatsRequest)(nil),  // 8: osa.v1.GetQueueStatsRequest
+	(*GetQueueStatsResponse)(nil), // 9: osa.v1.GetQueueStatsResponse
+	(*QueueStats)(nil),            // 10: osa.v1.QueueStats
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
 }
 var file_osa_v1_admin_proto_depIdxs = []int32{
 	0,  // 0: osa.v1.ReindexJob.state:type_name -> osa.v1.ReindexState
-	9,  // 1: osa.v1.ReindexJob.started_at:type_name -> google.protobuf.Timestamp
-	9,  // 2: osa.v1.ReindexJob.finished_at:type_name -> google.protobuf.Timestamp
+	11, // 1: osa.v1.ReindexJob.started_at:type_name -> google.protobuf.Timestamp
+	11, // 2: osa.v1.ReindexJob.finished_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: osa.v1.ReindexResponse.reindex:type_name -> osa.v1.ReindexJob
-	8,  // 4: osa.v1.GetQueueStatsResponse.queues:type_name -> osa.v1.QueueStats
-	10, // 5: osa.v1.QueueStats.oldest_available_age:type_name -> google.protobuf.Duration
-	2,  // 6: osa.v1.AdminService.Reindex:input_type -> osa.v1.ReindexRequest
-	4,  // 7: osa.v1.AdminService.RetryFailed:input_type -> osa.v1.RetryFailedRequest
-	6,  // 8: osa.v1.AdminService.GetQueueStats:input_type -> osa.v1.GetQueueStatsRequest
-	3,  // 9: osa.v1.AdminService.Reindex:output_type -> osa.v1.ReindexResponse
-	5,  // 10: osa.v1.AdminService.RetryFailed:output_type -> osa.v1.RetryFailedResponse
-	7,  // 11: osa.v1.AdminService.GetQueueStats:output_type -> osa.v1.GetQueueStatsResponse
-	9,  // [9:12] is the sub-list for method output_type
-	6,  // [6:9] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	1,  // 4: osa.v1.GetReindexResponse.reindex:type_name -> osa.v1.ReindexJob
+	10, // 5: osa.v1.GetQueueStatsResponse.queues:type_name -> osa.v1.QueueStats
+	12, // 6: osa.v1.QueueStats.oldest_available_age:type_name -> google.protobuf.Duration
+	2,  // 7: osa.v1.AdminService.Reindex:input_type -> osa.v1.ReindexRequest
+	4,  // 8: osa.v1.AdminService.GetReindex:input_type -> osa.v1.GetReindexRequest
+	6,  // 9: osa.v1.AdminService.RetryFailed:input_type -> osa.v1.RetryFailedRequest
+	8,  // 10: osa.v1.AdminService.GetQueueStats:input_type -> osa.v1.GetQueueStatsRequest
+	3,  // 11: osa.v1.AdminService.Reindex:output_type -> osa.v1.ReindexResponse
+	5,  // 12: osa.v1.AdminService.GetReindex:output_type -> osa.v1.GetReindexResponse
+	7,  // 13: osa.v1.AdminService.RetryFailed:output_type -> osa.v1.RetryFailedResponse
+	9,  // 14: osa.v1.AdminService.GetQueueStats:output_type -> osa.v1.GetQueueStatsResponse
+	11, // [11:15] is the sub-list for method output_type
+	7,  // [7:11] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_osa_v1_admin_proto_init() }
@@ -710,7 +813,7 @@ func file_osa_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osa_v1_admin_proto_rawDesc), len(file_osa_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

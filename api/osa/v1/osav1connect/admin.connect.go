@@ -35,6 +35,8 @@ const (
 const (
 	// AdminServiceReindexProcedure is the fully-qualified name of the AdminService's Reindex RPC.
 	AdminServiceReindexProcedure = "/osa.v1.AdminService/Reindex"
+	// AdminServiceGetReindexProcedure is the fully-qualified name of the AdminService's GetReindex RPC.
+	AdminServiceGetReindexProcedure = "/osa.v1.AdminService/GetReindex"
 	// AdminServiceRetryFailedProcedure is the fully-qualified name of the AdminService's RetryFailed
 	// RPC.
 	AdminServiceRetryFailedProcedure = "/osa.v1.AdminService/RetryFailed"
@@ -52,10 +54,17 @@ type AdminServiceClient interface {
 	// answered from the current one; when the shadow table is complete the two
 	// are swapped atomically. The job is resumable: if the server stops, it
 	// continues where it left off. It runs at low priority, behind regular
-	// index jobs. Errors: InvalidArgument when backend is empty; NotFound when
-	// no backend has this name; Unauthenticated, PermissionDenied, Unavailable
-	// as for the service.
+	// index jobs. Records published or deleted during the rebuild are written
+	// to both tables. When a rebuild of the backend is already running, that
+	// one is returned and no new one starts. Follow its progress with
+	// GetReindex. Errors: InvalidArgument when backend is empty or not a
+	// configured backend; Unauthenticated, PermissionDenied, Unavailable as for
+	// the service.
 	Reindex(context.Context, *connect.Request[v1.ReindexRequest]) (*connect.Response[v1.ReindexResponse], error)
+	// GetReindex returns one rebuild with its progress (done of total).
+	// Errors: InvalidArgument when id is not positive; NotFound when no rebuild
+	// has this id.
+	GetReindex(context.Context, *connect.Request[v1.GetReindexRequest]) (*connect.Response[v1.GetReindexResponse], error)
 	// RetryFailed re-queues every discarded and cancelled index job of one
 	// backend, so records in state INDEX_STATE_FAILED are attempted again.
 	//
@@ -87,6 +96,13 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("Reindex")),
 			connect.WithClientOptions(opts...),
 		),
+		getReindex: connect.NewClient[v1.GetReindexRequest, v1.GetReindexResponse](
+			httpClient,
+			baseURL+AdminServiceGetReindexProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetReindex")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		retryFailed: connect.NewClient[v1.RetryFailedRequest, v1.RetryFailedResponse](
 			httpClient,
 			baseURL+AdminServiceRetryFailedProcedure,
@@ -106,6 +122,7 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
 	reindex       *connect.Client[v1.ReindexRequest, v1.ReindexResponse]
+	getReindex    *connect.Client[v1.GetReindexRequest, v1.GetReindexResponse]
 	retryFailed   *connect.Client[v1.RetryFailedRequest, v1.RetryFailedResponse]
 	getQueueStats *connect.Client[v1.GetQueueStatsRequest, v1.GetQueueStatsResponse]
 }
@@ -113,6 +130,11 @@ type adminServiceClient struct {
 // Reindex calls osa.v1.AdminService.Reindex.
 func (c *adminServiceClient) Reindex(ctx context.Context, req *connect.Request[v1.ReindexRequest]) (*connect.Response[v1.ReindexResponse], error) {
 	return c.reindex.CallUnary(ctx, req)
+}
+
+// GetReindex calls osa.v1.AdminService.GetReindex.
+func (c *adminServiceClient) GetReindex(ctx context.Context, req *connect.Request[v1.GetReindexRequest]) (*connect.Response[v1.GetReindexResponse], error) {
+	return c.getReindex.CallUnary(ctx, req)
 }
 
 // RetryFailed calls osa.v1.AdminService.RetryFailed.
@@ -134,10 +156,17 @@ type AdminServiceHandler interface {
 	// answered from the current one; when the shadow table is complete the two
 	// are swapped atomically. The job is resumable: if the server stops, it
 	// continues where it left off. It runs at low priority, behind regular
-	// index jobs. Errors: InvalidArgument when backend is empty; NotFound when
-	// no backend has this name; Unauthenticated, PermissionDenied, Unavailable
-	// as for the service.
+	// index jobs. Records published or deleted during the rebuild are written
+	// to both tables. When a rebuild of the backend is already running, that
+	// one is returned and no new one starts. Follow its progress with
+	// GetReindex. Errors: InvalidArgument when backend is empty or not a
+	// configured backend; Unauthenticated, PermissionDenied, Unavailable as for
+	// the service.
 	Reindex(context.Context, *connect.Request[v1.ReindexRequest]) (*connect.Response[v1.ReindexResponse], error)
+	// GetReindex returns one rebuild with its progress (done of total).
+	// Errors: InvalidArgument when id is not positive; NotFound when no rebuild
+	// has this id.
+	GetReindex(context.Context, *connect.Request[v1.GetReindexRequest]) (*connect.Response[v1.GetReindexResponse], error)
 	// RetryFailed re-queues every discarded and cancelled index job of one
 	// backend, so records in state INDEX_STATE_FAILED are attempted again.
 	//
@@ -165,6 +194,13 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("Reindex")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetReindexHandler := connect.NewUnaryHandler(
+		AdminServiceGetReindexProcedure,
+		svc.GetReindex,
+		connect.WithSchema(adminServiceMethods.ByName("GetReindex")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	adminServiceRetryFailedHandler := connect.NewUnaryHandler(
 		AdminServiceRetryFailedProcedure,
 		svc.RetryFailed,
@@ -182,6 +218,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		switch r.URL.Path {
 		case AdminServiceReindexProcedure:
 			adminServiceReindexHandler.ServeHTTP(w, r)
+		case AdminServiceGetReindexProcedure:
+			adminServiceGetReindexHandler.ServeHTTP(w, r)
 		case AdminServiceRetryFailedProcedure:
 			adminServiceRetryFailedHandler.ServeHTTP(w, r)
 		case AdminServiceGetQueueStatsProcedure:
@@ -197,6 +235,10 @@ type UnimplementedAdminServiceHandler struct{}
 
 func (UnimplementedAdminServiceHandler) Reindex(context.Context, *connect.Request[v1.ReindexRequest]) (*connect.Response[v1.ReindexResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.AdminService.Reindex is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetReindex(context.Context, *connect.Request[v1.GetReindexRequest]) (*connect.Response[v1.GetReindexResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.AdminService.GetReindex is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) RetryFailed(context.Context, *connect.Request[v1.RetryFailedRequest]) (*connect.Response[v1.RetryFailedResponse], error) {

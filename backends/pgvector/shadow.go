@@ -1,0 +1,81 @@
+package pgvector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/internal/shadow"
+)
+
+// Shadow returns the backend bound to the shadow table vec_<name>_shadow, with the same embedder.
+// See [backends.Backend] for the rebuild it serves.
+func (b *Backend) Shadow() backends.Backend { return b.shadow }
+
+func (b *Backend) isShadow() bool { return b.table == b.names.Shadow }
+
+// CreateShadow creates the shadow table vec_<name>_shadow in tx, like the live table but without
+// the HNSW index, unless it exists. An existing shadow table must hold the embedder's vector
+// length and model (or no rows), as [Backend.Ensure] checks of the live table; otherwise it is
+// left from a rebuild with other settings and CreateShadow fails.
+func (b *Backend) CreateShadow(ctx context.Context, tx pgx.Tx) error {
+	sh := b.shadow
+	err := func() error {
+		if _, err := tx.Exec(ctx, lockSQL, sh.table); err != nil {
+			return err
+		}
+		exists, err := shadow.Exists(ctx, tx, sh.table)
+		if err != nil {
+			return err
+		}
+		if exists {
+			return sh.checkTable(ctx, tx)
+		}
+		_, err = tx.Exec(ctx, sh.sql.createTable)
+		return err
+	}()
+	var mismatch *mismatchError
+	if err != nil && !errors.As(err, &mismatch) {
+		return fmt.Errorf("backend %q: error creating shadow table %s: %w", b.cfg.Name, sh.table, err)
+	}
+	return err
+}
+
+// DropShadow drops the shadow table in tx, if it exists.
+func (b *Backend) DropShadow(ctx context.Context, tx pgx.Tx) error {
+	if err := shadow.Drop(ctx, tx, b.names); err != nil {
+		return fmt.Errorf("backend %q: %w", b.cfg.Name, err)
+	}
+	return nil
+}
+
+// IndexShadow builds the shadow table's HNSW index, vec_<name>_shadow_embedding_idx, with the
+// configured m and ef_construction, by CREATE INDEX CONCURRENTLY. See [backends.Backend].
+func (b *Backend) IndexShadow(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := shadow.BuildIndex(ctx, pool, b.names, b.shadow.sql.createIndexConcurrently); err != nil {
+		return fmt.Errorf("backend %q: %w", b.cfg.Name, err)
+	}
+	return nil
+}
+
+// ShadowExists reports whether the shadow table exists.
+func (b *Backend) ShadowExists(ctx context.Context, q backends.Querier) (bool, error) {
+	exists, err := shadow.Exists(ctx, q, b.names.Shadow)
+	if err != nil {
+		return false, fmt.Errorf("backend %q: %w", b.cfg.Name, err)
+	}
+	return exists, nil
+}
+
+// SwapShadow replaces vec_<name> by vec_<name>_shadow in tx; the shadow's index and primary key
+// take the live names, so [Backend.Ensure] finds them. See [backends.Backend].
+func (b *Backend) SwapShadow(ctx context.Context, tx pgx.Tx) error {
+	if err := shadow.Swap(ctx, tx, b.names); err != nil {
+		return fmt.Errorf("backend %q: %w", b.cfg.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,352 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/indexerr"
+)
+
+// Reindexing rebuilds a backend while it keeps answering searches (see the "Online rebuild"
+// section of package backends): StartReindex records a reindexes row, creates the shadow table
+// and enqueues the first chunk, in one transaction; from then on the index workers write every
+// batch to both tables. Each chunk job copies the next ReindexChunkSize live records, in id
+// order, into the shadow, records its progress and enqueues the next chunk — in one transaction,
+// so a crash resumes at the chunk it was on. The finish job builds the shadow's search index once
+// and swaps the shadow in.
+
+// Queue and settings of rebuilds.
+const (
+	// QueueReindex is the queue of rebuild jobs; one worker, so chunks run one at a time.
+	QueueReindex = "reindex"
+	// PriorityReindex runs rebuild jobs after every interactive and bulk job of their queue.
+	PriorityReindex = 4
+	// ReindexChunkSize is how many records one chunk copies.
+	ReindexChunkSize = 2000
+	// reindexFinishTimeout bounds the index build and swap: an HNSW build of a large table takes
+	// minutes, far longer than worker.job_timeout.
+	reindexFinishTimeout = 2 * time.Hour
+	// reindexMaxAttempts retries a failing chunk for about an hour before the rebuild fails.
+	reindexMaxAttempts = 8
+)
+
+// Reindex states (reindexes.state).
+const (
+	ReindexRunning   = "running"
+	ReindexSucceeded = "succeeded"
+	ReindexFailed    = "failed"
+)
+
+// Reindex is one rebuild of a backend.
+type Reindex struct {
+	ID         int64
+	Backend    string
+	State      string
+	Total      int64
+	Done       int64
+	Error      string
+	StartedAt  time.Time
+	FinishedAt *time.Time
+}
+
+// ReindexChunkArgs copies the next chunk of a rebuild into the shadow table.
+type ReindexChunkArgs struct {
+	ReindexID int64  `json:"reindex_id"`
+	Backend   string `json:"backend"`
+}
+
+// Kind implements river.JobArgs.
+func (ReindexChunkArgs) Kind() string { return "osa_reindex_chunk" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (ReindexChunkArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueReindex, Priority: PriorityReindex, MaxAttempts: reindexMaxAttempts}
+}
+
+// ReindexFinishArgs builds the shadow's search index and swaps the shadow in.
+type ReindexFinishArgs struct {
+	ReindexID int64  `json:"reindex_id"`
+	Backend   string `json:"backend"`
+}
+
+// Kind implements river.JobArgs.
+func (ReindexFinishArgs) Kind() string { return "osa_reindex_finish" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (ReindexFinishArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueReindex, Priority: PriorityReindex, MaxAttempts: reindexMaxAttempts}
+}
+
+const reindexColumns = `id, backend, state, total, done, COALESCE(error, ''), started_at, finished_at`
+
+func scanReindex(row pgx.Row) (Reindex, error) {
+	var r Reindex
+	err := row.Scan(&r.ID, &r.Backend, &r.State, &r.Total, &r.Done, &r.Error, &r.StartedAt, &r.FinishedAt)
+	return r, err
+}
+
+// ErrReindexNotFound is returned by GetReindex for an unknown id.
+var ErrReindexNotFound = errors.New("reindex not found")
+
+// StartReindex starts a rebuild of b, or returns the one already running for it.
+func StartReindex(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpool.Pool, b backends.Backend) (Reindex, error) {
+	var r Reindex
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// Serialise starts of one backend, so two callers cannot both create a rebuild.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('osa.reindex.' || $1, 0))`, b.Name()); err != nil {
+			return err
+		}
+		var err error
+		r, err = scanReindex(tx.QueryRow(ctx, `SELECT `+reindexColumns+` FROM reindexes WHERE backend = $1 AND state = 'running'`, b.Name()))
+		if err == nil || !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err := b.CreateShadow(ctx, tx); err != nil {
+			return fmt.Errorf("error creating the shadow table: %w", err)
+		}
+		r, err = scanReindex(tx.QueryRow(ctx, `INSERT INTO reindexes (backend, total)
+			VALUES ($1, (SELECT count(*) FROM records WHERE deleted_at IS NULL)) RETURNING `+reindexColumns, b.Name()))
+		if err != nil {
+			return err
+		}
+		_, err = client.InsertTx(ctx, tx, ReindexChunkArgs{ReindexID: r.ID, Backend: b.Name()}, nil)
+		return err
+	})
+	return r, err
+}
+
+// GetReindex returns the rebuild with id.
+func GetReindex(ctx context.Context, pool *pgxpool.Pool, id int64) (Reindex, error) {
+	r, err := scanReindex(pool.QueryRow(ctx, `SELECT `+reindexColumns+` FROM reindexes WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, ErrReindexNotFound
+	}
+	return r, err
+}
+
+// reindexer holds what the rebuild workers share.
+type reindexer struct {
+	backends map[string]backends.Backend
+	logger   *slog.Logger
+	pool     *pgxpool.Pool
+}
+
+func (x *reindexer) backend(name string) (backends.Backend, error) {
+	b, ok := x.backends[name]
+	if !ok {
+		return nil, fmt.Errorf("backend %q is not configured on this process", name)
+	}
+	return b, nil
+}
+
+// fail marks a rebuild failed with err (its last attempt) and drops its shadow table.
+func (x *reindexer) fail(ctx context.Context, id int64, b backends.Backend, cause error) {
+	err := pgx.BeginFunc(context.WithoutCancel(ctx), x.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE reindexes SET state = 'failed', error = $2, finished_at = now()
+			WHERE id = $1 AND state = 'running'`, id, cause.Error()); err != nil {
+			return err
+		}
+		return b.DropShadow(ctx, tx)
+	})
+	if err != nil {
+		x.logger.ErrorContext(ctx, "jobs: error marking a reindex failed", "reindex_id", id, "error", err)
+	}
+}
+
+// ReindexChunkWorker works [ReindexChunkArgs].
+type ReindexChunkWorker struct {
+	river.WorkerDefaults[ReindexChunkArgs]
+	x *reindexer
+}
+
+// Work implements river.Worker.
+func (w *ReindexChunkWorker) Work(ctx context.Context, job *river.Job[ReindexChunkArgs]) error {
+	b, err := w.x.backend(job.Args.Backend)
+	if err != nil {
+		return err
+	}
+	err = w.copyChunk(ctx, job, b)
+	if err != nil && job.Attempt >= job.MaxAttempts {
+		w.x.fail(ctx, job.Args.ReindexID, b, err)
+	}
+	return err
+}
+
+// copyChunk copies the next chunk and enqueues what follows, in one transaction.
+func (w *ReindexChunkWorker) copyChunk(ctx context.Context, job *river.Job[ReindexChunkArgs], b backends.Backend) error {
+	var (
+		state  string
+		lastID *uuid.UUID
+	)
+	err := w.x.pool.QueryRow(ctx, `SELECT state, last_id FROM reindexes WHERE id = $1`, job.Args.ReindexID).Scan(&state, &lastID)
+	if err != nil {
+		return fmt.Errorf("error reading reindex %d: %w", job.Args.ReindexID, err)
+	}
+	if state != ReindexRunning {
+		return nil // failed or finished meanwhile: nothing left to do
+	}
+	after := uuid.Nil
+	if lastID != nil {
+		after = *lastID
+	}
+	rows, err := w.x.pool.Query(ctx, `SELECT id, version, metadata FROM records WHERE deleted_at IS NULL AND id > $1
+		ORDER BY id LIMIT $2`, after, ReindexChunkSize)
+	if err != nil {
+		return err
+	}
+	var (
+		docs []backends.Document
+		id   uuid.UUID
+		ver  int
+		raw  []byte
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &ver, &raw}, func() error {
+		var meta map[string]any
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return fmt.Errorf("record %s: stored metadata is not a JSON object: %w", id, err)
+		}
+		docs = append(docs, backends.Document{RecordID: id, Version: ver, Metadata: meta})
+		return nil
+	}); err != nil {
+		return err
+	}
+	shadow := b.Shadow()
+	// Embed outside the transaction; records no version can index (no text) are skipped, as the
+	// live indexer fails them too.
+	var ready []backends.Document
+	for i, err := range shadow.Prepare(ctx, docs) {
+		switch {
+		case err == nil:
+			ready = append(ready, docs[i])
+		case !indexerr.IsPermanent(err):
+			return fmt.Errorf("error embedding record %s: %w", docs[i].RecordID, err)
+		}
+	}
+
+	return pgx.BeginFunc(ctx, w.x.pool, func(tx pgx.Tx) error {
+		if len(ready) > 0 {
+			// Same protocol as the index workers: lock the records' index_state rows, then write
+			// only what is still current, so a delete or update racing this chunk wins.
+			ids := make([]uuid.UUID, len(ready))
+			for i, d := range ready {
+				ids[i] = d.RecordID
+			}
+			now, _, err := lockAndRead(ctx, tx, b.Name(), ids)
+			if err != nil {
+				return err
+			}
+			current := ready[:0]
+			for _, d := range ready {
+				if st, ok := now[d.RecordID]; ok && !st.deleted && st.version == d.Version {
+					current = append(current, d)
+				}
+			}
+			for i, err := range shadow.IngestBatch(ctx, tx, current) {
+				if err != nil && !indexerr.IsPermanent(err) {
+					return fmt.Errorf("error writing record %s to the shadow table: %w", current[i].RecordID, err)
+				}
+			}
+			if tx.Conn().PgConn().TxStatus() == 'E' {
+				return errors.New("error writing to the shadow table: transaction aborted")
+			}
+		}
+		client := river.ClientFromContext[pgx.Tx](ctx)
+		if len(docs) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE reindexes SET done = done + $2, last_id = $3 WHERE id = $1`,
+				job.Args.ReindexID, len(docs), docs[len(docs)-1].RecordID); err != nil {
+				return err
+			}
+		}
+		var next river.JobArgs = ReindexChunkArgs{ReindexID: job.Args.ReindexID, Backend: b.Name()}
+		if len(docs) < ReindexChunkSize {
+			next = ReindexFinishArgs{ReindexID: job.Args.ReindexID, Backend: b.Name()}
+		}
+		if _, err := client.InsertTx(ctx, tx, next, nil); err != nil {
+			return err
+		}
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+}
+
+// ReindexFinishWorker works [ReindexFinishArgs].
+type ReindexFinishWorker struct {
+	river.WorkerDefaults[ReindexFinishArgs]
+	x *reindexer
+}
+
+// Timeout implements river.Worker: an index build outlasts worker.job_timeout.
+func (w *ReindexFinishWorker) Timeout(*river.Job[ReindexFinishArgs]) time.Duration {
+	return reindexFinishTimeout
+}
+
+// Work implements river.Worker.
+func (w *ReindexFinishWorker) Work(ctx context.Context, job *river.Job[ReindexFinishArgs]) error {
+	b, err := w.x.backend(job.Args.Backend)
+	if err != nil {
+		return err
+	}
+	err = w.finish(ctx, job, b)
+	if err != nil && job.Attempt >= job.MaxAttempts {
+		w.x.fail(ctx, job.Args.ReindexID, b, err)
+	}
+	return err
+}
+
+// syncStateSQL marks every record the new table holds as indexed at its version: records whose
+// live writes had failed or were still pending are indexed now.
+const syncStateSQL = `
+UPDATE index_state s
+SET state = 'indexed', indexed_version = t.version, indexed_at = now(), updated_at = now(), attempts = 0, last_error = NULL
+FROM %s t
+WHERE s.backend = $1 AND s.record_id = t.record_id AND s.version <= t.version
+  AND (s.state <> 'indexed' OR s.indexed_version IS DISTINCT FROM t.version)`
+
+func (w *ReindexFinishWorker) finish(ctx context.Context, job *river.Job[ReindexFinishArgs], b backends.Backend) error {
+	var state string
+	if err := w.x.pool.QueryRow(ctx, `SELECT state FROM reindexes WHERE id = $1`, job.Args.ReindexID).Scan(&state); err != nil {
+		return fmt.Errorf("error reading reindex %d: %w", job.Args.ReindexID, err)
+	}
+	if state != ReindexRunning {
+		return nil
+	}
+	start := time.Now()
+	if err := b.IndexShadow(ctx, w.x.pool); err != nil {
+		return fmt.Errorf("error building the shadow's index: %w", err)
+	}
+	built := time.Since(start)
+	err := pgx.BeginFunc(ctx, w.x.pool, func(tx pgx.Tx) error {
+		if err := b.SwapShadow(ctx, tx); err != nil {
+			return fmt.Errorf("error swapping in the shadow table: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE reindexes SET state = 'succeeded', finished_at = now() WHERE id = $1`,
+			job.Args.ReindexID); err != nil {
+			return err
+		}
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// After the swap, not in its transaction: the swap holds its table locks only briefly.
+	if t, ok := b.(interface{ Table() string }); ok {
+		if _, err := w.x.pool.Exec(ctx, fmt.Sprintf(syncStateSQL, pgx.Identifier{t.Table()}.Sanitize()), b.Name()); err != nil {
+			w.x.logger.WarnContext(ctx, "jobs: error updating index state after a reindex", "backend", b.Name(), "error", err)
+		}
+	}
+	w.x.logger.InfoContext(ctx, "jobs: reindex finished", "backend", b.Name(), "reindex_id", job.Args.ReindexID,
+		"index_build", built.Round(time.Millisecond))
+	return nil
+}
