@@ -180,8 +180,12 @@ func (d *Dev) validate(p *problems) {
 }
 
 func (b *Backend) validate(p *problems, key string, totalWorkers int) {
-	if !nameRe.MatchString(b.Name) {
+	switch {
+	case !nameRe.MatchString(b.Name):
 		p.add(key+".name", "%q is not a valid name ([a-z][a-z0-9_]{0,39})", b.Name)
+	case strings.HasSuffix(b.Name, "_shadow") || strings.Contains(b.Name, "_shadow_"):
+		// A rebuild of backend x writes to the table of x_shadow.
+		p.add(key+".name", "%q must not contain \"_shadow\" as a word: it names the tables of rebuilds", b.Name)
 	}
 	p.oneOf(key+".kind", b.Kind, BackendKindPgvector, BackendKindKeyword)
 	p.intRange(key+".weight", b.Weight, WeightMin, WeightMax)

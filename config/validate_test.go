@@ -204,3 +204,12 @@ sources:
 		}
 	})
 }
+
+func TestBackendNameShadowReserved(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	c.Backends[1].Name = "vector_shadow"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `backends[1].name: "vector_shadow" must not contain`) {
+		t.Fatalf("Validate = %v", err)
+	}
+}
