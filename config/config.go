@@ -61,9 +61,14 @@ const (
 	FetchCooldownMin             = time.Millisecond
 	FetchPollIntervalDefault     = 500 * time.Millisecond
 	FetchPollIntervalMin         = time.Millisecond
-	FanoutWorkersDefault         = 64
+	FanoutWorkersDefault         = 256
 	FanoutWorkersMin             = 1
 	FanoutWorkersMax             = 10000
+	FanoutBatchDefault           = 128
+	FanoutBatchMin               = 1
+	FanoutBatchMax               = 10000
+	FanoutDelayDefault           = 20 * time.Millisecond
+	FanoutDelayMax               = time.Minute
 
 	MaxMetadataBytesDefault = 256 << 10
 	MaxMetadataBytesMin     = 1
@@ -236,9 +241,16 @@ type Worker struct {
 	// arrives, at least FetchCooldown. Defaults to 500ms.
 	FetchPollInterval time.Duration `koanf:"fetch_poll_interval"`
 
-	// FanoutWorkers is the number of workers on the fanout queue, 1..10000.
-	// Defaults to 64.
+	// FanoutWorkers is the number of workers on the fanout queue, 1..10000, rounded down to a
+	// whole multiple of FanoutBatch (at least one batch). Defaults to 256.
 	FanoutWorkers int `koanf:"fanout_workers"`
+
+	// FanoutBatch is the most fan-out jobs done in one transaction, 1..10000. Defaults to 128.
+	FanoutBatch int `koanf:"fanout_batch"`
+
+	// FanoutDelay is how long the first fan-out job of a batch waits for more, 0 < d <= 1m.
+	// Defaults to 20ms.
+	FanoutDelay time.Duration `koanf:"fanout_delay"`
 }
 
 // Records limits what a record may be.
@@ -340,6 +352,8 @@ func Default() *Config {
 			FetchCooldown:     FetchCooldownDefault,
 			FetchPollInterval: FetchPollIntervalDefault,
 			FanoutWorkers:     FanoutWorkersDefault,
+			FanoutBatch:       FanoutBatchDefault,
+			FanoutDelay:       FanoutDelayDefault,
 		},
 		Records: Records{
 			MaxMetadataBytes: MaxMetadataBytesDefault,

@@ -148,6 +148,11 @@ func (w *Worker) validate(p *problems) {
 			formatDuration(w.FetchPollInterval), formatDuration(w.FetchCooldown), formatDuration(FetchPollIntervalMin))
 	}
 	p.intRange("worker.fanout_workers", w.FanoutWorkers, FanoutWorkersMin, FanoutWorkersMax)
+	p.intRange("worker.fanout_batch", w.FanoutBatch, FanoutBatchMin, FanoutBatchMax)
+	p.positive("worker.fanout_delay", w.FanoutDelay)
+	if w.FanoutDelay > FanoutDelayMax {
+		p.add("worker.fanout_delay", "%v is over the limit of %v", w.FanoutDelay, FanoutDelayMax)
+	}
 }
 
 func (r *Records) validate(p *problems) {

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -14,6 +15,12 @@ import (
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/sources"
+)
+
+// Defaults of the fan-out batches.
+const (
+	FanOutBatchDefault = 128
+	FanOutDelayDefault = 20 * time.Millisecond
 )
 
 // BackendConfig is one backend with its queue and batch settings.
@@ -40,8 +47,13 @@ type Config struct {
 	// OnBatch, when set, is called after every index batch (metrics, benchmarks). It must be fast
 	// and safe for concurrent use.
 	OnBatch func(BatchStats)
-	// FanOutWorkers is MaxWorkers of the fanout queue.
+	// FanOutWorkers is MaxWorkers of the fanout queue, rounded down to whole FanOutBatch
+	// multiples (at least one batch).
 	FanOutWorkers int
+	// FanOutBatch is the most fan-out jobs done in one transaction. Defaults to 128.
+	FanOutBatch int
+	// FanOutDelay is how long the first fan-out job of a batch waits for more. Defaults to 20ms.
+	FanOutDelay time.Duration
 	// FetchCooldown and FetchPollInterval apply to the client and every queue.
 	FetchCooldown     time.Duration
 	FetchPollInterval time.Duration
@@ -93,12 +105,18 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 		Middleware:           cfg.Middleware,
 	}
 	if cfg.Work {
+		cfg.FanOutBatch = cmp.Or(cfg.FanOutBatch, FanOutBatchDefault)
+		cfg.FanOutDelay = cmp.Or(cfg.FanOutDelay, FanOutDelayDefault)
 		queue := func(n int) river.QueueConfig {
 			return river.QueueConfig{MaxWorkers: n, FetchCooldown: cfg.FetchCooldown, FetchPollInterval: cfg.FetchPollInterval}
 		}
-		rc.Queues = map[string]river.QueueConfig{QueueFanOut: queue(cfg.FanOutWorkers)}
+		fanSlots := max(cfg.FanOutWorkers/cfg.FanOutBatch, 1) * cfg.FanOutBatch
+		rc.Queues = map[string]river.QueueConfig{QueueFanOut: queue(fanSlots)}
 		shares := QueueWorkers(cfg.TotalWorkers, cfg.Backends)
 		fan := &FanOutWorker{pool: pool}
+		fan.g = newGatherer(gatherConfig{
+			MaxSize: cfg.FanOutBatch, MaxDelay: cfg.FanOutDelay, Slots: fanSlots, Timeout: cfg.JobTimeout / 2,
+		}, fan.runBatch)
 		idx := &IndexWorker{gatherers: map[string]*gatherer[*river.Job[IndexRecordArgs]]{}}
 		rx := &reindexer{backends: map[string]backends.Backend{}, logger: logger, pool: pool}
 		for _, b := range cfg.Backends {

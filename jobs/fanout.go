@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -35,48 +36,94 @@ type target struct {
 	maxAttempts int
 }
 
-// FanOutWorker works [FanOutArgs]: in one transaction it inserts one [IndexRecordArgs] job per
-// backend into the backend's queue, marks the record pending in every backend's index_state,
-// and completes itself — so a fan-out happens exactly once, or not at all.
+// FanOutWorker works [FanOutArgs] in batches, through a gatherer like the index workers: in one
+// transaction a batch inserts one [IndexRecordArgs] job per record and backend into the
+// backend's queue, marks the records pending in every backend's index_state, and completes its
+// fan-out jobs — so a fan-out happens exactly once, or not at all.
 type FanOutWorker struct {
 	river.WorkerDefaults[FanOutArgs]
+	g       *gatherer[fanOutItem]
 	names   []string
 	pool    *pgxpool.Pool
 	targets []target
 }
 
-// pendingSQL marks a record pending in each backend, unless a newer version got there first.
+// fanOutItem is a fan-out job waiting in the gatherer, with the context of its Work call: River
+// keeps its client there, which JobCompleteTx needs.
+type fanOutItem struct {
+	ctx context.Context
+	job *river.Job[FanOutArgs]
+}
+
+// pendingSQL marks records pending in each backend, unless a newer version got there first.
+// The records must be distinct: one statement cannot update a row twice.
 const pendingSQL = `
 INSERT INTO index_state AS s (record_id, backend, version, state)
-SELECT $1, b, $2, 'pending' FROM unnest($3::text[]) AS b
+SELECT u.id, b, u.version, 'pending' FROM unnest($1::uuid[], $2::int[]) AS u (id, version) CROSS JOIN unnest($3::text[]) AS b
 ON CONFLICT (record_id, backend) DO UPDATE
     SET version = EXCLUDED.version, state = 'pending', attempts = 0, last_error = NULL, updated_at = now()
     WHERE s.version <= EXCLUDED.version`
 
 // Work implements river.Worker.
 func (w *FanOutWorker) Work(ctx context.Context, job *river.Job[FanOutArgs]) error {
-	client := river.ClientFromContext[pgx.Tx](ctx)
-	params := make([]river.InsertManyParams, len(w.targets))
-	for i, t := range w.targets {
-		params[i] = river.InsertManyParams{
-			Args: IndexRecordArgs{Backend: t.name, RecordID: job.Args.RecordID, Version: job.Args.Version},
-			InsertOpts: &river.InsertOpts{
-				MaxAttempts: t.maxAttempts,
-				Priority:    max(job.Args.Priority, 1),
-				Queue:       backends.Queue(t.name),
-			},
-		}
+	return w.g.Do(ctx, fanOutItem{ctx: ctx, job: job})
+}
+
+// runBatch fans out a batch in one transaction; every job gets the transaction's result.
+func (w *FanOutWorker) runBatch(ctx context.Context, items []fanOutItem, _ string) []error {
+	deadline, _ := ctx.Deadline()
+	// A job's context with the batch's deadline instead of the job's cancellation: it carries
+	// River's client for InsertManyFastTx and JobCompleteTx.
+	jobCtx := func(it fanOutItem) (context.Context, context.CancelFunc) {
+		return context.WithDeadline(context.WithoutCancel(it.ctx), deadline)
 	}
-	return pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		if _, err := client.InsertManyTx(ctx, tx, params); err != nil {
+	bctx, cancel := jobCtx(items[0])
+	defer cancel()
+	client := river.ClientFromContext[pgx.Tx](bctx)
+
+	params := make([]river.InsertManyParams, 0, len(items)*len(w.targets))
+	latest := map[uuid.UUID]int{}
+	for _, it := range items {
+		a := it.job.Args
+		for _, t := range w.targets {
+			params = append(params, river.InsertManyParams{
+				Args: IndexRecordArgs{Backend: t.name, RecordID: a.RecordID, Version: a.Version},
+				InsertOpts: &river.InsertOpts{
+					MaxAttempts: t.maxAttempts,
+					Priority:    max(a.Priority, 1),
+					Queue:       backends.Queue(t.name),
+				},
+			})
+		}
+		latest[a.RecordID] = max(latest[a.RecordID], a.Version)
+	}
+	ids := make([]uuid.UUID, 0, len(latest))
+	versions := make([]int32, 0, len(latest))
+	for id, v := range latest {
+		ids = append(ids, id)
+		versions = append(versions, int32(v))
+	}
+
+	err := pgx.BeginFunc(bctx, w.pool, func(tx pgx.Tx) error {
+		if _, err := client.InsertManyFastTx(bctx, tx, params); err != nil {
 			return fmt.Errorf("error inserting index jobs: %w", err)
 		}
-		if _, err := tx.Exec(ctx, pendingSQL, job.Args.RecordID, job.Args.Version, w.names); err != nil {
+		if _, err := tx.Exec(bctx, pendingSQL, ids, versions, w.names); err != nil {
 			return fmt.Errorf("error marking index state pending: %w", err)
 		}
-		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job); err != nil {
-			return fmt.Errorf("error completing the fan-out job: %w", err)
+		for _, it := range items {
+			jctx, cancel := jobCtx(it)
+			_, err := river.JobCompleteTx[*riverpgxv5.Driver](jctx, tx, it.job)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("error completing fan-out job %d: %w", it.job.ID, err)
+			}
 		}
 		return nil
 	})
+	errs := make([]error, len(items))
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }

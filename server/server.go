@@ -134,6 +134,8 @@ func (s *Server) build(ctx context.Context) error {
 		Domain:            s.cfg.Node.Domain,
 		OnBatch:           s.observeBatch,
 		FanOutWorkers:     w.FanoutWorkers,
+		FanOutBatch:       w.FanoutBatch,
+		FanOutDelay:       w.FanoutDelay,
 		FetchCooldown:     w.FetchCooldown,
 		FetchPollInterval: w.FetchPollInterval,
 		JobTimeout:        w.JobTimeout,
