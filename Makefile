@@ -5,7 +5,7 @@
 GO        ?= go
 TOOL      := $(GO) tool -modfile=tools/go.mod
 # Packages with concurrency run a second time under the race detector.
-RACE_PKGS := ./server/... ./jobs/... ./records/... ./backends/... ./sources/... ./search/... ./migrations/... ./internal/...
+RACE_PKGS := ./server/... ./jobs/... ./records/... ./backends/... ./sources/... ./search/... ./sdk/... ./migrations/... ./internal/pgtest/... ./internal/devpg/...
 
 .PHONY: run build test check generate fmt
 

@@ -204,7 +204,7 @@ func TestPublishIndexesEveryBackend(t *testing.T) {
 	}
 
 	srn := p.store.SRN(res[42].Record)
-	sts, err := p.store.IndexStatus(context.Background(), srn, []string{"vector", "keyword"})
+	_, sts, err := p.store.IndexStatus(context.Background(), srn, []string{"vector", "keyword"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +416,7 @@ func TestFailingBackendIsIsolatedAndRedriven(t *testing.T) {
 	waitFor(t, 60*time.Second, "vector records to fail", func() bool {
 		return p.count(t, `SELECT count(*) FROM index_state WHERE backend = 'vector' AND state = 'failed'`) == 300
 	})
-	st, err := p.store.IndexStatus(ctx, p.store.SRN(res[0].Record), []string{"vector"})
+	_, st, err := p.store.IndexStatus(ctx, p.store.SRN(res[0].Record), []string{"vector"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,5 +534,48 @@ func TestQueueStats(t *testing.T) {
 	})
 	if stats[2].CompletedPerSecond <= 0 || stats[0].Available != 0 || stats[0].OldestAvailableAge != 0 {
 		t.Fatalf("after indexing: %+v", stats)
+	}
+}
+
+// GetIndexStatus must not report a record indexed while a newer version or its delete waits
+// for the fan-out.
+func TestIndexStatusFollowsChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := newPipeline(t, pipelineOpts{})
+	pub := func(title string) records.PublishResult {
+		res, err := p.store.Publish(ctx, []records.PublishParams{{Metadata: []byte(`{"title": "` + title + `"}`), Source: "s", SourceID: "1"}},
+			records.PriorityInteractive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0]
+	}
+	srn := p.store.SRN(pub("first").Record).Latest()
+	p.waitSettled(t, "keyword", 30*time.Second)
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := p.client.Stop(stopCtx); err != nil {
+		t.Fatal(err)
+	}
+	status := func() (int, records.IndexStatus) {
+		v, sts, err := p.store.IndexStatus(ctx, srn, []string{"keyword"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, sts[0]
+	}
+	if v, st := status(); v != 1 || st.State != records.StateIndexed || st.IndexedVersion != 1 {
+		t.Fatalf("after indexing: version %d, %+v", v, st)
+	}
+	pub("second")
+	if v, st := status(); v != 2 || st.State != records.StatePending || st.Version != 2 || st.IndexedVersion != 1 {
+		t.Fatalf("version 2 not fanned out yet: version %d, %+v; want pending at 2 with 1 indexed", v, st)
+	}
+	if err := p.store.Delete(ctx, srn); err != nil {
+		t.Fatal(err)
+	}
+	if _, st := status(); st.State != records.StatePending {
+		t.Fatalf("delete not fanned out yet: %+v, want pending", st)
 	}
 }

@@ -34,27 +34,30 @@ type IndexStatus struct {
 	UpdatedAt time.Time
 }
 
-// IndexStatus returns the record's status in each of backends, in that order. A backend the
-// fan-out has not reached yet reports pending at the record's current version.
-func (s *Store) IndexStatus(ctx context.Context, srn SRN, backends []string) ([]IndexStatus, error) {
+// IndexStatus returns the record's current version and its status in each of backends, in that
+// order. A backend the fan-out of the current version (or of the delete) has not reached yet
+// reports pending at the current version, with what it holds as IndexedVersion.
+func (s *Store) IndexStatus(ctx context.Context, srn SRN, backends []string) (int, []IndexStatus, error) {
 	if srn.Domain != s.cfg.Domain {
-		return nil, ErrNotFound
+		return 0, nil, ErrNotFound
 	}
 	var (
 		version   int
+		deleted   bool
 		updatedAt time.Time
 	)
-	err := s.pool.QueryRow(ctx, `SELECT version, updated_at FROM records WHERE id = $1`, srn.ID).Scan(&version, &updatedAt)
+	err := s.pool.QueryRow(ctx, `SELECT version, deleted_at IS NOT NULL, updated_at FROM records WHERE id = $1`, srn.ID).
+		Scan(&version, &deleted, &updatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrNotFound
+		return 0, nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT backend, state, version, COALESCE(indexed_version, 0), attempts,
 		COALESCE(last_error, ''), indexed_at, updated_at FROM index_state WHERE record_id = $1`, srn.ID)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	found := map[string]IndexStatus{}
 	var st IndexStatus
@@ -65,15 +68,19 @@ func (s *Store) IndexStatus(ctx context.Context, srn SRN, backends []string) ([]
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	out := make([]IndexStatus, len(backends))
 	for i, b := range backends {
-		if st, ok := found[b]; ok {
-			out[i] = st
-			continue
+		st, ok := found[b]
+		switch {
+		case !ok:
+			st = IndexStatus{Backend: b, State: StatePending, Version: version, UpdatedAt: updatedAt}
+		case st.Version < version || (deleted && st.State != StateDeleted) || (!deleted && st.State == StateDeleted):
+			// The change is committed but its fan-out has not run: the backend has work to do.
+			st.State, st.Version, st.LastError = StatePending, version, ""
 		}
-		out[i] = IndexStatus{Backend: b, State: StatePending, Version: version, UpdatedAt: updatedAt}
+		out[i] = st
 	}
-	return out, nil
+	return version, out, nil
 }

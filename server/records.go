@@ -108,11 +108,11 @@ func (s *recordService) GetIndexStatus(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, err
 	}
-	sts, err := s.store.IndexStatus(ctx, srn, s.backends)
+	version, sts, err := s.store.IndexStatus(ctx, srn, s.backends)
 	if err != nil {
 		return nil, err
 	}
-	out := &osav1.GetIndexStatusResponse{Srn: srn.Latest().String(), Statuses: make([]*osav1.BackendIndexStatus, len(sts))}
+	out := &osav1.GetIndexStatusResponse{Srn: srn.WithVersion(version).String(), Statuses: make([]*osav1.BackendIndexStatus, len(sts))}
 	for i, st := range sts {
 		out.Statuses[i] = &osav1.BackendIndexStatus{
 			Backend:        st.Backend,

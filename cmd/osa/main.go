@@ -46,10 +46,15 @@ then OSA_* environment variables (OSA_HTTP__ADDR=:9090 sets http.addr), then fla
 	root.AddCommand(
 		newConfigCmd(g),
 		newDevCmd(g),
+		newGetCmd(),
 		newHarvestCmd(),
 		newHealthcheckCmd(),
 		newMigrateCmd(g),
+		newPublishCmd(),
+		newReindexCmd(),
+		newSearchCmd(),
 		newServeCmd(g),
+		newStatusCmd(),
 		newTokenCmd(),
 	)
 	return root

@@ -95,6 +95,48 @@ func New(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
+// NewURLForMain is [NewURL] for TestMain, which has no testing.TB: it creates a fresh, migrated
+// database and returns its URL and a function that drops it. Call drop after m.Run; it is safe to
+// call more than once.
+func NewURLForMain() (dbURL string, drop func() error, err error) {
+	ctx := context.Background()
+	admin := os.Getenv(EnvURL)
+	if admin == "" {
+		return "", nil, fmt.Errorf("pgtest: %s is not set: these tests need PostgreSQL with pgvector; run them with `make test`, which provisions and starts a private cluster", EnvURL)
+	}
+	u, err := url.Parse(admin)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", nil, fmt.Errorf("pgtest: %s must be a postgres:// URL, got %q", EnvURL, admin)
+	}
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", nil, fmt.Errorf("pgtest: connecting to %s: %w", EnvURL, err)
+	}
+	defer conn.Close(ctx)
+	name := "osa_test_" + randomSuffix()
+	if err := createFromTemplate(ctx, conn, admin, templateName(), name); err != nil {
+		return "", nil, fmt.Errorf("pgtest: %w", err)
+	}
+	var once sync.Once
+	drop = func() error {
+		var dropErr error
+		once.Do(func() {
+			c, err := pgx.Connect(ctx, admin)
+			if err != nil {
+				dropErr = fmt.Errorf("pgtest: dropping %s: %w", name, err)
+				return
+			}
+			defer c.Close(ctx)
+			if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+				dropErr = fmt.Errorf("pgtest: dropping %s: %w", name, err)
+			}
+		})
+		return dropErr
+	}
+	u.Path = "/" + name
+	return u.String(), drop, nil
+}
+
 func createFromTemplate(ctx context.Context, conn *pgx.Conn, admin, tmpl, name string) error {
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
 		return err

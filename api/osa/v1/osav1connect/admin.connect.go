@@ -68,9 +68,8 @@ type AdminServiceClient interface {
 	// RetryFailed re-queues every discarded and cancelled index job of one
 	// backend, so records in state INDEX_STATE_FAILED are attempted again.
 	//
-	// Errors: InvalidArgument when backend is empty; NotFound when no backend
-	// has this name; Unauthenticated, PermissionDenied, Unavailable as for the
-	// service.
+	// Errors: InvalidArgument when backend is empty or names no backend;
+	// Unauthenticated, PermissionDenied, Unavailable as for the service.
 	RetryFailed(context.Context, *connect.Request[v1.RetryFailedRequest]) (*connect.Response[v1.RetryFailedResponse], error)
 	// GetQueueStats reports the job counts and throughput of every job queue.
 	//
@@ -170,9 +169,8 @@ type AdminServiceHandler interface {
 	// RetryFailed re-queues every discarded and cancelled index job of one
 	// backend, so records in state INDEX_STATE_FAILED are attempted again.
 	//
-	// Errors: InvalidArgument when backend is empty; NotFound when no backend
-	// has this name; Unauthenticated, PermissionDenied, Unavailable as for the
-	// service.
+	// Errors: InvalidArgument when backend is empty or names no backend;
+	// Unauthenticated, PermissionDenied, Unavailable as for the service.
 	RetryFailed(context.Context, *connect.Request[v1.RetryFailedRequest]) (*connect.Response[v1.RetryFailedResponse], error)
 	// GetQueueStats reports the job counts and throughput of every job queue.
 	//

@@ -46,10 +46,9 @@ type SearchServiceClient interface {
 	//
 	// Deleted records are never returned. Errors: InvalidArgument when query is empty or
 	// longer than 1024 characters, when limit, offset or mode is out of range,
-	// when the requested mode has no backend of its kind, or when backend is of
-	// the wrong kind for the mode; NotFound when no backend has the given
-	// name; Unauthenticated, PermissionDenied, ResourceExhausted, Unavailable
-	// as for the service.
+	// when the requested mode has no backend of its kind, or when backend names
+	// no backend or one of the wrong kind for the mode; Unauthenticated,
+	// PermissionDenied, ResourceExhausted, Unavailable as for the service.
 	Search(context.Context, *connect.Request[v1.SearchRequest]) (*connect.Response[v1.SearchResponse], error)
 	// ListBackends lists every configured search backend with its indexing
 	// counts and health.
@@ -109,10 +108,9 @@ type SearchServiceHandler interface {
 	//
 	// Deleted records are never returned. Errors: InvalidArgument when query is empty or
 	// longer than 1024 characters, when limit, offset or mode is out of range,
-	// when the requested mode has no backend of its kind, or when backend is of
-	// the wrong kind for the mode; NotFound when no backend has the given
-	// name; Unauthenticated, PermissionDenied, ResourceExhausted, Unavailable
-	// as for the service.
+	// when the requested mode has no backend of its kind, or when backend names
+	// no backend or one of the wrong kind for the mode; Unauthenticated,
+	// PermissionDenied, ResourceExhausted, Unavailable as for the service.
 	Search(context.Context, *connect.Request[v1.SearchRequest]) (*connect.Response[v1.SearchResponse], error)
 	// ListBackends lists every configured search backend with its indexing
 	// counts and health.

@@ -1,0 +1,171 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
+	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
+)
+
+// SearchMode is how a query is matched.
+type SearchMode string
+
+const (
+	// SearchDefault lets the server choose: hybrid when it has both kinds of backend, else the
+	// mode of the kind it has.
+	SearchDefault SearchMode = ""
+	// SearchVector is semantic search on a vector backend, scored by cosine similarity (-1..1).
+	SearchVector SearchMode = "vector"
+	// SearchKeyword is full-text search on a keyword backend, scored by ts_rank_cd (0 or more).
+	// The query is read as web search syntax: "quoted phrases", OR, -word.
+	SearchKeyword SearchMode = "keyword"
+	// SearchHybrid runs both and merges them by reciprocal rank fusion.
+	SearchHybrid SearchMode = "hybrid"
+)
+
+var searchModes = map[SearchMode]osav1.SearchMode{
+	SearchDefault: osav1.SearchMode_SEARCH_MODE_UNSPECIFIED,
+	SearchVector:  osav1.SearchMode_SEARCH_MODE_VECTOR,
+	SearchKeyword: osav1.SearchMode_SEARCH_MODE_KEYWORD,
+	SearchHybrid:  osav1.SearchMode_SEARCH_MODE_HYBRID,
+}
+
+// SearchOpts are the optional settings of [Client.Search]; nil means all defaults.
+type SearchOpts struct {
+	// Mode is how to match. Defaults to [SearchDefault].
+	Mode SearchMode
+
+	// Backend names the backend to query; it must be of the mode's kind. Defaults to the first
+	// backend of that kind.
+	Backend string
+
+	// Limit is the most hits to return, 1..100. Defaults to the server's 20.
+	Limit int
+
+	// Offset is how many of the best hits to skip, 0..10000, to page through results.
+	Offset int
+
+	// Filter keeps only records whose metadata contains it, e.g. {"organism": "Danio rerio"}
+	// (JSON containment: nested objects match parts, arrays match elements). Nil filters
+	// nothing.
+	Filter map[string]any
+
+	// MinScore drops hits scoring below it, on the mode's scale; 0 keeps all.
+	MinScore float64
+}
+
+// SearchResult is the answer to one search.
+type SearchResult struct {
+	// Hits are the matching records, best first.
+	Hits []Hit `json:"hits"`
+
+	// Mode is the mode the server used, never [SearchDefault].
+	Mode SearchMode `json:"mode"`
+
+	// Backends are the backends queried: the vector one then the keyword one for hybrid.
+	Backends []string `json:"backends"`
+}
+
+// Hit is one record that matched.
+type Hit struct {
+	// SRN is the record's latest version.
+	SRN string `json:"srn"`
+
+	// Score is the relevance, higher is better; scores of different modes do not compare.
+	Score float64 `json:"score"`
+
+	// Metadata is the record's metadata.
+	Metadata map[string]any `json:"metadata"`
+
+	// VectorRank is the 1-based rank among the vector results; 0 when not among them.
+	VectorRank int `json:"vector_rank,omitempty"`
+
+	// KeywordRank is the 1-based rank among the keyword results; 0 when not among them.
+	KeywordRank int `json:"keyword_rank,omitempty"`
+}
+
+// Search returns the records that best match query, best first; deleted records never match.
+// A record is found once its backends indexed it (see [Client.WaitIndexed]). Errors:
+// [ErrInvalidArgument] naming the field (query empty or over 1024 characters, limit, offset or
+// mode out of range, no backend for the mode, backend of the wrong kind, filter), and
+// [ErrNotFound] when Backend does not exist.
+func (c *Client) Search(ctx context.Context, query string, opts *SearchOpts) (*SearchResult, error) {
+	var o SearchOpts
+	if opts != nil {
+		o = *opts
+	}
+	mode, ok := searchModes[o.Mode]
+	if !ok {
+		return nil, &Error{Code: CodeInvalidArgument, Field: "mode",
+			Message: fmt.Sprintf("mode: %q is not one of vector, keyword, hybrid", o.Mode)}
+	}
+	filter, err := toStruct("filter", o.Filter)
+	if err != nil {
+		return nil, err
+	}
+	req := &osav1.SearchRequest{Query: query, Mode: mode, Backend: o.Backend, Offset: clamp32(o.Offset),
+		Filter: filter, MinScore: o.MinScore}
+	if o.Limit != 0 {
+		l := clamp32(o.Limit)
+		req.Limit = &l
+	}
+	res, err := unary(ctx, c, osav1connect.SearchServiceSearchProcedure, true, req, c.search.Search)
+	if err != nil {
+		return nil, err
+	}
+	out := &SearchResult{Hits: make([]Hit, len(res.Hits)), Backends: res.Backends}
+	for m, pm := range searchModes {
+		if pm == res.Mode {
+			out.Mode = m
+		}
+	}
+	for i, h := range res.Hits {
+		out.Hits[i] = Hit{SRN: h.Srn, Score: h.Score, Metadata: fromStruct(h.Metadata),
+			VectorRank: int(h.VectorRank), KeywordRank: int(h.KeywordRank)}
+	}
+	return out, nil
+}
+
+// Backend is one configured search backend and its progress.
+type Backend struct {
+	// Name is the backend's name, as used in [SearchOpts].Backend and the admin calls.
+	Name string `json:"name"`
+	// Kind is "pgvector" or "keyword".
+	Kind string `json:"kind"`
+	// Model is the embedding model of a vector backend; empty for keyword backends.
+	Model string `json:"model,omitempty"`
+	// Dims is the embedding size of a vector backend; 0 for keyword backends.
+	Dims int `json:"dims,omitempty"`
+	// Indexed is the number of records whose latest version the backend holds.
+	Indexed int64 `json:"indexed"`
+	// Pending is the number of records with a version or delete queued for it.
+	Pending int64 `json:"pending"`
+	// Failed is the number of records whose indexing gave up.
+	Failed int64 `json:"failed"`
+	// Healthy is whether the backend can index and answer searches now.
+	Healthy bool `json:"healthy"`
+	// Queue is the job queue that feeds the backend (see [Client.QueueStats]).
+	Queue string `json:"queue"`
+}
+
+// Backends lists the configured search backends, in configuration order, with their counts.
+func (c *Client) Backends(ctx context.Context) ([]Backend, error) {
+	res, err := unary(ctx, c, osav1connect.SearchServiceListBackendsProcedure, true, &osav1.ListBackendsRequest{}, c.search.ListBackends)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Backend, len(res.Backends))
+	for i, b := range res.Backends {
+		out[i] = Backend{Name: b.Name, Kind: b.Kind, Model: b.Model, Dims: int(b.Dims), Indexed: b.Indexed,
+			Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue}
+	}
+	return out, nil
+}
+
+// clamp32 converts n to int32, saturating, so an out-of-range value stays out of range for the
+// server to reject instead of wrapping around into range.
+func clamp32(n int) int32 {
+	return int32(max(min(n, math.MaxInt32), math.MinInt32))
+}
