@@ -7,7 +7,12 @@ TOOL      := $(GO) tool -modfile=tools/go.mod
 # Packages with concurrency run a second time under the race detector.
 RACE_PKGS := ./server/... ./jobs/... ./records/... ./backends/... ./sources/... ./search/... ./sdk/... ./migrations/... ./internal/pgtest/... ./internal/devpg/...
 
-.PHONY: run build test check generate fmt
+# Fuzz targets (package:Fuzz), each run for FUZZTIME by `make test`; their seed corpora are
+# committed under the package's testdata/fuzz/, where `go test -fuzz` also writes any failing input.
+FUZZ_TARGETS := ./records:FuzzParseSRN ./records:FuzzValidateMetadata ./cmd/osa:FuzzParseLine
+FUZZTIME     ?= 5s
+
+.PHONY: run build test check generate fmt fuzz-smoke
 
 ## run: the whole server (API, workers, River UI) on :8080 with a private PostgreSQL under .osa/
 run: build
@@ -20,6 +25,14 @@ build:
 ## test: every test against a throw-away PostgreSQL + pgvector cluster, then the race detector
 test:
 	$(GO) run ./internal/cmd/withpg -- sh -c '$(GO) test -count=1 ./... && $(GO) test -count=1 -race $(RACE_PKGS)'
+	$(MAKE) --no-print-directory fuzz-smoke
+
+## fuzz-smoke: each fuzz target for FUZZTIME (go test -fuzz takes one target per run)
+fuzz-smoke:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz-smoke: $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) $${t%%:*}; \
+	done
 
 ## check: formatting, vet, proto lint, generated code and go.mod up to date
 check:

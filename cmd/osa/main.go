@@ -44,6 +44,7 @@ then OSA_* environment variables (OSA_HTTP__ADDR=:9090 sets http.addr), then fla
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "YAML config file (default $OSA_CONFIG_FILE)")
 	root.PersistentFlags().StringArrayVar(&g.set, "set", nil, "override a config key, e.g. --set http.addr=:9090 (repeatable)")
 	root.AddCommand(
+		newBenchCmd(g),
 		newConfigCmd(g),
 		newDevCmd(g),
 		newGetCmd(),

@@ -1,0 +1,233 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/osa-archive/osa/internal/pgtest"
+)
+
+// BenchmarkIngest runs a small [Ingest] (2,000 records, 200 in the batch-size-1 scenarios) and
+// reports its key figures; progress goes to stderr, and with -v the whole report too. It takes
+// about half a minute: run it once, with -benchtime 1x:
+//
+//	go run ./internal/cmd/withpg -- go test -run '^$' -bench BenchmarkIngest -benchtime 1x ./internal/bench/
+func BenchmarkIngest(b *testing.B) {
+	admin := pgtest.AdminURL(b)
+	var (
+		rep *IngestReport
+		err error
+	)
+	for b.Loop() {
+		rep, err = Ingest(context.Background(), IngestOpts{
+			AdminURL:     admin,
+			Records:      2000,
+			SmallRecords: 200,
+			Progress:     os.Stderr,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if testing.Verbose() {
+		fmt.Fprint(os.Stderr, rep.Markdown())
+	}
+	pipeline, vector := rep.Scenario(ScenarioPipeline), rep.Scenario(ScenarioVector)
+	b.ReportMetric(pipeline.Backends[0].RecordsPerSec, "pipeline_rec/s")
+	b.ReportMetric(vector.Backends[0].RecordsPerSec, "vector_rec/s")
+	b.ReportMetric(rep.Raw.RowsPerSec, "raw_hnsw_rows/s")
+	b.ReportMetric(100*vector.Backends[0].RecordsPerSec/rep.Raw.RowsPerSec, "vector_pct_of_raw")
+	b.ReportMetric(vector.EmbedCallsPerRecord, "embed_calls/rec")
+}
+
+// TestIngestSmoke runs every scenario on a few records: each must finish with every record
+// indexed in every backend, at a positive rate, and the report must render. Not parallel: it
+// measures, and it checks that no scratch database is left on the server.
+func TestIngestSmoke(t *testing.T) {
+	const records, small = 300, 30
+	before := scratchDBs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := Ingest(ctx, IngestOpts{
+		AdminURL:     pgtest.AdminURL(t),
+		Records:      records,
+		SmallRecords: small,
+		Progress:     testWriter{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string]struct {
+		n, batch int
+		backends []string
+	}{
+		ScenarioPipeline:      {records, 128, []string{"keyword"}},
+		ScenarioKeywordBatch1: {small, 1, []string{"keyword"}},
+		ScenarioVector:        {records, 128, []string{"vector"}},
+		ScenarioVectorBatch1:  {small, 1, []string{"vector"}},
+		ScenarioBoth:          {records, 128, []string{"vector", "keyword"}},
+	}
+	if len(rep.Scenarios) != len(want) {
+		t.Fatalf("%d scenarios, want %d", len(rep.Scenarios), len(want))
+	}
+	for _, s := range rep.Scenarios {
+		w, ok := want[s.Name]
+		if !ok {
+			t.Fatalf("unexpected scenario %q", s.Name)
+		}
+		if s.Records != w.n || s.BatchSize != w.batch || strings.Join(s.backendList(), ",") != strings.Join(w.backends, ",") {
+			t.Errorf("%s: N %d, batch %d, backends %v; want %d, %d, %v", s.Name, s.Records, s.BatchSize, s.backendList(), w.n, w.batch, w.backends)
+		}
+		if s.PublishPerSec <= 0 || s.Seconds <= 0 || s.FanOutSeconds <= 0 || s.FanOutSeconds > s.Seconds {
+			t.Errorf("%s: publish %v rec/s, fan-out %v s, all %v s", s.Name, s.PublishPerSec, s.FanOutSeconds, s.Seconds)
+		}
+		for _, b := range s.Backends {
+			if b.Indexed != s.Records || b.IndexedAtFanOut > b.Indexed || b.RecordsPerSec <= 0 || b.Batches.Succeeded < s.Records {
+				t.Errorf("%s/%s: indexed %d of %d at %v rec/s, %d jobs succeeded", s.Name, b.Name, b.Indexed, s.Records,
+					b.RecordsPerSec, b.Batches.Succeeded)
+			}
+			hist := 0
+			for _, bk := range b.Batches.Histogram {
+				hist += bk.Batches
+			}
+			flushes := 0
+			for _, n := range b.Batches.Flush {
+				flushes += n
+			}
+			if hist != b.Batches.Batches || flushes != b.Batches.Batches || b.Batches.Batches == 0 {
+				t.Errorf("%s/%s: %d batches, histogram counts %d, flush reasons %d", s.Name, b.Name, b.Batches.Batches, hist, flushes)
+			}
+			if s.BatchSize == 1 && b.Batches.Batches != b.Batches.Jobs {
+				t.Errorf("%s/%s: %d batches of %d jobs with batch size 1", s.Name, b.Name, b.Batches.Batches, b.Batches.Jobs)
+			}
+		}
+		hasVector := strings.Contains(strings.Join(s.backendList(), ","), "vector")
+		if hasVector != (s.EmbedCalls > 0) {
+			t.Errorf("%s: %d embedding calls", s.Name, s.EmbedCalls)
+		}
+		if s.BatchSize == 1 && hasVector && s.EmbedCalls < int64(s.Records) {
+			t.Errorf("%s: %d embedding calls for %d records in batches of one", s.Name, s.EmbedCalls, s.Records)
+		}
+	}
+	if rep.Raw == nil || rep.Raw.Rows != records || rep.Raw.RowsPerSec <= 0 || rep.Raw.Writers != 1 {
+		t.Errorf("raw ceiling %+v", rep.Raw)
+	}
+	if rep.RawParallel == nil || rep.RawParallel.Writers < 2 || rep.RawParallel.RowsPerSec <= 0 {
+		t.Errorf("parallel raw ceiling %+v", rep.RawParallel)
+	}
+	if len(rep.Targets) != 3 {
+		t.Errorf("targets %+v, want 3", rep.Targets)
+	}
+	if rep.Machine.Postgres.Version == "" || rep.Machine.Postgres.SharedBuffers == "" || rep.Machine.NumCPU == 0 {
+		t.Errorf("machine %+v", rep.Machine)
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Errorf("report does not marshal: %v", err)
+	}
+	md := rep.Markdown()
+	for _, s := range []string{"## Targets", "raw_hnsw", ScenarioPipeline, ScenarioVectorBatch1, ScenarioBoth} {
+		if !strings.Contains(md, s) {
+			t.Errorf("Markdown lacks %q:\n%s", s, md)
+		}
+	}
+	assertNoNewScratchDBs(t, before)
+}
+
+// TestIngestCancelCleansUp cancels a run in its first scenario: Ingest returns the context's
+// error and leaves no scratch database behind. Not parallel, as [TestIngestSmoke].
+func TestIngestCancelCleansUp(t *testing.T) {
+	before := scratchDBs(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var once sync.Once
+	progress := writerFunc(func(p []byte) (int, error) {
+		// Cancel while the first scenario is publishing and indexing.
+		if strings.Contains(string(p), ScenarioPipeline+": publishing") {
+			once.Do(func() { time.AfterFunc(500*time.Millisecond, cancel) })
+		}
+		return len(p), nil
+	})
+	rep, err := Ingest(ctx, IngestOpts{AdminURL: pgtest.AdminURL(t), Records: 20000, SmallRecords: 10, Progress: progress})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Ingest after cancel: %v, want context.Canceled", err)
+	}
+	if rep == nil || len(rep.Scenarios) != 0 {
+		t.Fatalf("report %+v, want one without scenarios", rep)
+	}
+	assertNoNewScratchDBs(t, before)
+}
+
+func TestIngestOptsValidate(t *testing.T) {
+	t.Parallel()
+	_, err := Ingest(context.Background(), IngestOpts{Records: -1})
+	if err == nil || !strings.Contains(err.Error(), "AdminURL is required") || !strings.Contains(err.Error(), "Records must be at least 1") {
+		t.Fatalf("Ingest with bad opts: %v", err)
+	}
+	o := IngestOpts{AdminURL: "postgres://x", Records: 50}.WithDefaults()
+	if o.VectorRecords != 50 || o.SmallRecords != SmallRecordsDefault || o.Publishers != PublishersDefault ||
+		o.PublishBatch != PublishBatchDefault || o.Logger == nil || o.Progress == nil || o.Command == "" {
+		t.Fatalf("WithDefaults = %+v", o)
+	}
+}
+
+// scratchDBs returns the names of the scratch databases on the test server.
+func scratchDBs(t *testing.T) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.AdminURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", scratchPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, n := range names {
+		out[n] = true
+	}
+	return out
+}
+
+// assertNoNewScratchDBs fails t when a scratch database exists that was not in before.
+func assertNoNewScratchDBs(t *testing.T, before map[string]bool) {
+	t.Helper()
+	for name := range scratchDBs(t) {
+		if !before[name] {
+			t.Errorf("scratch database %s was left behind", name)
+		}
+	}
+}
+
+// testWriter writes progress lines to the test log.
+type testWriter struct{ tb testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// writerFunc is an [io.Writer] made of a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+var (
+	_ io.Writer = testWriter{}
+	_ io.Writer = writerFunc(nil)
+)

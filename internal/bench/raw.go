@@ -1,0 +1,187 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	pgv "github.com/pgvector/pgvector-go"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
+
+	"github.com/osa-archive/osa/backends/embed"
+	"github.com/osa-archive/osa/config"
+)
+
+// The raw ceiling's table has the pgvector backend's index settings (the defaults of
+// config.DefaultBackend), so the two differ only by the pipeline.
+const (
+	rawDims           = config.EmbedderDimsDefault
+	rawM              = config.HNSWMDefault
+	rawEfConstruction = config.HNSWEfConstructionDefault
+	rawBatch          = config.BatchMaxSizeDefault
+)
+
+var (
+	rawCreateTableSQL = fmt.Sprintf(`CREATE TABLE raw_hnsw (id bigint PRIMARY KEY, embedding vector(%d) NOT NULL)`, rawDims)
+	rawCreateIndexSQL = fmt.Sprintf(`CREATE INDEX raw_hnsw_embedding_idx ON raw_hnsw
+USING hnsw (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)`, rawM, rawEfConstruction)
+)
+
+// rawInsertSQL is the batched multi-row insert: one statement per batch, from arrays.
+const rawInsertSQL = `INSERT INTO raw_hnsw (id, embedding) SELECT * FROM unnest($1::bigint[], $2::vector[])`
+
+// RawResult is the raw insert rate into an HNSW-indexed table: the ceiling of vector ingest.
+type RawResult struct {
+	// Rows were inserted in batches of BatchSize by Writers concurrent connections, each batch
+	// its own transaction.
+	Rows      int `json:"rows"`
+	BatchSize int `json:"batch_size"`
+	Writers   int `json:"writers"`
+	// Dims, M and EfConstruction are the vector length and the HNSW index settings.
+	Dims           int `json:"dims"`
+	M              int `json:"m"`
+	EfConstruction int `json:"ef_construction"`
+	// Seconds is the time from the first insert to the last commit; RowsPerSec is Rows/Seconds.
+	Seconds    float64 `json:"seconds"`
+	RowsPerSec float64 `json:"rows_per_sec"`
+	// MeanBatchMillis is the mean time of one batch's statement and commit.
+	MeanBatchMillis float64 `json:"mean_batch_ms"`
+	// CPU is the machine's CPU use while inserting.
+	CPU CPUUse `json:"cpu"`
+	// Load is the load average before and after.
+	LoadBefore string `json:"load_before,omitempty"`
+	LoadAfter  string `json:"load_after,omitempty"`
+}
+
+// rawHNSW measures the raw ceiling in a scratch database: it embeds texts with the hash
+// embedder (not timed), then inserts the vectors into raw_hnsw(id, embedding) with an HNSW
+// index in batches of [rawBatch], from writers connections at once.
+func rawHNSW(ctx context.Context, adminURL string, cpu *cpuMeter, texts []string, writers int, progress func(done int)) (res RawResult, err error) {
+	vecs, errs := embed.NewHash(embed.HashConfig{Dims: rawDims}).Embed(ctx, texts)
+	for i, e := range errs {
+		if e != nil {
+			return res, fmt.Errorf("error embedding text %d for the raw ceiling: %w", i, e)
+		}
+	}
+
+	db, err := createScratchDB(ctx, adminURL)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if dropErr := db.drop(ctx); dropErr != nil && err == nil {
+			err = dropErr
+		}
+	}()
+	if err := rawSetup(ctx, db.url); err != nil {
+		return res, err
+	}
+	pc, err := pgxpool.ParseConfig(db.url)
+	if err != nil {
+		return res, err
+	}
+	pc.MaxConns = int32(writers)
+	pc.AfterConnect = pgxvec.RegisterTypes // binary vectors, as the backend sends them
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return res, fmt.Errorf("error connecting to %s: %w", db.name, err)
+	}
+	defer pool.Close()
+	// Open every connection before the clock starts.
+	var warm sync.WaitGroup
+	for range writers {
+		warm.Go(func() {
+			if c, err := pool.Acquire(ctx); err == nil {
+				time.Sleep(10 * time.Millisecond)
+				c.Release()
+			}
+		})
+	}
+	warm.Wait()
+
+	type batch struct {
+		ids  []int64
+		vecs []pgv.Vector
+	}
+	batches := make(chan batch, len(texts)/rawBatch+1)
+	for lo := 0; lo < len(texts); lo += rawBatch {
+		hi := min(lo+rawBatch, len(texts))
+		b := batch{ids: make([]int64, 0, hi-lo), vecs: make([]pgv.Vector, 0, hi-lo)}
+		for i := lo; i < hi; i++ {
+			b.ids = append(b.ids, int64(i+1))
+			b.vecs = append(b.vecs, pgv.NewVector(vecs[i]))
+		}
+		batches <- b
+	}
+	close(batches)
+
+	res = RawResult{Rows: len(texts), BatchSize: rawBatch, Writers: writers, Dims: rawDims, M: rawM,
+		EfConstruction: rawEfConstruction, LoadBefore: loadAvg()}
+	var (
+		done       atomic.Int64
+		batchTotal atomic.Int64 // nanoseconds
+		nBatches   atomic.Int64
+		firstErr   error
+		errOnce    sync.Once
+		wg         sync.WaitGroup
+	)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cpu0 := cpu.read()
+	start := time.Now()
+	for range writers {
+		wg.Go(func() {
+			for b := range batches {
+				if runCtx.Err() != nil {
+					return
+				}
+				t := time.Now()
+				if _, err := pool.Exec(runCtx, rawInsertSQL, b.ids, b.vecs); err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("error inserting into raw_hnsw: %w", err) })
+					cancel()
+					return
+				}
+				batchTotal.Add(int64(time.Since(t)))
+				nBatches.Add(1)
+				if progress != nil {
+					progress(int(done.Add(int64(len(b.ids)))))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	res.CPU = cpu0.until(cpu.read())
+	if firstErr != nil {
+		return res, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	res.LoadAfter = loadAvg()
+	res.Seconds = elapsed.Seconds()
+	res.RowsPerSec = float64(res.Rows) / res.Seconds
+	if n := nBatches.Load(); n > 0 {
+		res.MeanBatchMillis = float64(batchTotal.Load()) / float64(n) / float64(time.Millisecond)
+	}
+	return res, nil
+}
+
+// rawSetup creates the vector extension and the raw_hnsw table with its index.
+func rawSetup(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("error connecting to the raw ceiling's database: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, q := range []string{"CREATE EXTENSION IF NOT EXISTS vector", rawCreateTableSQL, rawCreateIndexSQL} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("error preparing the raw ceiling's table: %w", err)
+		}
+	}
+	return nil
+}

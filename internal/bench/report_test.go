@@ -1,0 +1,108 @@
+package bench
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/osa-archive/osa/jobs"
+)
+
+func TestBatchObserver(t *testing.T) {
+	t.Parallel()
+	o := newBatchObserver()
+	for _, st := range []jobs.BatchStats{
+		{Backend: "k", Size: 1, Reason: "delay", Succeeded: 1},
+		{Backend: "k", Size: 2, Reason: "slots", Succeeded: 1, Retried: 1},
+		{Backend: "k", Size: 15, Reason: "delay", Succeeded: 15},
+		{Backend: "k", Size: 16, Reason: "delay", Succeeded: 16},
+		{Backend: "k", Size: 127, Reason: "slots", Succeeded: 127},
+		{Backend: "k", Size: 128, Reason: "size", Succeeded: 128},
+		{Backend: "v", Size: 128, Reason: "size", Succeeded: 128},
+	} {
+		o.observe(st)
+	}
+	s := o.summary("k")
+	var got []int
+	var labels []string
+	for _, b := range s.Histogram {
+		got = append(got, b.Batches)
+		labels = append(labels, b.Label)
+	}
+	if strings.Join(labels, " ") != "1 2-15 16-63 64-127 128+" {
+		t.Errorf("labels %v", labels)
+	}
+	if want := []int{1, 2, 1, 1, 1}; !slices.Equal(got, want) {
+		t.Errorf("histogram %v, want %v", got, want)
+	}
+	if s.Batches != 6 || s.Jobs != 289 || s.Succeeded != 288 || s.Retried != 1 {
+		t.Errorf("summary %+v", s)
+	}
+	if s.Flush["delay"] != 3 || s.Flush["slots"] != 2 || s.Flush["size"] != 1 {
+		t.Errorf("flush %v", s.Flush)
+	}
+	if empty := o.summary("none"); empty.Batches != 0 || len(empty.Histogram) != len(HistogramBuckets) {
+		t.Errorf("summary of an unseen backend %+v", empty)
+	}
+}
+
+func TestFmtNum(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[float64]string{0: "0", 7: "7", 2.5: "2.5", 999.6: "1,000", 1234567: "1,234,567", -1500: "-1,500"} {
+		if got := fmtNum(v); got != want {
+			t.Errorf("fmtNum(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// TestReportMarkdown renders a report with every part and checks the figures a reader looks for.
+func TestReportMarkdown(t *testing.T) {
+	t.Parallel()
+	hist := func(n int) BatchSummary {
+		h := newHistogram()
+		addToHistogram(h, n)
+		return BatchSummary{Batches: 1, Jobs: n, Succeeded: n, MeanSize: float64(n), Histogram: h, Flush: map[string]int{"size": 1}}
+	}
+	rep := &IngestReport{
+		Command: "osa bench ingest --records 2000",
+		Opts:    OptsSummary{Records: 2000, SmallRecords: 200, VectorRecords: 2000, Publishers: 2, PublishBatch: 500, PollMillis: 50},
+		Scenarios: []ScenarioResult{
+			{Name: ScenarioPipeline, Records: 2000, BatchSize: 128, PublishPerSec: 5000, FanOutPerSec: 4000, Backends: []BackendResult{
+				{Name: "keyword", RecordsPerSec: 3000, Batches: hist(128)}}},
+			{Name: ScenarioKeywordBatch1, Records: 200, BatchSize: 1, Backends: []BackendResult{
+				{Name: "keyword", RecordsPerSec: 300, Batches: hist(1)}}},
+			{Name: ScenarioVector, Records: 2000, BatchSize: 128, EmbedCalls: 16, EmbedCallsPerRecord: 0.008, Backends: []BackendResult{
+				{Name: "vector", RecordsPerSec: 300, Batches: hist(128)}}},
+		},
+		Raw: &RawResult{Rows: 2000, Writers: 1, RowsPerSec: 400, Seconds: 5},
+	}
+	rep.evaluateTargets()
+	if len(rep.Targets) != 3 {
+		t.Fatalf("targets %+v", rep.Targets)
+	}
+	if tg := rep.Target(TargetPipeline); !tg.Met || tg.Ratio != 2 {
+		t.Errorf("pipeline target %+v", tg)
+	}
+	if tg := rep.Target(TargetVector); tg.Met || tg.Measured != 0.75 {
+		t.Errorf("vector target %+v", tg)
+	}
+	if tg := rep.Target(TargetEmbedCalls); !tg.Met || tg.Ratio != 2.5 {
+		t.Errorf("embedding calls target %+v", tg)
+	}
+	md := rep.Markdown()
+	for _, want := range []string{
+		"osa bench ingest --records 2000",
+		"| pipeline | keyword | 2,000 | 128 | 5,000 | 4,000 | keyword **3,000** | keyword 10.00× (batch 1 at N 200) |",
+		"75 % of raw 400 rows/s (goal ≥ 80 %) ✗ (missed)",
+		"0.0080 (1/125)",
+		"| 1 | 2,000 | 5.0 | **400** |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Fatal(err)
+	}
+}

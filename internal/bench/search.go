@@ -1,0 +1,481 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	pgvec "github.com/pgvector/pgvector-go"
+
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
+	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
+	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/embed"
+	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/server"
+)
+
+// Defaults of the search benchmark.
+const (
+	SearchRecordsDefault = 100000
+	SearchQueriesDefault = 200
+	// searchLoadBatch is how many records a load step publishes and writes at once.
+	searchLoadBatch = 1000
+	// searchK is the k of recall@k and the limit of every measured query.
+	searchK = 10
+)
+
+// Targets of the search benchmark (issue 4), on 2 cores with the hash embedder.
+const (
+	TargetRecall         = 0.95
+	TargetVectorP99      = 25 * time.Millisecond
+	TargetHybridP99      = 40 * time.Millisecond
+	TargetAPIOverheadP50 = 1.3
+)
+
+// SearchOpts configures [Search].
+type SearchOpts struct {
+	// AdminURL is a postgres:// URL whose user may create databases; the benchmark runs in a
+	// scratch database there, dropped at the end.
+	AdminURL string
+	// Records is the corpus size. Defaults to 100,000.
+	Records int
+	// Queries is the number of distinct queries. Defaults to 200.
+	Queries int
+	// Progress, when set, gets a line per step.
+	Progress io.Writer
+}
+
+// Latency is the latency distribution of one measured series.
+type Latency struct {
+	Mode       string  `json:"mode"`
+	Clients    int     `json:"clients"`
+	Requests   int     `json:"requests"`
+	P50Ms      float64 `json:"p50_ms"`
+	P95Ms      float64 `json:"p95_ms"`
+	P99Ms      float64 `json:"p99_ms"`
+	QPS        float64 `json:"qps"`
+	Errors     int     `json:"errors"`
+	EmptyCount int     `json:"empty"`
+}
+
+// RecallAtEf is recall@10 at one hnsw.ef_search.
+type RecallAtEf struct {
+	EfSearch int     `json:"ef_search"`
+	Recall   float64 `json:"recall_at_10"`
+}
+
+// SearchReport is the outcome of [Search].
+type SearchReport struct {
+	Command string    `json:"command,omitempty"`
+	Date    time.Time `json:"date"`
+	Machine Machine   `json:"machine"`
+	Records int       `json:"records"`
+	Queries int       `json:"queries"`
+	// LoadSeconds is the time to publish the corpus and build both backends.
+	LoadSeconds float64 `json:"load_seconds"`
+	// RecallAt10 is the mean recall@10 of the API's vector search against exact search, a hit
+	// counting when it is as near as the exact 10th (hash embeddings tie).
+	RecallAt10 float64 `json:"recall_at_10"`
+	// RecallStrict counts only the exact top 10's own ids.
+	RecallStrict float64 `json:"recall_strict"`
+	// RecallByEf is recall@10 at several hnsw.ef_search values.
+	RecallByEf []RecallAtEf `json:"recall_by_ef_search"`
+	// EfSearch is the hnsw.ef_search of the measured vector queries.
+	EfSearch int `json:"ef_search"`
+	// Series are the API's latencies per mode and client count, and "raw_sql" for the same kNN
+	// query sent straight to Postgres.
+	Series []Latency `json:"series"`
+}
+
+// Series returns the series of mode at clients, or nil.
+func (r *SearchReport) series(mode string, clients int) *Latency {
+	for i := range r.Series {
+		if r.Series[i].Mode == mode && r.Series[i].Clients == clients {
+			return &r.Series[i]
+		}
+	}
+	return nil
+}
+
+// Search measures search on a generated corpus: recall@10 of vector search against exact search,
+// and the latency and throughput of every mode at 1 and 8 clients through the API, beside the
+// same kNN query as raw SQL.
+func Search(ctx context.Context, opts SearchOpts) (*SearchReport, error) {
+	if opts.Records == 0 {
+		opts.Records = SearchRecordsDefault
+	}
+	if opts.Queries == 0 {
+		opts.Queries = SearchQueriesDefault
+	}
+	progress := func(format string, args ...any) {
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, format+"\n", args...)
+		}
+	}
+	rep := &SearchReport{Date: time.Now().UTC(), Records: opts.Records, Queries: opts.Queries}
+	var err error
+	if rep.Machine, err = machineInfo(ctx, opts.AdminURL); err != nil {
+		return nil, err
+	}
+	cpu := newCPUMeter(ctx, opts.AdminURL)
+	rep.Machine.CPUBefore = cpu.sample(ctx, time.Second)
+	db, err := createScratchDB(ctx, opts.AdminURL)
+	if err != nil {
+		return nil, err
+	}
+	defer db.drop(ctx)
+
+	cfg := config.Default()
+	cfg.Database.URL = db.url
+	cfg.Node.Role = config.RoleAPI // the corpus is loaded directly; no workers compete for the CPUs
+	cfg.Log.Level = "error"
+	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx, ln) }()
+	defer func() { stop(); <-done }()
+
+	start := time.Now()
+	corpus := Corpus(opts.Records)
+	if err := loadCorpus(ctx, srv.Pool(), srv.Backends(), corpus, progress); err != nil {
+		return nil, err
+	}
+	rep.LoadSeconds = time.Since(start).Seconds()
+	progress("search: loaded %d records in %.1f s", opts.Records, rep.LoadSeconds)
+
+	queries := searchQueries(corpus, opts.Queries)
+	client := osav1connect.NewSearchServiceClient(http.DefaultClient, "http://"+ln.Addr().String())
+	var vec backends.Backend
+	for _, b := range srv.Backends() {
+		if b.Kind() == backends.KindPgvector {
+			vec = b
+		}
+	}
+	rep.EfSearch = max(cfg.Search.EfSearch, 2*searchK)
+
+	// Recall: the API's vector hits against an exact scan. Hash embeddings of short queries
+	// tie often, so a hit counts when it is as near as the exact 10th (ties at the boundary
+	// are interchangeable); the strict id overlap is reported beside it.
+	exacts := make([][]backends.Hit, len(queries))
+	for i, q := range queries {
+		if exacts[i], err = vec.Search(ctx, srv.Pool(), backends.Query{Text: q, Limit: searchK, Exact: true}); err != nil {
+			return nil, fmt.Errorf("exact search %q: %w", q, err)
+		}
+	}
+	recallOf := func(i int, ids []string, scores []float64) (tieAware, strict float64) {
+		exact := exacts[i]
+		if len(exact) == 0 {
+			return 1, 1
+		}
+		want := map[string]bool{}
+		for _, h := range exact {
+			want[h.RecordID.String()] = true
+		}
+		bound := exact[len(exact)-1].Score - 1e-6
+		var t, s int
+		for j, id := range ids {
+			if want[id] {
+				s++
+			}
+			if want[id] || scores[j] >= bound {
+				t++
+			}
+		}
+		return float64(min(t, len(exact))) / float64(len(exact)), float64(s) / float64(len(exact))
+	}
+	for i, q := range queries {
+		res, err := client.Search(ctx, connect.NewRequest(&osav1.SearchRequest{Query: q, Mode: osav1.SearchMode_SEARCH_MODE_VECTOR, Limit: ptr(int32(searchK))}))
+		if err != nil {
+			return nil, fmt.Errorf("vector search %q: %w", q, err)
+		}
+		var ids []string
+		var scores []float64
+		for _, h := range res.Msg.Hits {
+			if srn, err := records.ParseSRN(h.Srn); err == nil {
+				ids, scores = append(ids, srn.ID.String()), append(scores, h.Score)
+			}
+		}
+		t, s := recallOf(i, ids, scores)
+		rep.RecallAt10 += t / float64(len(queries))
+		rep.RecallStrict += s / float64(len(queries))
+	}
+	progress("search: recall@10 %.3f (ids alone %.3f) over %d queries", rep.RecallAt10, rep.RecallStrict, len(queries))
+	// How recall grows with hnsw.ef_search (search.ef_search), straight from the backend.
+	for _, ef := range []int{40, 100, 200, 400, 800} {
+		var t float64
+		for i, q := range queries {
+			hits, err := vec.Search(ctx, srv.Pool(), backends.Query{Text: q, Limit: searchK, EfSearch: ef})
+			if err != nil {
+				return nil, err
+			}
+			var ids []string
+			var scores []float64
+			for _, h := range hits {
+				ids, scores = append(ids, h.RecordID.String()), append(scores, h.Score)
+			}
+			r, _ := recallOf(i, ids, scores)
+			t += r / float64(len(queries))
+		}
+		rep.RecallByEf = append(rep.RecallByEf, RecallAtEf{EfSearch: ef, Recall: t})
+		progress("search: ef_search %d: recall@10 %.3f", ef, t)
+	}
+
+	// Raw SQL: the same kNN query the vector backend runs, minus the API (embedding included).
+	emb := embed.NewHash(embed.HashConfig{})
+	raw := func(ctx context.Context, q string) (int, error) {
+		vecs, errs := emb.Embed(ctx, []string{q})
+		if errs[0] != nil {
+			return 0, errs[0]
+		}
+		n := 0
+		err := pgx.BeginTxFunc(ctx, srv.Pool(), pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL hnsw.ef_search = %d", rep.EfSearch)); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT record_id FROM vec_vector ORDER BY embedding <=> $1 LIMIT $2`, pgvec.NewVector(vecs[0]), searchK)
+			if err != nil {
+				return err
+			}
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[[16]byte])
+			n = len(ids)
+			return err
+		})
+		return n, err
+	}
+	api := func(mode osav1.SearchMode) func(ctx context.Context, q string) (int, error) {
+		return func(ctx context.Context, q string) (int, error) {
+			res, err := client.Search(ctx, connect.NewRequest(&osav1.SearchRequest{Query: q, Mode: mode, Limit: ptr(int32(searchK))}))
+			if err != nil {
+				return 0, err
+			}
+			return len(res.Msg.Hits), nil
+		}
+	}
+	for _, clients := range []int{1, 8} {
+		for _, s := range []struct {
+			name string
+			call func(context.Context, string) (int, error)
+		}{
+			{"raw_sql", raw},
+			{"vector", api(osav1.SearchMode_SEARCH_MODE_VECTOR)},
+			{"keyword", api(osav1.SearchMode_SEARCH_MODE_KEYWORD)},
+			{"hybrid", api(osav1.SearchMode_SEARCH_MODE_HYBRID)},
+		} {
+			l := measure(ctx, s.call, queries, clients)
+			l.Mode = s.name
+			rep.Series = append(rep.Series, l)
+			progress("search: %-8s %d clients: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %.0f q/s", s.name, clients, l.P50Ms, l.P95Ms, l.P99Ms, l.QPS)
+		}
+	}
+	rep.Machine.CPUAfter = cpu.sample(ctx, time.Second)
+	return rep, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// measure runs every query once per client round (3 rounds after one warm-up round), with
+// clients goroutines sharing the work, and returns the latency distribution.
+func measure(ctx context.Context, call func(context.Context, string) (int, error), queries []string, clients int) Latency {
+	for _, q := range queries { // warm-up: caches and connections
+		_, _ = call(ctx, q)
+	}
+	const rounds = 3
+	work := make(chan string)
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		errs      int
+		empty     int
+		wg        sync.WaitGroup
+	)
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for q := range work {
+				t0 := time.Now()
+				n, err := call(ctx, q)
+				d := time.Since(t0)
+				mu.Lock()
+				latencies = append(latencies, d)
+				if err != nil {
+					errs++
+				} else if n == 0 {
+					empty++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for range rounds {
+		for _, q := range queries {
+			work <- q
+		}
+	}
+	close(work)
+	wg.Wait()
+	wall := time.Since(start)
+	slices.Sort(latencies)
+	pct := func(p float64) float64 {
+		i := min(len(latencies)-1, int(p*float64(len(latencies))))
+		return float64(latencies[i].Microseconds()) / 1000
+	}
+	return Latency{Clients: clients, Requests: len(latencies), P50Ms: pct(0.50), P95Ms: pct(0.95), P99Ms: pct(0.99),
+		QPS: float64(len(latencies)) / wall.Seconds(), Errors: errs, EmptyCount: empty}
+}
+
+// searchQueries draws n queries of 2–4 words from the corpus's titles and summaries (fixed seed):
+// queries that look like the records, as users' do.
+func searchQueries(corpus []map[string]any, n int) []string {
+	r := rand.New(rand.NewPCG(CorpusSeed+1, 7))
+	out := make([]string, n)
+	for i := range out {
+		m := corpus[r.IntN(len(corpus))]
+		ws := strings.Fields(strings.ToLower(m["title"].(string) + " " + m["summary"].(string)))
+		k := 2 + r.IntN(3)
+		q := make([]string, k)
+		for j := range q {
+			q[j] = strings.Trim(ws[r.IntN(len(ws))], ".,")
+		}
+		out[i] = strings.Join(q, " ")
+	}
+	return out
+}
+
+// loadCorpus publishes the corpus (without fan-out: the benchmark fills the backends itself) and
+// builds both backends the way a rebuild does: bulk writes into shadow tables without their
+// search index, one index build, a swap.
+func loadCorpus(ctx context.Context, pool *pgxpool.Pool, bs []backends.Backend, corpus []map[string]any, progress func(string, ...any)) error {
+	store := records.NewStore(pool, func(context.Context, pgx.Tx, []records.Change, int) error { return nil }, records.StoreConfig{})
+	for _, b := range bs {
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return b.CreateShadow(ctx, tx) }); err != nil {
+			return err
+		}
+	}
+	for start := 0; start < len(corpus); start += searchLoadBatch {
+		part := corpus[start:min(len(corpus), start+searchLoadBatch)]
+		params := make([]records.PublishParams, len(part))
+		for i, m := range part {
+			b, _ := json.Marshal(m)
+			params[i] = records.PublishParams{Metadata: b}
+		}
+		res, err := store.Publish(ctx, params, records.PriorityBulk)
+		if err != nil {
+			return err
+		}
+		for _, b := range bs {
+			docs := make([]backends.Document, len(part))
+			for i, r := range res {
+				docs[i] = backends.Document{RecordID: r.Record.ID, Version: r.Record.Version, Metadata: part[i]}
+			}
+			shadow := b.Shadow()
+			for i, err := range shadow.Prepare(ctx, docs) {
+				if err != nil {
+					return fmt.Errorf("record %d: %w", start+i, err)
+				}
+			}
+			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				for _, err := range shadow.IngestBatch(ctx, tx, docs) {
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if (start/searchLoadBatch)%20 == 19 {
+			progress("search: loaded %d of %d records", start+len(part), len(corpus))
+		}
+	}
+	for _, b := range bs {
+		t0 := time.Now()
+		if err := b.IndexShadow(ctx, pool); err != nil {
+			return err
+		}
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return b.SwapShadow(ctx, tx) }); err != nil {
+			return err
+		}
+		progress("search: built the %s index in %.1f s", b.Name(), time.Since(t0).Seconds())
+	}
+	return nil
+}
+
+// Markdown renders the report as a table with the targets.
+func (r *SearchReport) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Search benchmark\n\n")
+	if r.Command != "" {
+		fmt.Fprintf(&b, "Produced by:\n\n```\n%s\n```\n\n", r.Command)
+	}
+	m := r.Machine
+	fmt.Fprintf(&b, "%s · %d CPUs · %s · PostgreSQL %s, pgvector %s, shared_buffers %s · before the run: %s, load average %s\n\n",
+		r.Date.Format("2006-01-02 15:04 UTC"), m.NumCPU, m.GoVersion, m.Postgres.Version, m.Postgres.Pgvector,
+		m.Postgres.SharedBuffers, m.CPUBefore, orDash(m.LoadBefore))
+	fmt.Fprintf(&b, "Corpus: %d generated records (fixed seed, clustered topics), `hash` embedder, 384 dims, HNSW m 16, "+
+		"ef_construction 64; loaded and indexed in %.0f s. %d queries of 2–4 words drawn from the corpus; every series "+
+		"runs them 3 times after a warm-up round; limit %d; hnsw.ef_search %d.\n\n", r.Records, r.LoadSeconds, r.Queries, searchK, r.EfSearch)
+
+	b.WriteString("## Targets\n\n| target | measured | goal | met |\n|---|---:|---:|:-:|\n")
+	yes := func(ok bool) string {
+		if ok {
+			return "yes"
+		}
+		return "no"
+	}
+	fmt.Fprintf(&b, "| recall@10 of vector search vs exact search (ties at the 10th count; ids alone %.3f) | %.3f | ≥ %.2f | %s |\n",
+		r.RecallStrict, r.RecallAt10, TargetRecall, yes(r.RecallAt10 >= TargetRecall))
+	for _, t := range []struct {
+		mode string
+		goal time.Duration
+	}{{"vector", TargetVectorP99}, {"hybrid", TargetHybridP99}} {
+		for _, c := range []int{1, 8} {
+			if s := r.series(t.mode, c); s != nil {
+				fmt.Fprintf(&b, "| %s p99, %d client(s) | %.1f ms | ≤ %d ms | %s |\n", t.mode, c, s.P99Ms, t.goal.Milliseconds(),
+					yes(s.P99Ms <= float64(t.goal.Milliseconds())))
+			}
+		}
+	}
+	for _, c := range []int{1, 8} {
+		api, raw := r.series("vector", c), r.series("raw_sql", c)
+		if api != nil && raw != nil && raw.P50Ms > 0 {
+			ratio := api.P50Ms / raw.P50Ms
+			fmt.Fprintf(&b, "| API overhead (vector p50 / raw SQL p50), %d client(s) | %.2f× | ≤ %.1f× | %s |\n", c, ratio,
+				TargetAPIOverheadP50, yes(ratio <= TargetAPIOverheadP50))
+		}
+	}
+	b.WriteString("\n## Recall and hnsw.ef_search\n\n| ef_search | recall@10 |\n|---:|---:|\n")
+	for _, e := range r.RecallByEf {
+		fmt.Fprintf(&b, "| %d | %.3f |\n", e.EfSearch, e.Recall)
+	}
+	b.WriteString("\n## Latency and throughput\n\n`raw_sql` is the vector backend's kNN query (`ORDER BY embedding <=> $1 LIMIT 10`, same ef_search, the query embedded in the client) sent straight to PostgreSQL; the others go through the API (Connect, binary protobuf, HTTP/1.1 on loopback).\n\n")
+	b.WriteString("| mode | clients | requests | p50 ms | p95 ms | p99 ms | queries/s | errors | empty |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range r.Series {
+		fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %.2f | %.2f | %.0f | %d | %d |\n", s.Mode, s.Clients, s.Requests, s.P50Ms, s.P95Ms, s.P99Ms, s.QPS, s.Errors, s.EmptyCount)
+	}
+	fmt.Fprintf(&b, "\nAfter the run: %s.\n", m.CPUAfter)
+	return b.String()
+}

@@ -1,0 +1,36 @@
+package bench
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/osa-archive/osa/internal/pgtest"
+)
+
+// TestSearchSmoke runs the search benchmark on a small corpus: every series runs without errors
+// and recall is sane. The figures themselves are for osa bench search.
+func TestSearchSmoke(t *testing.T) {
+	t.Parallel()
+	rep, err := Search(context.Background(), SearchOpts{AdminURL: pgtest.AdminURL(t), Records: 3000, Queries: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.RecallAt10 < 0.8 || rep.RecallAt10 > 1+1e-9 {
+		t.Fatalf("recall@10 %.3f on 3,000 records", rep.RecallAt10)
+	}
+	if len(rep.Series) != 8 {
+		t.Fatalf("%d series, want 4 modes × 2 client counts", len(rep.Series))
+	}
+	for _, s := range rep.Series {
+		if s.Errors != 0 || s.Requests != 60 || s.P50Ms <= 0 || s.P99Ms < s.P50Ms || s.QPS <= 0 {
+			t.Fatalf("series %+v", s)
+		}
+		if s.Mode != "keyword" && s.EmptyCount != 0 {
+			t.Fatalf("series %+v: vector search came back empty", s)
+		}
+	}
+	if md := rep.Markdown(); !strings.Contains(md, "recall@10") || !strings.Contains(md, "| hybrid | 8 |") {
+		t.Fatalf("markdown:\n%s", md)
+	}
+}
