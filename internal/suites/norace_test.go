@@ -1,0 +1,6 @@
+//go:build !race
+
+package suites
+
+// raceEnabled is set when the test binary is built with -race.
+const raceEnabled = false
