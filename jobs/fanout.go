@@ -1,8 +1,11 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -60,6 +63,7 @@ type fanOutItem struct {
 const pendingSQL = `
 INSERT INTO index_state AS s (record_id, backend, version, state)
 SELECT u.id, b, u.version, 'pending' FROM unnest($1::uuid[], $2::int[]) AS u (id, version) CROSS JOIN unnest($3::text[]) AS b
+ORDER BY u.id, b
 ON CONFLICT (record_id, backend) DO UPDATE
     SET version = EXCLUDED.version, state = 'pending', attempts = 0, last_error = NULL, updated_at = now()
     WHERE s.version <= EXCLUDED.version`
@@ -97,11 +101,12 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []fanOutItem, _ strin
 		}
 		latest[a.RecordID] = max(latest[a.RecordID], a.Version)
 	}
-	ids := make([]uuid.UUID, 0, len(latest))
-	versions := make([]int32, 0, len(latest))
-	for id, v := range latest {
-		ids = append(ids, id)
-		versions = append(versions, int32(v))
+	// In id order, as the index batches lock index_state rows: batches that share records take
+	// turns instead of deadlocking.
+	ids := slices.SortedFunc(maps.Keys(latest), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	versions := make([]int32, len(ids))
+	for i, id := range ids {
+		versions[i] = int32(latest[id])
 	}
 
 	err := pgx.BeginFunc(bctx, w.pool, func(tx pgx.Tx) error {

@@ -73,6 +73,8 @@ type action struct {
 	attempt int                // the highest attempt among the record's jobs
 	changed time.Time          // records.updated_at of the version written
 	written bool               // the batch wrote this record (or its delete)
+	newest  int                // the highest version among the record's jobs
+	stale   bool               // every job is older than the record: the newer version's job indexes it
 	doc     *backends.Document // the document to write when !delete
 	err     error              // the record's result
 }
@@ -131,6 +133,7 @@ func (x *indexer) plan(ctx context.Context, jobs []*river.Job[IndexRecordArgs]) 
 			ids = append(ids, a.id)
 		}
 		a.attempt = max(a.attempt, j.Attempt)
+		a.newest = max(a.newest, j.Args.Version)
 	}
 	current, err := records.LoadCurrent(ctx, x.pool, ids)
 	if err != nil {
@@ -143,6 +146,11 @@ func (x *indexer) plan(ctx context.Context, jobs []*river.Job[IndexRecordArgs]) 
 	for _, a := range p.acts {
 		c, ok := current[a.id]
 		a.version, a.delete = c.Version, !ok || c.Deleted
+		if ok && a.newest < c.Version {
+			// A newer version was committed, and with it the job that indexes it.
+			a.stale = true
+			continue
+		}
 		if a.delete {
 			continue
 		}
@@ -165,13 +173,15 @@ func (x *indexer) plan(ctx context.Context, jobs []*river.Job[IndexRecordArgs]) 
 	return p, nil
 }
 
-// lockAndReadSQL locks the batch's index_state rows (in id order, so concurrent batches cannot
-// deadlock) and returns each record's version, deletion and last change as they are now, and
-// whether a rebuild of the backend is running (its shadow table then gets every write too).
-const lockAndReadSQL = `
-WITH locked AS (
-    SELECT record_id FROM index_state WHERE backend = $1 AND record_id = ANY($2) ORDER BY record_id FOR UPDATE
-), rebuild AS (
+// lockSQL locks the batch's index_state rows, in id order so concurrent batches cannot
+// deadlock. It is a statement of its own: PostgreSQL never runs a SELECT in WITH that the main
+// query does not reference, FOR UPDATE or not.
+const lockSQL = `SELECT record_id FROM index_state WHERE backend = $1 AND record_id = ANY($2) ORDER BY record_id FOR UPDATE`
+
+// readSQL returns each record's version, deletion and last change as they are now, and whether
+// a rebuild of the backend is running (its shadow table then gets every write too).
+const readSQL = `
+WITH rebuild AS (
     SELECT EXISTS (SELECT 1 FROM reindexes WHERE backend = $1 AND state = 'running') AS running
 )
 SELECT r.id, r.version, r.deleted_at IS NOT NULL, r.updated_at, rebuild.running
@@ -187,7 +197,10 @@ type recordState struct {
 // lockAndRead locks ids' index_state rows of backend in tx and returns the records' states, and
 // whether a rebuild of backend is running.
 func lockAndRead(ctx context.Context, tx pgx.Tx, backend string, ids []uuid.UUID) (map[uuid.UUID]recordState, bool, error) {
-	rows, err := tx.Query(ctx, lockAndReadSQL, backend, ids)
+	if _, err := tx.Exec(ctx, lockSQL, backend, ids); err != nil {
+		return nil, false, fmt.Errorf("error locking index state: %w", err)
+	}
+	rows, err := tx.Query(ctx, readSQL, backend, ids)
 	if err != nil {
 		return nil, false, fmt.Errorf("error locking index state: %w", err)
 	}
@@ -237,7 +250,7 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 		for _, a := range p.acts {
 			cur, ok := now[a.id]
 			switch {
-			case a.err != nil:
+			case a.err != nil || a.stale:
 				continue
 			case a.delete && (!ok || cur.deleted):
 				deletes = append(deletes, a.id)
