@@ -26,6 +26,7 @@ type adminService struct {
 	all      []backends.Backend // in configuration order, parallel to backends
 	backends []string
 	pool     *pgxpool.Pool
+	queues   func() []string // the configured queues, listed even when empty
 	river    *river.Client[pgx.Tx]
 }
 
@@ -41,11 +42,7 @@ func (s *adminService) RetryFailed(ctx context.Context, req *connect.Request[osa
 }
 
 func (s *adminService) GetQueueStats(ctx context.Context, _ *connect.Request[osav1.GetQueueStatsRequest]) (*connect.Response[osav1.GetQueueStatsResponse], error) {
-	known := []string{jobs.QueueFanOut}
-	for _, b := range s.backends {
-		known = append(known, backends.Queue(b))
-	}
-	stats, err := jobs.Stats(ctx, s.pool, known)
+	stats, err := jobs.Stats(ctx, s.pool, s.queues())
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: names, store: s.store}, opts...))
 	mux.Handle(osav1connect.NewSearchServiceHandler(&searchService{search: s.search}, opts...))
 	mux.Handle(osav1connect.NewSourceServiceHandler(&sourceService{pool: s.pool, river: s.river, sources: s.sources}, opts...))
-	mux.Handle(osav1connect.NewAdminServiceHandler(&adminService{all: s.Backends(), backends: names, pool: s.pool, river: s.river}, opts...))
+	mux.Handle(osav1connect.NewAdminServiceHandler(&adminService{all: s.Backends(), backends: names, pool: s.pool, queues: s.queueNames, river: s.river}, opts...))
 
 	reflector := grpcreflect.NewStaticReflector(
 		osav1connect.RecordServiceName,

@@ -176,7 +176,7 @@ func (s *Server) observeBatch(st jobs.BatchStats) {
 
 // queueNames lists the queues of the process's configuration.
 func (s *Server) queueNames() []string {
-	names := []string{jobs.QueueFanOut}
+	names := []string{jobs.QueueFanOut, jobs.QueueReindex, jobs.QueueSources}
 	for _, b := range s.backends {
 		names = append(names, backends.Queue(b.Backend.Name()))
 	}
