@@ -45,14 +45,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	pool := pgtest.New(t)
-	vec, err := pgvector.New(pgvector.Config{Name: "vector", Embedder: embed.NewHash(embed.HashConfig{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kw, err := keyword.New(keyword.Config{Name: "keyword"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	vec, kw := newBackends(t)
 	noop := func(context.Context, pgx.Tx, []records.Change, int) error { return nil }
 	b := &testBundle{pool: pool, store: records.NewStore(pool, noop, records.StoreConfig{}), vec: vec, kw: kw}
 	docs := append([]map[string]any{}, corpus...)
@@ -80,6 +73,21 @@ func setup(t *testing.T) *testBundle {
 	b.index(t, bdocs)
 	b.svc = search.New(pool, []backends.Backend{vec, kw}, search.Config{})
 	return b
+}
+
+// newBackends returns a pgvector backend "vector" (hash embedder) and a keyword backend
+// "keyword", both with their defaults.
+func newBackends(t *testing.T) (*pgvector.Backend, *keyword.Backend) {
+	t.Helper()
+	vec, err := pgvector.New(pgvector.Config{Name: "vector", Embedder: embed.NewHash(embed.HashConfig{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kw, err := keyword.New(keyword.Config{Name: "keyword"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vec, kw
 }
 
 // index writes docs into both backends directly, as the index workers would.

@@ -12,6 +12,9 @@ import (
 	"github.com/osa-archive/osa/backends"
 )
 
+// exactMarker starts the text of an exact search's statement (see Search).
+const exactMarker = "/* exact: planned with enable_indexscan off */"
+
 // EfSearchMax is pgvector's upper bound of hnsw.ef_search.
 const EfSearchMax = 1000
 
@@ -44,6 +47,12 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 		if q.Filter != nil {
 			sql, args = b.sql.searchFiltered, append(args, []byte(q.Filter))
 		}
+		if q.Exact {
+			// A statement of its own: pgx prepares statements by their text, and PostgreSQL
+			// reuses a statement's cached plan whatever enable_indexscan says later, so an exact
+			// and an approximate search must never share one.
+			sql = exactMarker + sql
+		}
 		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
 			return err
@@ -60,3 +69,8 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 	}
 	return hits, nil
 }
+
+// SearchStatement returns the statement an unfiltered Search runs ($1 the query vector, $2 the
+// limit; hnsw.ef_search set beforehand in the same transaction), so a benchmark can time the
+// same query sent straight to PostgreSQL.
+func (b *Backend) SearchStatement() string { return b.sql.search }
