@@ -1,6 +1,6 @@
 # OSA — the two commands: `make run` (the server on a private PostgreSQL under .osa/) and
 # `make test` (the tests on a throw-away PostgreSQL). Both install PostgreSQL + pgvector first
-# when they are missing. `make check` is what CI runs before the tests.
+# when they are missing. `make check` is what CI runs before the tests; `make bench` measures.
 
 GO        ?= go
 TOOL      := $(GO) tool -modfile=tools/go.mod
@@ -12,7 +12,10 @@ RACE_PKGS := ./server/... ./jobs/... ./records/... ./backends/... ./sources/... 
 FUZZ_TARGETS := ./records:FuzzParseSRN ./records:FuzzValidateMetadata ./cmd/osa:FuzzParseLine
 FUZZTIME     ?= 5s
 
-.PHONY: run build test check generate fmt fuzz-smoke
+# Extra flags of `osa bench all` for make bench, e.g. BENCH_FLAGS='--records 20000 --small-records 2000'.
+BENCH_FLAGS ?=
+
+.PHONY: run build test check generate fmt fuzz-smoke bench bench-smoke
 
 ## run: the whole server (API, workers, River UI) on :8080 with a private PostgreSQL under .osa/
 run: build
@@ -26,6 +29,7 @@ build:
 test:
 	$(GO) run ./internal/cmd/withpg -- sh -c '$(GO) test -count=1 ./... && $(GO) test -count=1 -race $(RACE_PKGS)'
 	$(MAKE) --no-print-directory fuzz-smoke
+	$(MAKE) --no-print-directory bench-smoke
 
 ## fuzz-smoke: each fuzz target for FUZZTIME (go test -fuzz takes one target per run)
 fuzz-smoke:
@@ -33,6 +37,20 @@ fuzz-smoke:
 		echo "fuzz-smoke: $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
 		$(GO) test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) $${t%%:*}; \
 	done
+
+## bench: the full benchmark, osa bench all (ingest: six scenarios beside the raw River, HNSW-insert and COPY
+## ceilings measured in the same run, and freshness at a steady 100 records/s; then search on 100,000 records),
+## on the private cluster of osa dev (dev.data_dir, dev.port; OSA_DEV__PORT=0 for any free port) or database.url.
+## Writes bench/results/all-ingest.{md,json,svg} and all-search.{md,json}; several minutes; run it on an idle machine.
+bench: build
+	./bin/osa bench all --out bench/results/all $(BENCH_FLAGS)
+
+## bench-smoke: osa bench all --smoke on a throw-away cluster (about 30 s; make test runs it): checks that every
+## part of the benchmark runs, not its figures; its reports go to a temporary folder, kept only when it fails
+bench-smoke: build
+	$(GO) run ./internal/cmd/withpg -- sh -c 'out=$$(mktemp -d) && \
+		if OSA_DATABASE__URL="$$OSA_TEST_DATABASE_URL" ./bin/osa bench all --smoke --out "$$out/all" >"$$out/stdout.md"; \
+		then rm -rf "$$out"; echo "bench-smoke: ok"; else echo "bench-smoke: failed; its reports are in $$out" >&2; exit 1; fi'
 
 ## check: formatting, vet, proto lint, generated code and go.mod up to date
 check:

@@ -17,9 +17,9 @@ import (
 	"github.com/osa-archive/osa/internal/pgtest"
 )
 
-// BenchmarkIngest runs a small [Ingest] (2,000 records, 200 in the batch-size-1 scenarios) and
-// reports its key figures; progress goes to stderr, and with -v the whole report too. It takes
-// about half a minute: run it once, with -benchtime 1x:
+// BenchmarkIngest runs a small [Ingest] (2,000 records, 200 in the batch-size-1 scenarios, 10 s
+// of freshness) and reports its key figures; progress goes to stderr, and with -v the whole
+// report too. It takes about a minute: run it once, with -benchtime 1x:
 //
 //	go run ./internal/cmd/withpg -- go test -run '^$' -bench BenchmarkIngest -benchtime 1x ./internal/bench/
 func BenchmarkIngest(b *testing.B) {
@@ -30,10 +30,11 @@ func BenchmarkIngest(b *testing.B) {
 	)
 	for b.Loop() {
 		rep, err = Ingest(context.Background(), IngestOpts{
-			AdminURL:     admin,
-			Records:      2000,
-			SmallRecords: 200,
-			Progress:     os.Stderr,
+			AdminURL:          admin,
+			Records:           2000,
+			SmallRecords:      200,
+			FreshnessDuration: 10 * time.Second,
+			Progress:          os.Stderr,
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -48,21 +49,28 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(rep.Raw.RowsPerSec, "raw_hnsw_rows/s")
 	b.ReportMetric(100*vector.Backends[0].RecordsPerSec/rep.Raw.RowsPerSec, "vector_pct_of_raw")
 	b.ReportMetric(vector.EmbedCallsPerRecord, "embed_calls/rec")
+	b.ReportMetric(rep.River.JobsPerSec, "raw_river_jobs/s")
+	b.ReportMetric(100*pipeline.Backends[0].RecordsPerSec/rep.River.RecordsPerSec, "pipeline_pct_of_river")
+	b.ReportMetric(rep.RawCopy.RowsPerSec, "raw_copy_rows/s")
+	b.ReportMetric(rep.Freshness.Scenario.Freshness.P95Ms, "freshness_p95_ms")
 }
 
 // TestIngestSmoke runs every scenario on a few records: each must finish with every record
-// indexed in every backend, at a positive rate, and the report must render. Not parallel: it
-// measures, and it checks that no scratch database is left on the server.
+// indexed in every backend, at a positive rate, the ceilings and the freshness scenario must have
+// their figures, and the report and its chart must render. Not parallel: it measures, and it
+// checks that no scratch database is left on the server.
 func TestIngestSmoke(t *testing.T) {
-	const records, small = 300, 30
+	const records, small, rate = 300, 30, 50
 	before := scratchDBs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rep, err := Ingest(ctx, IngestOpts{
-		AdminURL:     pgtest.AdminURL(t),
-		Records:      records,
-		SmallRecords: small,
-		Progress:     testWriter{t},
+		AdminURL:          pgtest.AdminURL(t),
+		Records:           records,
+		SmallRecords:      small,
+		FreshnessDuration: 2 * time.Second,
+		FreshnessRate:     rate,
+		Progress:          testWriter{t},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -126,8 +134,43 @@ func TestIngestSmoke(t *testing.T) {
 	if rep.RawParallel == nil || rep.RawParallel.Writers < 2 || rep.RawParallel.RowsPerSec <= 0 {
 		t.Errorf("parallel raw ceiling %+v", rep.RawParallel)
 	}
-	if len(rep.Targets) != 3 {
-		t.Errorf("targets %+v, want 3", rep.Targets)
+	if rep.RawCopy == nil || rep.RawCopy.Method != RawMethodCopy || rep.RawCopy.Rows != records || rep.RawCopy.RowsPerSec <= 0 {
+		t.Errorf("COPY ceiling %+v", rep.RawCopy)
+	}
+	if rv := rep.River; rv == nil || rv.Jobs != 2*records || rv.JobsPerRecord != 2 || rv.JobsPerSec <= 0 || len(rv.Queues) != 2 ||
+		rv.Queues[0].MaxWorkers != rep.Scenario(ScenarioPipeline).FanOutSlots || rv.Queues[1].MaxWorkers != rep.Scenario(ScenarioPipeline).Backends[0].Slots {
+		t.Errorf("River ceiling %+v", rv)
+	}
+	if p := rep.Scenario(ScenarioPipeline); p.Timeline == nil || p.Freshness == nil || p.Freshness.Records != records {
+		t.Errorf("pipeline timeline %+v, freshness %+v", p.Timeline, p.Freshness)
+	}
+	if f := rep.Freshness; f == nil || f.Scenario.Records != 2*rate || f.Scenario.Freshness == nil || f.Scenario.Timeline == nil {
+		t.Errorf("freshness %+v", f)
+	} else {
+		fs := f.Scenario.Freshness
+		if fs.Records != 2*rate || fs.P50Ms <= 0 || fs.P95Ms < fs.P50Ms || fs.MaxMs < fs.P99Ms || len(fs.Backends) != 2 ||
+			fs.Method != FreshnessTransactionStart { // the test cluster does not track commit timestamps
+			t.Errorf("freshness figures %+v", fs)
+		}
+		// Paced, not a burst: 100 records over 2 s.
+		if f.Scenario.PublishSeconds < 1.5 || f.PublishedPerSec > 1.5*rate {
+			t.Errorf("published %d records in %.2f s", f.Scenario.Records, f.Scenario.PublishSeconds)
+		}
+		indexed := make([]int, 2)
+		for _, w := range f.Scenario.Timeline.Windows {
+			for i, n := range w.Indexed {
+				indexed[i] += n
+			}
+		}
+		if indexed[0] != 2*rate || indexed[1] != 2*rate {
+			t.Errorf("the timeline counts %v records indexed per backend, want %d", indexed, 2*rate)
+		}
+	}
+	if len(rep.Targets) != 5 {
+		t.Errorf("targets %+v, want 5", rep.Targets)
+	}
+	if svg := rep.SVG(); !strings.Contains(svg, "freshness: records per second") {
+		t.Errorf("chart:\n%s", svg)
 	}
 	if rep.Machine.Postgres.Version == "" || rep.Machine.Postgres.SharedBuffers == "" || rep.Machine.NumCPU == 0 {
 		t.Errorf("machine %+v", rep.Machine)
@@ -136,7 +179,7 @@ func TestIngestSmoke(t *testing.T) {
 		t.Errorf("report does not marshal: %v", err)
 	}
 	md := rep.Markdown()
-	for _, s := range []string{"## Targets", "raw_hnsw", ScenarioPipeline, ScenarioVectorBatch1, ScenarioBoth} {
+	for _, s := range []string{"## Targets", "## Ceilings", "raw_hnsw", "## Raw River ceiling", "## Freshness", ScenarioPipeline, ScenarioVectorBatch1, ScenarioBoth} {
 		if !strings.Contains(md, s) {
 			t.Errorf("Markdown lacks %q:\n%s", s, md)
 		}
@@ -167,6 +210,38 @@ func TestIngestCancelCleansUp(t *testing.T) {
 	assertNoNewScratchDBs(t, before)
 }
 
+// TestRawCeilings runs the River and COPY ceilings on a few jobs and rows.
+func TestRawCeilings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	admin := pgtest.AdminURL(t)
+	rv, err := rawRiver(ctx, admin, &cpuMeter{}, riverCeilingConfig{
+		queues:            []RiverQueue{{Name: "fanout", MaxWorkers: 8, Jobs: 150}, {Name: "index_keyword", MaxWorkers: 16, Jobs: 150}},
+		fetchCooldown:     5 * time.Millisecond,
+		fetchPollInterval: 500 * time.Millisecond,
+		jobTimeout:        time.Minute,
+		maxConns:          4,
+		jobsPerRecord:     2,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rv.Jobs != 300 || rv.JobsPerSec <= 0 || rv.RecordsPerSec != rv.JobsPerSec/2 || rv.MaxConns != 4 || rv.FetchCooldownMillis != 5 {
+		t.Errorf("River ceiling %+v", rv)
+	}
+	texts := corpusTexts(Corpus(200))
+	cp, err := rawHNSW(ctx, admin, &cpuMeter{}, texts, RawMethodCopy, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Method != RawMethodCopy || cp.Rows != 200 || cp.BatchSize != 200 || cp.RowsPerSec <= 0 || cp.Dims != rawDims {
+		t.Errorf("COPY ceiling %+v", cp)
+	}
+	if _, err := rawHNSW(ctx, admin, &cpuMeter{}, texts, RawMethodCopy, 2, nil); err == nil {
+		t.Error("COPY with 2 writers ran")
+	}
+}
+
 func TestIngestOptsValidate(t *testing.T) {
 	t.Parallel()
 	_, err := Ingest(context.Background(), IngestOpts{Records: -1})
@@ -175,8 +250,21 @@ func TestIngestOptsValidate(t *testing.T) {
 	}
 	o := IngestOpts{AdminURL: "postgres://x", Records: 50}.WithDefaults()
 	if o.VectorRecords != 50 || o.SmallRecords != SmallRecordsDefault || o.Publishers != PublishersDefault ||
-		o.PublishBatch != PublishBatchDefault || o.Logger == nil || o.Progress == nil || o.Command == "" {
+		o.PublishBatch != PublishBatchDefault || o.Logger == nil || o.Progress == nil || o.Command == "" ||
+		o.FreshnessDuration != FreshnessDurationDefault || o.FreshnessRate != FreshnessRateDefault {
 		t.Fatalf("WithDefaults = %+v", o)
+	}
+	o = IngestOpts{Smoke: true}.WithDefaults()
+	if o.Records != RecordsSmokeDefault || o.VectorRecords != VectorRecordsSmokeDefault || o.SmallRecords != SmallRecordsSmokeDefault ||
+		o.FreshnessDuration != FreshnessDurationSmokeDefault || o.FreshnessRate != FreshnessRateDefault {
+		t.Fatalf("WithDefaults with Smoke = %+v", o)
+	}
+	if o = (IngestOpts{Smoke: true, Records: 100}).WithDefaults(); o.Records != 100 || o.VectorRecords != 100 {
+		t.Fatalf("WithDefaults with Smoke and 100 records = %+v", o)
+	}
+	if _, err := Ingest(context.Background(), IngestOpts{AdminURL: "postgres://x", FreshnessDuration: time.Millisecond}); err == nil ||
+		!strings.Contains(err.Error(), "FreshnessDuration must be at least") {
+		t.Fatalf("Ingest with a 1 ms freshness run: %v", err)
 	}
 }
 

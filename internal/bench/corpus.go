@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/osa-archive/osa/backends"
@@ -13,14 +14,21 @@ const CorpusSeed = 20240917
 
 // Shape of the generated corpus.
 const (
-	corpusTopics     = 48 // clusters of records sharing a vocabulary
-	topicVocabulary  = 40 // words of one topic
-	topicWordShare   = 0.75
+	corpusTopics     = 160 // clusters of records sharing a vocabulary
+	topicDomainWords = 16  // words of one topic's own vocabulary drawn from [words]
+	topicGenes       = 8   // gene symbols of one topic's own vocabulary
+	topicWordShare   = 0.60
+	domainWordShare  = 0.28 // the rest of the draws are gene symbols of the whole tail
+	titleTopicShare  = 0.80
+	geneSymbols      = 3000
 	titleWordsMin    = 6
 	titleWordsMax    = 12
 	summaryWordsMin  = 40
 	summaryWordsMax  = 110
 	topicOrganismPct = 0.8
+	queryWordsMin    = 2
+	queryWordsMax    = 4
+	queryWordsTries  = 20
 )
 
 // words is the fixed vocabulary the records are drawn from: the kind of words GEO series titles
@@ -68,31 +76,48 @@ var platforms = []string{"GPL16791", "GPL20301", "GPL24676", "GPL18573", "GPL211
 // first n of an endless deterministic sequence): GEO-like series with an accession, a title, a
 // summary, an organism, a platform, a sample count and a publication date.
 //
-// The records form clusters: each belongs to one of 48 topics whose own 40-word vocabulary
-// supplies most of its title and summary words, and whose organism it usually shares. The
-// vectors an embedder makes of them are therefore clustered, as real text is, rather than
-// uniformly random — a pathological HNSW test set (shared/postgres.md).
+// The words follow the shape of real series text: a head of common domain words whose
+// frequencies fall off by rank (Zipf), a long tail of gene symbols, and topics. Each record
+// belongs to one of 160 topics whose own vocabulary (16 domain words, 8 gene symbols) supplies
+// most of its title and much of its summary, and whose organism it usually shares. The vectors
+// an embedder makes of them are therefore clustered, as real text is, rather than uniformly
+// random — a pathological HNSW test set (shared/postgres.md) — and a keyword matches a few
+// percent of the records, not a fifth of them.
 func Corpus(n int) []map[string]any {
 	r := rand.New(rand.NewPCG(CorpusSeed, CorpusSeed^0x9e3779b97f4a7c15))
+	domain := slices.Clone(words)
+	r.Shuffle(len(domain), func(i, j int) { domain[i], domain[j] = domain[j], domain[i] })
+	genes := geneList(r, geneSymbols)
+	domainRank := rand.NewZipf(r, 1.1, 8, uint64(len(domain)-1))
+	geneRank := rand.NewZipf(r, 1.1, 8, uint64(len(genes)-1))
+
 	type topic struct {
 		vocab    []string
 		organism string
 	}
 	topics := make([]topic, corpusTopics)
 	for i := range topics {
-		vocab := make([]string, topicVocabulary)
-		for j := range vocab {
-			vocab[j] = words[r.IntN(len(words))]
+		vocab := make([]string, 0, topicDomainWords+topicGenes)
+		for range topicDomainWords {
+			vocab = append(vocab, domain[r.IntN(len(domain))])
 		}
+		for range topicGenes {
+			vocab = append(vocab, genes[r.IntN(len(genes))])
+		}
+		r.Shuffle(len(vocab), func(i, j int) { vocab[i], vocab[j] = vocab[j], vocab[i] })
 		topics[i] = topic{vocab: vocab, organism: organisms[r.IntN(len(organisms))]}
 	}
-	// word draws from the topic's vocabulary (skewed towards its first words, as term
-	// frequencies are) or, less often, from the whole list.
-	word := func(t topic) string {
-		if r.Float64() < topicWordShare {
+	// word draws from the topic's vocabulary with probability share (skewed towards its first
+	// words, as term frequencies are), else from the domain words by rank, else from the genes.
+	word := func(t topic, share float64) string {
+		switch x := r.Float64(); {
+		case x < share:
 			return t.vocab[int(float64(len(t.vocab))*r.Float64()*r.Float64())]
+		case x < share+domainWordShare*(1-share)/(1-topicWordShare):
+			return domain[domainRank.Uint64()]
+		default:
+			return genes[geneRank.Uint64()]
 		}
-		return words[r.IntN(len(words))]
 	}
 
 	out := make([]map[string]any, n)
@@ -100,7 +125,7 @@ func Corpus(n int) []map[string]any {
 		t := topics[r.IntN(len(topics))]
 		title := make([]string, titleWordsMin+r.IntN(titleWordsMax-titleWordsMin+1))
 		for j := range title {
-			title[j] = word(t)
+			title[j] = word(t, titleTopicShare)
 		}
 		title[0] = strings.ToUpper(title[0][:1]) + title[0][1:]
 
@@ -118,7 +143,7 @@ func Corpus(n int) []map[string]any {
 				summary.WriteString(glue[r.IntN(len(glue))])
 				summary.WriteByte(' ')
 			}
-			summary.WriteString(word(t))
+			summary.WriteString(word(t, topicWordShare))
 		}
 		summary.WriteByte('.')
 
@@ -139,6 +164,33 @@ func Corpus(n int) []map[string]any {
 	}
 	return out
 }
+
+// geneList returns n distinct gene-like symbols (SOX2, KRT14, CD8A, ...), drawn with r.
+func geneList(r *rand.Rand, n int) []string {
+	const letters = "ABCDEFGHIKLMNPRSTVWXYZ"
+	seen := make(map[string]bool, n)
+	out := make([]string, 0, n)
+	for len(out) < n {
+		var b strings.Builder
+		for range 2 + r.IntN(3) {
+			b.WriteByte(letters[r.IntN(len(letters))])
+		}
+		if r.IntN(5) > 0 {
+			fmt.Fprint(&b, 1+r.IntN(30))
+		}
+		if r.IntN(6) == 0 {
+			b.WriteByte(letters[r.IntN(len(letters))])
+		}
+		if s := b.String(); !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// isGlue reports whether w is one of the short words between content words.
+func isGlue(w string) bool { return slices.Contains(glue, w) }
 
 // corpusTexts returns the text a backend with the default text settings indexes for each record
 // ([backends.Text]): the texts the raw HNSW ceiling embeds, so it inserts the same vectors as

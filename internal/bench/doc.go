@@ -1,13 +1,22 @@
-// Package bench measures OSA end to end on a real PostgreSQL. [Ingest] is the ingest benchmark:
-// it publishes generated records through the Connect API of an in-process server and waits until
-// every backend has indexed them, in several scenarios — the pipeline alone (keyword backend),
-// the pgvector backend, both together, each with the default batch size and with batches of one
-// — and measures in the same run the raw ceiling of vector ingest, batched inserts into an
-// HNSW-indexed table. Its [IngestReport] holds records/s per backend, embedding calls per record
-// and the batch-size histograms, compared with the issue's targets; [IngestReport.Markdown]
-// renders it.
+// Package bench measures OSA end to end on a real PostgreSQL, each figure beside the raw ceiling
+// it is bounded by, measured in the same run.
 //
-// `osa bench ingest` runs it from the command line; BenchmarkIngest runs a small version under
-// `go test -bench`. Each scenario runs in its own scratch database (osa_bench_<random>) on the
-// server of [IngestOpts.AdminURL], dropped when the scenario ends.
+// [Ingest] publishes generated records ([Corpus]) through the Connect API of an in-process server
+// and waits until every backend has indexed them, in several scenarios — the pipeline alone
+// (keyword backend), the pgvector backend, both together, each with the default batch size and
+// with batches of one, and both backends under a steady 100 records/s for freshness (commit →
+// indexed in every backend) — and measures the ceilings: River no-op jobs/s through the same
+// database, batched inserts and COPY of the same vectors into an HNSW-indexed table. Its
+// [IngestReport] holds records/s per backend, each as a share of its ceiling, embedding calls per
+// record, batch-size histograms and freshness percentiles, compared with the targets;
+// [IngestReport.Markdown] renders it and [IngestReport.SVG] charts throughput and freshness over
+// time.
+//
+// [Search] loads a corpus of 100,000 records into both backends and measures recall@10 of vector
+// search against exact search, and the latency of every mode at 1 and 8 clients beside the
+// vector backend's own statement sent straight to PostgreSQL.
+//
+// `osa bench ingest|search|all` runs them from the command line; BenchmarkIngest runs a small
+// version under `go test -bench`. Each scenario runs in its own scratch database
+// (osa_bench_<random>) on the server of the admin URL, dropped when the scenario ends.
 package bench

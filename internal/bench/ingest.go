@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -14,7 +15,9 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
+	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/jobs"
 )
 
 // Names of the scenarios in [IngestReport.Scenarios].
@@ -24,6 +27,9 @@ const (
 	ScenarioVector        = "vector"         // pgvector backend alone, default batch
 	ScenarioVectorBatch1  = "vector_batch1"  // pgvector backend alone, batch size 1
 	ScenarioBoth          = "both"           // both backends, default batch
+	// ScenarioFreshness is both backends, default batch, a steady FreshnessRate; it is in
+	// [IngestReport.Freshness], not among the Scenarios.
+	ScenarioFreshness = "freshness"
 )
 
 // Defaults of [IngestOpts].
@@ -37,6 +43,18 @@ const (
 	// batches of one, every worker slot can run its own transaction, and 128 of them already
 	// outnumber the connection pool six to one.
 	Batch1TotalWorkersDefault = 128
+)
+
+// Defaults of [IngestOpts] with Smoke: a run of well under 30 s on 2 cores that checks every
+// part works, with figures too small to mean much.
+const (
+	RecordsSmokeDefault       = 1000
+	VectorRecordsSmokeDefault = 300
+	SmallRecordsSmokeDefault  = 30
+	// SearchRecordsSmokeDefault and SearchQueriesSmokeDefault are the [SearchOpts] of
+	// `osa bench all --smoke`.
+	SearchRecordsSmokeDefault = 2000
+	SearchQueriesSmokeDefault = 20
 )
 
 // Timeouts of a scenario.
@@ -71,6 +89,18 @@ type IngestOpts struct {
 	// SmallRecords is N of the batch-size-1 scenarios, which are slow. Defaults to 1000.
 	SmallRecords int
 
+	// FreshnessDuration is how long the freshness scenario publishes. Defaults to 30s.
+	FreshnessDuration time.Duration
+
+	// FreshnessRate is the freshness scenario's steady publishing rate, in records/s. Defaults
+	// to 100.
+	FreshnessRate int
+
+	// Smoke shrinks the run to a check that every part works: the zero fields above default
+	// to 1,000 records, 300 vector records, 30 batch-size-1 records and 5 s of freshness, and
+	// the idle CPU samples before and after the run take 200 ms instead of 1 s.
+	Smoke bool
+
 	// Publishers is the number of goroutines publishing at once, each PublishBatch records per
 	// PublishRecords call. Defaults to 2.
 	Publishers int
@@ -92,14 +122,27 @@ type IngestOpts struct {
 
 // WithDefaults returns a copy of o with every zero field set to its default.
 func (o IngestOpts) WithDefaults() IngestOpts {
+	records, small, fresh := RecordsDefault, SmallRecordsDefault, FreshnessDurationDefault
+	if o.Smoke {
+		records, small, fresh = RecordsSmokeDefault, SmallRecordsSmokeDefault, FreshnessDurationSmokeDefault
+	}
 	if o.Records == 0 {
-		o.Records = RecordsDefault
+		o.Records = records
 	}
 	if o.VectorRecords == 0 {
 		o.VectorRecords = o.Records
+		if o.Smoke {
+			o.VectorRecords = min(VectorRecordsSmokeDefault, o.Records)
+		}
 	}
 	if o.SmallRecords == 0 {
-		o.SmallRecords = SmallRecordsDefault
+		o.SmallRecords = small
+	}
+	if o.FreshnessDuration == 0 {
+		o.FreshnessDuration = fresh
+	}
+	if o.FreshnessRate == 0 {
+		o.FreshnessRate = FreshnessRateDefault
 	}
 	if o.Publishers == 0 {
 		o.Publishers = PublishersDefault
@@ -127,10 +170,14 @@ func (o IngestOpts) validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"Records", o.Records}, {"VectorRecords", o.VectorRecords}, {"SmallRecords", o.SmallRecords}, {"Publishers", o.Publishers}} {
+	}{{"Records", o.Records}, {"VectorRecords", o.VectorRecords}, {"SmallRecords", o.SmallRecords}, {"Publishers", o.Publishers},
+		{"FreshnessRate", o.FreshnessRate}} {
 		if f.v < 1 {
 			errs = append(errs, fmt.Errorf("%s must be at least 1, got %d", f.name, f.v))
 		}
+	}
+	if o.FreshnessDuration < FreshnessTick {
+		errs = append(errs, fmt.Errorf("FreshnessDuration must be at least %s, got %s", FreshnessTick, o.FreshnessDuration))
 	}
 	if o.PublishBatch < 1 || o.PublishBatch > config.MaxBatchDefault {
 		errs = append(errs, fmt.Errorf("PublishBatch must be 1..%d (records.max_batch), got %d", config.MaxBatchDefault, o.PublishBatch))
@@ -147,11 +194,22 @@ func (o IngestOpts) validate() error {
 //   - keyword_batch1: the keyword backend alone, batch size 1, SmallRecords records;
 //   - vector: the pgvector backend alone (hash embedder, 384 dims), default batch, VectorRecords;
 //   - vector_batch1: the pgvector backend alone, batch size 1, SmallRecords records;
-//   - both: both backends, default batch, VectorRecords records.
+//   - both: both backends, default batch, VectorRecords records;
+//   - freshness: both backends, default batch, FreshnessRate records/s for FreshnessDuration,
+//     paced (one small PublishRecords call every [FreshnessTick]); each record's time from its
+//     commit until every backend has indexed it.
 //
-// After the vector scenario it measures the raw ceiling of vector ingest: batched inserts of the
-// same texts' hash embeddings into an HNSW-indexed table with the backend's index settings, with
-// one writer and with as many writers as the vector scenario runs batches at once.
+// In the same run it measures the ceilings the figures are compared with, each in its own
+// scratch database right after the scenario it bounds:
+//
+//   - after the pipeline, the raw River ceiling: no-op jobs, as many as the pipeline ran, worked
+//     by a River client with the pipeline's queues, MaxWorkers, fetch settings and pool size;
+//   - after the vector scenario, the raw ceilings of vector ingest: the same texts' hash
+//     embeddings written into a table with the backend's HNSW index settings, by batched
+//     inserts with one writer and with as many writers as the vector scenario runs batches at
+//     once, and by one COPY.
+//
+// The pipeline and freshness scenarios also get a [Timeline] and [FreshnessStats].
 //
 // Every scenario stops its server and drops its database before the next one starts, also on
 // error or when ctx ends. On error the report holds what finished before it.
@@ -166,9 +224,14 @@ func Ingest(ctx context.Context, opts IngestOpts) (*IngestReport, error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	in := &ingestRun{opts: opts, cpu: newCPUMeter(ctx, opts.AdminURL)}
+	idleSample := time.Second
+	if opts.Smoke {
+		idleSample = 200 * time.Millisecond
+	}
 	machine.LoadBefore = loadAvg()
-	machine.CPUBefore = in.cpu.sample(ctx, time.Second)
-	corpus := Corpus(max(opts.Records, opts.VectorRecords, opts.SmallRecords))
+	machine.CPUBefore = in.cpu.sample(ctx, idleSample)
+	freshRecords := freshnessRecords(opts)
+	corpus := Corpus(max(opts.Records, opts.VectorRecords, opts.SmallRecords, freshRecords))
 	in.texts = corpusTexts(corpus)
 	in.requests = make([]*osav1.PublishRecordRequest, len(corpus))
 	for i, m := range corpus {
@@ -184,11 +247,12 @@ func Ingest(ctx context.Context, opts IngestOpts) (*IngestReport, error) {
 		Date:    began,
 		Machine: machine,
 		Opts: OptsSummary{Records: opts.Records, SmallRecords: opts.SmallRecords, VectorRecords: opts.VectorRecords,
-			Publishers: opts.Publishers, PublishBatch: opts.PublishBatch, PollMillis: int(PollIntervalDefault / time.Millisecond)},
+			Publishers: opts.Publishers, PublishBatch: opts.PublishBatch, PollMillis: int(PollIntervalDefault / time.Millisecond),
+			FreshnessSeconds: opts.FreshnessDuration.Seconds(), FreshnessRate: opts.FreshnessRate, Smoke: opts.Smoke},
 	}
 	finish := func(err error) (*IngestReport, error) {
 		if err == nil {
-			rep.Machine.CPUAfter = in.cpu.sample(ctx, time.Second)
+			rep.Machine.CPUAfter = in.cpu.sample(ctx, idleSample)
 		}
 		rep.evaluateTargets()
 		rep.Seconds = time.Since(began).Seconds()
@@ -204,7 +268,8 @@ func Ingest(ctx context.Context, opts IngestOpts) (*IngestReport, error) {
 		machine.GoVersion, machine.Postgres.Version, machine.Postgres.SharedBuffers, machine.CPUBefore, orDash(machine.LoadBefore))
 
 	scenarios := []scenario{
-		{name: ScenarioPipeline, desc: "keyword backend alone, default batch", backends: []string{"keyword"}, records: opts.Records},
+		{name: ScenarioPipeline, desc: "keyword backend alone, default batch", backends: []string{"keyword"}, records: opts.Records,
+			timeline: true},
 		{name: ScenarioKeywordBatch1, desc: "keyword backend alone, batch size 1", backends: []string{"keyword"}, batchSize: 1,
 			workers: Batch1TotalWorkersDefault, records: opts.SmallRecords},
 		{name: ScenarioVector, desc: "pgvector backend alone (hash embedder, 384 dims), default batch", backends: []string{"vector"},
@@ -222,19 +287,45 @@ func Ingest(ctx context.Context, opts IngestOpts) (*IngestReport, error) {
 		rep.Scenarios = append(rep.Scenarios, res)
 		in.scenarioLine(res)
 
-		if sc.name == ScenarioVector {
-			// The ceiling right after the scenario it bounds, on the same texts.
-			if rep.Raw, err = in.runRaw(ctx, opts.VectorRecords, 1); err != nil {
+		// The ceilings right after the scenario they bound, on the same work.
+		switch sc.name {
+		case ScenarioPipeline:
+			if rep.River, err = in.runRiver(ctx, res); err != nil {
+				return finish(err)
+			}
+		case ScenarioVector:
+			if rep.Raw, err = in.runRaw(ctx, opts.VectorRecords, RawMethodInsert, 1); err != nil {
 				return finish(err)
 			}
 			if w := res.Backends[0].Slots / res.BatchSize; w > 1 {
-				if rep.RawParallel, err = in.runRaw(ctx, opts.VectorRecords, w); err != nil {
+				if rep.RawParallel, err = in.runRaw(ctx, opts.VectorRecords, RawMethodInsert, w); err != nil {
 					return finish(err)
 				}
 			}
+			if rep.RawCopy, err = in.runRaw(ctx, opts.VectorRecords, RawMethodCopy, 1); err != nil {
+				return finish(err)
+			}
 		}
 	}
+
+	fresh := scenario{name: ScenarioFreshness, desc: fmt.Sprintf("pgvector and keyword backends, default batch, a steady %d records/s", opts.FreshnessRate),
+		backends: []string{"vector", "keyword"}, records: freshRecords, rate: float64(opts.FreshnessRate), timeline: true}
+	res, err := in.runScenario(ctx, fresh)
+	if err != nil {
+		return finish(fmt.Errorf("scenario %s: %w", fresh.name, err))
+	}
+	rep.Freshness = &FreshnessResult{Rate: float64(opts.FreshnessRate), DurationSeconds: opts.FreshnessDuration.Seconds(),
+		TickMillis: durationMillis(FreshnessTick), PublishedPerSec: res.PublishPerSec, Scenario: res}
+	if f := res.Freshness; f != nil {
+		in.progressf("%s done: %d records at %s rec/s; commit → indexed in every backend: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms (%s)",
+			fresh.name, res.Records, fmtNum(res.PublishPerSec), f.P50Ms, f.P95Ms, f.P99Ms, f.MaxMs, f.Method)
+	}
 	return finish(nil)
+}
+
+// freshnessRecords is the number of records the freshness scenario publishes.
+func freshnessRecords(o IngestOpts) int {
+	return max(int(math.Round(float64(o.FreshnessRate)*o.FreshnessDuration.Seconds())), 1)
 }
 
 // ingestRun is one run of [Ingest]: its options and the records it publishes.
@@ -269,26 +360,64 @@ func (in *ingestRun) scenarioLine(s ScenarioResult) {
 		strings.Join(parts, ", "), fmtNum(s.PublishPerSec), s.Seconds, calls)
 }
 
-// runRaw measures the raw HNSW ceiling over the first n texts with writers connections.
-func (in *ingestRun) runRaw(ctx context.Context, n, writers int) (*RawResult, error) {
-	in.progressf("raw_hnsw (%s): inserting %d rows", plural(writers, "writer"), n)
+// runRiver measures the raw River ceiling with the queues and settings of pipeline, the scenario
+// it bounds.
+func (in *ingestRun) runRiver(ctx context.Context, pipeline ScenarioResult) (*RiverResult, error) {
+	// The scenarios keep the built-in worker and pool settings (scenarioConfig changes only
+	// total_workers and batch sizes, which the slots in pipeline reflect).
+	def := config.Default()
+	rc := riverCeilingConfig{
+		queues:            []RiverQueue{{Name: jobs.QueueFanOut, MaxWorkers: pipeline.FanOutSlots, Jobs: pipeline.Records}},
+		fetchCooldown:     def.Worker.FetchCooldown,
+		fetchPollInterval: def.Worker.FetchPollInterval,
+		jobTimeout:        def.Worker.JobTimeout,
+		maxConns:          def.Database.MaxConns,
+		jobsPerRecord:     jobsPerRecord(len(pipeline.Backends)),
+	}
+	for _, b := range pipeline.Backends {
+		rc.queues = append(rc.queues, RiverQueue{Name: backends.Queue(b.Name), MaxWorkers: b.Slots, Jobs: pipeline.Records})
+	}
+	total := 0
+	var qs []string
+	for _, q := range rc.queues {
+		total += q.Jobs
+		qs = append(qs, fmt.Sprintf("%s (%d workers)", q.Name, q.MaxWorkers))
+	}
+	in.progressf("raw_river: %d no-op jobs in %s", total, strings.Join(qs, ", "))
+	checkpoint(ctx, in.opts.AdminURL)
+	res, err := rawRiver(ctx, in.opts.AdminURL, in.cpu, rc, func(done, total int) {
+		in.progressf("raw_river: %d/%d jobs", done, total)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("raw River ceiling: %w", err)
+	}
+	in.progressf("raw_river done: %s jobs/s (%d jobs in %.1f s; inserted in %.1f s), %s records/s at %d jobs per record",
+		fmtNum(res.JobsPerSec), res.Jobs, res.Seconds, res.InsertSeconds, fmtNum(res.RecordsPerSec), res.JobsPerRecord)
+	return &res, nil
+}
+
+// runRaw measures the raw HNSW ceiling over the first n texts by method with writers
+// connections.
+func (in *ingestRun) runRaw(ctx context.Context, n int, method string, writers int) (*RawResult, error) {
+	name := (&RawResult{Method: method, Writers: writers}).label()
+	in.progressf("raw_hnsw (%s): writing %d rows", name, n)
 	checkpoint(ctx, in.opts.AdminURL)
 	var (
 		mu   sync.Mutex
 		last = time.Now()
 	)
-	res, err := rawHNSW(ctx, in.opts.AdminURL, in.cpu, in.texts[:n], writers, func(done int) {
+	res, err := rawHNSW(ctx, in.opts.AdminURL, in.cpu, in.texts[:n], method, writers, func(done int) {
 		mu.Lock()
 		defer mu.Unlock()
 		if time.Since(last) >= progressEvery {
 			last = time.Now()
-			in.progressf("raw_hnsw (%s): %d/%d rows", plural(writers, "writer"), done, n)
+			in.progressf("raw_hnsw (%s): %d/%d rows", name, done, n)
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("raw HNSW ceiling (%s): %w", plural(writers, "writer"), err)
+		return nil, fmt.Errorf("raw HNSW ceiling (%s): %w", name, err)
 	}
-	in.progressf("raw_hnsw (%s) done: %s rows/s (%d rows in %.1f s, %.0f ms a batch of %d)", plural(writers, "writer"),
+	in.progressf("raw_hnsw (%s) done: %s rows/s (%d rows in %.1f s, %.0f ms a batch of %d)", name,
 		fmtNum(res.RowsPerSec), res.Rows, res.Seconds, res.MeanBatchMillis, res.BatchSize)
 	return &res, nil
 }

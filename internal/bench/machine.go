@@ -52,6 +52,9 @@ type PostgresInfo struct {
 	Fsync              string `json:"fsync"`
 	SynchronousCommit  string `json:"synchronous_commit"`
 	MaxConnections     string `json:"max_connections"`
+	// TrackCommitTimestamp is track_commit_timestamp: "on" makes the freshness figures exact
+	// (see [FreshnessCommitTimestamp]).
+	TrackCommitTimestamp string `json:"track_commit_timestamp"`
 }
 
 // machineInfo describes this machine and the server of adminURL.
@@ -85,6 +88,7 @@ func machineInfo(ctx context.Context, adminURL string) (Machine, error) {
 		{"fsync", &p.Fsync},
 		{"synchronous_commit", &p.SynchronousCommit},
 		{"max_connections", &p.MaxConnections},
+		{"track_commit_timestamp", &p.TrackCommitTimestamp},
 	} {
 		if err := conn.QueryRow(ctx, "SHOW "+s.name).Scan(s.dst); err != nil {
 			return m, fmt.Errorf("error reading %s: %w", s.name, err)

@@ -34,10 +34,21 @@ USING hnsw (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)`, r
 // rawInsertSQL is the batched multi-row insert: one statement per batch, from arrays.
 const rawInsertSQL = `INSERT INTO raw_hnsw (id, embedding) SELECT * FROM unnest($1::bigint[], $2::vector[])`
 
+// Methods of [RawResult].
+const (
+	// RawMethodInsert is batched multi-row inserts from unnest, one transaction per batch.
+	RawMethodInsert = "insert"
+	// RawMethodCopy is one COPY (binary, pgx CopyFrom) of every row, in one transaction.
+	RawMethodCopy = "copy"
+)
+
 // RawResult is the raw insert rate into an HNSW-indexed table: the ceiling of vector ingest.
 type RawResult struct {
+	// Method is how the rows went in: [RawMethodInsert] (also when empty, in reports from before
+	// COPY was measured) or [RawMethodCopy].
+	Method string `json:"method,omitempty"`
 	// Rows were inserted in batches of BatchSize by Writers concurrent connections, each batch
-	// its own transaction.
+	// its own transaction (with COPY: one batch of every row, one writer).
 	Rows      int `json:"rows"`
 	BatchSize int `json:"batch_size"`
 	Writers   int `json:"writers"`
@@ -57,10 +68,22 @@ type RawResult struct {
 	LoadAfter  string `json:"load_after,omitempty"`
 }
 
+// label names r in progress lines and reports: "insert, 1 writer", "COPY".
+func (r *RawResult) label() string {
+	if r.Method == RawMethodCopy {
+		return "COPY"
+	}
+	return "insert, " + plural(r.Writers, "writer")
+}
+
 // rawHNSW measures the raw ceiling in a scratch database: it embeds texts with the hash
-// embedder (not timed), then inserts the vectors into raw_hnsw(id, embedding) with an HNSW
-// index in batches of [rawBatch], from writers connections at once.
-func rawHNSW(ctx context.Context, adminURL string, cpu *cpuMeter, texts []string, writers int, progress func(done int)) (res RawResult, err error) {
+// embedder (not timed), then writes the vectors into raw_hnsw(id, embedding) with an HNSW
+// index, by method: [RawMethodInsert] in batches of [rawBatch] from writers connections at once,
+// or [RawMethodCopy] in one COPY (writers must be 1). progress gets the rows written so far.
+func rawHNSW(ctx context.Context, adminURL string, cpu *cpuMeter, texts []string, method string, writers int, progress func(done int)) (res RawResult, err error) {
+	if method == RawMethodCopy && writers != 1 {
+		return res, fmt.Errorf("raw COPY runs with one writer, got %d", writers)
+	}
 	vecs, errs := embed.NewHash(embed.HashConfig{Dims: rawDims}).Embed(ctx, texts)
 	for i, e := range errs {
 		if e != nil {
@@ -103,24 +126,59 @@ func rawHNSW(ctx context.Context, adminURL string, cpu *cpuMeter, texts []string
 	}
 	warm.Wait()
 
+	ids := make([]int64, len(texts))
+	pvs := make([]pgv.Vector, len(texts))
+	for i := range texts {
+		ids[i], pvs[i] = int64(i+1), pgv.NewVector(vecs[i])
+	}
+	res = RawResult{Method: method, Rows: len(texts), BatchSize: rawBatch, Writers: writers, Dims: rawDims, M: rawM,
+		EfConstruction: rawEfConstruction, LoadBefore: loadAvg()}
+	var (
+		nBatches   int64
+		batchTotal time.Duration
+	)
+	cpu0 := cpu.read()
+	start := time.Now()
+	switch method {
+	case RawMethodInsert:
+		nBatches, batchTotal, err = rawInsert(ctx, pool, ids, pvs, writers, progress)
+	case RawMethodCopy:
+		res.BatchSize = len(texts)
+		err = rawCopy(ctx, pool, ids, pvs, progress)
+		nBatches, batchTotal = 1, time.Since(start)
+	default:
+		err = fmt.Errorf("unknown raw ceiling method %q", method)
+	}
+	elapsed := time.Since(start)
+	res.CPU = cpu0.until(cpu.read())
+	if err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	res.LoadAfter = loadAvg()
+	res.Seconds = elapsed.Seconds()
+	res.RowsPerSec = float64(res.Rows) / res.Seconds
+	if nBatches > 0 {
+		res.MeanBatchMillis = float64(batchTotal) / float64(nBatches) / float64(time.Millisecond)
+	}
+	return res, nil
+}
+
+// rawInsert inserts the rows in batches of [rawBatch] from writers connections at once, each
+// batch one statement in its own transaction, and returns the batches and their total time.
+func rawInsert(ctx context.Context, pool *pgxpool.Pool, ids []int64, vecs []pgv.Vector, writers int, progress func(done int)) (int64, time.Duration, error) {
 	type batch struct {
 		ids  []int64
 		vecs []pgv.Vector
 	}
-	batches := make(chan batch, len(texts)/rawBatch+1)
-	for lo := 0; lo < len(texts); lo += rawBatch {
-		hi := min(lo+rawBatch, len(texts))
-		b := batch{ids: make([]int64, 0, hi-lo), vecs: make([]pgv.Vector, 0, hi-lo)}
-		for i := lo; i < hi; i++ {
-			b.ids = append(b.ids, int64(i+1))
-			b.vecs = append(b.vecs, pgv.NewVector(vecs[i]))
-		}
-		batches <- b
+	batches := make(chan batch, len(ids)/rawBatch+1)
+	for lo := 0; lo < len(ids); lo += rawBatch {
+		hi := min(lo+rawBatch, len(ids))
+		batches <- batch{ids: ids[lo:hi], vecs: vecs[lo:hi]}
 	}
 	close(batches)
-
-	res = RawResult{Rows: len(texts), BatchSize: rawBatch, Writers: writers, Dims: rawDims, M: rawM,
-		EfConstruction: rawEfConstruction, LoadBefore: loadAvg()}
 	var (
 		done       atomic.Int64
 		batchTotal atomic.Int64 // nanoseconds
@@ -131,8 +189,6 @@ func rawHNSW(ctx context.Context, adminURL string, cpu *cpuMeter, texts []string
 	)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cpu0 := cpu.read()
-	start := time.Now()
 	for range writers {
 		wg.Go(func() {
 			for b := range batches {
@@ -154,22 +210,42 @@ func rawHNSW(ctx context.Context, adminURL string, cpu *cpuMeter, texts []string
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	res.CPU = cpu0.until(cpu.read())
-	if firstErr != nil {
-		return res, firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return res, err
-	}
-	res.LoadAfter = loadAvg()
-	res.Seconds = elapsed.Seconds()
-	res.RowsPerSec = float64(res.Rows) / res.Seconds
-	if n := nBatches.Load(); n > 0 {
-		res.MeanBatchMillis = float64(batchTotal.Load()) / float64(n) / float64(time.Millisecond)
-	}
-	return res, nil
+	return nBatches.Load(), time.Duration(batchTotal.Load()), firstErr
 }
+
+// rawCopy writes every row in one COPY (pgx CopyFrom: the binary format, vectors as
+// pgvector-go values), reporting progress every [rawBatch] rows.
+func rawCopy(ctx context.Context, pool *pgxpool.Pool, ids []int64, vecs []pgv.Vector, progress func(done int)) error {
+	src := &rawCopySource{ids: ids, vecs: vecs, i: -1, progress: progress}
+	n, err := pool.CopyFrom(ctx, pgx.Identifier{"raw_hnsw"}, []string{"id", "embedding"}, src)
+	if err != nil {
+		return fmt.Errorf("error copying into raw_hnsw: %w", err)
+	}
+	if int(n) != len(ids) {
+		return fmt.Errorf("COPY into raw_hnsw wrote %d rows of %d", n, len(ids))
+	}
+	return nil
+}
+
+// rawCopySource is the [pgx.CopyFromSource] of [rawCopy].
+type rawCopySource struct {
+	ids      []int64
+	vecs     []pgv.Vector
+	i        int
+	progress func(done int)
+}
+
+func (s *rawCopySource) Next() bool {
+	s.i++
+	if s.progress != nil && s.i > 0 && s.i%rawBatch == 0 {
+		s.progress(s.i)
+	}
+	return s.i < len(s.ids)
+}
+
+func (s *rawCopySource) Values() ([]any, error) { return []any{s.ids[s.i], s.vecs[s.i]}, nil }
+
+func (s *rawCopySource) Err() error { return nil }
 
 // rawSetup creates the vector extension and the raw_hnsw table with its index.
 func rawSetup(ctx context.Context, url string) error {

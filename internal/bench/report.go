@@ -18,18 +18,26 @@ const (
 	// PipelineTarget is the end-to-end rate of the pipeline alone (fan-out, queues, gatherer,
 	// status; the keyword backend alone), in records/s.
 	PipelineTarget = 1500
+	// PipelineRiverShareTarget is the share of the raw River ceiling, in records/s (no-op jobs/s
+	// divided by the jobs per record), the pipeline alone sustains.
+	PipelineRiverShareTarget = 0.35
 	// VectorShareTarget is the share of the raw HNSW insert rate the pgvector backend sustains.
 	VectorShareTarget = 0.8
 	// EmbedCallsPerRecordTarget is the most embedding calls per record: 50× fewer calls than
 	// records.
 	EmbedCallsPerRecordTarget = 1.0 / 50
+	// FreshnessP95Target is the most p95 of commit → indexed in every backend under a steady
+	// [FreshnessRateDefault] records/s, in milliseconds.
+	FreshnessP95Target = 300
 )
 
 // Names of the targets in [IngestReport.Targets].
 const (
-	TargetPipeline   = "pipeline"
-	TargetVector     = "vector_vs_raw"
-	TargetEmbedCalls = "embed_calls"
+	TargetPipeline      = "pipeline"
+	TargetPipelineRiver = "pipeline_vs_river"
+	TargetVector        = "vector_vs_raw"
+	TargetEmbedCalls    = "embed_calls"
+	TargetFreshness     = "freshness_p95"
 )
 
 // IngestReport is the outcome of [Ingest]. It is JSON-serialisable; [IngestReport.Markdown]
@@ -48,6 +56,15 @@ type IngestReport struct {
 	// RawParallel is the same with as many writers as the vector scenario runs batches at once
 	// (nil when that is one).
 	RawParallel *RawResult `json:"raw_hnsw_parallel,omitempty"`
+	// RawCopy is the same rows written by one COPY.
+	RawCopy *RawResult `json:"raw_hnsw_copy,omitempty"`
+	// River is the raw River ceiling: no-op jobs with the pipeline scenario's queues.
+	River *RiverResult `json:"raw_river,omitempty"`
+	// Freshness is the freshness scenario.
+	Freshness *FreshnessResult `json:"freshness,omitempty"`
+	// Chart is the file name of the chart ([IngestReport.SVG]) the Markdown links to, relative
+	// to the Markdown file; "" links none. The caller that writes the files sets it.
+	Chart string `json:"chart,omitempty"`
 	// Targets compare the figures with the issue's targets.
 	Targets []Target `json:"targets"`
 	// Seconds is the benchmark's whole run time, set-up and clean-up included.
@@ -62,6 +79,12 @@ type OptsSummary struct {
 	Publishers    int `json:"publishers"`
 	PublishBatch  int `json:"publish_batch"`
 	PollMillis    int `json:"poll_ms"`
+	// FreshnessSeconds and FreshnessRate are the freshness scenario's duration and records/s.
+	FreshnessSeconds float64 `json:"freshness_seconds"`
+	FreshnessRate    int     `json:"freshness_rate"`
+	// Smoke says the run was a smoke run ([IngestOpts.Smoke]): its figures check that it
+	// works, not how fast.
+	Smoke bool `json:"smoke,omitempty"`
 }
 
 // ScenarioResult is one scenario: N records published through the API into a fresh database
@@ -70,10 +93,11 @@ type ScenarioResult struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	// Records is N; BatchSize is every backend's batch.max_size; TotalWorkers is
-	// worker.total_workers.
+	// worker.total_workers; FanOutSlots is the MaxWorkers of the fanout queue.
 	Records      int `json:"records"`
 	BatchSize    int `json:"batch_size"`
 	TotalWorkers int `json:"total_workers"`
+	FanOutSlots  int `json:"fanout_slots"`
 	// PublishSeconds is the time from the first PublishRecords call to the last response;
 	// PublishPerSec is Records/PublishSeconds (the workers index meanwhile).
 	PublishSeconds float64 `json:"publish_seconds"`
@@ -90,6 +114,10 @@ type ScenarioResult struct {
 	// EmbedCallsPerRecord is EmbedCalls/Records (0 without a pgvector backend).
 	EmbedCalls          int64   `json:"embed_calls"`
 	EmbedCallsPerRecord float64 `json:"embed_calls_per_record"`
+	// Freshness and Timeline are each record's commit → indexed times, summed up and per
+	// window; only the pipeline and freshness scenarios have them.
+	Freshness *FreshnessStats `json:"freshness,omitempty"`
+	Timeline  *Timeline       `json:"timeline,omitempty"`
 	// Checkpointed says a CHECKPOINT ran before the scenario (it needs superuser).
 	Checkpointed bool `json:"checkpointed"`
 	// CPU is the machine's CPU use from the first publish to the end.
@@ -201,6 +229,11 @@ func (r *IngestReport) evaluateTargets() {
 	if s := r.Scenario(ScenarioPipeline); s != nil && len(s.Backends) == 1 {
 		add(Target{Name: TargetPipeline, Description: "pipeline alone (keyword backend, batch 128), records/s end-to-end",
 			Measured: s.Backends[0].RecordsPerSec, Goal: PipelineTarget, Unit: "records/s"})
+		if rv := r.River; rv != nil && rv.RecordsPerSec > 0 {
+			add(Target{Name: TargetPipelineRiver, Description: fmt.Sprintf("pipeline alone as a share of the raw River ceiling "+
+				"(no-op jobs/s ÷ %d jobs per record)", rv.JobsPerRecord),
+				Measured: s.Backends[0].RecordsPerSec / rv.RecordsPerSec, Goal: PipelineRiverShareTarget, Unit: "share"})
+		}
 	}
 	s := r.Scenario(ScenarioVector)
 	if s != nil && len(s.Backends) == 1 && r.Raw != nil && r.Raw.RowsPerSec > 0 {
@@ -210,6 +243,10 @@ func (r *IngestReport) evaluateTargets() {
 	if s != nil {
 		add(Target{Name: TargetEmbedCalls, Description: "embedding calls per record (pgvector, batch 128)",
 			Measured: s.EmbedCallsPerRecord, Goal: EmbedCallsPerRecordTarget, Unit: "calls/record", AtMost: true})
+	}
+	if f := r.Freshness; f != nil && f.Scenario.Freshness != nil && f.Scenario.Freshness.Records > 0 {
+		add(Target{Name: TargetFreshness, Description: fmt.Sprintf("freshness p95, commit → indexed in every backend, at a steady %s records/s",
+			fmtNum(f.Rate)), Measured: f.Scenario.Freshness.P95Ms, Goal: FreshnessP95Target, Unit: "ms", AtMost: true})
 	}
 }
 
@@ -236,6 +273,27 @@ func (r *IngestReport) Markdown() string {
 		w("| (no target measured) | | | | |\n")
 	}
 	w("\n")
+	if r.Opts.Smoke {
+		w("**Smoke run**: every part ran, on too few records for the figures to mean much; targets are not enforced.\n\n")
+	}
+
+	if rows := r.ceilingRows(); len(rows) > 0 {
+		w("## Ceilings\n\n")
+		w("Each OSA figure beside the raw rate of the same work without OSA, measured in the same run on the same server " +
+			"(details below). The raw kNN query latency is in the search benchmark's report (series `raw_sql`).\n\n")
+		w("| OSA figure | measured | ceiling | ceiling's figure | OSA as %% of the ceiling |\n|---|---:|---|---:|---:|\n")
+		for _, row := range rows {
+			w("| %s | %s | %s | %s | **%s** |\n", row[0], row[1], row[2], row[3], row[4])
+		}
+		w("\n")
+	}
+
+	if r.Chart != "" {
+		w("## Over time\n\n")
+		w("Records indexed per second by each backend, and the p95 of commit → indexed in every backend over the records committed "+
+			"in each %s-s window, in the pipeline and freshness scenarios.\n\n", fmtNum(TimelineWindow.Seconds()))
+		w("![throughput and freshness over time](%s)\n\n", r.Chart)
+	}
 
 	w("## Scenarios\n\n")
 	w("Every scenario runs in a fresh database with its own in-process server (role all, the built-in configuration with only the backends listed); "+
@@ -290,8 +348,7 @@ func (r *IngestReport) Markdown() string {
 		w("---:|")
 	}
 	w("---:|---:|---|---|\n")
-	for i := range r.Scenarios {
-		s := &r.Scenarios[i]
+	for _, s := range r.allScenarios() {
 		for _, be := range s.Backends {
 			bs := be.Batches
 			w("| %s | %s | %d | %s |", s.Name, be.Name, be.Slots, fmtNum(float64(bs.Batches)))
@@ -314,12 +371,13 @@ func (r *IngestReport) Markdown() string {
 
 	w("## Raw HNSW ceiling\n\n")
 	w("`raw_hnsw(id bigint primary key, embedding vector(%d))` with an HNSW index (m %d, ef_construction %d, vector_cosine_ops), "+
-		"filled by multi-row inserts of %d from `unnest` (one transaction each) with the hash embeddings of the same texts as the vector scenario, "+
-		"measured right after it. The target compares with one writer; the second row uses as many writers as the vector scenario runs batches at once.\n\n",
+		"filled with the hash embeddings of the same texts as the vector scenario, measured right after it: by multi-row inserts of %d from `unnest` "+
+		"(one transaction each), and by one binary COPY of every row. The target compares with the inserts by one writer; the second insert row "+
+		"uses as many writers as the vector scenario runs batches at once.\n\n",
 		rawDims, rawM, rawEfConstruction, rawBatch)
-	w("| writers | rows | seconds | rows/s | mean batch ms | CPU | vector scenario as %% of it |\n|---:|---:|---:|---:|---:|---|---:|\n")
+	w("| method | writers | rows | seconds | rows/s | mean batch ms | CPU | vector scenario as %% of it |\n|---|---:|---:|---:|---:|---:|---|---:|\n")
 	vec := r.Scenario(ScenarioVector)
-	for _, raw := range []*RawResult{r.Raw, r.RawParallel} {
+	for _, raw := range []*RawResult{r.Raw, r.RawParallel, r.RawCopy} {
 		if raw == nil {
 			continue
 		}
@@ -327,17 +385,61 @@ func (r *IngestReport) Markdown() string {
 		if vec != nil && len(vec.Backends) == 1 && raw.RowsPerSec > 0 {
 			pct = fmt.Sprintf("%.0f %%", 100*vec.Backends[0].RecordsPerSec/raw.RowsPerSec)
 		}
-		w("| %d | %s | %.1f | **%s** | %.0f | %s | %s |\n", raw.Writers, fmtNum(float64(raw.Rows)), raw.Seconds, fmtNum(raw.RowsPerSec),
+		method := "insert"
+		if raw.Method == RawMethodCopy {
+			method = "COPY"
+		}
+		w("| %s | %d | %s | %.1f | **%s** | %.0f | %s | %s |\n", method, raw.Writers, fmtNum(float64(raw.Rows)), raw.Seconds, fmtNum(raw.RowsPerSec),
 			raw.MeanBatchMillis, raw.CPU, pct)
 	}
 	w("\n")
+
+	if rv := r.River; rv != nil {
+		w("## Raw River ceiling\n\n")
+		var qs []string
+		for _, q := range rv.Queues {
+			qs = append(qs, fmt.Sprintf("`%s` (MaxWorkers %d, %s jobs)", q.Name, q.MaxWorkers, fmtNum(float64(q.Jobs))))
+		}
+		w("No-op jobs inserted up front (InsertManyFast, %.1f s, not timed) into the pipeline scenario's queues %s, then worked by a River "+
+			"client with the pipeline's settings (fetch cooldown %s ms, fetch poll interval %s ms, pool of %d connections) in a fresh database "+
+			"on the same server, right after the pipeline scenario; timed from the client's start until the database shows every job completed. "+
+			"The pipeline runs %d jobs per record (one fan-out job, one index job per backend), so River alone allows jobs/s ÷ %d records/s.\n\n",
+			rv.InsertSeconds, strings.Join(qs, " and "), fmtNum(rv.FetchCooldownMillis), fmtNum(rv.FetchPollIntervalMillis), rv.MaxConns,
+			rv.JobsPerRecord, rv.JobsPerRecord)
+		w("| jobs | seconds | jobs/s | records/s (÷ %d) | CPU | pipeline as %% of it |\n|---:|---:|---:|---:|---|---:|\n", rv.JobsPerRecord)
+		pct := "–"
+		if t := r.Target(TargetPipelineRiver); t != nil {
+			pct = fmt.Sprintf("%.0f %%", 100*t.Measured)
+		}
+		w("| %s | %.1f | **%s** | %s | %s | %s |\n\n", fmtNum(float64(rv.Jobs)), rv.Seconds, fmtNum(rv.JobsPerSec), fmtNum(rv.RecordsPerSec), rv.CPU, pct)
+	}
+
+	if fr := r.Freshness; fr != nil && fr.Scenario.Freshness != nil {
+		f := fr.Scenario.Freshness
+		w("## Freshness\n\n")
+		w("A fresh server with both backends (default batch); one PublishRecords call every %s ms sends the records due by then, "+
+			"%s records/s asked for %s s (reached %s records/s, %s records). Each record's freshness is the time from the commit of its "+
+			"publish to the commit of its index write in every backend (the latest of the backends), read after the run from the database: %s.\n\n",
+			fmtNum(fr.TickMillis), fmtNum(fr.Rate), fmtNum(fr.DurationSeconds), fmtNum(fr.PublishedPerSec), fmtNum(float64(fr.Scenario.Records)),
+			methodNote(f.Method))
+		w("| scenario | measure | records | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---:|---:|---:|---:|---:|\n")
+		w("| freshness | every backend | %s | %.0f | **%.0f** | %.0f | %.0f |\n", fmtNum(float64(f.Records)), f.P50Ms, f.P95Ms, f.P99Ms, f.MaxMs)
+		for _, b := range f.Backends {
+			w("| freshness | %s alone | | %.0f | %.0f | %.0f | %.0f |\n", b.Name, b.P50Ms, b.P95Ms, b.P99Ms, b.MaxMs)
+		}
+		if p := r.Scenario(ScenarioPipeline); p != nil && p.Freshness != nil {
+			pf := p.Freshness
+			w("| pipeline (all at once, informational) | every backend | %s | %.0f | %.0f | %.0f | %.0f |\n", fmtNum(float64(pf.Records)),
+				pf.P50Ms, pf.P95Ms, pf.P99Ms, pf.MaxMs)
+		}
+		w("\n")
+	}
 
 	w("## Scenario details\n\n")
 	w("CPU is the whole machine's (all cores) from the first publish to the end; \"others\" is the part used by processes other than the benchmark and its PostgreSQL server.\n\n")
 	w("| scenario | description | total_workers | publish s | fan-out s | per backend s | CPU | checkpoint before | load before → after |\n")
 	w("|---|---|---:|---:|---:|---|---|:-:|---|\n")
-	for i := range r.Scenarios {
-		s := &r.Scenarios[i]
+	for _, s := range r.allScenarios() {
 		var per []string
 		for _, be := range s.Backends {
 			per = append(per, fmt.Sprintf("%s %.2f", be.Name, be.Seconds))
@@ -354,13 +456,17 @@ func (r *IngestReport) Markdown() string {
 	}
 	w("- Go: %s %s/%s; built from %s\n", m.GoVersion, m.OS, m.Arch, orDash(m.Revision))
 	w("- PostgreSQL: %s, pgvector %s\n", p.Version, orDash(p.Pgvector))
-	w("- Settings: shared_buffers %s, maintenance_work_mem %s, work_mem %s, max_wal_size %s, fsync %s, synchronous_commit %s, max_connections %s\n",
-		p.SharedBuffers, p.MaintenanceWorkMem, p.WorkMem, p.MaxWALSize, p.Fsync, p.SynchronousCommit, p.MaxConnections)
+	w("- Settings: shared_buffers %s, maintenance_work_mem %s, work_mem %s, max_wal_size %s, fsync %s, synchronous_commit %s, max_connections %s, track_commit_timestamp %s\n",
+		p.SharedBuffers, p.MaintenanceWorkMem, p.WorkMem, p.MaxWALSize, p.Fsync, p.SynchronousCommit, p.MaxConnections, orDash(p.TrackCommitTimestamp))
 	if m.Nice != 0 {
 		w("- Scheduling: the benchmark ran at nice %d (its private PostgreSQL inherits it), ahead of other processes on this shared machine\n", m.Nice)
 	}
-	w("- Before the run (1 s sample, i.e. everything else on the machine): CPU %s; load average (1/5/15 min) %s\n", m.CPUBefore, orDash(m.LoadBefore))
-	w("- After the run (1 s sample, once the benchmark's servers had stopped): CPU %s\n", m.CPUAfter)
+	sample := "1 s"
+	if r.Opts.Smoke {
+		sample = "0.2 s"
+	}
+	w("- Before the run (%s sample, i.e. everything else on the machine): CPU %s; load average (1/5/15 min) %s\n", sample, m.CPUBefore, orDash(m.LoadBefore))
+	w("- After the run (%s sample, once the benchmark's servers had stopped): CPU %s\n", sample, m.CPUAfter)
 	w("- Whole run: %.0f s\n", r.Seconds)
 	return b.String()
 }
@@ -409,12 +515,67 @@ func (r *IngestReport) findings() []string {
 		line += othersNote(s.CPU)
 		out = append(out, line)
 	}
-	for _, raw := range []*RawResult{r.Raw, r.RawParallel} {
+	for _, raw := range []*RawResult{r.Raw, r.RawParallel, r.RawCopy} {
 		if raw != nil && raw.CPU.Attributed && raw.CPU.Others >= othersNoticeable {
-			out = append(out, fmt.Sprintf("**raw_hnsw (%s)**: %s rows/s.%s", plural(raw.Writers, "writer"), fmtNum(raw.RowsPerSec), othersNote(raw.CPU)))
+			out = append(out, fmt.Sprintf("**raw_hnsw (%s)**: %s rows/s.%s", raw.label(), fmtNum(raw.RowsPerSec), othersNote(raw.CPU)))
 		}
 	}
+	if rv := r.River; rv != nil && rv.CPU.Attributed && rv.CPU.Others >= othersNoticeable {
+		out = append(out, fmt.Sprintf("**raw_river**: %s jobs/s.%s", fmtNum(rv.JobsPerSec), othersNote(rv.CPU)))
+	}
 	return out
+}
+
+// allScenarios returns the scenarios and, last, the freshness scenario.
+func (r *IngestReport) allScenarios() []*ScenarioResult {
+	out := make([]*ScenarioResult, 0, len(r.Scenarios)+1)
+	for i := range r.Scenarios {
+		out = append(out, &r.Scenarios[i])
+	}
+	if r.Freshness != nil {
+		out = append(out, &r.Freshness.Scenario)
+	}
+	return out
+}
+
+// ceilingRows are the rows of the Ceilings table: OSA figure, measured, ceiling, the ceiling's
+// figure, OSA as a percentage of it.
+func (r *IngestReport) ceilingRows() [][5]string {
+	var rows [][5]string
+	pct := func(osa, ceiling float64) string {
+		if ceiling <= 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f %%", 100*osa/ceiling)
+	}
+	if p, rv := r.Scenario(ScenarioPipeline), r.River; p != nil && len(p.Backends) == 1 && rv != nil {
+		rows = append(rows, [5]string{"pipeline alone (keyword), records/s", fmtNum(p.Backends[0].RecordsPerSec),
+			fmt.Sprintf("River no-op jobs/s ÷ %d jobs per record", rv.JobsPerRecord),
+			fmt.Sprintf("%s (%s jobs/s)", fmtNum(rv.RecordsPerSec), fmtNum(rv.JobsPerSec)), pct(p.Backends[0].RecordsPerSec, rv.RecordsPerSec)})
+	}
+	if v := r.Scenario(ScenarioVector); v != nil && len(v.Backends) == 1 {
+		for _, raw := range []*RawResult{r.Raw, r.RawParallel, r.RawCopy} {
+			if raw != nil {
+				rows = append(rows, [5]string{"pgvector backend, records/s", fmtNum(v.Backends[0].RecordsPerSec), "raw HNSW " + raw.label() + ", rows/s",
+					fmtNum(raw.RowsPerSec), pct(v.Backends[0].RecordsPerSec, raw.RowsPerSec)})
+			}
+		}
+	}
+	return rows
+}
+
+// methodNote explains a [FreshnessStats.Method] in the report.
+func methodNote(method string) string {
+	switch method {
+	case FreshnessCommitTimestamp:
+		return "the commit timestamps of the writing transactions (track_commit_timestamp = on), exact"
+	case FreshnessTransactionStart:
+		return "track_commit_timestamp is off on this server, so `records.updated_at` and `index_state.indexed_at` stand in for the commits; " +
+			"both are transaction start times, so each figure is short by the index batch's own duration (see mean batch ms) — " +
+			"start the server with track_commit_timestamp = on for exact figures (osa bench does on the cluster it starts)"
+	default:
+		return method
+	}
 }
 
 // othersNoticeable is the CPU share of other processes, in percent, that a report points out.
@@ -453,6 +614,9 @@ func (r *IngestReport) versusTarget(s *ScenarioResult) string {
 	case ScenarioPipeline:
 		if t := r.Target(TargetPipeline); t != nil {
 			out = append(out, fmt.Sprintf("%.2f× of %s rec/s %s", t.Ratio, fmtNum(PipelineTarget), check(t.Met)))
+		}
+		if t := r.Target(TargetPipelineRiver); t != nil {
+			out = append(out, fmt.Sprintf("%.0f %% of the River ceiling (goal ≥ %.0f %%) %s", 100*t.Measured, 100*PipelineRiverShareTarget, check(t.Met)))
 		}
 	case ScenarioVector:
 		if t := r.Target(TargetVector); t != nil {

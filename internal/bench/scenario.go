@@ -32,6 +32,12 @@ type scenario struct {
 	batchSize  int      // batch.max_size of every backend; 0 keeps the default
 	workers    int      // worker.total_workers; 0 keeps the default
 	records    int
+	// rate paces publishing at this many records/s ([ingestRun.publishPaced]); 0 publishes as
+	// fast as Publishers clients can.
+	rate float64
+	// timeline reads every record's commit and index times at the end, for the scenario's
+	// Timeline and Freshness.
+	timeline bool
 }
 
 // scenarioConfig is the built-in configuration with sc's backends and settings, on url.
@@ -82,6 +88,8 @@ func (in *ingestRun) runScenario(ctx context.Context, sc scenario) (res Scenario
 		return res, err
 	}
 	res.BatchSize, res.TotalWorkers = cfg.Backends[0].Batch.MaxSize, cfg.Worker.TotalWorkers
+	// As jobs.NewClient sizes the fanout queue: whole fan-out batches, at least one.
+	res.FanOutSlots = max(cfg.Worker.FanoutWorkers/cfg.Worker.FanoutBatch, 1) * cfg.Worker.FanoutBatch
 
 	obs := newBatchObserver()
 	srv, err := server.New(ctx, cfg, in.opts.Logger, server.WithBatchObserver(obs.observe))
@@ -128,8 +136,14 @@ func (in *ingestRun) runScenario(ctx context.Context, sc scenario) (res Scenario
 	in.progressf("%s: publishing %d records (load %s)", sc.name, sc.records, orDash(res.LoadBefore))
 	calls0 := sumCalls(counters)
 	client := osav1connect.NewRecordServiceClient(httpClient, baseURL)
+	publish := func(ctx context.Context) error { return in.publish(ctx, client, in.requests[:sc.records]) }
+	if sc.rate > 0 {
+		publish = func(ctx context.Context) error {
+			return in.publishPaced(ctx, client, in.requests[:sc.records], sc.rate)
+		}
+	}
 	cpu0 := in.cpu.read()
-	m, err := in.measure(ctx, sc, client, poll, res.Backends, obs)
+	m, err := in.measure(ctx, sc, publish, poll, res.Backends, obs)
 	if err != nil {
 		return res, err
 	}
@@ -157,6 +171,21 @@ func (in *ingestRun) runScenario(ctx context.Context, sc scenario) (res Scenario
 		res.EmbedCalls = sumCalls(counters) - calls0
 		res.EmbedCallsPerRecord = float64(res.EmbedCalls) / float64(sc.records)
 	}
+	if sc.timeline {
+		method := FreshnessTransactionStart
+		if on, err := commitTimestampsOn(ctx, poll); err != nil {
+			return res, err
+		} else if on {
+			method = FreshnessCommitTimestamp
+		}
+		names := res.backendList()
+		recs, err := readRecordTimes(ctx, poll, names, method)
+		if err != nil {
+			return res, err
+		}
+		st, tl := freshnessOf(recs, names, method, TimelineWindow)
+		res.Freshness, res.Timeline = &st, tl
+	}
 	return res, nil
 }
 
@@ -173,15 +202,15 @@ type measurement struct {
 	ends []time.Duration
 }
 
-// measure publishes sc's records through client and watches index_state on poll until every
-// backend has indexed all of them.
+// measure runs publish (which publishes sc's records) and watches index_state on poll until
+// every backend has indexed all of them.
 //
 // Counting index_state costs about 10 ms at 40,000 rows, a noticeable share of 2 cores when done
 // every 50 ms, so the full count runs every [PollIntervalDefault] (for progress, the fan-out
 // time, failures and stalls), and an extra count runs right after each batch that brings a
 // backend's successful jobs (seen by obs) to N: a backend's end time is the moment index_state
 // confirms it, within milliseconds of the commit.
-func (in *ingestRun) measure(ctx context.Context, sc scenario, client osav1connect.RecordServiceClient, poll *pgx.Conn,
+func (in *ingestRun) measure(ctx context.Context, sc scenario, publish func(context.Context) error, poll *pgx.Conn,
 	bes []BackendResult, obs *batchObserver) (m measurement, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -192,7 +221,7 @@ func (in *ingestRun) measure(ctx context.Context, sc scenario, client osav1conne
 	pubDone := make(chan published, 1)
 	start := time.Now()
 	go func() {
-		err := in.publish(ctx, client, in.requests[:sc.records])
+		err := publish(ctx)
 		pubDone <- published{time.Since(start), err}
 	}()
 

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/osa-archive/osa/internal/bench"
+)
+
+func newBenchAllCmd(g *globalFlags) *cobra.Command {
+	var (
+		flags                        ingestFlags
+		searchRecords, searchQueries int
+		out                          string
+	)
+	cmd := &cobra.Command{
+		Use:   "all",
+		Short: "Run the ingest benchmark, then the search benchmark, on one PostgreSQL",
+		Long: `all runs osa bench ingest (every scenario with its raw River, HNSW and COPY ceilings, and the
+freshness scenario), then osa bench search (recall, latency and throughput of every mode beside
+the raw kNN query), on one PostgreSQL: database.url, or else the private cluster of osa dev,
+started once for both. See osa bench ingest --help and osa bench search --help for what each
+measures and its targets. The ingest flags are those of osa bench ingest; --search-records and
+--search-queries are the --records and --queries of osa bench search.
+
+Both Markdown reports go to stdout, progress to stderr. --out PREFIX writes
+
+  PREFIX-ingest.md, PREFIX-ingest.json, PREFIX-ingest.svg   the ingest report and its chart
+  PREFIX-search.md, PREFIX-search.json                      the search report
+
+the ingest files as soon as the ingest benchmark is done.
+
+--smoke shrinks both (ingest as with osa bench ingest --smoke; search on 2,000 records and 20
+queries) so that the whole run takes about 30 s on 2 cores: it checks only that every part
+works. Any error exits non-zero; the targets are never enforced, in either mode. make bench-smoke
+runs it on a throw-away cluster, and make test runs make bench-smoke.`,
+		Example: `  osa bench all --out bench/results/all      # make bench
+  osa bench all --smoke                       # make bench-smoke, on the private cluster
+  OSA_DEV__PORT=0 osa bench all --smoke --out /tmp/bench/all`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, logger, err := g.load()
+			if err != nil {
+				return err
+			}
+			adminURL, stop, err := benchAdminURL(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer stop()
+
+			ingestOut := ""
+			if out != "" {
+				ingestOut = out + "-ingest"
+			}
+			if _, err := runBenchIngest(cmd, flags.opts(cmd, adminURL, logger), ingestOut); err != nil {
+				return fmt.Errorf("ingest benchmark: %w", err)
+			}
+
+			sopts := bench.SearchOpts{AdminURL: adminURL, Records: searchRecords, Queries: searchQueries, Progress: os.Stderr}
+			if flags.smoke {
+				if !cmd.Flags().Changed("search-records") {
+					sopts.Records = bench.SearchRecordsSmokeDefault
+				}
+				if !cmd.Flags().Changed("search-queries") {
+					sopts.Queries = bench.SearchQueriesSmokeDefault
+				}
+			}
+			srep, err := bench.Search(ctx, sopts)
+			if err != nil {
+				return fmt.Errorf("search benchmark: %w", err)
+			}
+			srep.Command = commandLine()
+			md := srep.Markdown()
+			fmt.Fprint(cmd.OutOrStdout(), "\n"+md)
+			if out != "" {
+				return writeBenchReport(out+"-search", srep, md)
+			}
+			return nil
+		},
+	}
+	flags.register(cmd)
+	cmd.Flags().IntVar(&searchRecords, "search-records", bench.SearchRecordsDefault,
+		fmt.Sprintf("records in the search corpus; with --smoke %d", bench.SearchRecordsSmokeDefault))
+	cmd.Flags().IntVar(&searchQueries, "search-queries", bench.SearchQueriesDefault,
+		fmt.Sprintf("distinct search queries; with --smoke %d", bench.SearchQueriesSmokeDefault))
+	cmd.Flags().StringVar(&out, "out", "", "also write PREFIX-ingest.{md,json,svg} and PREFIX-search.{md,json}")
+	return cmd
+}
