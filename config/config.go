@@ -69,6 +69,9 @@ const (
 	FanoutBatchMax               = 10000
 	FanoutDelayDefault           = 20 * time.Millisecond
 	FanoutDelayMax               = time.Minute
+	OutageRetryMinDefault        = time.Second
+	OutageRetryMaxDefault        = 30 * time.Second
+	OutageRetryMaxMax            = time.Hour
 
 	MaxMetadataBytesDefault = 256 << 10
 	MaxMetadataBytesMin     = 1
@@ -251,6 +254,19 @@ type Worker struct {
 	// FanoutDelay is how long the first fan-out job of a batch waits for more, 0 < d <= 1m.
 	// Defaults to 20ms.
 	FanoutDelay time.Duration `koanf:"fanout_delay"`
+
+	// OutageRetryMin is the shortest wait of an index job while its backend's embedding
+	// provider is down, more than 0 and at most OutageRetryMax. Defaults to 1s.
+	OutageRetryMin time.Duration `koanf:"outage_retry_min"`
+
+	// OutageRetryMax caps the wait of an index job while its backend's embedding provider is
+	// down (connection refused, 5xx, timeouts), at least OutageRetryMin and at most 1h. Such a
+	// job snoozes without using an attempt, for as long as the outage has lasted so far (less
+	// up to 20% at random), so once the provider is back every record is indexed within
+	// OutageRetryMax (plus up to 5s, River's scheduler interval, when it is longer than that).
+	// An outage that never ends loses nothing: its jobs stay scheduled and are tried again
+	// every OutageRetryMax or so. Defaults to 30s.
+	OutageRetryMax time.Duration `koanf:"outage_retry_max"`
 }
 
 // Records limits what a record may be.
@@ -354,6 +370,8 @@ func Default() *Config {
 			FanoutWorkers:     FanoutWorkersDefault,
 			FanoutBatch:       FanoutBatchDefault,
 			FanoutDelay:       FanoutDelayDefault,
+			OutageRetryMin:    OutageRetryMinDefault,
+			OutageRetryMax:    OutageRetryMaxDefault,
 		},
 		Records: Records{
 			MaxMetadataBytes: MaxMetadataBytesDefault,

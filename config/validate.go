@@ -153,6 +153,14 @@ func (w *Worker) validate(p *problems) {
 	if w.FanoutDelay > FanoutDelayMax {
 		p.add("worker.fanout_delay", "%v is over the limit of %v", w.FanoutDelay, FanoutDelayMax)
 	}
+	p.positive("worker.outage_retry_min", w.OutageRetryMin)
+	switch {
+	case w.OutageRetryMax > OutageRetryMaxMax:
+		p.add("worker.outage_retry_max", "%s is over the limit of %s", formatDuration(w.OutageRetryMax), formatDuration(OutageRetryMaxMax))
+	case w.OutageRetryMin > 0 && w.OutageRetryMax < w.OutageRetryMin:
+		p.add("worker.outage_retry_max", "%s is shorter than worker.outage_retry_min (%s)",
+			formatDuration(w.OutageRetryMax), formatDuration(w.OutageRetryMin))
+	}
 }
 
 func (r *Records) validate(p *problems) {

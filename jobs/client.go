@@ -61,6 +61,17 @@ type Config struct {
 	JobTimeout time.Duration
 	// Middleware wraps job insertion and work (tracing). nil means none.
 	Middleware []rivertype.Middleware
+	// OutageRetryMax caps how long an index job waits while its backend's embedding provider is
+	// down (worker.outage_retry_max): such a job snoozes, without using an attempt, for as long
+	// as the outage has lasted so far, at least OutageRetryMin and at most OutageRetryMax, less
+	// up to 20% at random (see outage.go). Once the provider is back, every waiting job is
+	// retried within OutageRetryMax, plus River's scheduler interval (5s) when OutageRetryMax
+	// is longer than that; an outage that never ends has every job tried again about every
+	// OutageRetryMax, for ever. Defaults to 30s.
+	OutageRetryMax time.Duration
+	// OutageRetryMin is the shortest wait of an index job in a provider outage
+	// (worker.outage_retry_min). Defaults to 1s, or OutageRetryMax when that is shorter.
+	OutageRetryMin time.Duration
 	// RetryPolicy schedules retries; nil is River's default ((attempt)^4 seconds, ±10%).
 	RetryPolicy river.ClientRetryPolicy
 	// RescueAfter is when a running job of a dead process is made retryable (worker.rescue_after).
@@ -107,6 +118,12 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 	if cfg.Work {
 		cfg.FanOutBatch = cmp.Or(cfg.FanOutBatch, FanOutBatchDefault)
 		cfg.FanOutDelay = cmp.Or(cfg.FanOutDelay, FanOutDelayDefault)
+		cfg.OutageRetryMax = cmp.Or(cfg.OutageRetryMax, OutageRetryMaxDefault)
+		cfg.OutageRetryMin = cmp.Or(cfg.OutageRetryMin, min(OutageRetryMinDefault, cfg.OutageRetryMax))
+		if cfg.OutageRetryMin < 0 || cfg.OutageRetryMax < cfg.OutageRetryMin {
+			return nil, fmt.Errorf("jobs: OutageRetryMin (%v) must be positive and at most OutageRetryMax (%v)",
+				cfg.OutageRetryMin, cfg.OutageRetryMax)
+		}
 		queue := func(n int) river.QueueConfig {
 			return river.QueueConfig{MaxWorkers: n, FetchCooldown: cfg.FetchCooldown, FetchPollInterval: cfg.FetchPollInterval}
 		}
@@ -126,7 +143,8 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 			rc.Queues[backends.Queue(name)] = queue(slots)
 			fan.names = append(fan.names, name)
 			fan.targets = append(fan.targets, target{name: name, maxAttempts: b.MaxAttempts})
-			x := &indexer{backend: b.Backend, domain: cfg.Domain, logger: logger, onBatch: cfg.OnBatch, pool: pool}
+			x := &indexer{backend: b.Backend, domain: cfg.Domain, logger: logger, onBatch: cfg.OnBatch, pool: pool,
+				provider: newProvider(name, logger, cfg.OutageRetryMin, cfg.OutageRetryMax)}
 			idx.gatherers[name] = newGatherer(gatherConfig{
 				MaxSize: b.BatchSize, MaxDelay: b.BatchDelay, Slots: slots, Timeout: b.BatchTimeout,
 			}, x.runBatch)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,15 +55,20 @@ type BatchStats struct {
 	// Freshness holds, for every record version the batch wrote, the time from its commit
 	// (records.updated_at) to the commit of the batch.
 	Freshness []time.Duration
+	// Outage is how long the backend's embedding provider has been down, as this process sees
+	// it when the batch ends; zero when it is up (see outage.go). Jobs snoozed by the outage are
+	// counted in Snoozed.
+	Outage time.Duration
 }
 
 // indexer runs the batches of one backend.
 type indexer struct {
-	backend backends.Backend
-	domain  string
-	logger  *slog.Logger
-	onBatch func(BatchStats)
-	pool    *pgxpool.Pool
+	backend  backends.Backend
+	domain   string
+	logger   *slog.Logger
+	onBatch  func(BatchStats)
+	pool     *pgxpool.Pool
+	provider *provider // the health of the backend's embedding provider
 }
 
 // action is what a batch does for one record.
@@ -163,12 +169,14 @@ func (x *indexer) plan(ctx context.Context, jobs []*river.Job[IndexRecordArgs]) 
 		docActs = append(docActs, a)
 	}
 	if len(docs) > 0 {
+		started := time.Now()
 		for i, err := range x.backend.Prepare(ctx, docs) {
 			docActs[i].err = err
 		}
 		for i, a := range docActs {
 			a.doc = &docs[i]
 		}
+		x.checkOutage(ctx, docActs, started)
 	}
 	return p, nil
 }
@@ -230,7 +238,12 @@ ON CONFLICT (record_id, backend) DO UPDATE
     WHERE s.version <= EXCLUDED.version`
 
 // write applies the plan in one transaction. An error here is the batch's: every job retries.
+// A plan with nothing to write (every record failed, as in a provider outage, or is stale) opens
+// no transaction.
 func (x *indexer) write(ctx context.Context, p *plan) error {
+	if !slices.ContainsFunc(p.acts, func(a *action) bool { return a.err == nil && !a.stale }) {
+		return nil
+	}
 	return pgx.BeginFunc(ctx, x.pool, func(tx pgx.Tx) error {
 		ids := make([]uuid.UUID, len(p.acts))
 		for i, a := range p.acts {
@@ -340,15 +353,19 @@ func (x *indexer) writeShadow(ctx context.Context, tx pgx.Tx, done []*action, de
 	return nil
 }
 
-// outcome converts a record's result into the job's River result: nil completes; a rate limit
-// snoozes for the advised time without using an attempt; a permanent error cancels the job with
-// a message naming the backend, the record and the reason; anything else retries with backoff.
+// outcome converts a record's result into the job's River result: nil completes; a provider
+// outage snoozes for the outage's delay and a rate limit for the advised time, neither using an
+// attempt; a permanent error cancels the job with a message naming the backend, the record and
+// the reason; anything else retries with backoff.
 func (x *indexer) outcome(job *river.Job[IndexRecordArgs], err error) error {
 	if err == nil {
 		return nil
 	}
 	srn := records.SRN{Domain: x.domain, ID: job.Args.RecordID, Version: job.Args.Version}
 	err = fmt.Errorf("backend %q: record %s: %w", x.backend.Name(), srn, err)
+	if o := (*outageError)(nil); errors.As(err, &o) {
+		return &snoozed{cause: err, snooze: river.JobSnooze(o.delay), outage: true}
+	}
 	if d, ok := indexerr.RetryAfter(err); ok {
 		if d <= 0 {
 			d = snoozeDefault
@@ -365,6 +382,7 @@ func (x *indexer) outcome(job *river.Job[IndexRecordArgs], err error) error {
 type snoozed struct {
 	cause  error
 	snooze error
+	outage bool // the cause is a provider outage (an [outageError])
 }
 
 func (s *snoozed) Error() string { return s.cause.Error() }
@@ -372,17 +390,19 @@ func (s *snoozed) Error() string { return s.cause.Error() }
 // Unwrap returns River's snooze error, so River snoozes the job.
 func (s *snoozed) Unwrap() error { return s.snooze }
 
-// failuresSQL records failed attempts in index_state; a final failure sets state failed.
+// failuresSQL records failed attempts and snoozes in index_state; a final failure sets state
+// failed. A snooze used no attempt: it records only its reason.
 const failuresSQL = `
 UPDATE index_state AS s
-SET attempts = u.attempt, last_error = u.error, updated_at = now(),
+SET attempts = CASE WHEN u.snoozed THEN s.attempts ELSE u.attempt END, last_error = u.error, updated_at = now(),
     state = CASE WHEN u.final THEN 'failed' ELSE s.state END
-FROM unnest($2::uuid[], $3::int[], $4::int[], $5::text[], $6::bool[]) AS u(id, version, attempt, error, final)
+FROM unnest($2::uuid[], $3::int[], $4::int[], $5::text[], $6::bool[], $7::bool[]) AS u(id, version, attempt, error, final, snoozed)
 WHERE s.backend = $1 AND s.record_id = u.id AND s.version <= u.version AND s.state <> 'indexed'
     OR s.backend = $1 AND s.record_id = u.id AND s.version < u.version`
 
-// recordFailures writes the failed jobs' errors to index_state, so GetIndexStatus shows them. A
-// failure is final when the job is cancelled or has used its last attempt.
+// recordFailures writes the failed and snoozed jobs' errors to index_state, so GetIndexStatus
+// shows why a record waits. A failure is final when the job is cancelled or has used its last
+// attempt; a snooze (provider outage, rate limit) keeps the record's attempts and state.
 func (x *indexer) recordFailures(ctx context.Context, jobs []*river.Job[IndexRecordArgs], errs []error) {
 	var (
 		ids      []uuid.UUID
@@ -390,31 +410,40 @@ func (x *indexer) recordFailures(ctx context.Context, jobs []*river.Job[IndexRec
 		attempts []int32
 		messages []string
 		final    []bool
+		snoozes  []bool
 	)
 	for i, err := range errs {
-		var snooze *snoozed
-		if err == nil || errors.As(err, &snooze) || errors.Is(err, context.Canceled) {
+		if err == nil || errors.Is(err, context.Canceled) {
 			continue
 		}
 		j := jobs[i]
-		var cancel *river.JobCancelError
+		var (
+			cancel *river.JobCancelError
+			snooze *snoozed
+		)
+		isSnooze := errors.As(err, &snooze)
 		ids = append(ids, j.Args.RecordID)
 		versions = append(versions, int32(j.Args.Version))
 		attempts = append(attempts, int32(j.Attempt))
 		messages = append(messages, err.Error())
-		final = append(final, errors.As(err, &cancel) || j.Attempt >= j.MaxAttempts)
+		final = append(final, !isSnooze && (errors.As(err, &cancel) || j.Attempt >= j.MaxAttempts))
+		snoozes = append(snoozes, isSnooze)
 	}
 	if len(ids) == 0 {
 		return
 	}
-	if _, err := x.pool.Exec(context.WithoutCancel(ctx), failuresSQL, x.backend.Name(), ids, versions, attempts, messages, final); err != nil {
+	if _, err := x.pool.Exec(context.WithoutCancel(ctx), failuresSQL, x.backend.Name(), ids, versions, attempts, messages, final, snoozes); err != nil {
 		x.logger.WarnContext(ctx, "jobs: error recording index failures", "backend", x.backend.Name(), "error", err)
 	}
 }
 
-// report writes the one INFO line per batch and hands its stats to onBatch.
+// report writes the one line per batch and hands its stats to onBatch. The line is INFO, or WARN
+// when a job did not succeed for a reason other than a provider outage (whose beginning and end
+// are logged once, by [provider]).
 func (x *indexer) report(ctx context.Context, errs []error, reason string, d time.Duration, fresh []time.Duration) {
-	st := BatchStats{Backend: x.backend.Name(), Size: len(errs), Reason: reason, Duration: d, Freshness: fresh}
+	st := BatchStats{Backend: x.backend.Name(), Size: len(errs), Reason: reason, Duration: d, Freshness: fresh,
+		Outage: x.provider.downFor()}
+	outages := 0
 	for _, err := range errs {
 		var (
 			snooze *snoozed
@@ -425,6 +454,9 @@ func (x *indexer) report(ctx context.Context, errs []error, reason string, d tim
 			st.Succeeded++
 		case errors.As(err, &snooze):
 			st.Snoozed++
+			if snooze.outage {
+				outages++
+			}
 		case errors.As(err, &cancel):
 			st.Cancelled++
 		default:
@@ -435,12 +467,15 @@ func (x *indexer) report(ctx context.Context, errs []error, reason string, d tim
 		x.onBatch(st)
 	}
 	level := slog.LevelInfo
-	if st.Succeeded < st.Size {
+	if st.Succeeded+outages < st.Size {
 		level = slog.LevelWarn
 	}
-	x.logger.Log(ctx, level, "jobs: batch", "backend", st.Backend, "size", st.Size, "flush", reason,
-		"duration", d.Round(time.Millisecond), "succeeded", st.Succeeded, "retried", st.Retried, "snoozed", st.Snoozed,
-		"cancelled", st.Cancelled)
+	attrs := []any{"backend", st.Backend, "size", st.Size, "flush", reason, "duration", d.Round(time.Millisecond),
+		"succeeded", st.Succeeded, "retried", st.Retried, "snoozed", st.Snoozed, "cancelled", st.Cancelled}
+	if st.Outage > 0 {
+		attrs = append(attrs, "outage", st.Outage.Round(time.Millisecond))
+	}
+	x.logger.Log(ctx, level, "jobs: batch", attrs...)
 	if st.Succeeded < st.Size && x.logger.Enabled(ctx, slog.LevelDebug) {
 		for _, err := range errs {
 			if err != nil {

@@ -32,6 +32,7 @@ type metrics struct {
 	embedSeconds *prometheus.HistogramVec
 	embedErrors  *prometheus.CounterVec
 	freshness    *prometheus.HistogramVec
+	outage       *prometheus.GaugeVec
 }
 
 func newMetrics(pool *pgxpool.Pool, queues func() []string, logger *slog.Logger) *metrics {
@@ -69,9 +70,13 @@ func newMetrics(pool *pgxpool.Pool, queues func() []string, logger *slog.Logger)
 			Name: "osa_index_freshness_seconds", Help: "Time from a record version's commit to its commit in a backend.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
 		}, []string{"backend"}),
+		outage: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "osa_embed_provider_outage_seconds",
+			Help: "How long a backend's embedding provider has been down, as of its last index batch (0: up).",
+		}, []string{"backend"}),
 	}
 	m.registry.MustRegister(m.rpcs, m.rpcSeconds, m.jobs, m.batchSize, m.batchFlushes, m.batchSeconds,
-		m.embedSeconds, m.embedErrors, m.freshness,
+		m.embedSeconds, m.embedErrors, m.freshness, m.outage,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{pool: pool, queues: queues, logger: logger})
 	return m
@@ -105,6 +110,7 @@ func (m *metrics) observeBatch(st jobs.BatchStats) {
 	m.batchSize.WithLabelValues(st.Backend).Observe(float64(st.Size))
 	m.batchFlushes.WithLabelValues(st.Backend, st.Reason).Inc()
 	m.batchSeconds.WithLabelValues(st.Backend).Observe(st.Duration.Seconds())
+	m.outage.WithLabelValues(st.Backend).Set(st.Outage.Seconds())
 	h := m.freshness.WithLabelValues(st.Backend)
 	for _, d := range st.Freshness {
 		h.Observe(d.Seconds())

@@ -71,6 +71,9 @@ func TestMetricsAfterIngest(t *testing.T) {
 			t.Errorf("/metrics has no sample %s", want)
 		}
 	}
+	if v := metricValue(t, body, `osa_embed_provider_outage_seconds\{backend="vector"\}`); v != 0 {
+		t.Errorf("osa_embed_provider_outage_seconds{backend=\"vector\"} = %v with the provider up, want 0", v)
+	}
 	if !strings.Contains(body, "# TYPE osa_index_freshness_seconds histogram") {
 		t.Error("freshness is not a histogram")
 	}

@@ -139,6 +139,8 @@ func (s *Server) build(ctx context.Context) error {
 		FetchCooldown:     w.FetchCooldown,
 		FetchPollInterval: w.FetchPollInterval,
 		JobTimeout:        w.JobTimeout,
+		OutageRetryMax:    w.OutageRetryMax,
+		OutageRetryMin:    w.OutageRetryMin,
 		RescueAfter:       w.RescueAfter,
 		Sources:           s.sources,
 		Store:             storeCfg,

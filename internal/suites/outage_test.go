@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -15,31 +16,57 @@ import (
 	"github.com/osa-archive/osa/internal/pgtest"
 )
 
-// riverRetryBound bounds when a job that keeps failing through an outage of d is retried after
-// the outage ends, under River's default retry policy: attempt n waits n⁴ seconds ± 10%. The
-// most attempts fit in d when every wait is 10% short; the wait that spans the end of the
-// outage is then at most 1.1 × k⁴ for the k-th attempt.
-func riverRetryBound(d time.Duration) time.Duration {
-	sum := 0.0
-	for k := 1; ; k++ {
-		wait := float64(k * k * k * k)
-		sum += 0.9 * wait
-		if time.Duration(sum*float64(time.Second)) >= d {
-			return time.Duration(1.1 * wait * float64(time.Second))
-		}
+// outageRetryMax is worker.outage_retry_max of the provider outage suite: the longest an index
+// job waits between two tries while the provider is down.
+const outageRetryMax = 5 * time.Second
+
+// riverSchedulerInterval is how often River's scheduler (v0.51) makes scheduled jobs available:
+// a job snoozed for longer than that waits for its next run.
+const riverSchedulerInterval = 5 * time.Second
+
+// outageRecoveryBound bounds how long after the provider comes back every record waiting for it
+// is indexed when worker.outage_retry_max is retryMax: the longest snooze, River's scheduler
+// interval when that snooze is longer than it, and 5s for the fetch poll (200ms), the batch
+// delay, the batches themselves and a loaded machine.
+func outageRecoveryBound(retryMax time.Duration) time.Duration {
+	bound := retryMax + 5*time.Second
+	if retryMax > riverSchedulerInterval {
+		bound += riverSchedulerInterval
+	}
+	return bound
+}
+
+// setWorkerKey sets worker.<key> to value in the config file at path, as written by
+// suite.writeConfig.
+func setWorkerKey(t *testing.T, path, key, value string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte("\nworker:\n")) {
+		t.Fatalf("%s has no worker section", path)
+	}
+	data = bytes.Replace(data, []byte("\nworker:\n"), []byte("\nworker:\n  "+key+": "+value+"\n"), 1)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // TestOutageProvider takes the embedding provider down (HTTP 500) while records are published,
 // then brings it back: the keyword backend must keep indexing every record within a second all
-// through the outage, and once the provider is back every record must reach the vector backend,
-// none ending failed.
+// through the outage; the vector backend's jobs must wait without using an attempt; and once
+// the provider is back every record must reach the vector backend within
+// [outageRecoveryBound] (worker.outage_retry_max is 5s here), at the first attempt, none ending
+// failed.
 func TestOutageProvider(t *testing.T) {
 	t.Parallel()
 	outage := suiteOutage(t)
 	s := newSuite(t, pgtest.NewURL(t))
 	fp := newFakeProvider(t, 2*time.Second)
-	srv := s.newProc("osa", roleAll, s.writeConfig("osa", configOpts{embedderURL: fp.URL()}))
+	cfg := s.writeConfig("osa", configOpts{embedderURL: fp.URL()})
+	setWorkerKey(t, cfg, "outage_retry_max", outageRetryMax.String())
+	srv := s.newProc("osa", roleAll, cfg)
 	srv.mustStart(t)
 	pub := newPublisher(srv.url)
 	ctx := t.Context()
@@ -97,6 +124,13 @@ func TestOutageProvider(t *testing.T) {
 	if vecIndexed != 0 || fp.responses(http.StatusInternalServerError) == 0 {
 		t.Errorf("the outage did not hold: vector indexed %d records, %d calls answered 500", vecIndexed, fp.responses(http.StatusInternalServerError))
 	}
+	// The vector jobs wait: none retryable, failed or charged an attempt, each due within the cap.
+	if n := s.mustCount(`SELECT count(*) FROM river_job WHERE queue = 'index_vector'
+		AND (state NOT IN ('available', 'scheduled', 'running', 'completed') OR attempt > 1 OR cardinality(errors) > 0
+		     OR scheduled_at > now() + make_interval(secs => $1))`, (outageRetryMax + time.Second).Seconds()); n != 0 {
+		t.Errorf("%d vector jobs retried, failed, charged an attempt or scheduled beyond worker.outage_retry_max during the outage:\n%s",
+			n, s.jobReport())
+	}
 	after, err := srv.scrape()
 	if err != nil {
 		t.Fatal(err)
@@ -114,14 +148,20 @@ func TestOutageProvider(t *testing.T) {
 
 	// Up again.
 	fp.setMode(providerUp)
-	bound := riverRetryBound(outage) + 20*time.Second
+	bound := outageRecoveryBound(outageRetryMax)
 	caughtUp := s.waitSettled(bound)
-	var maxAttempt int
-	if err := s.pool.QueryRow(ctx, `SELECT max(attempt)::int FROM river_job WHERE queue = 'index_vector'`).Scan(&maxAttempt); err != nil {
+	var maxAttempt, errs, snoozed, maxSnoozes int
+	if err := s.pool.QueryRow(ctx, `SELECT max(attempt)::int, COALESCE(sum(cardinality(errors)), 0)::int,
+		       count(*) FILTER (WHERE (metadata->>'snoozes')::int > 0)::int, COALESCE(max((metadata->>'snoozes')::int), 0)::int
+		FROM river_job WHERE queue = 'index_vector'`).Scan(&maxAttempt, &errs, &snoozed, &maxSnoozes); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("provider back: every record indexed by vector %v later (bound %v); index jobs took up to %d attempts",
-		caughtUp.Round(time.Millisecond), bound, maxAttempt)
+	t.Logf("provider back: every record indexed by vector %v later (bound %v); index jobs took up to %d attempts, %d errors recorded; "+
+		"%d jobs snoozed, up to %d times", caughtUp.Round(time.Millisecond), bound, maxAttempt, errs, snoozed, maxSnoozes)
+	if maxAttempt != 1 || errs != 0 || snoozed < total {
+		t.Errorf("vector jobs: up to %d attempts and %d errors, %d snoozed; want 1 attempt and no error each, at least the %d records of the outage snoozed",
+			maxAttempt, errs, snoozed, total)
+	}
 	s.checkConsistent()
 	if committed, absent := checkPublished(t, s, pub); committed+absent != 0 {
 		t.Errorf("%d calls were not acknowledged", committed+absent)
