@@ -50,7 +50,7 @@ const (
 	HNSWMDefault              = 16
 	HNSWMMin                  = 2
 	HNSWMMax                  = 100
-	HNSWEfConstructionDefault = 64
+	HNSWEfConstructionDefault = 128
 	HNSWEfConstructionMin     = 4
 	HNSWEfConstructionMax     = 1000
 
@@ -85,7 +85,7 @@ type Backend struct {
 	Embedder *Embedder `koanf:"embedder,omitempty"`
 
 	// HNSW configures the vector index; pgvector only (nil for keyword).
-	// Defaults to m 16, ef_construction 64.
+	// Defaults to m 16, ef_construction 128.
 	HNSW *HNSW `koanf:"hnsw,omitempty"`
 
 	// Language is the Postgres text search configuration, [a-z_]+; keyword
@@ -154,7 +154,9 @@ type HNSW struct {
 	M int `koanf:"m"`
 
 	// EfConstruction is the size of the candidate list while building,
-	// 4..1000 and at least 2 × M. Defaults to 64.
+	// 4..1000 and at least 2 × M. Defaults to 128 (pgvector's own default, 64,
+	// gives the hash embedder's vectors a graph that needs a far larger ef_search
+	// for the same recall: bench/results/all-search.md).
 	EfConstruction int `koanf:"ef_construction"`
 }
 

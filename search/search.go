@@ -40,7 +40,7 @@ const (
 	LimitDefault     = 20
 	LimitMaxDefault  = 100
 	OffsetMaxDefault = 10000
-	EfSearchDefault  = 100
+	EfSearchDefault  = 800
 	RRFKDefault      = 60
 	// HybridDepthMin is the fewest candidates hybrid search takes from each side.
 	HybridDepthMin = 50
@@ -50,7 +50,7 @@ const (
 type Config struct {
 	// Domain is the SRN domain of hits. Defaults to "localhost".
 	Domain string
-	// EfSearch is the least hnsw.ef_search of vector queries (search.ef_search). Defaults to 100.
+	// EfSearch is the least hnsw.ef_search of vector queries (search.ef_search). Defaults to 800.
 	EfSearch int
 	// RRFK is the k of reciprocal rank fusion (search.rrf_k). Defaults to 60.
 	RRFK int

@@ -27,7 +27,7 @@ const (
 	MDefault              = 16
 	MMin                  = 2
 	MMax                  = 100
-	EfConstructionDefault = 64
+	EfConstructionDefault = 128
 	EfConstructionMin     = 4
 	EfConstructionMax     = 1000
 
@@ -55,7 +55,7 @@ type Config struct {
 	// M is the HNSW index's number of connections per layer, 2..100. Defaults to 16.
 	M int
 	// EfConstruction is the HNSW candidate list size while building, 4..1000 and at least 2 × M.
-	// Defaults to 64.
+	// Defaults to 128.
 	EfConstruction int
 }
 

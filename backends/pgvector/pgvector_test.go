@@ -53,7 +53,7 @@ func TestNew(t *testing.T) {
 			{Config{Name: "v", Embedder: newTestEmbedder("m", 2001)}, "dims 2001 is out of range"},
 			{Config{Name: "v", Embedder: newTestEmbedder("", 3)}, "no model name"},
 			{Config{Name: "v", Embedder: newTestEmbedder("m", 3), M: 1}, "hnsw.m 1"},
-			{Config{Name: "v", Embedder: newTestEmbedder("m", 3), M: 40}, "hnsw.ef_construction 64"},
+			{Config{Name: "v", Embedder: newTestEmbedder("m", 3), M: 80}, "hnsw.ef_construction 128"},
 			{Config{Name: "v", Embedder: newTestEmbedder("m", 3), Text: backends.TextConfig{MaxChars: -1}}, "text.max_chars"},
 		} {
 			_, err := New(tt.cfg)
@@ -97,7 +97,7 @@ func TestEnsure(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"hnsw", "vector_cosine_ops", "m='16'", "ef_construction='64'"} {
+		for _, want := range []string{"hnsw", "vector_cosine_ops", "m='16'", "ef_construction='128'"} {
 			if !strings.Contains(def, want) {
 				t.Errorf("index %q lacks %q", def, want)
 			}
