@@ -101,6 +101,7 @@ func (h *HTTP) validate(p *problems) {
 		p.add("http.addr", `%q is not a valid listen address (want host:port, e.g. ":8080")`, h.Addr)
 	}
 	p.intRange("http.read_max_bytes", h.ReadMaxBytes, ReadMaxBytesMin, ReadMaxBytesMax)
+	p.intRange("http.compress_min_bytes", h.CompressMinBytes, 0, CompressMinBytesMax)
 	p.positive("http.read_header_timeout", h.ReadHeaderTimeout)
 	p.positive("http.shutdown_timeout", h.ShutdownTimeout)
 }

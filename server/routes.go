@@ -38,6 +38,7 @@ func (s *Server) routes() http.Handler {
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(int(s.cfg.HTTP.ReadMaxBytes)),
+		connect.WithCompressMinBytes(s.cfg.HTTP.CompressMinBytes),
 		connect.WithCodec(strictJSON{}),
 	}
 	names := backendNames(s.backends)
