@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/records"
@@ -52,7 +54,7 @@ type FanOutWorker struct {
 }
 
 // fanOutItem is a fan-out job waiting in the gatherer, with the context of its Work call: River
-// keeps its client there, which JobCompleteTx needs.
+// keeps its client there, which completing the jobs in the batch's transaction needs.
 type fanOutItem struct {
 	ctx context.Context
 	job *river.Job[FanOutArgs]
@@ -68,6 +70,34 @@ ON CONFLICT (record_id, backend) DO UPDATE
     SET version = EXCLUDED.version, state = 'pending', attempts = 0, last_error = NULL, updated_at = now()
     WHERE s.version <= EXCLUDED.version`
 
+// completeTx completes the fan-out jobs of items in tx, in one statement: what
+// river.JobCompleteTx does for one job (River's own completion after Work returns then finds
+// them completed and leaves them be).
+func completeTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, items []fanOutItem) error {
+	n := len(items)
+	p := &riverdriver.JobSetStateIfRunningManyParams{
+		ID: make([]int64, n), Attempt: make([]*int, n), ErrData: make([][]byte, n), FinalizedAt: make([]*time.Time, n),
+		MetadataDoMerge: make([]bool, n), MetadataUpdates: make([][]byte, n), ScheduledAt: make([]*time.Time, n),
+		State: make([]rivertype.JobState, n),
+	}
+	now := time.Now()
+	for i, it := range items {
+		if it.job.State != rivertype.JobStateRunning {
+			return fmt.Errorf("fan-out job %d is %s, not running", it.job.ID, it.job.State)
+		}
+		c := riverdriver.JobSetStateCompleted(it.job.ID, now, nil)
+		p.ID[i], p.Attempt[i], p.ErrData[i], p.FinalizedAt[i], p.ScheduledAt[i], p.State[i] = c.ID, c.Attempt, c.ErrData, c.FinalizedAt, c.ScheduledAt, c.State
+	}
+	rows, err := client.Driver().UnwrapExecutor(tx).JobSetStateIfRunningMany(ctx, p)
+	if err != nil {
+		return fmt.Errorf("error completing %d fan-out jobs: %w", n, err)
+	}
+	if len(rows) != n {
+		return fmt.Errorf("error completing fan-out jobs: %d of %d were still there to complete", len(rows), n)
+	}
+	return nil
+}
+
 // Work implements river.Worker.
 func (w *FanOutWorker) Work(ctx context.Context, job *river.Job[FanOutArgs]) error {
 	return w.g.Do(ctx, fanOutItem{ctx: ctx, job: job})
@@ -76,12 +106,9 @@ func (w *FanOutWorker) Work(ctx context.Context, job *river.Job[FanOutArgs]) err
 // runBatch fans out a batch in one transaction; every job gets the transaction's result.
 func (w *FanOutWorker) runBatch(ctx context.Context, items []fanOutItem, _ string) []error {
 	deadline, _ := ctx.Deadline()
-	// A job's context with the batch's deadline instead of the job's cancellation: it carries
-	// River's client for InsertManyFastTx and JobCompleteTx.
-	jobCtx := func(it fanOutItem) (context.Context, context.CancelFunc) {
-		return context.WithDeadline(context.WithoutCancel(it.ctx), deadline)
-	}
-	bctx, cancel := jobCtx(items[0])
+	// The first job's context with the batch's deadline instead of the job's cancellation: it
+	// carries River's client for InsertManyFastTx and completing the jobs.
+	bctx, cancel := context.WithDeadline(context.WithoutCancel(items[0].ctx), deadline)
 	defer cancel()
 	client := river.ClientFromContext[pgx.Tx](bctx)
 
@@ -116,15 +143,7 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []fanOutItem, _ strin
 		if _, err := tx.Exec(bctx, pendingSQL, ids, versions, w.names); err != nil {
 			return fmt.Errorf("error marking index state pending: %w", err)
 		}
-		for _, it := range items {
-			jctx, cancel := jobCtx(it)
-			_, err := river.JobCompleteTx[*riverpgxv5.Driver](jctx, tx, it.job)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("error completing fan-out job %d: %w", it.job.ID, err)
-			}
-		}
-		return nil
+		return completeTx(bctx, client, tx, items)
 	})
 	errs := make([]error, len(items))
 	for i := range errs {
