@@ -139,18 +139,10 @@ run it on an idle machine.`,
   OSA_DATABASE__URL=postgres://postgres@db/postgres osa bench ingest`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			cfg, logger, err := g.load()
-			if err != nil {
+			return onBenchServer(cmd, g, func(adminURL string, logger *slog.Logger) error {
+				_, err := runBenchIngest(cmd, flags.opts(cmd, adminURL, logger), out)
 				return err
-			}
-			adminURL, stop, err := benchAdminURL(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			_, err = runBenchIngest(cmd, flags.opts(cmd, adminURL, logger), out)
-			return err
+			})
 		},
 	}
 	flags.register(cmd)
@@ -188,6 +180,38 @@ func runBenchIngest(cmd *cobra.Command, opts bench.IngestOpts, out string) (*ben
 		fmt.Fprintf(os.Stderr, "osa bench: wrote %s.svg\n", out)
 	}
 	return rep, nil
+}
+
+// onBenchServer loads the configuration and runs fn with the admin URL of the server the
+// benchmarks create their scratch databases on (see benchAdminURL) and the logger, then stops
+// the cluster started for it, if any.
+func onBenchServer(cmd *cobra.Command, g *globalFlags, fn func(adminURL string, logger *slog.Logger) error) error {
+	cfg, logger, err := g.load()
+	if err != nil {
+		return err
+	}
+	adminURL, stop, err := benchAdminURL(cmd.Context(), cfg)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return fn(adminURL, logger)
+}
+
+// runBenchSearch runs the search benchmark and prints its Markdown report; with out set, it
+// also writes out.md and out.json.
+func runBenchSearch(cmd *cobra.Command, opts bench.SearchOpts, out string) error {
+	rep, err := bench.Search(cmd.Context(), opts)
+	if err != nil {
+		return err
+	}
+	rep.Command = commandLine()
+	md := rep.Markdown()
+	fmt.Fprint(cmd.OutOrStdout(), md)
+	if out != "" {
+		return writeBenchReport(out, rep, md)
+	}
+	return nil
 }
 
 // benchAdminURL returns the server benchmarks create their scratch databases on: database.url,

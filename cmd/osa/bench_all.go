@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -41,45 +42,9 @@ runs it on a throw-away cluster, and make test runs make bench-smoke.`,
   OSA_DEV__PORT=0 osa bench all --smoke --out /tmp/bench/all`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			cfg, logger, err := g.load()
-			if err != nil {
-				return err
-			}
-			adminURL, stop, err := benchAdminURL(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer stop()
-
-			ingestOut := ""
-			if out != "" {
-				ingestOut = out + "-ingest"
-			}
-			if _, err := runBenchIngest(cmd, flags.opts(cmd, adminURL, logger), ingestOut); err != nil {
-				return fmt.Errorf("ingest benchmark: %w", err)
-			}
-
-			sopts := bench.SearchOpts{AdminURL: adminURL, Records: searchRecords, Queries: searchQueries, Progress: os.Stderr}
-			if flags.smoke {
-				if !cmd.Flags().Changed("search-records") {
-					sopts.Records = bench.SearchRecordsSmokeDefault
-				}
-				if !cmd.Flags().Changed("search-queries") {
-					sopts.Queries = bench.SearchQueriesSmokeDefault
-				}
-			}
-			srep, err := bench.Search(ctx, sopts)
-			if err != nil {
-				return fmt.Errorf("search benchmark: %w", err)
-			}
-			srep.Command = commandLine()
-			md := srep.Markdown()
-			fmt.Fprint(cmd.OutOrStdout(), "\n"+md)
-			if out != "" {
-				return writeBenchReport(out+"-search", srep, md)
-			}
-			return nil
+			return onBenchServer(cmd, g, func(adminURL string, logger *slog.Logger) error {
+				return runBenchAll(cmd, &flags, adminURL, logger, searchRecords, searchQueries, out)
+			})
 		},
 	}
 	flags.register(cmd)
@@ -89,4 +54,34 @@ runs it on a throw-away cluster, and make test runs make bench-smoke.`,
 		fmt.Sprintf("distinct search queries; with --smoke %d", bench.SearchQueriesSmokeDefault))
 	cmd.Flags().StringVar(&out, "out", "", "also write PREFIX-ingest.{md,json,svg} and PREFIX-search.{md,json}")
 	return cmd
+}
+
+// runBenchAll runs the ingest benchmark, then the search benchmark, on the server of adminURL.
+func runBenchAll(cmd *cobra.Command, flags *ingestFlags, adminURL string, logger *slog.Logger, searchRecords, searchQueries int, out string) error {
+	ingestOut := ""
+	if out != "" {
+		ingestOut = out + "-ingest"
+	}
+	if _, err := runBenchIngest(cmd, flags.opts(cmd, adminURL, logger), ingestOut); err != nil {
+		return fmt.Errorf("ingest benchmark: %w", err)
+	}
+
+	sopts := bench.SearchOpts{AdminURL: adminURL, Records: searchRecords, Queries: searchQueries, Progress: os.Stderr}
+	if flags.smoke {
+		if !cmd.Flags().Changed("search-records") {
+			sopts.Records = bench.SearchRecordsSmokeDefault
+		}
+		if !cmd.Flags().Changed("search-queries") {
+			sopts.Queries = bench.SearchQueriesSmokeDefault
+		}
+	}
+	searchOut := ""
+	if out != "" {
+		searchOut = out + "-search"
+	}
+	fmt.Fprintln(cmd.OutOrStdout())
+	if err := runBenchSearch(cmd, sopts, searchOut); err != nil {
+		return fmt.Errorf("search benchmark: %w", err)
+	}
+	return nil
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -31,27 +31,9 @@ Targets on 2 cores: recall@10 >= 0.95, vector p99 <= 25 ms, hybrid p99 <= 40 ms,
   OSA_DEV__PORT=0 osa bench search --records 20000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			cfg, _, err := g.load()
-			if err != nil {
-				return err
-			}
-			adminURL, stop, err := benchAdminURL(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			rep, err := bench.Search(ctx, bench.SearchOpts{AdminURL: adminURL, Records: records, Queries: queries, Progress: os.Stderr})
-			if err != nil {
-				return err
-			}
-			rep.Command = commandLine()
-			md := rep.Markdown()
-			fmt.Fprint(cmd.OutOrStdout(), md)
-			if out != "" {
-				return writeBenchReport(out, rep, md)
-			}
-			return nil
+			return onBenchServer(cmd, g, func(adminURL string, _ *slog.Logger) error {
+				return runBenchSearch(cmd, bench.SearchOpts{AdminURL: adminURL, Records: records, Queries: queries, Progress: os.Stderr}, out)
+			})
 		},
 	}
 	cmd.Flags().IntVar(&records, "records", bench.SearchRecordsDefault, "records in the corpus")
