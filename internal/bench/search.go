@@ -498,6 +498,13 @@ func (r *SearchReport) Markdown() string {
 				TargetAPIOverheadP50, yes(ratio <= TargetAPIOverheadP50))
 		}
 	}
+	for _, c := range []int{1, 8} {
+		if raw := r.series("raw_sql", c); raw != nil && raw.P99Ms > float64(TargetVectorP99.Milliseconds()) {
+			fmt.Fprintf(&b, "\nAt %d client(s) the raw statement alone has p99 %.1f ms, beyond the %v target before any API is "+
+				"involved: the machine's %d CPUs, not the API, set the latency there; compare the API with raw_sql.\n",
+				c, raw.P99Ms, TargetVectorP99, r.Machine.NumCPU)
+		}
+	}
 	b.WriteString("\n## Recall and hnsw.ef_search\n\n| ef_search | recall@10 |\n|---:|---:|\n")
 	for _, e := range r.RecallByEf {
 		fmt.Fprintf(&b, "| %d | %.3f |\n", e.EfSearch, e.Recall)
