@@ -12,8 +12,9 @@ RACE_PKGS := ./server/... ./jobs/... ./records/... ./backends/... ./sources/... 
 FUZZ_TARGETS := ./records:FuzzParseSRN ./records:FuzzValidateMetadata ./cmd/osa:FuzzParseLine
 FUZZTIME     ?= 5s
 
-# Extra flags of `osa bench all` for make bench, e.g. BENCH_FLAGS='--records 20000 --small-records 2000'.
-BENCH_FLAGS ?=
+# Flags of `osa bench all` for make bench: by default those of the run committed in bench/results/
+# (a pipeline of 30,000 records, long enough for its chart); e.g. BENCH_FLAGS='--records 10000' for a shorter run.
+BENCH_FLAGS ?= --records 30000
 
 .PHONY: run build test check generate fmt fuzz-smoke bench bench-smoke
 
@@ -41,7 +42,7 @@ fuzz-smoke:
 ## bench: the full benchmark, osa bench all (ingest: six scenarios beside the raw River, HNSW-insert and COPY
 ## ceilings measured in the same run, and freshness at a steady 100 records/s; then search on 100,000 records),
 ## on the private cluster of osa dev (dev.data_dir, dev.port; OSA_DEV__PORT=0 for any free port) or database.url.
-## Writes bench/results/all-ingest.{md,json,svg} and all-search.{md,json}; several minutes; run it on an idle machine.
+## Writes bench/results/all-ingest.{md,json,svg} and all-search.{md,json}; about 10 minutes; run it on an idle machine.
 bench: build
 	./bin/osa bench all --out bench/results/all $(BENCH_FLAGS)
 
