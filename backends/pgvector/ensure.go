@@ -107,7 +107,8 @@ func (e *mismatchError) Error() string {
 			e.backend, e.table, e.colType, from, e.dims, e.model)
 	}
 	return fmt.Sprintf("backend %q: table %s holds %s%s but the config says %d dims, model %q: "+
-		"reindex the backend (osa reindex %s) or restore the old embedder settings",
+		"restore the old embedder settings, or to change the embedder add a backend with the new one "+
+		"under another name, rebuild it from the records (osa reindex NAME) and then remove %q",
 		e.backend, e.table, e.colType, from, e.dims, e.model, e.backend)
 }
 
