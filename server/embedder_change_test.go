@@ -38,6 +38,7 @@ func TestEmbedderChange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	old.stop() // every process runs the new configuration before the rebuild (see the README)
 	sameDB := func(edit func(*config.Config)) func(*config.Config) {
 		return func(cfg *config.Config) {
 			cfg.Database.URL = old.dbURL
@@ -72,6 +73,7 @@ func TestEmbedderChange(t *testing.T) {
 	if job, err = c2.WaitReindex(ctx, job.ID, nil); err != nil || job.State != sdk.ReindexSucceeded {
 		t.Fatalf("reindex of vector2: %+v, %v", job, err)
 	}
+	both.stop()
 
 	// Without the old one: every record found by the new backend.
 	only := setup(t, sameDB(func(cfg *config.Config) {

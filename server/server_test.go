@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,17 @@ type testBundle struct {
 	dbURL   string
 	done    chan error
 	srv     *server.Server
+
+	stopOnce sync.Once
+}
+
+// stop stops the server and waits until it has; the test's cleanup calls it too.
+func (b *testBundle) stop() {
+	b.stopOnce.Do(func() {
+		b.cancel()
+		<-b.done
+		b.srv.Close()
+	})
 }
 
 // setup starts a server on a free loopback port against a fresh database.
@@ -63,11 +75,7 @@ func setupWithLogger(t *testing.T, edit func(*config.Config), logger *slog.Logge
 	b := &testBundle{baseURL: "http://" + ln.Addr().String(), cancel: cancel, cfg: cfg, dbURL: cfg.Database.URL,
 		done: make(chan error, 1), srv: srv}
 	go func() { b.done <- srv.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-b.done
-		srv.Close()
-	})
+	t.Cleanup(b.stop)
 	return b
 }
 
