@@ -142,10 +142,19 @@ type reindexer struct {
 	pool     *pgxpool.Pool
 }
 
-func (x *reindexer) backend(name string) (backends.Backend, error) {
+// notHereSnooze is how long a rebuild's job waits when this process does not have its backend,
+// so that a process that has it takes the job.
+const notHereSnooze = 5 * time.Second
+
+// backend returns the backend a rebuild's job names. A process that does not have it (one not
+// yet restarted with the configuration that added the backend) snoozes the job, without using
+// an attempt, for a process that has it: the rebuild queue is shared by every process.
+func (x *reindexer) backend(ctx context.Context, name string) (backends.Backend, error) {
 	b, ok := x.backends[name]
 	if !ok {
-		return nil, fmt.Errorf("backend %q is not configured on this process", name)
+		x.logger.WarnContext(ctx, "jobs: a rebuild's job names a backend this process does not have; left to a process "+
+			"that has it (configure the backend on every process)", "backend", name, "retry_in", notHereSnooze)
+		return nil, fmt.Errorf("backend %q is not configured on this process: %w", name, river.JobSnooze(notHereSnooze))
 	}
 	return b, nil
 }
@@ -172,7 +181,7 @@ type ReindexChunkWorker struct {
 
 // Work implements river.Worker.
 func (w *ReindexChunkWorker) Work(ctx context.Context, job *river.Job[ReindexChunkArgs]) error {
-	b, err := w.x.backend(job.Args.Backend)
+	b, err := w.x.backend(ctx, job.Args.Backend)
 	if err != nil {
 		return err
 	}
@@ -293,7 +302,7 @@ func (w *ReindexFinishWorker) Timeout(*river.Job[ReindexFinishArgs]) time.Durati
 
 // Work implements river.Worker.
 func (w *ReindexFinishWorker) Work(ctx context.Context, job *river.Job[ReindexFinishArgs]) error {
-	b, err := w.x.backend(job.Args.Backend)
+	b, err := w.x.backend(ctx, job.Args.Backend)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,10 @@ func TestEmbedderChange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	old.stop() // every process runs the new configuration before the rebuild (see the README)
+	// Every process runs the new configuration before the rebuild (see the README). One that
+	// does not leaves the rebuild's jobs to the others (jobs TestReindexJobOnProcessWithoutBackend),
+	// at the price of a snooze each time it takes one.
+	old.stop()
 	sameDB := func(edit func(*config.Config)) func(*config.Config) {
 		return func(cfg *config.Config) {
 			cfg.Database.URL = old.dbURL

@@ -1,0 +1,33 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+
+	"github.com/riverqueue/river"
+
+	"github.com/osa-archive/osa/backends"
+)
+
+// A rebuild's job that reaches a process without its backend (one not yet restarted with the
+// configuration that added it) snoozes for a process that has it, without using an attempt.
+func TestReindexJobOnProcessWithoutBackend(t *testing.T) {
+	t.Parallel()
+	x := &reindexer{backends: map[string]backends.Backend{}, logger: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	for name, work := range map[string]func() error{
+		"chunk": func() error {
+			return (&ReindexChunkWorker{x: x}).Work(ctx, &river.Job[ReindexChunkArgs]{Args: ReindexChunkArgs{Backend: "vector2"}})
+		},
+		"finish": func() error {
+			return (&ReindexFinishWorker{x: x}).Work(ctx, &river.Job[ReindexFinishArgs]{Args: ReindexFinishArgs{Backend: "vector2"}})
+		},
+	} {
+		var snooze *river.JobSnoozeError
+		if err := work(); !errors.As(err, &snooze) || snooze.Duration != notHereSnooze {
+			t.Errorf("%s job for a backend this process lacks: %v, want a snooze of %v", name, err, notHereSnooze)
+		}
+	}
+}
