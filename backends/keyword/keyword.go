@@ -75,10 +75,11 @@ type Backend struct {
 	cfg Config
 	// table is the table the backend reads and writes: names.Live, or names.Shadow for the
 	// backend [Backend.Shadow] returns.
-	table  string
-	names  shadow.Names
-	sql    statements
-	shadow *Backend // the backend bound to names.Shadow (itself when table is names.Shadow)
+	table      string
+	names      shadow.Names
+	sql        statements
+	shadow     *Backend // the backend bound to names.Shadow (itself when table is names.Shadow)
+	shadow.Ops          // DropShadow, IndexShadow, ShadowExists, SwapShadow
 }
 
 var _ backends.Backend = (*Backend)(nil)
@@ -94,6 +95,8 @@ func New(cfg Config) (*Backend, error) {
 	live := &Backend{cfg: cfg, table: names.Live, names: names, sql: newStatements(names.Live, names.LiveIndex)}
 	sh := &Backend{cfg: cfg, table: names.Shadow, names: names, sql: newStatements(names.Shadow, names.ShadowIndex)}
 	live.shadow, sh.shadow = sh, sh
+	live.Ops = shadow.NewOps(cfg.Name, names, sh.sql.createIndexConcurrently)
+	sh.Ops = live.Ops
 	return live, nil
 }
 

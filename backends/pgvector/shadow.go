@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/internal/shadow"
@@ -43,39 +42,4 @@ func (b *Backend) CreateShadow(ctx context.Context, tx pgx.Tx) error {
 		return fmt.Errorf("backend %q: error creating shadow table %s: %w", b.cfg.Name, sh.table, err)
 	}
 	return err
-}
-
-// DropShadow drops the shadow table in tx, if it exists.
-func (b *Backend) DropShadow(ctx context.Context, tx pgx.Tx) error {
-	if err := shadow.Drop(ctx, tx, b.names); err != nil {
-		return fmt.Errorf("backend %q: %w", b.cfg.Name, err)
-	}
-	return nil
-}
-
-// IndexShadow builds the shadow table's HNSW index, vec_<name>_shadow_embedding_idx, with the
-// configured m and ef_construction, by CREATE INDEX CONCURRENTLY. See [backends.Backend].
-func (b *Backend) IndexShadow(ctx context.Context, pool *pgxpool.Pool) error {
-	if err := shadow.BuildIndex(ctx, pool, b.names, b.shadow.sql.createIndexConcurrently); err != nil {
-		return fmt.Errorf("backend %q: %w", b.cfg.Name, err)
-	}
-	return nil
-}
-
-// ShadowExists reports whether the shadow table exists.
-func (b *Backend) ShadowExists(ctx context.Context, q backends.Querier) (bool, error) {
-	exists, err := shadow.Exists(ctx, q, b.names.Shadow)
-	if err != nil {
-		return false, fmt.Errorf("backend %q: %w", b.cfg.Name, err)
-	}
-	return exists, nil
-}
-
-// SwapShadow replaces vec_<name> by vec_<name>_shadow in tx; the shadow's index and primary key
-// take the live names, so [Backend.Ensure] finds them. See [backends.Backend].
-func (b *Backend) SwapShadow(ctx context.Context, tx pgx.Tx) error {
-	if err := shadow.Swap(ctx, tx, b.names); err != nil {
-		return fmt.Errorf("backend %q: %w", b.cfg.Name, err)
-	}
-	return nil
 }
