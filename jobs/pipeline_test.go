@@ -506,7 +506,11 @@ func TestBulkFloodDoesNotDelayInteractive(t *testing.T) {
 		return p.count(t, `SELECT count(*) FROM vec_vector WHERE record_id = $1`, id) == 1
 	})
 	vectorAfter := time.Since(start)
-	bulkDuring := p.count(t, `SELECT count(*) FROM vec_vector WHERE record_id <> $1`, id) - bulkBefore
+	// Bulk rows written before the interactive one: those of batches whose transaction began no
+	// later than its batch's (indexed_at is the transaction's start). Batches that began after
+	// it, and committed before this count ran, were not ahead of it.
+	bulkDuring := p.count(t, `SELECT count(*) FROM vec_vector WHERE record_id <> $1
+		AND indexed_at <= (SELECT indexed_at FROM vec_vector WHERE record_id = $1)`, id) - bulkBefore
 	t.Logf("interactive record indexed: keyword after %v, vector after %v; %d bulk rows written meanwhile", keywordAfter, vectorAfter, bulkDuring)
 
 	// The keyword backend has no backlog at all: the flood must not touch it.
