@@ -55,6 +55,21 @@ const (
 	HNSWEfConstructionMax     = 1000
 
 	LanguageDefault = "english"
+
+	BM25K1Default          = 0.9
+	BM25K1Max              = 10
+	BM25BDefault           = 0.4
+	BM25TitleWeightDefault = 2
+	BM25TitleWeightMax     = 10
+	BM25CandidatesDefault  = 3000
+	BM25CandidatesMin      = 10
+	BM25CandidatesMax      = 1000000
+
+	// HashMinSimilarityDefault is the relevance floor of the hash embedder: the 99.9th
+	// percentile of the cosine similarity between records and queries drawn from other records
+	// (TestHashFloor in backends/embed measures it), so that a query sharing no word with a
+	// record almost never finds it.
+	HashMinSimilarityDefault = 0.15
 )
 
 // Backend configures one index backend.
@@ -91,6 +106,26 @@ type Backend struct {
 	// Language is the Postgres text search configuration, [a-z_]+; keyword
 	// only (empty for pgvector). Defaults to "english".
 	Language string `koanf:"language,omitempty"`
+	// BM25 configures the ranking; keyword only (nil for pgvector). Defaults
+	// to k1 0.9, b 0.4, title_weight 2, candidates 3000.
+	BM25 *BM25 `koanf:"bm25,omitempty"`
+}
+
+// BM25 configures the ranking of a keyword backend.
+type BM25 struct {
+	// K1 is the term frequency saturation, more than 0 and at most 10.
+	// Defaults to 0.9.
+	K1 float64 `koanf:"k1"`
+	// B is the document length normalisation, 0..1. Defaults to 0.4.
+	B float64 `koanf:"b"`
+	// TitleWeight is how many times a word of the title counts, 1..10.
+	// Defaults to 2.
+	TitleWeight float64 `koanf:"title_weight"`
+	// Candidates bounds the records one search scores, 10..1000000: the
+	// query's rarest words find them while their document counts add up to at
+	// most this many. Defaults to 3000, where the search benchmark's keyword
+	// p99 stays within its target on 100,000 records.
+	Candidates int `koanf:"candidates"`
 }
 
 // Batch configures how index jobs are gathered into batches.
@@ -146,6 +181,12 @@ type Embedder struct {
 	// Timeout is the longest time one embedding call may take. Defaults to
 	// 30s.
 	Timeout time.Duration `koanf:"timeout"`
+	// MinSimilarity is the relevance floor: vector hits whose cosine
+	// similarity to the query is below it are dropped, -1..1 (-1 keeps every
+	// hit). Defaults to 0.15 for hash (HashMinSimilarityDefault) and to 0 for
+	// openai and ollama; set it for a model from the similarity of unrelated
+	// texts (README, "How search ranks").
+	MinSimilarity float64 `koanf:"min_similarity"`
 }
 
 // HNSW configures the HNSW index of a pgvector backend.
@@ -184,6 +225,7 @@ func DefaultBackend(name, kind string) Backend {
 	switch kind {
 	case BackendKindKeyword:
 		b.Language = LanguageDefault
+		b.BM25 = &BM25{K1: BM25K1Default, B: BM25BDefault, TitleWeight: BM25TitleWeightDefault, Candidates: BM25CandidatesDefault}
 	case BackendKindPgvector:
 		e := DefaultEmbedder(EmbedderKindDefault)
 		b.Embedder = &e
@@ -204,6 +246,7 @@ func DefaultEmbedder(kind string) Embedder {
 	}
 	if kind == EmbedderKindHash {
 		e.Model = EmbedderModelHashDefault
+		e.MinSimilarity = HashMinSimilarityDefault
 	}
 	return e
 }

@@ -85,18 +85,22 @@ const (
 	MaxBatchMin             = 1
 	MaxBatchMax             = 10000
 
-	EfSearchDefault  = 800
-	EfSearchMin      = 1
-	EfSearchMax      = 1000
-	RRFKDefault      = 60
-	RRFKMin          = 1
-	RRFKMax          = 10000
-	MaxLimitDefault  = 100
-	MaxLimitMin      = 1
-	MaxLimitMax      = 10000
-	MaxOffsetDefault = 10000
-	MaxOffsetMin     = 0
-	MaxOffsetMax     = 1000000
+	EfSearchDefault      = 800
+	EfSearchMin          = 1
+	EfSearchMax          = 1000
+	RRFKDefault          = 60
+	RRFKMin              = 1
+	RRFKMax              = 10000
+	HybridDepthDefault   = 100
+	HybridDepthMin       = 10
+	HybridDepthMax       = 10000
+	SemanticRatioDefault = 0.2
+	MaxLimitDefault      = 100
+	MaxLimitMin          = 1
+	MaxLimitMax          = 10000
+	MaxOffsetDefault     = 10000
+	MaxOffsetMin         = 0
+	MaxOffsetMax         = 1000000
 
 	RiverUIEnabledDefault = true
 
@@ -291,6 +295,12 @@ type Records struct {
 	MaxBatch int `koanf:"max_batch"`
 }
 
+// Fusions of hybrid search, the values of search.fusion.
+const (
+	FusionWeighted = "weighted"
+	FusionRRF      = "rrf"
+)
+
 // Search limits and tunes search.
 type Search struct {
 	// EfSearch is the lowest hnsw.ef_search of a vector search (it's raised
@@ -300,9 +310,26 @@ type Search struct {
 	// embedder whose vectors an HNSW graph navigates more easily.
 	EfSearch int `koanf:"ef_search"`
 
+	// Fusion is how hybrid search merges its two sides: "weighted" (each
+	// side's scores relative to its best hit, mixed by semantic_ratio) or
+	// "rrf" (reciprocal rank fusion with rrf_k). Defaults to "weighted",
+	// which measured better on the relevance benchmark
+	// (bench/results/relevance-train.md).
+	Fusion string `koanf:"fusion"`
+
+	// SemanticRatio is the vector side's share of a weighted fusion, 0..1 (0
+	// ranks by keyword alone, 1 by vector alone). Defaults to 0.2, chosen on
+	// the relevance benchmark's train split with the hash embedder.
+	SemanticRatio float64 `koanf:"semantic_ratio"`
+
 	// RRFK is the k of reciprocal rank fusion in hybrid search, 1..10000.
 	// Defaults to 60.
 	RRFK int `koanf:"rrf_k"`
+
+	// HybridDepth is how many candidates hybrid search takes from each side
+	// before fusing them, 10..10000 (at least the page asked for). Defaults
+	// to 100.
+	HybridDepth int `koanf:"hybrid_depth"`
 
 	// MaxLimit is the largest limit of one search, 1..10000. Defaults to 100.
 	MaxLimit int `koanf:"max_limit"`
@@ -391,10 +418,13 @@ func Default() *Config {
 			MaxBatch:         MaxBatchDefault,
 		},
 		Search: Search{
-			EfSearch:  EfSearchDefault,
-			RRFK:      RRFKDefault,
-			MaxLimit:  MaxLimitDefault,
-			MaxOffset: MaxOffsetDefault,
+			EfSearch:      EfSearchDefault,
+			RRFK:          RRFKDefault,
+			Fusion:        FusionWeighted,
+			SemanticRatio: SemanticRatioDefault,
+			HybridDepth:   HybridDepthDefault,
+			MaxLimit:      MaxLimitDefault,
+			MaxOffset:     MaxOffsetDefault,
 		},
 		RiverUI: RiverUI{Enabled: RiverUIEnabledDefault},
 		Auth:    Auth{PublicRead: PublicReadDefault, Tokens: []Token{}},

@@ -173,6 +173,9 @@ func (r *Records) validate(p *problems) {
 func (s *Search) validate(p *problems) {
 	p.intRange("search.ef_search", s.EfSearch, EfSearchMin, EfSearchMax)
 	p.intRange("search.rrf_k", s.RRFK, RRFKMin, RRFKMax)
+	p.oneOf("search.fusion", s.Fusion, FusionWeighted, FusionRRF)
+	p.floatRange("search.semantic_ratio", s.SemanticRatio, 0, 1)
+	p.intRange("search.hybrid_depth", s.HybridDepth, HybridDepthMin, HybridDepthMax)
 	p.intRange("search.max_limit", s.MaxLimit, MaxLimitMin, MaxLimitMax)
 	p.intRange("search.max_offset", s.MaxOffset, MaxOffsetMin, MaxOffsetMax)
 }
@@ -248,6 +251,19 @@ func (b *Backend) validate(p *problems, key string, totalWorkers int) {
 	case b.Language != "" && b.Kind != BackendKindKeyword:
 		p.add(key+".language", "not allowed for kind %q (keyword only)", b.Kind)
 	}
+	switch {
+	case b.Kind == BackendKindKeyword && b.BM25 == nil:
+		p.add(key+".bm25", "required for kind keyword")
+	case b.BM25 != nil && b.Kind != BackendKindKeyword:
+		p.add(key+".bm25", "not allowed for kind %q (keyword only)", b.Kind)
+	case b.BM25 != nil:
+		if !(b.BM25.K1 > 0 && b.BM25.K1 <= BM25K1Max) {
+			p.add(key+".bm25.k1", "%v is out of range (more than 0, at most %v)", b.BM25.K1, BM25K1Max)
+		}
+		p.floatRange(key+".bm25.b", b.BM25.B, 0, 1)
+		p.floatRange(key+".bm25.title_weight", b.BM25.TitleWeight, 1, BM25TitleWeightMax)
+		p.intRange(key+".bm25.candidates", b.BM25.Candidates, BM25CandidatesMin, BM25CandidatesMax)
+	}
 }
 
 func (e *Embedder) validate(p *problems, key string) {
@@ -264,6 +280,7 @@ func (e *Embedder) validate(p *problems, key string) {
 	}
 	p.intRange(key+".max_inputs", e.MaxInputs, EmbedderMaxInputsMin, EmbedderMaxInputsMax)
 	p.positive(key+".timeout", e.Timeout)
+	p.floatRange(key+".min_similarity", e.MinSimilarity, -1, 1)
 }
 
 func (s *Source) validate(p *problems, key string) {
@@ -320,6 +337,13 @@ func isCron(s string) bool {
 func (p *problems) intRange(key string, v, minimum, maximum int) {
 	if v < minimum || v > maximum {
 		p.add(key, "%d is out of range (%d..%d)", v, minimum, maximum)
+	}
+}
+
+// floatRange adds a problem unless min <= v <= max.
+func (p *problems) floatRange(key string, v, minimum, maximum float64) {
+	if !(v >= minimum && v <= maximum) {
+		p.add(key, "%v is out of range (%v..%v)", v, minimum, maximum)
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package search answers queries over the index backends: vector (semantic), keyword
-// (full-text) and hybrid, which fuses the two with reciprocal rank fusion (rrf.go).
+// (full-text) and hybrid, which fuses the two (fuse.go): by weighted scores, each side's
+// relative to its best hit, or by reciprocal rank fusion.
 package search
 
 import (
@@ -42,8 +43,17 @@ const (
 	OffsetMaxDefault = 10000
 	EfSearchDefault  = 800
 	RRFKDefault      = 60
-	// HybridDepthMin is the fewest candidates hybrid search takes from each side.
-	HybridDepthMin = 50
+	// HybridDepthDefault is how many candidates hybrid search takes from each side.
+	HybridDepthDefault   = 100
+	SemanticRatioDefault = 0.2
+)
+
+// Fusions of hybrid search.
+const (
+	// FusionWeighted mixes each side's scores, relative to its best hit, by SemanticRatio.
+	FusionWeighted = "weighted"
+	// FusionRRF is reciprocal rank fusion with k RRFK.
+	FusionRRF = "rrf"
 )
 
 // Config configures a [Service].
@@ -52,8 +62,16 @@ type Config struct {
 	Domain string
 	// EfSearch is the least hnsw.ef_search of vector queries (search.ef_search). Defaults to 800.
 	EfSearch int
+	// Fusion is FusionWeighted or FusionRRF (search.fusion). Defaults to FusionWeighted.
+	Fusion string
+	// SemanticRatio is the vector side's share of a weighted fusion, 0..1
+	// (search.semantic_ratio). Defaults to 0.2; a negative value means 0.
+	SemanticRatio float64
 	// RRFK is the k of reciprocal rank fusion (search.rrf_k). Defaults to 60.
 	RRFK int
+	// HybridDepth is how many candidates hybrid search takes from each side, at least the page
+	// asked for (search.hybrid_depth). Defaults to 100.
+	HybridDepth int
 	// MaxLimit bounds Request.Limit (search.max_limit). Defaults to 100.
 	MaxLimit int
 	// MaxOffset bounds Request.Offset (search.max_offset). Defaults to 10,000.
@@ -70,6 +88,18 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.RRFK == 0 {
 		c.RRFK = RRFKDefault
+	}
+	if c.Fusion == "" {
+		c.Fusion = FusionWeighted
+	}
+	switch {
+	case c.SemanticRatio == 0:
+		c.SemanticRatio = SemanticRatioDefault
+	case c.SemanticRatio < 0:
+		c.SemanticRatio = 0
+	}
+	if c.HybridDepth == 0 {
+		c.HybridDepth = HybridDepthDefault
 	}
 	if c.MaxLimit == 0 {
 		c.MaxLimit = LimitMaxDefault
@@ -148,7 +178,7 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 		hits, err = s.side(ctx, kw, req, want, false)
 	case ModeHybrid:
 		res.Backends = []string{vec.Name(), kw.Name()}
-		hits, err = s.hybrid(ctx, vec, kw, req, max(HybridDepthMin, want))
+		hits, err = s.hybrid(ctx, vec, kw, req, max(s.cfg.HybridDepth, want))
 	}
 	if err != nil {
 		return nil, err
@@ -186,7 +216,8 @@ func (s *Service) side(ctx context.Context, b backends.Backend, req Request, n i
 }
 
 // hybrid queries both sides concurrently for their top depth and fuses them. A query the vector
-// side cannot embed (no words, such as "%") is answered by the keyword side alone.
+// side cannot embed (no words, such as "%") is answered by the keyword side alone; a side
+// without hits leaves the other's order as it is.
 func (s *Service) hybrid(ctx context.Context, vec, kw backends.Backend, req Request, depth int) ([]Hit, error) {
 	var vh, kh []Hit
 	g, gctx := errgroup.WithContext(ctx)
@@ -205,7 +236,10 @@ func (s *Service) hybrid(ctx context.Context, vec, kw backends.Backend, req Requ
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return fuse(vh, kh, s.cfg.RRFK), nil
+	if s.cfg.Fusion == FusionRRF {
+		return fuseRRF(vh, kh, s.cfg.RRFK), nil
+	}
+	return fuseWeighted(vh, kh, s.cfg.SemanticRatio), nil
 }
 
 // plan validates req, fills its defaults and picks the backends and mode.

@@ -54,13 +54,20 @@ func buildBackend(bc config.Backend, wrap wrapEmbedderFunc) (backends.Backend, e
 		if err != nil {
 			return nil, err
 		}
-		pc := pgvector.Config{Name: bc.Name, Text: text, Embedder: wrap(emb, e.Kind)}
+		pc := pgvector.Config{Name: bc.Name, Text: text, Embedder: wrap(emb, e.Kind), MinSimilarity: e.MinSimilarity}
 		if bc.HNSW != nil {
 			pc.M, pc.EfConstruction = bc.HNSW.M, bc.HNSW.EfConstruction
 		}
 		return pgvector.New(pc)
 	case config.BackendKindKeyword:
-		return keyword.New(keyword.Config{Name: bc.Name, Text: text, Language: bc.Language})
+		kc := keyword.Config{Name: bc.Name, Text: text, Language: bc.Language}
+		if bc.BM25 != nil {
+			kc.K1, kc.B, kc.TitleWeight, kc.Candidates = bc.BM25.K1, bc.BM25.B, bc.BM25.TitleWeight, bc.BM25.Candidates
+			if kc.B == 0 {
+				kc.B = -1 // keyword.Config reads 0 as its default; b 0 is asked for here
+			}
+		}
+		return keyword.New(kc)
 	default:
 		return nil, fmt.Errorf("kind %q is not pgvector or keyword", bc.Kind)
 	}

@@ -152,11 +152,14 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	s.store = records.NewStore(s.pool, jobs.EnqueueFanOut(s.river), storeCfg)
 	s.search = search.New(s.pool, s.Backends(), search.Config{
-		Domain:    s.cfg.Node.Domain,
-		EfSearch:  s.cfg.Search.EfSearch,
-		RRFK:      s.cfg.Search.RRFK,
-		MaxLimit:  s.cfg.Search.MaxLimit,
-		MaxOffset: s.cfg.Search.MaxOffset,
+		Domain:        s.cfg.Node.Domain,
+		EfSearch:      s.cfg.Search.EfSearch,
+		RRFK:          s.cfg.Search.RRFK,
+		Fusion:        s.cfg.Search.Fusion,
+		SemanticRatio: s.cfg.Search.SemanticRatio,
+		HybridDepth:   s.cfg.Search.HybridDepth,
+		MaxLimit:      s.cfg.Search.MaxLimit,
+		MaxOffset:     s.cfg.Search.MaxOffset,
 	})
 	return nil
 }

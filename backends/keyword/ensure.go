@@ -51,7 +51,9 @@ func (b *Backend) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// createTable creates the backend's table in tx when missing, and checks an existing one.
+// createTable creates the backend's table and its statistics table in tx when missing, and
+// checks an existing table. Statistics missing beside an existing table (one written before
+// they existed) are computed from its documents.
 func (b *Backend) createTable(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, lockSQL, b.table); err != nil {
 		return err
@@ -60,12 +62,23 @@ func (b *Backend) createTable(ctx context.Context, tx pgx.Tx) error {
 	err := tx.QueryRow(ctx, columnTypeSQL, b.table).Scan(&colType)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		_, err := tx.Exec(ctx, b.sql.createTable)
-		return err
+		if _, err := tx.Exec(ctx, b.sql.createTable); err != nil {
+			return err
+		}
 	case err != nil:
 		return err
 	case colType != "tsvector":
 		return fmt.Errorf("its document column is %s, not tsvector: is it another program's table?", colType)
+	}
+	var statsExist bool
+	if err := tx.QueryRow(ctx, existsSQL, b.stats).Scan(&statsExist); err != nil || statsExist {
+		return err
+	}
+	if _, err := tx.Exec(ctx, b.sql.createStats); err != nil {
+		return fmt.Errorf("error creating statistics table %s: %w", b.stats, err)
+	}
+	if _, err := tx.Exec(ctx, b.sql.backfillStats); err != nil {
+		return fmt.Errorf("error computing statistics %s: %w", b.stats, err)
 	}
 	return nil
 }

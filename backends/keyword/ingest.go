@@ -60,7 +60,29 @@ func (b *Backend) IngestBatch(ctx context.Context, tx pgx.Tx, docs []backends.Do
 		return b.sql.upsert, []any{ids, versions, b.cfg.Language, ts, bs}
 	})
 	batchwrite.ShareOutcome(errs, winner)
+	if b.writes.Add(1)%compactEvery == 0 {
+		b.compact(ctx, tx)
+	}
 	return errs
+}
+
+// compactEvery is how many IngestBatch calls of one backend (per process) go between two
+// compactions of its statistics.
+const compactEvery = 16
+
+// compact sums up the statistics' rows of changes in tx, under a savepoint: the rows stay
+// correct without it, only more numerous, so a compaction that fails is rolled back and left
+// to the next one.
+func (b *Backend) compact(ctx context.Context, tx pgx.Tx) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return
+	}
+	if _, err := sp.Exec(ctx, b.sql.compact); err != nil {
+		_ = sp.Rollback(ctx)
+		return
+	}
+	_ = sp.Commit(ctx)
 }
 
 // DeleteBatch removes the rows of ids in tx; ids without a row are ignored.

@@ -1,8 +1,12 @@
 package keyword
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -10,11 +14,50 @@ import (
 	"github.com/osa-archive/osa/backends"
 )
 
-// Search matches q.Text with websearch_to_tsquery in the backend's language — quoted phrases,
-// OR and -word work, and no input is a syntax error — and ranks live matches by ts_rank_cd,
-// title matches (weight A) above the rest (weight B).
+// term is one lexeme of a query with the number of documents that contain it.
+type term struct {
+	lexeme string
+	docs   int64
+}
+
+// Search reads q.Text as [parseQuery] does and ranks the live records containing any of its
+// words by BM25 (see searchSQL): rarer words weigh more, repeated ones saturate, long documents
+// are normalised and words of the title count TitleWeight times. A query none of whose words is
+// in the index (or made only of stop words, or only of exclusions) has no hits.
+//
+// The candidates come from the query's rarest terms: terms are taken in increasing document
+// count while their counts add up to at most Config.Candidates (the rarest always), and at most
+// that many records containing one of them are scored, with every term. A record that contains
+// only the commonest words of a long query can therefore be missed; it would rank low anyway,
+// as each of those words adds little.
 func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Query) ([]backends.Hit, error) {
-	sql, args := b.sql.search, []any{b.cfg.Language, q.Text, q.Limit}
+	p := parseQuery(q.Text)
+	terms, docs, size, err := b.terms(ctx, pool, p.Text)
+	if err != nil {
+		return nil, fmt.Errorf("error searching %s: %w", b.table, err)
+	}
+	if len(terms) == 0 || docs == 0 {
+		return []backends.Hit{}, nil
+	}
+	slices.SortFunc(terms, func(x, y term) int {
+		return cmp.Or(cmp.Compare(x.docs, y.docs), strings.Compare(x.lexeme, y.lexeme))
+	})
+	var (
+		candidates []string
+		sum        int64
+		operands   = make([]string, len(terms))
+		idfs       = make([]float64, len(terms))
+	)
+	for i, t := range terms {
+		operands[i] = quoteLexeme(t.lexeme)
+		idfs[i] = idf(docs, t.docs)
+		if sum += t.docs; i == 0 || sum <= int64(b.cfg.Candidates) {
+			candidates = append(candidates, operands[i])
+		}
+	}
+	avgLen := max(float64(size)/float64(docs), 1)
+	sql, args := b.sql.search, []any{b.cfg.Language, strings.Join(candidates, " | "), b.cfg.Candidates,
+		operands, idfs, b.cfg.K1, b.cfg.B, avgLen, b.cfg.TitleWeight, nonNil(p.Phrases), nonNil(p.Excluded), q.Limit}
 	if q.Filter != nil {
 		sql, args = b.sql.searchFiltered, append(args, []byte(q.Filter))
 	}
@@ -31,4 +74,43 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 		return nil, fmt.Errorf("error searching %s: %w", b.table, err)
 	}
 	return hits, nil
+}
+
+// terms returns the lexemes of text that some document contains, with their document counts,
+// and the number of documents and the sum of their lengths.
+func (b *Backend) terms(ctx context.Context, pool *pgxpool.Pool, text string) (terms []term, docs, size int64, err error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, 0, 0, nil
+	}
+	rows, err := pool.Query(ctx, b.sql.terms, b.cfg.Language, text)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	var t term
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&t.lexeme, &t.docs, &n}, func() error {
+		switch {
+		case t.lexeme == "":
+			docs, size = t.docs, n
+		case t.docs > 0:
+			terms = append(terms, t)
+		}
+		return nil
+	})
+	return terms, docs, size, err
+}
+
+// idf is BM25's inverse document frequency of a term found in df of n documents, as Lucene
+// computes it: ln(1 + (n − df + 0.5) / (df + 0.5)), never negative.
+func idf(n, df int64) float64 {
+	return math.Log(1 + (float64(n)-float64(df)+0.5)/(float64(df)+0.5))
+}
+
+// nonNil returns s, or an empty slice for nil: pgx sends a nil slice as NULL, whose unnest is
+// no rows anyway, but an empty array says what is meant.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -57,6 +57,9 @@ type Config struct {
 	// EfConstruction is the HNSW candidate list size while building, 4..1000 and at least 2 × M.
 	// Defaults to 128.
 	EfConstruction int
+	// MinSimilarity is the relevance floor: Search drops hits whose cosine similarity to the
+	// query is below it. 0 (the default) keeps every hit of similarity 0 or more; -1 keeps all.
+	MinSimilarity float64
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.

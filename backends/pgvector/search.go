@@ -3,6 +3,7 @@ package pgvector
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -21,7 +22,8 @@ const EfSearchMax = 1000
 // Search embeds q.Text with the backend's embedder and returns the nearest live records by
 // cosine distance. The HNSW scan's ef_search is at least 2 × q.Limit (capped at EfSearchMax);
 // with a filter, or a limit beyond the cap, the scan is iterative (relaxed order, re-sorted
-// here), so a filtered query still fills q.Limit when that many records match.
+// here), so a filtered query still fills q.Limit when that many records match. Hits below the
+// relevance floor (Config.MinSimilarity) are dropped: a query close to nothing finds nothing.
 func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Query) ([]backends.Hit, error) {
 	vecs, errs := b.cfg.Embedder.Embed(ctx, []string{q.Text})
 	if errs[0] != nil {
@@ -66,6 +68,10 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error searching %s: %w", b.table, err)
+	}
+	// Best first: the hits below the floor are the tail.
+	if i := slices.IndexFunc(hits, func(h backends.Hit) bool { return h.Score < b.cfg.MinSimilarity }); i >= 0 {
+		hits = hits[:i]
 	}
 	return hits, nil
 }

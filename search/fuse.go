@@ -1,0 +1,98 @@
+package search
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/google/uuid"
+)
+
+// fused collects the hits of both sides by record, each with its rank on each side and the
+// scores of the sides that found it.
+type fused struct {
+	hits     []Hit
+	vecScore []float64 // 0 where the vector side did not find the hit
+	kwScore  []float64
+}
+
+func collect(vec, kw []Hit) fused {
+	byID := make(map[uuid.UUID]int, len(vec)+len(kw))
+	var f fused
+	add := func(h Hit) int {
+		if i, ok := byID[h.SRN.ID]; ok {
+			return i
+		}
+		byID[h.SRN.ID] = len(f.hits)
+		h.Score, h.VectorRank, h.KeywordRank = 0, 0, 0
+		f.hits = append(f.hits, h)
+		f.vecScore, f.kwScore = append(f.vecScore, 0), append(f.kwScore, 0)
+		return len(f.hits) - 1
+	}
+	for _, h := range vec {
+		i := add(h)
+		f.hits[i].VectorRank, f.vecScore[i] = h.VectorRank, h.Score
+	}
+	for _, h := range kw {
+		i := add(h)
+		f.hits[i].KeywordRank, f.kwScore[i] = h.KeywordRank, h.Score
+	}
+	return f
+}
+
+// fuseWeighted merges the ranked hits of the vector and keyword sides by their scores: each
+// side's score is divided by that side's best, so both run from 0 to 1, and a record's score
+// is ratio × its vector score + (1 − ratio) × its keyword score, a side that did not find it
+// counting 0. Unlike ranks, scores keep how much better one hit is than the next, so a weak
+// side cannot push a strong side's clear winner down. Ties are broken by SRN.
+func fuseWeighted(vec, kw []Hit, ratio float64) []Hit {
+	f := collect(vec, kw)
+	vmax, kmax := best(vec), best(kw)
+	for i := range f.hits {
+		var s float64
+		if vmax > 0 {
+			s += ratio * max(f.vecScore[i], 0) / vmax
+		}
+		if kmax > 0 {
+			s += (1 - ratio) * f.kwScore[i] / kmax
+		}
+		f.hits[i].Score = s
+	}
+	return sorted(f.hits)
+}
+
+// fuseRRF merges the ranked hits of the vector and keyword sides by reciprocal rank fusion: a
+// record's score is the sum over the sides that found it of 1 / (k + rank). Records found by
+// both sides therefore rank above records found by one at the same rank. Ties are broken by
+// SRN, so equal scores page deterministically.
+func fuseRRF(vec, kw []Hit, k int) []Hit {
+	f := collect(vec, kw)
+	for i := range f.hits {
+		h := &f.hits[i]
+		if h.VectorRank > 0 {
+			h.Score += 1 / float64(k+h.VectorRank)
+		}
+		if h.KeywordRank > 0 {
+			h.Score += 1 / float64(k+h.KeywordRank)
+		}
+	}
+	return sorted(f.hits)
+}
+
+// best returns the highest score of hits (ranked best first), 0 when there are none.
+func best(hits []Hit) float64 {
+	if len(hits) == 0 {
+		return 0
+	}
+	return hits[0].Score
+}
+
+// sorted sorts hits by score, best first, ties by SRN, and returns them.
+func sorted(hits []Hit) []Hit {
+	slices.SortFunc(hits, func(a, b Hit) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.SRN.String(), b.SRN.String())
+	})
+	return hits
+}
