@@ -122,7 +122,7 @@ func (c *Client) Search(ctx context.Context, query string, opts *SearchOpts) (*S
 		}
 	}
 	for i, h := range res.Hits {
-		out.Hits[i] = Hit{SRN: h.Srn, Score: h.Score, Metadata: fromStruct(h.Metadata),
+		out.Hits[i] = Hit{SRN: h.Srn, Score: h.GetScore(), Metadata: fromStruct(h.Metadata),
 			VectorRank: int(h.VectorRank), KeywordRank: int(h.KeywordRank)}
 	}
 	return out, nil

@@ -5,6 +5,7 @@ import (
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
@@ -64,7 +65,7 @@ func (s *searchService) Search(ctx context.Context, req *connect.Request[osav1.S
 		if err := protojson.Unmarshal(h.Metadata, meta); err != nil {
 			return nil, err
 		}
-		out.Hits[i] = &osav1.SearchHit{Srn: h.SRN.String(), Score: h.Score, Metadata: meta,
+		out.Hits[i] = &osav1.SearchHit{Srn: h.SRN.String(), Score: proto.Float64(h.Score), Metadata: meta,
 			VectorRank: int32(h.VectorRank), KeywordRank: int32(h.KeywordRank)}
 	}
 	return connect.NewResponse(out), nil

@@ -79,6 +79,21 @@ func TestSearchOverHTTP(t *testing.T) {
 	if code != http.StatusOK || len(hits) != 2 || hits[0].(map[string]any)["srn"] != pub.Msg.Records[0].Srn {
 		t.Fatalf("GET search: %d %v", code, body)
 	}
+	if _, ok := hits[1].(map[string]any)["score"].(float64); !ok {
+		t.Fatalf("GET search: a hit without its score: %v", hits[1])
+	}
+
+	// No junk: a word no record has finds nothing in any mode (the hash embedder's collisions
+	// are not hits), and a real word finds its record in every mode.
+	for _, mode := range []string{"SEARCH_MODE_VECTOR", "SEARCH_MODE_KEYWORD", "SEARCH_MODE_HYBRID"} {
+		for query, want := range map[string]int{"qwertyuiop": 0, "asdfgh zxcvb": 0, "zebrafish": 1} {
+			code, body := getJSON(t, b.baseURL, "/osa.v1.SearchService/Search", `{"query": "`+query+`", "mode": "`+mode+`"}`)
+			if hits, _ := body["hits"].([]any); code != http.StatusOK || len(hits) != want {
+				t.Fatalf("%s search for %q: %d %v, want %d hits", mode, query, code, body, want)
+			}
+		}
+	}
+
 	code, body = getJSON(t, b.baseURL, "/osa.v1.SearchService/ListBackends", `{}`)
 	if code != http.StatusOK || len(body["backends"].([]any)) != 2 {
 		t.Fatalf("GET ListBackends: %d %v", code, body)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
@@ -216,5 +217,36 @@ func mix64(x uint64) uint64 {
 func fillErr(errs []error, err error) {
 	for i := range errs {
 		errs[i] = err
+	}
+}
+
+// SharesWord reports whether a and b have a word in common, with the words [Hash] embeds
+// (maximal runs of letters and digits, combining marks continuing a word, lower-cased). Two
+// texts without one can still be close under Hash, through hash collisions alone: a search can
+// tell those hits from matches with it.
+func SharesWord(a, b string) bool {
+	words := map[string]bool{}
+	forEachWord(a, func(w string) { words[w] = true })
+	shared := false
+	forEachWord(b, func(w string) { shared = shared || words[w] })
+	return shared
+}
+
+// forEachWord calls f with every word of text, lower-cased, as [Hash] splits it.
+func forEachWord(text string, f func(string)) {
+	start := -1
+	inWord := false
+	for i, r := range text {
+		isWord := unicode.IsLetter(r) || unicode.IsDigit(r) || (inWord && unicode.IsMark(r))
+		switch {
+		case isWord && !inWord:
+			start, inWord = i, true
+		case !isWord && inWord:
+			f(strings.ToLower(text[start:i]))
+			inWord = false
+		}
+	}
+	if inWord {
+		f(strings.ToLower(text[start:]))
 	}
 }

@@ -60,6 +60,10 @@ type Config struct {
 	// MinSimilarity is the relevance floor: Search drops hits whose cosine similarity to the
 	// query is below it. 0 (the default) keeps every hit of similarity 0 or more; -1 keeps all.
 	MinSimilarity float64
+	// Lexical says that the embedder's similarity is lexical (the hash embedder): Search then
+	// also drops hits that share no word with the query ([embed.SharesWord]), which are hash
+	// collisions rather than matches. Defaults to false.
+	Lexical bool
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.

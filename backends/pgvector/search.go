@@ -2,6 +2,7 @@ package pgvector
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	pgvec "github.com/pgvector/pgvector-go"
 
 	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/embed"
 )
 
 // exactMarker starts the text of an exact search's statement (see Search).
@@ -73,6 +75,9 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 	if i := slices.IndexFunc(hits, func(h backends.Hit) bool { return h.Score < b.cfg.MinSimilarity }); i >= 0 {
 		hits = hits[:i]
 	}
+	if b.cfg.Lexical {
+		hits = slices.DeleteFunc(hits, func(h backends.Hit) bool { return !b.sharesWord(q.Text, h.Metadata) })
+	}
 	return hits, nil
 }
 
@@ -80,3 +85,13 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 // limit; hnsw.ef_search set beforehand in the same transaction), so a benchmark can time the
 // same query sent straight to PostgreSQL.
 func (b *Backend) SearchStatement() string { return b.sql.search }
+
+// sharesWord reports whether the text the backend embeds of a record's metadata has a word of
+// query.
+func (b *Backend) sharesWord(query string, metadata json.RawMessage) bool {
+	var m map[string]any
+	if err := json.Unmarshal(metadata, &m); err != nil {
+		return true // keep what cannot be checked
+	}
+	return embed.SharesWord(query, backends.Text(m, b.cfg.Text))
+}

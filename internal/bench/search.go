@@ -228,7 +228,7 @@ func Search(ctx context.Context, opts SearchOpts) (*SearchReport, error) {
 		var scores []float64
 		for _, h := range res.Msg.Hits {
 			if srn, err := records.ParseSRN(h.Srn); err == nil {
-				ids, scores = append(ids, srn.ID.String()), append(scores, h.Score)
+				ids, scores = append(ids, srn.ID.String()), append(scores, h.GetScore())
 			}
 		}
 		t, s := recallOf(i, ids, scores)

@@ -33,11 +33,11 @@ const (
 	// Semantic search on a vector ("pgvector") backend: the query is embedded
 	// and hits are scored by cosine similarity.
 	SearchMode_SEARCH_MODE_VECTOR SearchMode = 1
-	// Full-text search on a keyword backend; hits are scored by PostgreSQL's
-	// ts_rank_cd.
+	// Full-text search on a keyword backend: any of the query's words, ranked
+	// by BM25 (see the README, "How search ranks").
 	SearchMode_SEARCH_MODE_KEYWORD SearchMode = 2
-	// Both a vector and a keyword search, merged by Reciprocal Rank Fusion
-	// (RRF).
+	// Both a vector and a keyword search, merged by weighted score fusion or
+	// Reciprocal Rank Fusion (RRF), as search.fusion says.
 	SearchMode_SEARCH_MODE_HYBRID SearchMode = 3
 )
 
@@ -265,11 +265,14 @@ type SearchHit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// SRN of the matching record, with its `@{version}` suffix.
 	Srn string `protobuf:"bytes,1,opt,name=srn,proto3" json:"srn,omitempty"`
-	// Relevance score, higher is better. VECTOR: cosine similarity of query
-	// and record embeddings (-1 to 1). KEYWORD: ts_rank_cd (0 or more). HYBRID:
-	// the RRF score, the sum over both sides of 1/(k + rank). Scores of
-	// different modes cannot be compared.
-	Score float64 `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	// Relevance score, higher is better; always present in JSON, also when 0.
+	// VECTOR: cosine similarity of query and record embeddings (at least the
+	// embedder's min_similarity). KEYWORD: BM25 (more than 0). HYBRID: weighted
+	// fusion, 0 to 1 (semantic_ratio × vector score ÷ best vector score + the
+	// rest × keyword score ÷ best keyword score), or with search.fusion rrf the
+	// sum over both sides of 1/(k + rank). Scores of different modes cannot be
+	// compared.
+	Score *float64 `protobuf:"fixed64,2,opt,name=score,proto3,oneof" json:"score,omitempty"`
 	// The matching record's metadata.
 	Metadata *structpb.Struct `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// 1-based rank of the record in the vector results; 0 when the vector side
@@ -320,8 +323,8 @@ func (x *SearchHit) GetSrn() string {
 }
 
 func (x *SearchHit) GetScore() float64 {
-	if x != nil {
-		return x.Score
+	if x != nil && x.Score != nil {
+		return *x.Score
 	}
 	return 0
 }
@@ -571,14 +574,15 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\x0eSearchResponse\x12%\n" +
 	"\x04hits\x18\x01 \x03(\v2\x11.osa.v1.SearchHitR\x04hits\x12&\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x12.osa.v1.SearchModeR\x04mode\x12\x1a\n" +
-	"\bbackends\x18\x03 \x03(\tR\bbackends\"\xac\x01\n" +
+	"\bbackends\x18\x03 \x03(\tR\bbackends\"\xbb\x01\n" +
 	"\tSearchHit\x12\x10\n" +
-	"\x03srn\x18\x01 \x01(\tR\x03srn\x12\x14\n" +
-	"\x05score\x18\x02 \x01(\x01R\x05score\x123\n" +
+	"\x03srn\x18\x01 \x01(\tR\x03srn\x12\x19\n" +
+	"\x05score\x18\x02 \x01(\x01H\x00R\x05score\x88\x01\x01\x123\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x12\x1f\n" +
 	"\vvector_rank\x18\x04 \x01(\x05R\n" +
 	"vectorRank\x12!\n" +
-	"\fkeyword_rank\x18\x05 \x01(\x05R\vkeywordRank\"\x15\n" +
+	"\fkeyword_rank\x18\x05 \x01(\x05R\vkeywordRankB\b\n" +
+	"\x06_score\"\x15\n" +
 	"\x13ListBackendsRequest\"C\n" +
 	"\x14ListBackendsResponse\x12+\n" +
 	"\bbackends\x18\x01 \x03(\v2\x0f.osa.v1.BackendR\bbackends\"\xd7\x01\n" +
@@ -650,6 +654,7 @@ func file_osa_v1_search_proto_init() {
 		return
 	}
 	file_osa_v1_search_proto_msgTypes[0].OneofWrappers = []any{}
+	file_osa_v1_search_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
