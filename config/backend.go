@@ -65,11 +65,13 @@ const (
 	BM25CandidatesMin      = 10
 	BM25CandidatesMax      = 1000000
 
-	// HashMinSimilarityDefault is the relevance floor of the hash embedder: the 99.9th
-	// percentile of the cosine similarity between records and queries drawn from other records
-	// (TestHashFloor in backends/embed measures it), so that a query sharing no word with a
-	// record almost never finds it.
-	HashMinSimilarityDefault = 0.15
+	// HashMinSimilarityDefault is the relevance floor of the hash embedder, 0: its
+	// similarity is lexical, and one word shared with an 8,000-character
+	// record is a cosine of about 0.02, while hash collisions between texts
+	// without a shared word reach 0.39 (the 99.9th percentile of SciFact's
+	// queries against its abstracts). No similarity floor tells them apart; the
+	// rule that a hit must share a word with the query does (pgvector.Config.Lexical).
+	HashMinSimilarityDefault = 0
 )
 
 // Backend configures one index backend.
@@ -183,9 +185,9 @@ type Embedder struct {
 	Timeout time.Duration `koanf:"timeout"`
 	// MinSimilarity is the relevance floor: vector hits whose cosine
 	// similarity to the query is below it are dropped, -1..1 (-1 keeps every
-	// hit). Defaults to 0.15 for hash (HashMinSimilarityDefault) and to 0 for
-	// openai and ollama; set it for a model from the similarity of unrelated
-	// texts (README, "How search ranks").
+	// hit). Defaults to 0 (for hash, see HashMinSimilarityDefault); set it for
+	// a model from the similarity of unrelated texts, which osa bench
+	// relevance reports (README, "How search ranks").
 	MinSimilarity float64 `koanf:"min_similarity"`
 }
 

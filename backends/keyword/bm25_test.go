@@ -78,7 +78,7 @@ func TestTermFrequency(t *testing.T) {
 		t.Fatal(err)
 	}
 	decode := func(weights string) string {
-		return strings.NewReplacer("{W}", weights, "c.document", "k.document", "t.term", "quote_literal(u.lexeme)").Replace(tfSQL)
+		return strings.NewReplacer("{W}", weights, "c.document", "k.document", "($4::tsquery[])[{i}]", "quote_literal(u.lexeme)::tsquery").Replace(tfSQL)
 	}
 	var checked, bad int
 	rows, err := bundle.pool.Query(context.Background(), `

@@ -24,6 +24,7 @@ package keyword
 import (
 	"fmt"
 	"regexp"
+	"sync"
 	"sync/atomic"
 
 	"github.com/osa-archive/osa/backends"
@@ -141,6 +142,7 @@ type Backend struct {
 	names      shadow.Names
 	statsNames shadow.Names // of the statistics tables: kws_<name> and kws_<name>_shadow
 	writes     atomic.Int64 // IngestBatch calls, to compact the statistics every compactEvery
+	searches   sync.Map     // search statements by number of terms (see searchStatement)
 	sql        statements
 	shadow     *Backend // the backend bound to names.Shadow (itself when table is names.Shadow)
 	shadow.Ops          // DropShadow, IndexShadow, ShadowExists, SwapShadow

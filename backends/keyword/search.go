@@ -56,11 +56,12 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 		}
 	}
 	avgLen := max(float64(size)/float64(docs), 1)
-	sql, args := b.sql.search, []any{b.cfg.Language, strings.Join(candidates, " | "), b.cfg.Candidates,
+	args := []any{b.cfg.Language, strings.Join(candidates, " | "), b.cfg.Candidates,
 		operands, idfs, b.cfg.K1, b.cfg.B, avgLen, b.cfg.TitleWeight, nonNil(p.Phrases), nonNil(p.Excluded), q.Limit}
 	if q.Filter != nil {
-		sql, args = b.sql.searchFiltered, append(args, []byte(q.Filter))
+		args = append(args, []byte(q.Filter))
 	}
+	sql := b.searchStatement(len(terms), q.Filter != nil)
 	rows, err := pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("error searching %s: %w", b.table, err)
@@ -113,4 +114,22 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// searchStatement returns the search statement for n terms, filtered or not, written once per
+// backend and shape (a query has at most a few hundred terms).
+func (b *Backend) searchStatement(n int, filtered bool) string {
+	key := 2 * n
+	if filtered {
+		key++
+	}
+	if sql, ok := b.searches.Load(key); ok {
+		return sql.(string)
+	}
+	candidates := b.sql.candidates
+	if filtered {
+		candidates = b.sql.candidatesFiltered
+	}
+	sql, _ := b.searches.LoadOrStore(key, rankSQL(candidates, n))
+	return sql.(string)
 }

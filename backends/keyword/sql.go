@@ -1,6 +1,9 @@
 package keyword
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // statements are the backend's SQL, with its table name (validated by [New]) filled in.
 type statements struct {
@@ -14,10 +17,10 @@ type statements struct {
 	delete                  string
 	compact                 string
 	terms                   string
-	// search and searchFiltered rank candidates by BM25 (see searchSQL); searchFiltered keeps
-	// metadata @> $13.
-	search         string
-	searchFiltered string
+	// candidates and candidatesFiltered select the records a search ranks ([rankSQL] writes the
+	// search statement around them); candidatesFiltered keeps metadata @> $13.
+	candidates         string
+	candidatesFiltered string
 }
 
 // lockSQL serialises Ensure across processes, keyed on the table name.
@@ -153,40 +156,46 @@ func newStatements(table, index, stats string) statements {
 		delete:                  r.Replace(deleteSQL),
 		compact:                 r.Replace(compactSQL),
 		terms:                   r.Replace(termsSQL),
-		search:                  r.Replace(rankSQL(candidatesSQL)),
-		searchFiltered:          r.Replace(rankSQL(candidatesFilteredSQL)),
+		candidates:              r.Replace(candidatesSQL),
+		candidatesFiltered:      r.Replace(candidatesFilteredSQL),
 	}
 }
 
-// tfSQL is the frequency of the term $4[i] in the document c.document, read from ts_rank in
-// O(log n) instead of unnesting the whole tsvector. For a query of one lexeme whose positions
-// all have weight 1, PostgreSQL's ts_rank is H(tf) / 1.64493406685, where H(n) = Σ 1/j² for j
-// ≤ n (calc_rank_or in tsrank.c); since π²/6 − H(n) ≈ 1/n − 1/2n², tf is the nearest whole
-// number to 1/(π²/6 − H) − 1/2. The weights {D,C,B,A} = {0,0,0,1} count only the title's
-// positions (weight A, which come first in the document). TestTermFrequency checks the
-// decoding against unnest for every lexeme of a corpus, so that a PostgreSQL that ranks
-// otherwise fails loudly.
-const tfSQL = `round(1 / greatest(1.6449340668482264 - ts_rank('{W}', c.document, t.term::tsquery)::float8 * 1.64493406685, 1e-9) - 0.5)`
+// tfSQL is the frequency of the query's term number {i} ($4[{i}], a tsquery of one lexeme) in
+// the document c.document, read from ts_rank in O(log n) instead of unnesting the whole
+// tsvector. For a query of one lexeme whose positions all have weight 1, PostgreSQL's ts_rank
+// is H(tf) / 1.64493406685, where H(n) = Σ 1/j² for j ≤ n (calc_rank_or in tsrank.c); since
+// π²/6 − H(n) ≈ 1/n − 1/2n², tf is the nearest whole number to 1/(π²/6 − H) − 1/2. The
+// weights {D,C,B,A} = {0,0,0,1} count only the title's positions (weight A, which come first in
+// the document). TestTermFrequency checks the decoding against unnest for every lexeme of a
+// corpus, so that a PostgreSQL that ranks otherwise fails loudly.
+const tfSQL = `round(1 / greatest(1.6449340668482264 - ts_rank('{W}', c.document, ($4::tsquery[])[{i}])::float8 * 1.64493406685, 1e-9) - 0.5)`
 
-// searchSQL ranks the candidates by BM25: each term t of the query ($4, tsquery operands; $5
-// their inverse document frequencies) adds idf · tf·(k1+1) / (tf + k1·(1 − b + b·dl/avgdl)),
-// with k1 $6, b $7, avgdl $8, dl the document's number of distinct lexemes, and tf the term's
-// frequency in the document, its title's occurrences counted $9 times. The candidates are the
-// records matching the tsquery $2 that contain every phrase of $10 and none of $11 (phrases in
-// language $1), at most $3 of them. Then, as the former statement did, it walks them best first
-// and joins each to its record until $12 live ones are found. Ties go to the lower record id.
+// termTFSQL is the frequency of term {i} with the title's occurrences counted $9 times.
+const termTFSQL = `{tfAll} + CASE WHEN $9::float8 = 1 THEN 0 ELSE ($9::float8 - 1) * {tfTitle} END AS tf{i}`
+
+// termScoreSQL is what term {i} adds to a document's BM25 score.
+const termScoreSQL = `($5::float8[])[{i}] * f.tf{i} * ($6::float8 + 1) / (f.tf{i} + n.norm)`
+
+// searchSQL ranks the candidates by BM25: each term i of the query ($4, tsqueries of one
+// lexeme; $5 their inverse document frequencies) adds idf · tf·(k1+1) / (tf + k1·(1 − b +
+// b·dl/avgdl)), with k1 $6, b $7, avgdl $8, dl the document's number of distinct lexemes, and
+// tf the term's frequency in the document, its title's occurrences counted $9 times. The
+// candidates are the records matching the tsquery $2 that contain every phrase of $10 and none
+// of $11 (phrases in language $1), at most $3 of them. Then, as the former statement did, it
+// walks them best first and joins each to its record until $12 live ones are found. Ties go
+// to the lower record id.
+//
+// The statement is written out for the query's number of terms ({tfs} and {score}, see
+// rankSQL): a sum of one expression per term costs half of a subquery over the arrays, for
+// every candidate. The OFFSET 0 keeps each tf from being computed twice.
 const searchSQL = `
 SELECT m.record_id, r.version, m.score, r.metadata
 FROM (
-    SELECT c.record_id, (
-        SELECT coalesce(sum(t.idf * f.tf * ($6::float8 + 1) /
-                            (f.tf + $6::float8 * (1 - $7::float8 + $7::float8 * length(c.document) / $8::float8))), 0)
-        FROM unnest($4::text[], $5::float8[]) AS t (term, idf)
-        CROSS JOIN LATERAL (
-            SELECT {tfAll} + CASE WHEN $9::float8 = 1 THEN 0 ELSE ($9::float8 - 1) * {tfTitle} END
-        ) AS f (tf)
-    )::float8 AS score
+    SELECT c.record_id, ({score})::float8 AS score
     FROM ({candidates}) c
+    CROSS JOIN LATERAL (SELECT $6::float8 * (1 - $7::float8 + $7::float8 * length(c.document) / $8::float8) AS norm) AS n
+    CROSS JOIN LATERAL (SELECT {tfs} OFFSET 0) AS f
     ORDER BY score DESC, c.record_id
     OFFSET 0
 ) m
@@ -215,11 +224,21 @@ const candidatesFilteredSQL = `
     WHERE k.document @@ $2::tsquery AND r0.deleted_at IS NULL AND r0.metadata @> $13::jsonb` + phraseFiltersSQL + `
     LIMIT $3`
 
-// rankSQL returns searchSQL over the candidates statement candidates.
-func rankSQL(candidates string) string {
-	return strings.NewReplacer(
-		"{candidates}", candidates,
+// rankSQL returns searchSQL over the candidates statement candidates (with its table name
+// filled in), written out for n terms.
+func rankSQL(candidates string, n int) string {
+	tf := strings.NewReplacer(
 		"{tfAll}", strings.Replace(tfSQL, "{W}", "{1,1,1,1}", 1),
 		"{tfTitle}", strings.Replace(tfSQL, "{W}", "{0,0,0,1}", 1),
+	).Replace(termTFSQL)
+	tfs, score := make([]string, n), make([]string, n)
+	for i := range n {
+		tfs[i] = strings.ReplaceAll(tf, "{i}", strconv.Itoa(i+1))
+		score[i] = strings.ReplaceAll(termScoreSQL, "{i}", strconv.Itoa(i+1))
+	}
+	return strings.NewReplacer(
+		"{candidates}", candidates,
+		"{tfs}", strings.Join(tfs, ",\n           "),
+		"{score}", strings.Join(score, "\n         + "),
 	).Replace(searchSQL)
 }

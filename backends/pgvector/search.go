@@ -21,19 +21,33 @@ const exactMarker = "/* exact: planned with enable_indexscan off */"
 // EfSearchMax is pgvector's upper bound of hnsw.ef_search.
 const EfSearchMax = 1000
 
+// A lexical backend's search fetches lexicalFetchFactor × the limit, at least lexicalFetchMin,
+// before it drops the hits that share no word with the query.
+const (
+	lexicalFetchFactor = 4
+	lexicalFetchMin    = 100
+)
+
 // Search embeds q.Text with the backend's embedder and returns the nearest live records by
 // cosine distance. The HNSW scan's ef_search is at least 2 × q.Limit (capped at EfSearchMax);
 // with a filter, or a limit beyond the cap, the scan is iterative (relaxed order, re-sorted
 // here), so a filtered query still fills q.Limit when that many records match. Hits below the
 // relevance floor (Config.MinSimilarity) are dropped: a query close to nothing finds nothing.
+// A Lexical backend fetches lexicalFetchFactor × q.Limit nearest records (at least
+// lexicalFetchMin) and keeps the first q.Limit that share a word with the query.
 func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Query) ([]backends.Hit, error) {
 	vecs, errs := b.cfg.Embedder.Embed(ctx, []string{q.Text})
 	if errs[0] != nil {
 		return nil, fmt.Errorf("error embedding the query: %w", errs[0])
 	}
 	v := pgvec.NewVector(vecs[0])
-	ef := min(max(q.EfSearch, 2*q.Limit), EfSearchMax)
-	iterative := q.Filter != nil || 2*q.Limit > EfSearchMax
+	limit := q.Limit
+	if b.cfg.Lexical {
+		// Hash collisions can fill the nearest few; the matches come right after them.
+		limit = max(lexicalFetchFactor*q.Limit, lexicalFetchMin)
+	}
+	ef := min(max(q.EfSearch, 2*limit), EfSearchMax)
+	iterative := q.Filter != nil || 2*limit > EfSearchMax
 
 	var hits []backends.Hit
 	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -47,7 +61,7 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 		if _, err := tx.Exec(ctx, settings); err != nil {
 			return err
 		}
-		sql, args := b.sql.search, []any{v, q.Limit}
+		sql, args := b.sql.search, []any{v, limit}
 		if q.Filter != nil {
 			sql, args = b.sql.searchFiltered, append(args, []byte(q.Filter))
 		}
@@ -77,6 +91,7 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 	}
 	if b.cfg.Lexical {
 		hits = slices.DeleteFunc(hits, func(h backends.Hit) bool { return !b.sharesWord(q.Text, h.Metadata) })
+		hits = hits[:min(len(hits), q.Limit)]
 	}
 	return hits, nil
 }

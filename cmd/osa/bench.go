@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -23,7 +24,7 @@ func newBenchCmd(g *globalFlags) *cobra.Command {
 		Short: "Measure OSA on this machine",
 		Long:  `bench runs benchmarks of OSA against a real PostgreSQL and reports their figures.`,
 	}
-	cmd.AddCommand(newBenchIngestCmd(g), newBenchSearchCmd(g), newBenchAllCmd(g))
+	cmd.AddCommand(newBenchIngestCmd(g), newBenchSearchCmd(g), newBenchAllCmd(g), newBenchRelevanceCmd(g))
 	return cmd
 }
 
@@ -180,6 +181,111 @@ func runBenchIngest(cmd *cobra.Command, opts bench.IngestOpts, out string) (*ben
 		fmt.Fprintf(os.Stderr, "osa bench: wrote %s.svg\n", out)
 	}
 	return rep, nil
+}
+
+func newBenchRelevanceCmd(g *globalFlags) *cobra.Command {
+	var (
+		opts      bench.RelevanceOpts
+		variants  []string
+		bm25      bench.BM25Params
+		out       string
+		serverLog bool
+	)
+	cmd := &cobra.Command{
+		Use:   "relevance",
+		Short: "Measure search relevance on a BEIR dataset: nDCG@10, Recall@100, MRR@10 per mode and config variant",
+		Long: `relevance measures how well search ranks a dataset in BEIR's layout (--dataset DIR):
+
+  DIR/corpus.jsonl                                     {"_id", "title", "text"} a line
+  DIR/queries_<split>.jsonl or else DIR/queries.jsonl  {"_id", "text"} a line
+  DIR/qrels_<split>.tsv or else DIR/qrels/<split>.tsv  query-id, corpus-id, integer score (graded),
+                                                       tab-separated, after a header line
+
+Every document is published through the API of an in-process server with the built-in
+configuration (backends vector: pgvector with the hash embedder, and keyword) as a record
+{"title": title, "summary": text, "bench": {"doc_id": _id}}, 1,000 per PublishRecords call, and
+relevance waits until every backend has indexed all of them. Every judged query of the split, as
+written, then goes to Search with limit 100 in the keyword, vector and hybrid modes, one call at a
+time. Per mode the report gives nDCG@10 (trec_eval's ndcg_cut.10), Recall@100, MRR@10, the queries
+without hits and the p50/p99 latency of a call.
+
+--variant NAME=key=value[,key=value...] (repeatable) restarts the server on the same database, the
+records kept, with those overrides applied as osa serve --set applies them, and measures the three
+modes again; the built-in configuration is always measured first, as "default". Every variant's
+configuration is checked before anything is published: a bad key fails the run with config's
+message.
+
+Last comes a reference BM25 computed in the harness over the tokens PostgreSQL's to_tsvector gives
+each document (title and text) and query, with the keyword backend's language: Lucene's formula
+with --bm25-k1 and --bm25-b, the top 100, ties by document id. BEIR's published BM25 on SciFact's
+test split, nDCG@10 0.665, is in the report as a note.
+
+--smoke measures the first 30 judged queries over 500 documents (those judged for them, then
+others), with at most one variant: a check that every part works, in a few seconds.
+
+The run uses a scratch database osa_bench_<random> on the server of database.url (its user must
+be allowed to CREATE DATABASE), dropped at the end; without database.url, the private PostgreSQL
+of osa dev, started and stopped here. Only database.url and dev.* are read from the config; the
+servers run the built-in configuration and the variants' overrides. Progress goes to stderr, the
+Markdown report to stdout; --out PREFIX also writes PREFIX.md and PREFIX.json (aggregate figures).`,
+		Example: `  osa bench relevance --dataset ../shared/bench/scifact --out bench/results/relevance-scifact-train
+  osa bench relevance --dataset ../shared/bench/scifact --smoke
+  osa bench relevance --dataset DIR --variant k20=search.rrf_k=20 --variant k120=search.rrf_k=120
+  OSA_DATABASE__URL=postgres://postgres@db/postgres osa bench relevance --dataset DIR --split test`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Dataset == "" {
+				return errors.New("--dataset is required: the folder of a dataset in BEIR's layout")
+			}
+			for _, s := range variants {
+				v, err := bench.ParseRelevanceVariant(s)
+				if err != nil {
+					return fmt.Errorf("--variant: %w", err)
+				}
+				opts.Variants = append(opts.Variants, v)
+			}
+			opts.BM25 = &bm25
+			opts.Command = commandLine()
+			opts.Progress = os.Stderr
+			// The dataset and the variants' configurations, before a cluster is started for nothing.
+			if err := opts.Check(); err != nil {
+				return err
+			}
+			return onBenchServer(cmd, g, func(adminURL string, logger *slog.Logger) error {
+				opts.AdminURL = adminURL
+				if serverLog {
+					opts.Logger = logger // otherwise nil: the servers' logs are discarded
+				}
+				return runBenchRelevance(cmd, opts, out)
+			})
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&opts.Dataset, "dataset", "", "folder of the dataset, in BEIR's layout (required)")
+	fs.StringVar(&opts.Split, "split", bench.RelevanceSplitDefault, "split of the queries and judgements")
+	fs.StringArrayVar(&variants, "variant", nil, "NAME=key=value[,key=value...]: also measure the built-in configuration with these overrides (repeatable)")
+	fs.Float64Var(&bm25.K1, "bm25-k1", bench.BM25K1Default, "k1 of the reference BM25")
+	fs.Float64Var(&bm25.B, "bm25-b", bench.BM25BDefault, "b of the reference BM25")
+	fs.BoolVar(&opts.Smoke, "smoke", false, "measure 30 queries over 500 documents, at most one variant: does every part work?")
+	fs.DurationVar(&opts.IndexTimeout, "index-timeout", bench.RelevanceIndexTimeoutDefault, "longest wait for every backend to index every document")
+	fs.BoolVar(&serverLog, "server-log", false, "show the servers' logs (log.level, log.format) on stderr")
+	fs.StringVar(&out, "out", "", "also write the report to PREFIX.md and PREFIX.json")
+	return cmd
+}
+
+// runBenchRelevance runs the relevance benchmark and prints its Markdown report; with out set,
+// it also writes out.md and out.json.
+func runBenchRelevance(cmd *cobra.Command, opts bench.RelevanceOpts, out string) error {
+	rep, err := bench.Relevance(cmd.Context(), opts)
+	if err != nil {
+		return err
+	}
+	md := rep.Markdown()
+	fmt.Fprint(cmd.OutOrStdout(), md)
+	if out != "" {
+		return writeBenchReport(out, rep, md)
+	}
+	return nil
 }
 
 // onBenchServer loads the configuration and runs fn with the admin URL of the server the
