@@ -38,7 +38,7 @@ const (
 	TextMaxCharsMax     = 1000000
 
 	EmbedderKindDefault      = EmbedderKindHash
-	EmbedderModelHashDefault = "hash-v1"
+	EmbedderModelHashDefault = "hash-v2"
 	EmbedderDimsDefault      = 384
 	EmbedderDimsMin          = 1
 	EmbedderDimsMax          = 2000 // the most dimensions an HNSW index on vector takes
@@ -70,7 +70,7 @@ const (
 	// record is a cosine of about 0.02, while hash collisions between texts
 	// without a shared word reach 0.39 (the 99.9th percentile of SciFact's
 	// queries against its abstracts). No similarity floor tells them apart; the
-	// rule that a hit must share a word with the query does (pgvector.Config.Lexical).
+	// rule that a hit must share a word with the query does (pgvector.Config.SharesWord).
 	HashMinSimilarityDefault = 0
 )
 
@@ -161,7 +161,7 @@ type Embedder struct {
 	Kind string `koanf:"kind"`
 
 	// Model is the model name; required for openai and ollama. Defaults to
-	// "hash-v1" for hash.
+	// "hash-v2" for hash (hash-v1 embeds as before it).
 	Model string `koanf:"model"`
 
 	// Dims is the number of dimensions of an embedding, 1..2000. Defaults to
@@ -237,7 +237,7 @@ func DefaultBackend(name, kind string) Backend {
 }
 
 // DefaultEmbedder returns the defaults that fill an embedder block of the
-// given kind: model "hash-v1" for hash (none for the others, which must name
+// given kind: model "hash-v2" for hash (none for the others, which must name
 // one), 384 dims, 128 inputs per call, a 30s timeout.
 func DefaultEmbedder(kind string) Embedder {
 	e := Embedder{

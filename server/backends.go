@@ -54,8 +54,10 @@ func buildBackend(bc config.Backend, wrap wrapEmbedderFunc) (backends.Backend, e
 		if err != nil {
 			return nil, err
 		}
-		pc := pgvector.Config{Name: bc.Name, Text: text, Embedder: wrap(emb, e.Kind), MinSimilarity: e.MinSimilarity,
-			Lexical: e.Kind == config.EmbedderKindHash}
+		pc := pgvector.Config{Name: bc.Name, Text: text, Embedder: wrap(emb, e.Kind), MinSimilarity: e.MinSimilarity}
+		if h, ok := emb.(*embed.Hash); ok {
+			pc.SharesWord = h.SharesWord
+		}
 		if bc.HNSW != nil {
 			pc.M, pc.EfConstruction = bc.HNSW.M, bc.HNSW.EfConstruction
 		}

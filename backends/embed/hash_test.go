@@ -59,8 +59,8 @@ func TestHash(t *testing.T) {
 	t.Run("Defaults", func(t *testing.T) {
 		t.Parallel()
 		h := NewHash(HashConfig{})
-		if h.Model() != "hash-v1" || h.Dims() != 384 {
-			t.Fatalf("Model, Dims = %q, %d; want hash-v1, 384", h.Model(), h.Dims())
+		if h.Model() != "hash-v2" || h.Dims() != 384 {
+			t.Fatalf("Model, Dims = %q, %d; want hash-v2, 384", h.Model(), h.Dims())
 		}
 		if got := len(embedOne(t, h, "hello")); got != 384 {
 			t.Fatalf("len = %d, want 384", got)
@@ -91,11 +91,13 @@ func TestHash(t *testing.T) {
 	t.Run("Golden", func(t *testing.T) {
 		t.Parallel()
 		// Pins the hashing across processes, platforms and Go versions. If this fails, the
-		// hashing changed: every stored vector is stale, so change HashModelDefault as well.
-		v := embedOne(t, NewHash(HashConfig{Dims: 16}), "Hello, world")
-		for j := range v {
-			if math.Abs(float64(v[j]-goldenHelloWorld[j])) > 1e-6 {
-				t.Fatalf("vector = %v, want %v", v, goldenHelloWorld)
+		// hashing changed: every stored vector is stale, so name a new model as well.
+		for model, want := range map[string][]float32{HashModelV1: goldenHelloWorld, HashModelV2: goldenHelloWorldV2} {
+			v := embedOne(t, NewHash(HashConfig{Model: model, Dims: 16}), "Hello, world")
+			for j := range v {
+				if math.Abs(float64(v[j]-want[j])) > 1e-6 {
+					t.Fatalf("%s: vector = %v, want %v", model, v, want)
+				}
 			}
 		}
 	})
@@ -131,10 +133,55 @@ func TestHash(t *testing.T) {
 		for j := range want {
 			want[j] /= n
 		}
-		v := embedOne(t, NewHash(HashConfig{Dims: 16}), "Hello, world")
+		v := embedOne(t, NewHash(HashConfig{Model: HashModelV1, Dims: 16}), "Hello, world")
 		for j := range v {
 			if math.Abs(float64(v[j]-want[j])) > 1e-6 {
 				t.Fatalf("vector = %v, want %v", v, want)
+			}
+		}
+	})
+
+	t.Run("MatchesReferenceV2", func(t *testing.T) {
+		t.Parallel()
+		// The features of "The cells, the cells and a cell" are the stem cell, three times
+		// (+1 + ln 3), no stop word; of "The the", the stop word the twice, having no other.
+		for text, feature := range map[string]string{"The cells, the cells and a cell": "cell", "The the": "the"} {
+			want := make([]float32, 16)
+			f := fnv.New64a()
+			f.Write([]byte(feature))
+			x := mix64(f.Sum64())
+			j := (x & math.MaxUint32) * 16 >> 32
+			want[j] = 1
+			if x>>63 != 0 {
+				want[j] = -1
+			}
+			v := embedOne(t, NewHash(HashConfig{Dims: 16}), text)
+			for j := range v {
+				if math.Abs(float64(v[j]-want[j])) > 1e-6 {
+					t.Fatalf("%q: vector = %v, want %v", text, v, want)
+				}
+			}
+		}
+	})
+
+	t.Run("SharesWord", func(t *testing.T) {
+		t.Parallel()
+		v1, v2 := NewHash(HashConfig{Model: HashModelV1}), NewHash(HashConfig{})
+		for _, tt := range []struct {
+			a, b   string
+			v1, v2 bool
+		}{
+			{"zebrafish heart", "Heart regeneration", true, true},
+			{"regenerating hearts", "heart regenerated", false, true}, // stems
+			{"the effect of qwertyuiop", "the effect of diet", true, true},
+			{"the qwertyuiop", "the diet", true, false}, // a stop word alone is no match for v2
+			{"qwertyuiop", "Zebrafish heart", false, false},
+		} {
+			if got := v1.SharesWord(tt.a, tt.b); got != tt.v1 {
+				t.Errorf("hash-v1 SharesWord(%q, %q) = %v", tt.a, tt.b, got)
+			}
+			if got := v2.SharesWord(tt.a, tt.b); got != tt.v2 {
+				t.Errorf("hash-v2 SharesWord(%q, %q) = %v", tt.a, tt.b, got)
 			}
 		}
 	})
@@ -176,8 +223,12 @@ func TestHash(t *testing.T) {
 	})
 }
 
-// goldenHelloWorld is the 16-dimension vector of "Hello, world".
-var goldenHelloWorld = []float32{0, 0, 0, 0, 0, 0, 0, 0, -0.57735026, 0.57735026, 0, 0, 0, 0, 0, -0.57735026}
+// goldenHelloWorld and goldenHelloWorldV2 are the 16-dimension vectors of "Hello, world" in
+// hash-v1 and hash-v2.
+var (
+	goldenHelloWorld   = []float32{0, 0, 0, 0, 0, 0, 0, 0, -0.57735026, 0.57735026, 0, 0, 0, 0, 0, -0.57735026}
+	goldenHelloWorldV2 = []float32{0, 0, 0, 0, 0, 0, 0, 0, -0.70710677, 0, 0, 0, 0, 0, 0, -0.70710677}
+)
 
 func BenchmarkHash(b *testing.B) {
 	h := NewHash(HashConfig{})

@@ -17,7 +17,7 @@ type Config struct {
 	// Kind is "hash", "openai" or "ollama". Defaults to "hash".
 	Kind string
 
-	// Model is the model name; required for openai and ollama. Defaults to "hash-v1" for hash.
+	// Model is the model name; required for openai and ollama. Defaults to "hash-v2" for hash.
 	Model string
 
 	// Dims is the length of every vector. Defaults to 384.

@@ -60,10 +60,10 @@ type Config struct {
 	// MinSimilarity is the relevance floor: Search drops hits whose cosine similarity to the
 	// query is below it. 0 (the default) keeps every hit of similarity 0 or more; -1 keeps all.
 	MinSimilarity float64
-	// Lexical says that the embedder's similarity is lexical (the hash embedder): Search then
-	// also drops hits that share no word with the query ([embed.SharesWord]), which are hash
-	// collisions rather than matches. Defaults to false.
-	Lexical bool
+	// SharesWord, when set, says whether a query and a record's text share a word: for an
+	// embedder whose similarity is lexical ([embed.Hash.SharesWord]), a hit without one is a
+	// hash collision rather than a match, and Search drops it. Defaults to nil: no such check.
+	SharesWord func(query, text string) bool
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.

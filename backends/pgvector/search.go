@@ -12,7 +12,6 @@ import (
 	pgvec "github.com/pgvector/pgvector-go"
 
 	"github.com/osa-archive/osa/backends"
-	"github.com/osa-archive/osa/backends/embed"
 )
 
 // exactMarker starts the text of an exact search's statement (see Search).
@@ -33,7 +32,7 @@ const (
 // with a filter, or a limit beyond the cap, the scan is iterative (relaxed order, re-sorted
 // here), so a filtered query still fills q.Limit when that many records match. Hits below the
 // relevance floor (Config.MinSimilarity) are dropped: a query close to nothing finds nothing.
-// A Lexical backend fetches lexicalFetchFactor × q.Limit nearest records (at least
+// A backend with Config.SharesWord fetches lexicalFetchFactor × q.Limit nearest records (at least
 // lexicalFetchMin) and keeps the first q.Limit that share a word with the query.
 func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Query) ([]backends.Hit, error) {
 	vecs, errs := b.cfg.Embedder.Embed(ctx, []string{q.Text})
@@ -42,7 +41,7 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 	}
 	v := pgvec.NewVector(vecs[0])
 	limit := q.Limit
-	if b.cfg.Lexical {
+	if b.cfg.SharesWord != nil {
 		// Hash collisions can fill the nearest few; the matches come right after them.
 		limit = max(lexicalFetchFactor*q.Limit, lexicalFetchMin)
 	}
@@ -89,7 +88,7 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 	if i := slices.IndexFunc(hits, func(h backends.Hit) bool { return h.Score < b.cfg.MinSimilarity }); i >= 0 {
 		hits = hits[:i]
 	}
-	if b.cfg.Lexical {
+	if b.cfg.SharesWord != nil {
 		hits = slices.DeleteFunc(hits, func(h backends.Hit) bool { return !b.sharesWord(q.Text, h.Metadata) })
 		hits = hits[:min(len(hits), q.Limit)]
 	}
@@ -108,5 +107,5 @@ func (b *Backend) sharesWord(query string, metadata json.RawMessage) bool {
 	if err := json.Unmarshal(metadata, &m); err != nil {
 		return true // keep what cannot be checked
 	}
-	return embed.SharesWord(query, backends.Text(m, b.cfg.Text))
+	return b.cfg.SharesWord(query, backends.Text(m, b.cfg.Text))
 }
