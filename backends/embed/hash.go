@@ -244,4 +244,3 @@ func fillErr(errs []error, err error) {
 		errs[i] = err
 	}
 }
-
