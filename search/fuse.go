@@ -40,24 +40,35 @@ func collect(vec, kw []Hit) fused {
 }
 
 // fuseWeighted merges the ranked hits of the vector and keyword sides by their scores: each
-// side's score is divided by that side's best, so both run from 0 to 1, and a record's score
-// is ratio × its vector score + (1 − ratio) × its keyword score, a side that did not find it
-// counting 0. Unlike ranks, scores keep how much better one hit is than the next, so a weak
-// side cannot push a strong side's clear winner down. Ties are broken by SRN.
+// side's scores are scaled to run from 0 at its last candidate to 1 at its best ([scale]), and a
+// record's score is ratio × its vector score + (1 − ratio) × its keyword score, a side that did
+// not find it counting 0. Unlike ranks, scores keep how much better one hit is than the next,
+// so a weak side cannot push a strong side's clear winner down. Ties are broken by SRN.
 func fuseWeighted(vec, kw []Hit, ratio float64) []Hit {
 	f := collect(vec, kw)
-	vmax, kmax := best(vec), best(kw)
+	vs, ks := scale(vec), scale(kw)
 	for i := range f.hits {
-		var s float64
-		if vmax > 0 {
-			s += ratio * max(f.vecScore[i], 0) / vmax
-		}
-		if kmax > 0 {
-			s += (1 - ratio) * f.kwScore[i] / kmax
-		}
-		f.hits[i].Score = s
+		f.hits[i].Score = ratio*vs(f.vecScore[i], f.hits[i].VectorRank) + (1-ratio)*ks(f.kwScore[i], f.hits[i].KeywordRank)
 	}
 	return sorted(f.hits)
+}
+
+// scale returns the min-max scaling of the scores of hits (ranked best first): 1 for the best,
+// 0 for the last, 1 for all when they are equal; 0 for a hit the side did not find (rank 0).
+func scale(hits []Hit) func(score float64, rank int) float64 {
+	if len(hits) == 0 {
+		return func(float64, int) float64 { return 0 }
+	}
+	hi, lo := hits[0].Score, hits[len(hits)-1].Score
+	return func(score float64, rank int) float64 {
+		switch {
+		case rank == 0:
+			return 0
+		case hi <= lo:
+			return 1
+		}
+		return (score - lo) / (hi - lo)
+	}
 }
 
 // fuseRRF merges the ranked hits of the vector and keyword sides by reciprocal rank fusion: a
@@ -76,14 +87,6 @@ func fuseRRF(vec, kw []Hit, k int) []Hit {
 		}
 	}
 	return sorted(f.hits)
-}
-
-// best returns the highest score of hits (ranked best first), 0 when there are none.
-func best(hits []Hit) float64 {
-	if len(hits) == 0 {
-		return 0
-	}
-	return hits[0].Score
 }
 
 // sorted sorts hits by score, best first, ties by SRN, and returns them.

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -86,9 +87,35 @@ type RelevanceRow struct {
 	ZeroHits int `json:"zero_hit_queries"`
 	// Latency is the client-side latency of the Search calls; nil for the reference.
 	Latency *RowLatency `json:"latency,omitempty"`
+	// Scores spreads the scores of the hits, judged-relevant against the rest: where a relevance
+	// floor (embedder.min_similarity) would cut. Nil for the reference.
+	Scores *ScoreSpread `json:"scores,omitempty"`
 
 	// byQuery are the figures of each query, by query id, for tests (the reports are aggregate).
 	byQuery map[string]queryScores
+}
+
+// ScoreSpread is the spread of the scores of a mode's hits.
+type ScoreSpread struct {
+	Relevant Spread `json:"relevant"`
+	Others   Spread `json:"others"`
+}
+
+// Spread is the distribution of some scores, by the nearest rank.
+type Spread struct {
+	N   int     `json:"n"`
+	P01 float64 `json:"p01"`
+	P10 float64 `json:"p10"`
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+}
+
+// spreadOf returns the spread of scores (sorted here).
+func spreadOf(scores []float64) Spread {
+	slices.Sort(scores)
+	return Spread{N: len(scores), P01: percentile(scores, 0.01), P10: percentile(scores, 0.10), P50: percentile(scores, 0.50),
+		P90: percentile(scores, 0.90), P99: percentile(scores, 0.99)}
 }
 
 // RowLatency is the latency of the Search calls of a [RelevanceRow], by the nearest rank.
@@ -145,6 +172,23 @@ func (r *RelevanceReport) Markdown() string {
 		}
 		w("| %s | %s | %.3f | %.3f | %.3f | %d | %s | %s |\n", row.Variant, row.Mode, row.NDCG10, row.Recall100, row.MRR10,
 			row.ZeroHits, p50, p99)
+	}
+	w("\n")
+
+	w("Scores of the hits of the `%s` variant (the first %d of each query), judged-relevant against the rest, by percentile: "+
+		"where a relevance floor would cut (for a vector backend, `embedder.min_similarity`).\n\n", r.Variants[0].Name, r.Limit)
+	w("| variant | mode | hits | p01 | p10 | p50 | p90 | p99 |\n|---|---|---|---:|---:|---:|---:|---:|\n")
+	for _, row := range r.Rows {
+		if row.Scores == nil || row.Variant != r.Variants[0].Name {
+			continue
+		}
+		for _, part := range []struct {
+			name string
+			s    Spread
+		}{{"relevant", row.Scores.Relevant}, {"others", row.Scores.Others}} {
+			w("| %s | %s | %s %d | %.3f | %.3f | %.3f | %.3f | %.3f |\n", row.Variant, row.Mode, part.name, part.s.N,
+				part.s.P01, part.s.P10, part.s.P50, part.s.P90, part.s.P99)
+		}
 	}
 	w("\n")
 

@@ -129,6 +129,7 @@ func (s *relevanceServer) waitIndexed(ctx context.Context, n int, timeout time.D
 func (s *relevanceServer) measure(ctx context.Context, ds *dataset, variant, name string, mode osav1.SearchMode) (RelevanceRow, error) {
 	scores := make([]queryScores, len(ds.queries))
 	latencies := make([]time.Duration, len(ds.queries))
+	var relevant, others []float64 // the scores of judged-relevant hits and of the rest
 	for i, q := range ds.queries {
 		t0 := time.Now()
 		res, err := s.search.Search(ctx, connect.NewRequest(&osav1.SearchRequest{Query: q.text, Mode: mode, Limit: ptr(int32(RelevanceLimit))}))
@@ -141,8 +142,17 @@ func (s *relevanceServer) measure(ctx context.Context, ds *dataset, variant, nam
 			return RelevanceRow{}, fmt.Errorf("%s search for query %q: %w", name, q.id, err)
 		}
 		scores[i] = scoreQuery(ranked, ds.qrels[q.id])
+		for j, h := range res.Msg.Hits {
+			if ds.qrels[q.id][ranked[j]] > 0 {
+				relevant = append(relevant, h.GetScore())
+			} else {
+				others = append(others, h.GetScore())
+			}
+		}
 	}
-	return relevanceRow(variant, name, ds.queries, scores, latencies), nil
+	row := relevanceRow(variant, name, ds.queries, scores, latencies)
+	row.Scores = &ScoreSpread{Relevant: spreadOf(relevant), Others: spreadOf(others)}
+	return row, nil
 }
 
 // hitDocIDs maps hits back to the documents they were published from, by metadata.bench.doc_id.
