@@ -177,10 +177,10 @@ func TestHash(t *testing.T) {
 			{"the qwertyuiop", "the diet", true, false}, // a stop word alone is no match for v2
 			{"qwertyuiop", "Zebrafish heart", false, false},
 		} {
-			if got := v1.SharesWord(tt.a, tt.b); got != tt.v1 {
+			if got := v1.SharesWord(tt.a)(tt.b); got != tt.v1 {
 				t.Errorf("hash-v1 SharesWord(%q, %q) = %v", tt.a, tt.b, got)
 			}
-			if got := v2.SharesWord(tt.a, tt.b); got != tt.v2 {
+			if got := v2.SharesWord(tt.a)(tt.b); got != tt.v2 {
 				t.Errorf("hash-v2 SharesWord(%q, %q) = %v", tt.a, tt.b, got)
 			}
 		}

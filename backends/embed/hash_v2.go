@@ -69,24 +69,28 @@ func (h *Hash) embedV2(text string) ([]float32, error) {
 	return normalize(v)
 }
 
-// SharesWord reports whether a and b have a feature in common: a word for hash-v1, a stemmed
-// word that is not a stop word for hash-v2. Two texts without one can still be close under
-// Hash, through hash collisions alone: a search tells those hits from matches with it.
-func (h *Hash) SharesWord(a, b string) bool {
+// SharesWord returns a test of whether a text has a feature of query: a word for hash-v1, a
+// stemmed word that is not a stop word for hash-v2. Two texts without one can still be close
+// under Hash, through hash collisions alone: a search tells those hits from matches with it.
+func (h *Hash) SharesWord(query string) func(text string) bool {
+	want := map[string]bool{}
 	if h.v1 {
-		words := map[string]bool{}
-		forEachWord(a, func(w string) { words[w] = true })
-		shared := false
-		forEachWord(b, func(w string) { shared = shared || words[w] })
-		return shared
-	}
-	fa := features(a)
-	for f := range features(b) {
-		if fa[f] > 0 {
-			return true
+		forEachWord(query, func(w string) { want[w] = true })
+	} else {
+		for f := range features(query) {
+			want[f] = true
 		}
 	}
-	return false
+	return func(text string) bool {
+		shared := false
+		forEachWord(text, func(w string) {
+			if !shared && !h.v1 && !stopWords[w] {
+				w = stem(w)
+			}
+			shared = shared || want[w]
+		})
+		return shared
+	}
 }
 
 // forEachWord calls f with every word of text, lower-cased, as [Hash] splits words: maximal runs

@@ -60,10 +60,11 @@ type Config struct {
 	// MinSimilarity is the relevance floor: Search drops hits whose cosine similarity to the
 	// query is below it. 0 (the default) keeps every hit of similarity 0 or more; -1 keeps all.
 	MinSimilarity float64
-	// SharesWord, when set, says whether a query and a record's text share a word: for an
-	// embedder whose similarity is lexical ([embed.Hash.SharesWord]), a hit without one is a
-	// hash collision rather than a match, and Search drops it. Defaults to nil: no such check.
-	SharesWord func(query, text string) bool
+	// SharesWord, when set, returns a test of whether a record's text shares a word with the
+	// query: for an embedder whose similarity is lexical ([embed.Hash.SharesWord]), a hit
+	// without one is a hash collision rather than a match, and Search drops it. Defaults to nil:
+	// no such check.
+	SharesWord func(query string) func(text string) bool
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.

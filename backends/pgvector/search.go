@@ -89,8 +89,7 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 		hits = hits[:i]
 	}
 	if b.cfg.SharesWord != nil {
-		hits = slices.DeleteFunc(hits, func(h backends.Hit) bool { return !b.sharesWord(q.Text, h.Metadata) })
-		hits = hits[:min(len(hits), q.Limit)]
+		hits = b.matching(hits, q.Text, q.Limit)
 	}
 	return hits, nil
 }
@@ -100,12 +99,18 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 // same query sent straight to PostgreSQL.
 func (b *Backend) SearchStatement() string { return b.sql.search }
 
-// sharesWord reports whether the text the backend embeds of a record's metadata has a word of
-// query.
-func (b *Backend) sharesWord(query string, metadata json.RawMessage) bool {
-	var m map[string]any
-	if err := json.Unmarshal(metadata, &m); err != nil {
-		return true // keep what cannot be checked
+// matching returns the first limit of hits whose text shares a word with query.
+func (b *Backend) matching(hits []backends.Hit, query string, limit int) []backends.Hit {
+	shares := b.cfg.SharesWord(query)
+	kept := hits[:0]
+	for _, h := range hits {
+		if len(kept) == limit {
+			break
+		}
+		var m map[string]any
+		if err := json.Unmarshal(h.Metadata, &m); err != nil || shares(backends.Text(m, b.cfg.Text)) {
+			kept = append(kept, h) // what cannot be checked is kept
+		}
 	}
-	return b.cfg.SharesWord(query, backends.Text(m, b.cfg.Text))
+	return kept
 }

@@ -39,11 +39,13 @@ const (
 	searchK = 10
 )
 
-// Targets of the search benchmark (issue 4), on 2 cores with the hash embedder.
+// Targets of the search benchmark, on 2 cores with the hash embedder: issue 4's, with keyword and
+// hybrid p99 as issue 12 set them once keyword search became BM25 over any of the query's words.
 const (
 	TargetRecall         = 0.95
 	TargetVectorP99      = 25 * time.Millisecond
-	TargetHybridP99      = 40 * time.Millisecond
+	TargetKeywordP99     = 40 * time.Millisecond
+	TargetHybridP99      = 60 * time.Millisecond
 	TargetAPIOverheadP50 = 1.3
 )
 
@@ -482,7 +484,7 @@ func (r *SearchReport) Markdown() string {
 	for _, t := range []struct {
 		mode string
 		goal time.Duration
-	}{{"vector", TargetVectorP99}, {"hybrid", TargetHybridP99}} {
+	}{{"vector", TargetVectorP99}, {"keyword", TargetKeywordP99}, {"hybrid", TargetHybridP99}} {
 		for _, c := range []int{1, 8} {
 			if s := r.series(t.mode, c); s != nil {
 				fmt.Fprintf(&b, "| %s p99, %d client(s) | %.1f ms | ≤ %d ms | %s |\n", t.mode, c, s.P99Ms, t.goal.Milliseconds(),
