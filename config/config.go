@@ -94,7 +94,7 @@ const (
 	HybridDepthDefault   = 100
 	HybridDepthMin       = 10
 	HybridDepthMax       = 10000
-	SemanticRatioDefault = 0.2
+	SemanticRatioDefault = 0.1
 	MaxLimitDefault      = 100
 	MaxLimitMin          = 1
 	MaxLimitMax          = 10000
@@ -318,7 +318,7 @@ type Search struct {
 	Fusion string `koanf:"fusion"`
 
 	// SemanticRatio is the vector side's share of a weighted fusion, 0..1 (0
-	// ranks by keyword alone, 1 by vector alone). Defaults to 0.2, chosen on
+	// ranks by keyword alone, 1 by vector alone). Defaults to 0.1, chosen on
 	// the relevance benchmark's train split with the hash embedder.
 	SemanticRatio float64 `koanf:"semantic_ratio"`
 

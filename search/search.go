@@ -45,7 +45,7 @@ const (
 	RRFKDefault      = 60
 	// HybridDepthDefault is how many candidates hybrid search takes from each side.
 	HybridDepthDefault   = 100
-	SemanticRatioDefault = 0.2
+	SemanticRatioDefault = 0.1
 )
 
 // Fusions of hybrid search.
@@ -65,7 +65,7 @@ type Config struct {
 	// Fusion is FusionWeighted or FusionRRF (search.fusion). Defaults to FusionWeighted.
 	Fusion string
 	// SemanticRatio is the vector side's share of a weighted fusion, 0..1
-	// (search.semantic_ratio). Defaults to 0.2; a negative value means 0.
+	// (search.semantic_ratio). Defaults to 0.1; a negative value means 0.
 	SemanticRatio float64
 	// RRFK is the k of reciprocal rank fusion (search.rrf_k). Defaults to 60.
 	RRFK int
