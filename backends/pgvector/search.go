@@ -20,31 +20,46 @@ const exactMarker = "/* exact: planned with enable_indexscan off */"
 // EfSearchMax is pgvector's upper bound of hnsw.ef_search.
 const EfSearchMax = 1000
 
-// A lexical backend's search fetches lexicalFetchFactor × the limit, at least lexicalFetchMin,
-// before it drops the hits that share no word with the query.
+// A backend with Config.SharesWord first fetches lexicalFetchFactor × the limit nearest records,
+// at least lexicalFetchMin, and fetches lexicalFetchFactor times as many again (up to
+// EfSearchMax) while hits that share no word with the query leave it short of the limit.
 const (
-	lexicalFetchFactor = 4
-	lexicalFetchMin    = 100
+	lexicalFetchFactor = 2
+	lexicalFetchMin    = 20
 )
 
 // Search embeds q.Text with the backend's embedder and returns the nearest live records by
-// cosine distance. The HNSW scan's ef_search is at least 2 × q.Limit (capped at EfSearchMax);
-// with a filter, or a limit beyond the cap, the scan is iterative (relaxed order, re-sorted
-// here), so a filtered query still fills q.Limit when that many records match. Hits below the
-// relevance floor (Config.MinSimilarity) are dropped: a query close to nothing finds nothing.
-// A backend with Config.SharesWord fetches lexicalFetchFactor × q.Limit nearest records (at least
-// lexicalFetchMin) and keeps the first q.Limit that share a word with the query.
+// cosine distance. The HNSW scan's ef_search is at least 2 × the rows fetched (capped at
+// EfSearchMax); with a filter, or a limit beyond the cap, the scan is iterative (relaxed order,
+// re-sorted here), so a filtered query still fills q.Limit when that many records match. Hits
+// below the relevance floor (Config.MinSimilarity) are dropped: a query close to nothing finds
+// nothing. A backend with Config.SharesWord keeps the first q.Limit hits that share a word with
+// the query, fetching more of the nearest while collisions leave it short.
 func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Query) ([]backends.Hit, error) {
 	vecs, errs := b.cfg.Embedder.Embed(ctx, []string{q.Text})
 	if errs[0] != nil {
 		return nil, fmt.Errorf("error embedding the query: %w", errs[0])
 	}
 	v := pgvec.NewVector(vecs[0])
-	limit := q.Limit
-	if b.cfg.SharesWord != nil {
-		// Hash collisions can fill the nearest few; the matches come right after them.
-		limit = max(lexicalFetchFactor*q.Limit, lexicalFetchMin)
+	if b.cfg.SharesWord == nil {
+		return b.nearest(ctx, pool, q, v, q.Limit)
 	}
+	shares := b.cfg.SharesWord(q.Text)
+	for n := max(lexicalFetchFactor*q.Limit, lexicalFetchMin); ; n *= lexicalFetchFactor {
+		hits, err := b.nearest(ctx, pool, q, v, n)
+		if err != nil {
+			return nil, err
+		}
+		kept := b.matching(hits, shares, q.Limit)
+		// Fewer rows than asked for: there are no more above the floor.
+		if len(kept) == q.Limit || len(hits) < n || n >= EfSearchMax {
+			return kept, nil
+		}
+	}
+}
+
+// nearest returns the limit nearest live records to v that clear the relevance floor.
+func (b *Backend) nearest(ctx context.Context, pool *pgxpool.Pool, q backends.Query, v pgvec.Vector, limit int) ([]backends.Hit, error) {
 	ef := min(max(q.EfSearch, 2*limit), EfSearchMax)
 	iterative := q.Filter != nil || 2*limit > EfSearchMax
 
@@ -88,20 +103,11 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 	if i := slices.IndexFunc(hits, func(h backends.Hit) bool { return h.Score < b.cfg.MinSimilarity }); i >= 0 {
 		hits = hits[:i]
 	}
-	if b.cfg.SharesWord != nil {
-		hits = b.matching(hits, q.Text, q.Limit)
-	}
 	return hits, nil
 }
 
-// SearchStatement returns the statement an unfiltered Search runs ($1 the query vector, $2 the
-// limit; hnsw.ef_search set beforehand in the same transaction), so a benchmark can time the
-// same query sent straight to PostgreSQL.
-func (b *Backend) SearchStatement() string { return b.sql.search }
-
-// matching returns the first limit of hits whose text shares a word with query.
-func (b *Backend) matching(hits []backends.Hit, query string, limit int) []backends.Hit {
-	shares := b.cfg.SharesWord(query)
+// matching returns the first limit of hits whose text shares passes.
+func (b *Backend) matching(hits []backends.Hit, shares func(text string) bool, limit int) []backends.Hit {
 	kept := hits[:0]
 	for _, h := range hits {
 		if len(kept) == limit {
@@ -114,3 +120,8 @@ func (b *Backend) matching(hits []backends.Hit, query string, limit int) []backe
 	}
 	return kept
 }
+
+// SearchStatement returns the statement an unfiltered Search runs ($1 the query vector, $2 the
+// limit; hnsw.ef_search set beforehand in the same transaction), so a benchmark can time the
+// same query sent straight to PostgreSQL.
+func (b *Backend) SearchStatement() string { return b.sql.search }
