@@ -254,7 +254,7 @@ func TestSearchRanking(t *testing.T) {
 		// Words are alternatives; more and rarer words rank first.
 		{"zebrafish heart", []string{"Zebrafish heart regeneration", "Mouse heart development"}},
 		{"presence of heart regeneration in zebrafish", []string{"Zebrafish heart regeneration", "Mouse heart development"}},
-		// A phrase is required as written.
+		// A phrase is required as written; one no record has is read as its words.
 		{`"heart development"`, []string{"Mouse heart development"}},
 		// -word excludes.
 		{"heart -zebrafish", []string{"Mouse heart development"}},
@@ -272,6 +272,10 @@ func TestSearchRanking(t *testing.T) {
 		if got := search(tt.query); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("search %q = %q, want %q", tt.query, got, tt.want)
 		}
+	}
+	// A phrase no record has is read as its words.
+	if got, want := search(`"regeneration mouse"`), search("regeneration mouse"); len(want) < 2 || !reflect.DeepEqual(got, want) {
+		t.Errorf(`search "regeneration mouse" in quotes = %q, want %q`, got, want)
 	}
 }
 

@@ -22,7 +22,8 @@ type parsedQuery struct {
 //
 //   - words are alternatives, not requirements: a record with some of them is found, and the
 //     ranking puts those with more, and rarer, words first;
-//   - "quoted phrases" must appear as written (an unclosed quote runs to the end);
+//   - "quoted phrases" must appear as written (an unclosed quote runs to the end), unless no
+//     record has them: then their words count as plain words ([Backend.Search]);
 //   - a "-" at the start of a word or phrase excludes it (-mouse, -"cell line");
 //   - OR between words is what words mean anyway, and is dropped;
 //   - anything else, a stand-alone "-" or stray punctuation included, only separates words.

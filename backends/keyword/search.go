@@ -22,8 +22,9 @@ type term struct {
 
 // Search reads q.Text as [parseQuery] does and ranks the live records containing any of its
 // words by BM25 (see searchSQL): rarer words weigh more, repeated ones saturate, long documents
-// are normalised and words of the title count TitleWeight times. A query none of whose words is
-// in the index (or made only of stop words, or only of exclusions) has no hits.
+// are normalised and words of the title count TitleWeight times. Quoted phrases are required,
+// unless no record has them: then their words rank as plain words. A query none of whose words
+// is in the index (or made only of stop words, or only of exclusions) has no hits.
 //
 // The candidates come from the query's rarest terms: terms are taken in increasing document
 // count while their counts add up to at most Config.Candidates (the rarest always), and at most
@@ -62,6 +63,20 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 		args = append(args, []byte(q.Filter))
 	}
 	sql := b.searchStatement(len(terms), q.Filter != nil)
+	hits, err := b.rank(ctx, pool, sql, args)
+	if err == nil && len(hits) == 0 && len(p.Phrases) > 0 {
+		// No record has the phrases as written: their words still rank, as plain words.
+		args[phrasesArg] = []string{}
+		hits, err = b.rank(ctx, pool, sql, args)
+	}
+	return hits, err
+}
+
+// phrasesArg is the index in Search's arguments of the phrases a hit must contain ($10).
+const phrasesArg = 9
+
+// rank runs the search statement sql with args.
+func (b *Backend) rank(ctx context.Context, pool *pgxpool.Pool, sql string, args []any) ([]backends.Hit, error) {
 	rows, err := pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("error searching %s: %w", b.table, err)
