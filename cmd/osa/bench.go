@@ -378,9 +378,18 @@ func commandLine() string {
 	}
 	args := make([]string, len(os.Args))
 	for i, a := range os.Args {
-		args[i] = redactArg(a)
+		args[i] = shellQuote(redactArg(a))
 	}
 	return strings.Join(append(env, args...), " ")
+}
+
+// shellQuote quotes a for a POSIX shell when it holds anything but letters, digits and
+// -_./=:,@%+ (a --variant with spaces or brackets), so the command line can be pasted.
+func shellQuote(a string) string {
+	if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@%+…") == "" {
+		return a
+	}
+	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 }
 
 // redactArg hides the password of a URL in a command-line argument ("--database-url=URL",
