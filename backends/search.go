@@ -26,7 +26,7 @@ type Hit struct {
 	RecordID uuid.UUID
 	// Version is the record's current version.
 	Version int
-	// Score is the backend's relevance: cosine similarity for vector, ts_rank_cd for keyword.
+	// Score is the backend's relevance: cosine similarity for vector, BM25 for keyword.
 	Score    float64
 	Metadata json.RawMessage
 }

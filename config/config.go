@@ -311,7 +311,7 @@ type Search struct {
 	EfSearch int `koanf:"ef_search"`
 
 	// Fusion is how hybrid search merges its two sides: "weighted" (each
-	// side's scores relative to its best hit, mixed by semantic_ratio) or
+	// side's scores scaled from its last candidate, 0, to its best, 1, mixed by semantic_ratio) or
 	// "rrf" (reciprocal rank fusion with rrf_k). Defaults to "weighted",
 	// which measured better on the relevance benchmark
 	// (bench/results/relevance-train.md).

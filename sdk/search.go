@@ -18,10 +18,10 @@ const (
 	SearchDefault SearchMode = ""
 	// SearchVector is semantic search on a vector backend, scored by cosine similarity (-1..1).
 	SearchVector SearchMode = "vector"
-	// SearchKeyword is full-text search on a keyword backend, scored by ts_rank_cd (0 or more).
+	// SearchKeyword is full-text search on a keyword backend: any of the words, scored by BM25.
 	// The query is read as web search syntax: "quoted phrases", OR, -word.
 	SearchKeyword SearchMode = "keyword"
-	// SearchHybrid runs both and merges them by reciprocal rank fusion.
+	// SearchHybrid runs both and fuses their scores (search.fusion on the server).
 	SearchHybrid SearchMode = "hybrid"
 )
 

@@ -1,6 +1,6 @@
 // Package search answers queries over the index backends: vector (semantic), keyword
-// (full-text) and hybrid, which fuses the two (fuse.go): by weighted scores, each side's
-// relative to its best hit, or by reciprocal rank fusion.
+// (full-text) and hybrid, which fuses the two (fuse.go): by weighted scores, each side scaled
+// from its last candidate to its best hit, or by reciprocal rank fusion.
 package search
 
 import (
@@ -50,7 +50,7 @@ const (
 
 // Fusions of hybrid search.
 const (
-	// FusionWeighted mixes each side's scores, relative to its best hit, by SemanticRatio.
+	// FusionWeighted mixes each side's scores, scaled from 0 to 1 (min-max), by SemanticRatio.
 	FusionWeighted = "weighted"
 	// FusionRRF is reciprocal rank fusion with k RRFK.
 	FusionRRF = "rrf"
