@@ -57,7 +57,8 @@ type Config struct {
 	// FetchCooldown and FetchPollInterval apply to the client and every queue.
 	FetchCooldown     time.Duration
 	FetchPollInterval time.Duration
-	// JobTimeout bounds one job (worker.job_timeout).
+	// JobTimeout bounds one job (worker.job_timeout); a fan-out batch gets half of it. As in
+	// River, 0 means river.JobTimeoutDefault (1 minute) and -1 no bound.
 	JobTimeout time.Duration
 	// Middleware wraps job insertion and work (tracing). nil means none.
 	Middleware []rivertype.Middleware
@@ -103,6 +104,18 @@ func QueueWorkers(total int, bs []BackendConfig) map[string]int {
 	return out
 }
 
+// fanOutTimeout bounds a fan-out batch: half of a job's bound jobTimeout, which is River's
+// default when 0; none (-1) when jobTimeout is -1.
+func fanOutTimeout(jobTimeout time.Duration) time.Duration {
+	switch {
+	case jobTimeout == 0:
+		return river.JobTimeoutDefault / 2
+	case jobTimeout < 0:
+		return -1
+	}
+	return jobTimeout / 2
+}
+
 // NewClient builds the River client. With cfg.Work it registers the fan-out and index workers
 // and one queue per stage and backend; each backend's gatherer is sized by [QueueWorkers].
 func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
@@ -132,7 +145,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 		shares := QueueWorkers(cfg.TotalWorkers, cfg.Backends)
 		fan := &FanOutWorker{pool: pool}
 		fan.g = newGatherer(gatherConfig{
-			MaxSize: cfg.FanOutBatch, MaxDelay: cfg.FanOutDelay, Slots: fanSlots, Timeout: cfg.JobTimeout / 2,
+			MaxSize: cfg.FanOutBatch, MaxDelay: cfg.FanOutDelay, Slots: fanSlots, Timeout: fanOutTimeout(cfg.JobTimeout),
 		}, fan.runBatch)
 		idx := &IndexWorker{gatherers: map[string]*gatherer[*river.Job[IndexRecordArgs]]{}}
 		rx := &reindexer{backends: map[string]backends.Backend{}, logger: logger, pool: pool}

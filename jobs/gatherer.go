@@ -25,8 +25,26 @@ type gatherConfig struct {
 	// Slots is the queue's MaxWorkers: when that many Work calls wait here, River cannot start
 	// another job until one returns, so waiting longer is pointless.
 	Slots int
-	// Timeout bounds one batch run.
+	// Timeout bounds one batch run; negative means no bound.
 	Timeout time.Duration
+	// Clock is the gatherer's time: nil is the wall clock; tests pass a fake one.
+	Clock clock
+}
+
+// clock is a gatherer's time source.
+type clock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine once d has passed.
+	AfterFunc(d time.Duration, f func()) interface{ Stop() bool }
+}
+
+// wallClock is the time of the time package.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) AfterFunc(d time.Duration, f func()) interface{ Stop() bool } {
+	return time.AfterFunc(d, f)
 }
 
 // batchFunc runs one batch and returns one result per item, in order.
@@ -43,21 +61,26 @@ type gatherer[T any] struct {
 	run batchFunc[T]
 
 	mu       sync.Mutex
-	inFlight int              // Do calls that have not returned
-	pending  []*gatherItem[T] // items not yet in a batch
-	timerGen int              // invalidates the timer of a batch already taken
-	writes   chan struct{}    // semaphore bounding concurrent batches
+	inFlight int                      // Do calls that have not returned
+	pending  []*gatherItem[T]         // items not yet in a batch, oldest first
+	timer    interface{ Stop() bool } // flushes the pending items when the oldest has waited MaxDelay
+	timerGen int                      // invalidates a timer that fired while being replaced
+	writes   chan struct{}            // semaphore bounding concurrent batches
 }
 
 type gatherItem[T any] struct {
-	value T
-	done  chan error // receives the item's result exactly once
-	taken bool       // in a batch: its result will come
+	value   T
+	arrived time.Time
+	done    chan error // receives the item's result exactly once
+	taken   bool       // in a batch: its result will come
 }
 
 func newGatherer[T any](cfg gatherConfig, run batchFunc[T]) *gatherer[T] {
-	if cfg.MaxSize < 1 || cfg.Slots < cfg.MaxSize || cfg.MaxDelay <= 0 || cfg.Timeout <= 0 {
+	if cfg.MaxSize < 1 || cfg.Slots < cfg.MaxSize || cfg.MaxDelay <= 0 || cfg.Timeout == 0 {
 		panic(fmt.Sprintf("jobs: invalid gatherer config %+v", cfg))
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = wallClock{}
 	}
 	return &gatherer[T]{cfg: cfg, run: run, writes: make(chan struct{}, cfg.Slots/cfg.MaxSize)}
 }
@@ -66,7 +89,7 @@ func newGatherer[T any](cfg gatherConfig, run batchFunc[T]) *gatherer[T] {
 // v is withdrawn and Do returns an error wrapping ctx.Err() (River then treats a shutdown as an
 // interruption, not a failure); once v's batch runs, Do waits for the real result.
 func (g *gatherer[T]) Do(ctx context.Context, v T) error {
-	it := &gatherItem[T]{value: v, done: make(chan error, 1)}
+	it := &gatherItem[T]{value: v, arrived: g.cfg.Clock.Now(), done: make(chan error, 1)}
 
 	g.mu.Lock()
 	g.inFlight++
@@ -81,8 +104,7 @@ func (g *gatherer[T]) Do(ctx context.Context, v T) error {
 	case g.inFlight >= g.cfg.Slots:
 		batch, reason = g.takeLocked(), flushSlots
 	case len(g.pending) == 1:
-		gen := g.timerGen
-		time.AfterFunc(g.cfg.MaxDelay, func() { g.onDelay(gen) })
+		g.armLocked()
 	}
 	g.mu.Unlock()
 	defer func() {
@@ -101,7 +123,11 @@ func (g *gatherer[T]) Do(ctx context.Context, v T) error {
 	}
 	g.mu.Lock()
 	if !it.taken {
+		first := g.pending[0] == it
 		g.pending = slices.DeleteFunc(g.pending, func(p *gatherItem[T]) bool { return p == it })
+		if first {
+			g.armLocked() // the timer was the withdrawn item's: the next oldest's deadline is later
+		}
 		g.mu.Unlock()
 		return fmt.Errorf("jobs: stopped waiting for a batch: %w", ctx.Err())
 	}
@@ -109,7 +135,24 @@ func (g *gatherer[T]) Do(ctx context.Context, v T) error {
 	return <-it.done
 }
 
-// onDelay flushes the batch whose first item armed the timer, unless it was taken already.
+// armLocked replaces the timer by one for the oldest pending item's deadline, arrival +
+// MaxDelay, or by none when nothing is pending. g.mu must be held.
+func (g *gatherer[T]) armLocked() {
+	if g.timer != nil {
+		g.timer.Stop()
+		g.timer = nil
+	}
+	g.timerGen++
+	if len(g.pending) == 0 {
+		return
+	}
+	gen := g.timerGen
+	wait := g.pending[0].arrived.Add(g.cfg.MaxDelay).Sub(g.cfg.Clock.Now())
+	g.timer = g.cfg.Clock.AfterFunc(wait, func() { g.onDelay(gen) })
+}
+
+// onDelay flushes the pending items when the timer of generation gen fires, unless another timer
+// has replaced it since (a stopped timer can still fire).
 func (g *gatherer[T]) onDelay(gen int) {
 	g.mu.Lock()
 	if gen != g.timerGen || len(g.pending) == 0 {
@@ -129,11 +172,7 @@ func (g *gatherer[T]) takeLocked() []*gatherItem[T] {
 	for _, it := range batch {
 		it.taken = true
 	}
-	g.timerGen++
-	if len(g.pending) > 0 {
-		gen := g.timerGen
-		time.AfterFunc(g.cfg.MaxDelay, func() { g.onDelay(gen) })
-	}
+	g.armLocked()
 	return batch
 }
 
@@ -153,7 +192,10 @@ func (g *gatherer[T]) flush(batch []*gatherItem[T], reason string) {
 }
 
 func (g *gatherer[T]) runSafely(values []T, reason string) (errs []error) {
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Timeout)
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if g.cfg.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, g.cfg.Timeout)
+	}
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {

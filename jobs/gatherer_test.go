@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -77,19 +78,116 @@ func TestGathererFlushesOnSize(t *testing.T) {
 func TestGathererFlushesOnDelay(t *testing.T) {
 	t.Parallel()
 	r := &recorder{}
-	g := newGatherer(gatherConfig{MaxSize: 100, MaxDelay: 50 * time.Millisecond, Slots: 200, Timeout: time.Second}, r.run)
-	start := time.Now()
-	for _, err := range doAll(context.Background(), g, 7) {
+	clk := newFakeClock()
+	g := newGatherer(gatherConfig{MaxSize: 100, MaxDelay: 50 * time.Millisecond, Slots: 200, Timeout: time.Second, Clock: clk}, r.run)
+	done := make(chan []error)
+	go func() { done <- doAll(context.Background(), g, 7) }()
+	waitPending(g, 7)
+	clk.Advance(50*time.Millisecond - 1)
+	if sizes, _ := r.snapshot(); len(sizes) != 0 {
+		t.Fatalf("batches %v before max_delay", sizes)
+	}
+	clk.Advance(1)
+	for _, err := range <-done {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	if d := time.Since(start); d < 50*time.Millisecond {
-		t.Fatalf("flushed after %v, before max_delay", d)
-	}
 	sizes, reasons := r.snapshot()
 	if len(sizes) != 1 || sizes[0] != 7 || reasons[0] != flushDelay {
 		t.Fatalf("batches %v (%v), want one of 7 flushed on delay", sizes, reasons)
+	}
+}
+
+// TestGathererWithdrawnItemKeepsNextItsDelay: an item withdrawn before its batch (its context
+// ended) leaves its timer behind; the next item must still wait its own MaxDelay.
+func TestGathererWithdrawnItemKeepsNextItsDelay(t *testing.T) {
+	t.Parallel()
+	r := &recorder{}
+	clk := newFakeClock()
+	g := newGatherer(gatherConfig{MaxSize: 10, MaxDelay: 400 * time.Millisecond, Slots: 20, Timeout: time.Second, Clock: clk}, r.run)
+	ctx, cancel := context.WithCancel(context.Background())
+	withdrawn := make(chan error)
+	go func() { withdrawn <- g.Do(ctx, 1) }()
+	waitPending(g, 1)
+	clk.Advance(100 * time.Millisecond)
+	cancel()
+	if err := <-withdrawn; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Do = %v, want it withdrawn", err)
+	}
+	clk.Advance(200 * time.Millisecond) // 300 ms
+	done := make(chan error)
+	go func() { done <- g.Do(context.Background(), 2) }()
+	waitPending(g, 1)
+	clk.Advance(100 * time.Millisecond) // 400 ms: the withdrawn item's deadline
+	clk.Advance(299 * time.Millisecond) // 699 ms
+	if sizes, _ := r.snapshot(); len(sizes) != 0 {
+		t.Fatalf("the second item was flushed %v before its own max_delay", sizes)
+	}
+	clk.Advance(time.Millisecond) // 700 ms: the second item's deadline
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if sizes, reasons := r.snapshot(); len(sizes) != 1 || reasons[0] != flushDelay {
+		t.Fatalf("batches %v (%v), want one flushed on delay", sizes, reasons)
+	}
+}
+
+// TestGathererWithdrawnOldestKeepsNextItsDelay: when the oldest pending item is withdrawn, the
+// next oldest is flushed at its own deadline, not at the withdrawn one's.
+func TestGathererWithdrawnOldestKeepsNextItsDelay(t *testing.T) {
+	t.Parallel()
+	r := &recorder{}
+	clk := newFakeClock()
+	g := newGatherer(gatherConfig{MaxSize: 10, MaxDelay: 400 * time.Millisecond, Slots: 20, Timeout: time.Second, Clock: clk}, r.run)
+	ctx, cancel := context.WithCancel(context.Background())
+	withdrawn := make(chan error)
+	go func() { withdrawn <- g.Do(ctx, 1) }()
+	waitPending(g, 1)
+	clk.Advance(100 * time.Millisecond)
+	done := make(chan error)
+	go func() { done <- g.Do(context.Background(), 2) }()
+	waitPending(g, 2)
+	cancel()
+	<-withdrawn
+	clk.Advance(399 * time.Millisecond) // 499 ms: past the withdrawn item's deadline
+	if sizes, _ := r.snapshot(); len(sizes) != 0 {
+		t.Fatalf("the second item was flushed %v at the withdrawn item's deadline", sizes)
+	}
+	clk.Advance(time.Millisecond) // 500 ms
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGathererRemainderKeepsItsDelay: items left over after a full batch are flushed when the
+// oldest of them has waited MaxDelay since it arrived.
+func TestGathererRemainderKeepsItsDelay(t *testing.T) {
+	t.Parallel()
+	r := &recorder{}
+	clk := newFakeClock()
+	g := newGatherer(gatherConfig{MaxSize: 2, MaxDelay: 100 * time.Millisecond, Slots: 10, Timeout: time.Second, Clock: clk}, r.run)
+	done := make(chan error, 3)
+	go func() { done <- g.Do(context.Background(), 1) }()
+	waitPending(g, 1)
+	clk.Advance(60 * time.Millisecond)
+	// Two more: the first two make a full batch, the third waits from 60 ms, until 160 ms.
+	go func() { done <- g.Do(context.Background(), 2) }()
+	<-done
+	go func() { done <- g.Do(context.Background(), 3) }()
+	waitPending(g, 1)
+	clk.Advance(99 * time.Millisecond)
+	if sizes, _ := r.snapshot(); len(sizes) != 1 {
+		t.Fatalf("batches %v, want only the full one before the third item's max_delay", sizes)
+	}
+	clk.Advance(time.Millisecond)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sizes, reasons := r.snapshot(); !slices.Equal(sizes, []int{2, 1}) || reasons[1] != flushDelay {
+		t.Fatalf("batches %v (%v), want 2 on size then 1 on delay", sizes, reasons)
 	}
 }
 
@@ -151,7 +249,7 @@ func TestGathererCancelWhilePending(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error)
 	go func() { errc <- g.Do(ctx, 1) }()
-	time.Sleep(20 * time.Millisecond)
+	waitPending(g, 1)
 	cancel()
 	err := <-errc
 	if !errors.Is(err, context.Canceled) {
@@ -235,5 +333,84 @@ func TestQueueWorkers(t *testing.T) {
 		if got[q] != n {
 			t.Fatalf("QueueWorkers = %v, want %v", got, want)
 		}
+	}
+}
+
+// waitPending waits until n items are pending in g.
+func waitPending(g *gatherer[int], n int) {
+	for {
+		g.mu.Lock()
+		got := len(g.pending)
+		g.mu.Unlock()
+		if got >= n {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+// fakeClock is a [clock] that moves only when told: Advance runs the timers that fall due, in
+// order, before it returns.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	clk  *fakeClock
+	at   time.Time
+	f    func()
+	done bool // stopped or fired
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) interface{ Stop() bool } {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{clk: c, at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.clk.mu.Lock()
+	defer t.clk.mu.Unlock()
+	was := !t.done
+	t.done = true
+	return was
+}
+
+// Advance moves the clock by d, running every timer due by then (a timer may arm another).
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	end := c.now.Add(d)
+	c.mu.Unlock()
+	for {
+		c.mu.Lock()
+		var next *fakeTimer
+		for _, t := range c.timers {
+			if !t.done && !t.at.After(end) && (next == nil || t.at.Before(next.at)) {
+				next = t
+			}
+		}
+		if next == nil {
+			c.now = end
+			c.mu.Unlock()
+			return
+		}
+		next.done = true
+		if next.at.After(c.now) {
+			c.now = next.at
+		}
+		c.mu.Unlock()
+		next.f()
 	}
 }
