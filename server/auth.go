@@ -100,15 +100,13 @@ func (a *authorizer) lookup(secret string) *token {
 	return found
 }
 
-// interceptor authorizes every OSA RPC before its handler runs.
-func (a *authorizer) interceptor() connect.UnaryInterceptorFunc {
-	return func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			if err := a.authorize(bearer(req.Header()), req.Peer().Addr, scopeOf(req.Spec().Procedure)); err != nil {
-				return nil, err
-			}
-			return next(ctx, req)
+// interceptor authorizes every OSA RPC, unary or streaming, before its handler runs.
+func (a *authorizer) interceptor() serverInterceptor {
+	return func(ctx context.Context, call rpc, next func(context.Context) error) error {
+		if err := a.authorize(bearer(call.Header), call.Peer.Addr, scopeOf(call.Spec.Procedure)); err != nil {
+			return err
 		}
+		return next(ctx)
 	}
 }
 

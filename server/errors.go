@@ -16,15 +16,12 @@ import (
 // already carry a code pass through; a database that cannot be reached is Unavailable; a cancelled
 // or expired request keeps its code; anything else is Internal with a generic message, and the
 // real error (which may hold SQL text) goes only to the log.
-func errorInterceptor(logger *slog.Logger) connect.UnaryInterceptorFunc {
-	return func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			resp, err := next(ctx, req)
-			if err != nil {
-				err = toConnectError(ctx, logger, req.Spec().Procedure, err)
-			}
-			return resp, err
+func errorInterceptor(logger *slog.Logger) serverInterceptor {
+	return func(ctx context.Context, call rpc, next func(context.Context) error) error {
+		if err := next(ctx); err != nil {
+			return toConnectError(ctx, logger, call.Spec.Procedure, err)
 		}
+		return nil
 	}
 }
 

@@ -12,22 +12,24 @@ import (
 
 // logInterceptor logs every RPC at DEBUG with its procedure, code and duration; a steady state
 // logs nothing at INFO. Errors the error interceptor saw as internal are logged there.
-func logInterceptor(logger *slog.Logger) connect.UnaryInterceptorFunc {
-	return func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			start := time.Now()
-			resp, err := next(ctx, req)
-			if logger.Enabled(ctx, slog.LevelDebug) {
-				code := "ok"
-				if err != nil {
-					code = connect.CodeOf(err).String()
-				}
-				logger.DebugContext(ctx, "server: rpc", "procedure", req.Spec().Procedure, "protocol", req.Peer().Protocol,
-					"code", code, "duration", time.Since(start))
-			}
-			return resp, err
+func logInterceptor(logger *slog.Logger) serverInterceptor {
+	return func(ctx context.Context, call rpc, next func(context.Context) error) error {
+		start := time.Now()
+		err := next(ctx)
+		if logger.Enabled(ctx, slog.LevelDebug) {
+			logger.DebugContext(ctx, "server: rpc", "procedure", call.Spec.Procedure, "protocol", call.Peer.Protocol,
+				"code", codeName(err), "duration", time.Since(start))
 		}
+		return err
 	}
+}
+
+// codeName is the Connect code of err as the logs and metrics name it: "ok" for nil.
+func codeName(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return connect.CodeOf(err).String()
 }
 
 // statusRecorder remembers the status code an HTTP handler wrote.

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -87,21 +86,15 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// interceptor counts and times every RPC.
-func (m *metrics) interceptor() connect.UnaryInterceptorFunc {
-	return func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			start := time.Now()
-			resp, err := next(ctx, req)
-			code := "ok"
-			if err != nil {
-				code = connect.CodeOf(err).String()
-			}
-			proc := req.Spec().Procedure
-			m.rpcs.WithLabelValues(proc, code).Inc()
-			m.rpcSeconds.WithLabelValues(proc).Observe(time.Since(start).Seconds())
-			return resp, err
-		}
+// interceptor counts and times every RPC, unary or streaming (a stream's time is its whole life).
+func (m *metrics) interceptor() serverInterceptor {
+	return func(ctx context.Context, call rpc, next func(context.Context) error) error {
+		start := time.Now()
+		err := next(ctx)
+		proc := call.Spec.Procedure
+		m.rpcs.WithLabelValues(proc, codeName(err)).Inc()
+		m.rpcSeconds.WithLabelValues(proc).Observe(time.Since(start).Seconds())
+		return err
 	}
 }
 

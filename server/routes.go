@@ -14,6 +14,25 @@ import (
 // riverUIPrefix is where River UI is served.
 const riverUIPrefix = "/riverui"
 
+// handlerOptions are the options of every OSA service handler: the interceptors (tracing,
+// metrics, logging, error mapping, then auth, outermost first), the read limit, compression and
+// the strict JSON codec.
+func (s *Server) handlerOptions(auth *authorizer) []connect.HandlerOption {
+	interceptors := []connect.Interceptor{s.metrics.interceptor(), logInterceptor(s.logger), errorInterceptor(s.logger), auth.interceptor()}
+	if s.tracing != nil {
+		// The tracing interceptor is validated when tracing is set up; it cannot fail here.
+		if ti, err := s.tracing.interceptor(); err == nil {
+			interceptors = append([]connect.Interceptor{ti}, interceptors...)
+		}
+	}
+	return []connect.HandlerOption{
+		connect.WithInterceptors(interceptors...),
+		connect.WithReadMaxBytes(int(s.cfg.HTTP.ReadMaxBytes)),
+		connect.WithCompressMinBytes(s.cfg.HTTP.CompressMinBytes),
+		connect.WithCodec(strictJSON{}),
+	}
+}
+
 // routes builds the mux for the process's role. Every role serves /healthz, /readyz and
 // grpc.health.v1; the api and all roles add the four OSA services, gRPC reflection and River UI,
 // the services and River UI behind the authorizer.
@@ -28,19 +47,7 @@ func (s *Server) routes() http.Handler {
 	}
 
 	auth := newAuthorizer(s.cfg.Auth)
-	interceptors := []connect.Interceptor{s.metrics.interceptor(), logInterceptor(s.logger), errorInterceptor(s.logger), auth.interceptor()}
-	if s.tracing != nil {
-		// The tracing interceptor is validated when tracing is set up; it cannot fail here.
-		if ti, err := s.tracing.interceptor(); err == nil {
-			interceptors = append([]connect.Interceptor{ti}, interceptors...)
-		}
-	}
-	opts := []connect.HandlerOption{
-		connect.WithInterceptors(interceptors...),
-		connect.WithReadMaxBytes(int(s.cfg.HTTP.ReadMaxBytes)),
-		connect.WithCompressMinBytes(s.cfg.HTTP.CompressMinBytes),
-		connect.WithCodec(strictJSON{}),
-	}
+	opts := s.handlerOptions(auth)
 	names := backendNames(s.backends)
 	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: names, store: s.store}, opts...))
 	mux.Handle(osav1connect.NewSearchServiceHandler(&searchService{search: s.search}, opts...))
