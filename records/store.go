@@ -112,11 +112,34 @@ func (s *Store) Domain() string { return s.cfg.Domain }
 func (s *Store) SRN(r Record) SRN { return SRN{Domain: s.cfg.Domain, ID: r.ID, Version: r.Version} }
 
 // Publish validates params and publishes them in one transaction, all or nothing; field names
-// in errors are "records[i].…" when there is more than one. Results are in the order of params.
+// in errors are "records[i].…", however many records there are. Results are in the order of
+// params.
 func (s *Store) Publish(ctx context.Context, params []PublishParams, priority int) ([]PublishResult, error) {
-	if err := s.validate(params); err != nil {
+	if err := s.validate(params, indexedField); err != nil {
 		return nil, err
 	}
+	return s.publish(ctx, params, priority)
+}
+
+// PublishOne is [Publish] of one record, whose field names in errors are the record's own
+// ("metadata", "source_id"), as a call about one record names them.
+func (s *Store) PublishOne(ctx context.Context, p PublishParams, priority int) (PublishResult, error) {
+	params := []PublishParams{p}
+	if err := s.validate(params, func(_ int, name string) string { return name }); err != nil {
+		return PublishResult{}, err
+	}
+	res, err := s.publish(ctx, params, priority)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	return res[0], nil
+}
+
+// indexedField names field name of record i of a batch: "records[i].name".
+func indexedField(i int, name string) string { return fmt.Sprintf("records[%d].%s", i, name) }
+
+// publish publishes validated params in one transaction.
+func (s *Store) publish(ctx context.Context, params []PublishParams, priority int) ([]PublishResult, error) {
 	var results []PublishResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
@@ -132,19 +155,14 @@ func (s *Store) Publish(ctx context.Context, params []PublishParams, priority in
 // PublishTx is [Publish] inside the caller's transaction (a harvest chunk publishes and enqueues
 // its next chunk in one transaction).
 func (s *Store) PublishTx(ctx context.Context, tx pgx.Tx, params []PublishParams, priority int) ([]PublishResult, error) {
-	if err := s.validate(params); err != nil {
+	if err := s.validate(params, indexedField); err != nil {
 		return nil, err
 	}
 	return s.publishTx(ctx, tx, params, priority)
 }
 
-func (s *Store) validate(params []PublishParams) error {
-	field := func(i int, name string) string {
-		if len(params) == 1 {
-			return name
-		}
-		return fmt.Sprintf("records[%d].%s", i, name)
-	}
+// validate checks params, naming field name of record i as field(i, name) in its errors.
+func (s *Store) validate(params []PublishParams, field func(i int, name string) string) error {
 	switch {
 	case len(params) == 0:
 		return Invalid("records", "must not be empty")

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 )
 
 // Code is the kind of failure an [Error] reports: one of the Connect protocol's error codes, in
@@ -169,10 +170,6 @@ func (e *Error) Is(target error) bool {
 // Unwrap returns the underlying error of the Connect client.
 func (e *Error) Unwrap() error { return e.err }
 
-// fieldPattern matches the field path an OSA error message starts with: a top-level request
-// field, optionally indexed, then a path below it ("records[3].metadata.authors[0]: ...").
-var fieldPattern = regexp.MustCompile(`^([a-z_][a-z0-9_]*(?:\[\d+\])?(?:\.[^\s:]+)*): `)
-
 // toError turns any error of a generated client into an [*Error]; nil stays nil.
 func toError(procedure string, err error) error {
 	if err == nil {
@@ -184,11 +181,21 @@ func toError(procedure string, err error) error {
 	}
 	e := &Error{Code: Code(ce.Code().String()), Message: ce.Message(), Procedure: procedure, err: err}
 	if e.Code == CodeInvalidArgument {
-		if m := fieldPattern.FindStringSubmatch(e.Message); m != nil {
-			e.Field = m[1]
-		}
+		e.Field = violatedField(ce)
 	}
 	return e
+}
+
+// violatedField returns the field of the first field violation of ce's google.rpc.BadRequest
+// detail, which the server sends with every invalid argument; "" without one.
+func violatedField(ce *connect.Error) string {
+	for _, d := range ce.Details() {
+		v, err := d.Value()
+		if br, ok := v.(*errdetails.BadRequest); ok && err == nil && len(br.GetFieldViolations()) > 0 {
+			return br.GetFieldViolations()[0].GetField()
+		}
+	}
+	return ""
 }
 
 // recordIndex matches the record index at the start of a PublishRecords field path.

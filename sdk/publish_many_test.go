@@ -137,3 +137,27 @@ func TestPublishManyAborts(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishManyTwoBad: of two records, both rejected, each result names its own index. The
+// retry after the first rejection sends one record, whose error once named its field without
+// the index ("source_id"), and PublishMany gave up.
+func TestPublishManyTwoBad(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := newClient(t, newServer(t, nil))
+	params := []sdk.PublishParams{
+		{Metadata: map[string]any{"title": "a"}, Source: "lab"},
+		{Metadata: map[string]any{"title": "b"}, SourceID: "B-1"},
+	}
+	results, err := c.PublishMany(ctx, params)
+	var pe *sdk.PublishManyError
+	if !errors.As(err, &pe) || pe.Failed != 2 || pe.Aborted {
+		t.Fatalf("PublishMany error = %v, want both records rejected, not an abort", err)
+	}
+	for i, r := range results {
+		var e *sdk.Error
+		if want := fmt.Sprintf("records[%d].source_id", i); !errors.As(r.Err, &e) || e.Field != want {
+			t.Errorf("result %d = %+v, want invalid_argument on %s", i, r.Err, want)
+		}
+	}
+}

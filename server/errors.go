@@ -8,6 +8,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5/pgconn"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"github.com/osa-archive/osa/records"
 )
@@ -35,9 +36,9 @@ func toConnectError(ctx context.Context, logger *slog.Logger, procedure string, 
 	case errors.As(err, &connectErr):
 		return err
 	case errors.As(err, &invalid):
-		return connect.NewError(connect.CodeInvalidArgument, invalid)
+		return invalidArgument(invalid, invalid.Field, invalid.Reason)
 	case errors.As(err, &limit):
-		return connect.NewError(connect.CodeInvalidArgument, limit)
+		return invalidArgument(limit, limit.Field, limit.Reason)
 	case errors.Is(err, records.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, context.Canceled):
@@ -51,6 +52,20 @@ func toConnectError(ctx context.Context, logger *slog.Logger, procedure string, 
 		logger.ErrorContext(ctx, "server: internal error", "procedure", procedure, "error", err)
 		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 	}
+}
+
+// invalidArgument is an InvalidArgument error with the message of err ("field: reason") and a
+// google.rpc.BadRequest detail naming the field, which clients read instead of parsing the
+// message.
+func invalidArgument(err error, field, reason string) *connect.Error {
+	ce := connect.NewError(connect.CodeInvalidArgument, err)
+	detail, derr := connect.NewErrorDetail(&errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: reason}},
+	})
+	if derr == nil { // a BadRequest always marshals
+		ce.AddDetail(detail)
+	}
+	return ce
 }
 
 // isUnavailable reports whether err means the database could not be reached or went away.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"connectrpc.com/connect"
@@ -26,21 +27,25 @@ func (s *recordService) PublishRecord(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.store.Publish(ctx, []records.PublishParams{p}, records.PriorityInteractive)
+	res, err := s.store.PublishOne(ctx, p, records.PriorityInteractive)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.toProto(res[0].Record)
+	rec, err := s.toProto(res.Record)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&osav1.PublishRecordResponse{Record: rec, Unchanged: res[0].Unchanged}), nil
+	return connect.NewResponse(&osav1.PublishRecordResponse{Record: rec, Unchanged: res.Unchanged}), nil
 }
 
 func (s *recordService) PublishRecords(ctx context.Context, req *connect.Request[osav1.PublishRecordsRequest]) (*connect.Response[osav1.PublishRecordsResponse], error) {
 	params := make([]records.PublishParams, len(req.Msg.Records))
 	for i, r := range req.Msg.Records {
 		p, err := publishParams(r)
+		var invalid *records.ValidationError
+		if errors.As(err, &invalid) {
+			return nil, records.Invalid(fmt.Sprintf("records[%d].%s", i, invalid.Field), "%s", invalid.Reason)
+		}
 		if err != nil {
 			return nil, err
 		}
