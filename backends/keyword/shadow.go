@@ -35,8 +35,7 @@ func (b *Backend) SwapShadow(ctx context.Context, tx pgx.Tx) error {
 	s := b.statsNames
 	_, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+s.Live+";\n"+
 		"ALTER TABLE "+s.Shadow+" RENAME TO "+s.Live+";\n"+
-		"ALTER INDEX "+s.Shadow+"_idx RENAME TO "+s.Live+"_idx;\n"+
-		"ALTER INDEX "+s.Shadow+"_changes_idx RENAME TO "+s.Live+"_changes_idx")
+		"ALTER INDEX "+s.Shadow+"_idx RENAME TO "+s.Live+"_idx")
 	if err != nil {
 		return fmt.Errorf("backend %q: error swapping %s for %s: %w", b.cfg.Name, s.Shadow, s.Live, err)
 	}
