@@ -77,6 +77,9 @@ type Config struct {
 	RetryPolicy river.ClientRetryPolicy
 	// RescueAfter is when a running job of a dead process is made retryable (worker.rescue_after).
 	RescueAfter time.Duration
+	// SoftStopTimeout is how long a stop waits for running jobs before River cancels their
+	// contexts (worker.shutdown_timeout); 0 waits for them for ever, as in River.
+	SoftStopTimeout time.Duration
 	// Sources are the configured sources; with Work, queue "sources" runs their harvests and each
 	// enabled source with a schedule gets a periodic job (see harvest_schedule.go). nil means none.
 	Sources *sources.Registry
@@ -125,6 +128,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 		JobTimeout:           cfg.JobTimeout,
 		Logger:               logger,
 		RescueStuckJobsAfter: cfg.RescueAfter,
+		SoftStopTimeout:      cfg.SoftStopTimeout,
 		RetryPolicy:          cfg.RetryPolicy,
 		Middleware:           cfg.Middleware,
 	}

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,7 +55,9 @@ type batchFunc[T any] func(ctx context.Context, items []T, reason string) []erro
 // per Work call; each call hands its job to the gatherer of its queue and blocks until the batch
 // it joined has run, then returns its own result. A batch runs when it is full, when its first
 // item has waited MaxDelay, or when every worker slot is waiting here. Batches run on a context
-// of their own, so one job's cancellation never aborts the others' write, and at most
+// of their own, so one job's cancellation never aborts the others' write; once every job of a
+// batch is cancelled (River's hard stop at worker.shutdown_timeout), the batch's context is
+// cancelled too, so a stuck batch cannot hold a shutdown for batch.timeout. At most
 // Slots/MaxSize batches run at once.
 type gatherer[T any] struct {
 	cfg gatherConfig
@@ -73,6 +76,22 @@ type gatherItem[T any] struct {
 	arrived time.Time
 	done    chan error // receives the item's result exactly once
 	taken   bool       // in a batch: its result will come
+	run     *batchRun  // the batch it is in, once taken
+}
+
+// batchRun is the context of one batch and the count of its items whose Do still waits.
+type batchRun struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	live   atomic.Int32
+}
+
+// abandon notes that one item's Do no longer waits for the result (its context ended); the last
+// one to leave cancels the batch.
+func (r *batchRun) abandon() {
+	if r.live.Add(-1) == 0 {
+		r.cancel()
+	}
 }
 
 func newGatherer[T any](cfg gatherConfig, run batchFunc[T]) *gatherer[T] {
@@ -132,6 +151,7 @@ func (g *gatherer[T]) Do(ctx context.Context, v T) error {
 		return fmt.Errorf("jobs: stopped waiting for a batch: %w", ctx.Err())
 	}
 	g.mu.Unlock()
+	it.run.abandon()
 	return <-it.done
 }
 
@@ -169,8 +189,15 @@ func (g *gatherer[T]) takeLocked() []*gatherItem[T] {
 	n := min(len(g.pending), g.cfg.MaxSize)
 	batch := slices.Clone(g.pending[:n])
 	g.pending = slices.Delete(g.pending, 0, n)
+	run := &batchRun{}
+	if g.cfg.Timeout > 0 {
+		run.ctx, run.cancel = context.WithTimeout(context.Background(), g.cfg.Timeout)
+	} else {
+		run.ctx, run.cancel = context.WithCancel(context.Background())
+	}
+	run.live.Store(int32(len(batch)))
 	for _, it := range batch {
-		it.taken = true
+		it.taken, it.run = true, run
 	}
 	g.armLocked()
 	return batch
@@ -181,22 +208,19 @@ func (g *gatherer[T]) flush(batch []*gatherItem[T], reason string) {
 	g.writes <- struct{}{}
 	defer func() { <-g.writes }()
 
+	run := batch[0].run
+	defer run.cancel()
 	values := make([]T, len(batch))
 	for i, it := range batch {
 		values[i] = it.value
 	}
-	errs := g.runSafely(values, reason)
+	errs := g.runSafely(run.ctx, values, reason)
 	for i, it := range batch {
 		it.done <- errs[i]
 	}
 }
 
-func (g *gatherer[T]) runSafely(values []T, reason string) (errs []error) {
-	ctx, cancel := context.Background(), context.CancelFunc(func() {})
-	if g.cfg.Timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, g.cfg.Timeout)
-	}
-	defer cancel()
+func (g *gatherer[T]) runSafely(ctx context.Context, values []T, reason string) (errs []error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err := fmt.Errorf("jobs: batch panicked: %v\n%s", r, debug.Stack())

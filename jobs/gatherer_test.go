@@ -414,3 +414,42 @@ func (c *fakeClock) Advance(d time.Duration) {
 		next.f()
 	}
 }
+
+// TestGathererCancelsBatchWhenEveryItemIsCancelled: a running batch keeps its context while any
+// of its items' Do still waits (one job's cancellation never aborts the others' write), and loses
+// it once all of them have been cancelled (River's hard stop).
+func TestGathererCancelsBatchWhenEveryItemIsCancelled(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	batchErr := make(chan error, 1)
+	g := newGatherer(gatherConfig{MaxSize: 2, MaxDelay: time.Hour, Slots: 2, Timeout: time.Hour},
+		func(ctx context.Context, items []int, reason string) []error {
+			close(started)
+			<-ctx.Done()
+			batchErr <- ctx.Err()
+			return []error{ctx.Err(), ctx.Err()}
+		})
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	errs := make(chan error, 2)
+	go func() { errs <- g.Do(ctx1, 1) }()
+	go func() { errs <- g.Do(ctx2, 2) }()
+	<-started
+	cancel1()
+	select { // a negative check: wait a little for what must not happen
+	case err := <-batchErr:
+		t.Fatalf("the batch was cancelled (%v) while one item still waited", err)
+	case err := <-errs:
+		t.Fatalf("Do returned %v before its batch did", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel2()
+	if err := <-batchErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("batch context: %v, want cancelled", err)
+	}
+	for range 2 {
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Do = %v, want the batch's result, cancelled", err)
+		}
+	}
+}

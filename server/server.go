@@ -142,6 +142,7 @@ func (s *Server) build(ctx context.Context) error {
 		OutageRetryMax:    w.OutageRetryMax,
 		OutageRetryMin:    w.OutageRetryMin,
 		RescueAfter:       w.RescueAfter,
+		SoftStopTimeout:   w.ShutdownTimeout,
 		Sources:           s.sources,
 		Store:             storeCfg,
 		TotalWorkers:      w.TotalWorkers,
@@ -278,21 +279,19 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// stopRiver lets running jobs finish for worker.shutdown_timeout, then cancels them.
+// stopRiver stops River: running jobs get worker.shutdown_timeout to finish, then River cancels
+// their contexts itself (its SoftStopTimeout); the wait for them to return after that is bounded
+// by riverStopGrace.
 func (s *Server) stopRiver() {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Worker.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Worker.ShutdownTimeout+riverStopGrace)
 	defer cancel()
-	if err := s.river.Stop(ctx); err == nil {
-		return
-	}
-	s.logger.Warn("server: jobs still running after worker.shutdown_timeout, cancelling them",
-		"shutdown_timeout", s.cfg.Worker.ShutdownTimeout)
-	hardCtx, hardCancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer hardCancel()
-	if err := s.river.StopAndCancel(hardCtx); err != nil {
+	if err := s.river.Stop(ctx); err != nil {
 		s.logger.Error("server: River did not stop", "error", err)
 	}
 }
+
+// riverStopGrace is how long jobs whose contexts River cancelled may take to return.
+const riverStopGrace = 10 * time.Second
 
 // migrate applies pending migrations through a short-lived pool: the main pool registers the
 // vector type on connect, which needs the extension the first migration creates.
