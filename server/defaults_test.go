@@ -34,7 +34,7 @@ func TestPackageDefaultsAgreeWithConfig(t *testing.T) {
 	p := pgvector.Config{}.WithDefaults()
 	text := backends.TextConfig{}.WithDefaults()
 	for _, c := range []struct {
-		name           string
+		name            string
 		pkg, fromConfig any
 	}{
 		{"search.ef_search", s.EfSearch, cfg.Search.EfSearch},
