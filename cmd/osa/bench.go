@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -71,7 +72,7 @@ func (f *ingestFlags) opts(cmd *cobra.Command, adminURL string, logger *slog.Log
 		FreshnessRate: set("freshness-rate", f.freshnessRate),
 		Smoke:         f.smoke,
 		Command:       commandLine(),
-		Progress:      os.Stderr,
+		Progress:      cmd.ErrOrStderr(),
 	}
 	if cmd.Flags().Changed("freshness") {
 		o.FreshnessDuration = f.freshness
@@ -171,14 +172,14 @@ func runBenchIngest(cmd *cobra.Command, opts bench.IngestOpts, out string) (*ben
 	}
 	md := rep.Markdown()
 	fmt.Fprint(cmd.OutOrStdout(), md)
-	if err := writeBenchReport(out, rep, md); err != nil {
+	if err := writeBenchReport(cmd.ErrOrStderr(), out, rep, md); err != nil {
 		return nil, err
 	}
 	if svg != "" {
 		if err := os.WriteFile(out+".svg", []byte(svg), 0o644); err != nil {
 			return nil, fmt.Errorf("--out: %w", err)
 		}
-		fmt.Fprintf(os.Stderr, "osa bench: wrote %s.svg\n", out)
+		fmt.Fprintf(cmd.ErrOrStderr(), "osa bench: wrote %s.svg\n", out)
 	}
 	return rep, nil
 }
@@ -246,7 +247,7 @@ Markdown report to stdout; --out PREFIX also writes PREFIX.md and PREFIX.json (a
 			}
 			opts.BM25 = &bm25
 			opts.Command = commandLine()
-			opts.Progress = os.Stderr
+			opts.Progress = cmd.ErrOrStderr()
 			// The dataset and the variants' configurations, before a cluster is started for nothing.
 			if err := opts.Check(); err != nil {
 				return err
@@ -283,7 +284,7 @@ func runBenchRelevance(cmd *cobra.Command, opts bench.RelevanceOpts, out string)
 	md := rep.Markdown()
 	fmt.Fprint(cmd.OutOrStdout(), md)
 	if out != "" {
-		return writeBenchReport(out, rep, md)
+		return writeBenchReport(cmd.ErrOrStderr(), out, rep, md)
 	}
 	return nil
 }
@@ -292,11 +293,11 @@ func runBenchRelevance(cmd *cobra.Command, opts bench.RelevanceOpts, out string)
 // benchmarks create their scratch databases on (see benchAdminURL) and the logger, then stops
 // the cluster started for it, if any.
 func onBenchServer(cmd *cobra.Command, g *globalFlags, fn func(adminURL string, logger *slog.Logger) error) error {
-	cfg, logger, err := g.load()
+	cfg, logger, err := g.load(cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
-	adminURL, stop, err := benchAdminURL(cmd.Context(), cfg)
+	adminURL, stop, err := benchAdminURL(cmd.Context(), cmd.ErrOrStderr(), cfg)
 	if err != nil {
 		return err
 	}
@@ -315,18 +316,18 @@ func runBenchSearch(cmd *cobra.Command, opts bench.SearchOpts, out string) error
 	md := rep.Markdown()
 	fmt.Fprint(cmd.OutOrStdout(), md)
 	if out != "" {
-		return writeBenchReport(out, rep, md)
+		return writeBenchReport(cmd.ErrOrStderr(), out, rep, md)
 	}
 	return nil
 }
 
 // benchAdminURL returns the server benchmarks create their scratch databases on: database.url,
 // or else the private cluster of osa dev, started here; stop stops that cluster.
-func benchAdminURL(ctx context.Context, cfg *config.Config) (adminURL string, stop func(), err error) {
+func benchAdminURL(ctx context.Context, w io.Writer, cfg *config.Config) (adminURL string, stop func(), err error) {
 	if cfg.Database.URL != "" {
 		return cfg.Database.URL, func() {}, nil
 	}
-	cluster, err := startDevCluster(ctx, cfg.Dev.DataDir, cfg.Dev.Port, map[string]string{
+	cluster, err := startDevCluster(ctx, w, cfg.Dev.DataDir, cfg.Dev.Port, map[string]string{
 		"shared_buffers":       cfg.Dev.SharedBuffers,
 		"maintenance_work_mem": cfg.Dev.MaintenanceWorkMem,
 		"work_mem":             cfg.Dev.WorkMem,
@@ -338,15 +339,15 @@ func benchAdminURL(ctx context.Context, cfg *config.Config) (adminURL string, st
 		return "", nil, err
 	}
 	return cluster.URL("postgres"), func() {
-		fmt.Fprintln(os.Stderr, "osa bench: stopping PostgreSQL")
+		fmt.Fprintln(w, "osa bench: stopping PostgreSQL")
 		if err := cluster.Stop(context.WithoutCancel(ctx)); err != nil {
-			fmt.Fprintln(os.Stderr, "osa bench:", err)
+			fmt.Fprintln(w, "osa bench:", err)
 		}
 	}, nil
 }
 
-// writeBenchReport writes prefix.json and prefix.md, creating prefix's folder when missing.
-func writeBenchReport(prefix string, rep any, md string) error {
+// writeBenchReport writes prefix.json and prefix.md, creating prefix's folder when missing, and says so on w.
+func writeBenchReport(w io.Writer, prefix string, rep any, md string) error {
 	if err := os.MkdirAll(filepath.Dir(prefix), 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
@@ -360,7 +361,7 @@ func writeBenchReport(prefix string, rep any, md string) error {
 	if err := os.WriteFile(prefix+".md", []byte(md), 0o644); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "osa bench: wrote %s.md and %s.json\n", prefix, prefix)
+	fmt.Fprintf(w, "osa bench: wrote %s.md and %s.json\n", prefix, prefix)
 	return nil
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -66,7 +65,7 @@ func runBenchAll(cmd *cobra.Command, flags *ingestFlags, adminURL string, logger
 		return fmt.Errorf("ingest benchmark: %w", err)
 	}
 
-	sopts := bench.SearchOpts{AdminURL: adminURL, Records: searchRecords, Queries: searchQueries, Progress: os.Stderr}
+	sopts := bench.SearchOpts{AdminURL: adminURL, Records: searchRecords, Queries: searchQueries, Progress: cmd.ErrOrStderr()}
 	if flags.smoke {
 		if !cmd.Flags().Changed("search-records") {
 			sopts.Records = bench.SearchRecordsSmokeDefault

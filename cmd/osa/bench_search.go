@@ -2,7 +2,6 @@ package main
 
 import (
 	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -32,7 +31,7 @@ Targets on 2 cores: recall@10 >= 0.95, vector p99 <= 25 ms, hybrid p99 <= 40 ms,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return onBenchServer(cmd, g, func(adminURL string, _ *slog.Logger) error {
-				return runBenchSearch(cmd, bench.SearchOpts{AdminURL: adminURL, Records: records, Queries: queries, Progress: os.Stderr}, out)
+				return runBenchSearch(cmd, bench.SearchOpts{AdminURL: adminURL, Records: records, Queries: queries, Progress: cmd.ErrOrStderr()}, out)
 			})
 		},
 	}

@@ -16,7 +16,7 @@ func newConfigCmd(g *globalFlags) *cobra.Command {
   OSA_HTTP__ADDR=:9090 osa config print --config osa.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, _, err := g.load()
+			cfg, _, err := g.load(c.ErrOrStderr())
 			if err != nil {
 				return err
 			}

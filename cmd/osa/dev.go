@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -33,12 +33,12 @@ With database.url set, dev uses that database instead and starts no cluster.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, logger, err := g.load(namedFlags(cmd, map[string]string{"addr": "http.addr"})...)
+			cfg, logger, err := g.load(cmd.ErrOrStderr(), namedFlags(cmd, map[string]string{"addr": "http.addr"})...)
 			if err != nil {
 				return err
 			}
 			if cfg.Database.URL == "" {
-				cluster, err := startDevCluster(ctx, cfg.Dev.DataDir, cfg.Dev.Port, map[string]string{
+				cluster, err := startDevCluster(ctx, cmd.ErrOrStderr(), cfg.Dev.DataDir, cfg.Dev.Port, map[string]string{
 					"shared_buffers":       cfg.Dev.SharedBuffers,
 					"maintenance_work_mem": cfg.Dev.MaintenanceWorkMem,
 					"work_mem":             cfg.Dev.WorkMem,
@@ -47,16 +47,16 @@ With database.url set, dev uses that database instead and starts no cluster.`,
 					return err
 				}
 				defer func() {
-					fmt.Fprintln(os.Stderr, "osa dev: stopping PostgreSQL")
+					fmt.Fprintln(cmd.ErrOrStderr(), "osa dev: stopping PostgreSQL")
 					if err := cluster.Stop(context.WithoutCancel(ctx)); err != nil {
-						fmt.Fprintln(os.Stderr, "osa dev:", err)
+						fmt.Fprintln(cmd.ErrOrStderr(), "osa dev:", err)
 					}
 				}()
 				cfg.Database.URL = cluster.URL(devDatabase)
 			}
 			return runServer(ctx, cfg, logger, func(a net.Addr) {
 				base := "http://" + browsable(a)
-				fmt.Fprintf(os.Stderr, `
+				fmt.Fprintf(cmd.ErrOrStderr(), `
 OSA is running.
   API (Connect, gRPC, gRPC-Web)  %[1]s
   River UI                       %[1]s/riverui/
@@ -74,9 +74,9 @@ Press Ctrl-C to stop.
 }
 
 // startDevCluster provisions PostgreSQL + pgvector if needed and starts the private cluster.
-func startDevCluster(ctx context.Context, dir string, port int, settings map[string]string) (*devpg.Cluster, error) {
-	fmt.Fprintln(os.Stderr, "osa dev: checking PostgreSQL + pgvector")
-	binDir, err := devpg.Provision(ctx, os.Stderr)
+func startDevCluster(ctx context.Context, w io.Writer, dir string, port int, settings map[string]string) (*devpg.Cluster, error) {
+	fmt.Fprintln(w, "osa dev: checking PostgreSQL + pgvector")
+	binDir, err := devpg.Provision(ctx, w)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func startDevCluster(ctx context.Context, dir string, port int, settings map[str
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(os.Stderr, "osa dev: starting PostgreSQL in %s\n", abs)
+	fmt.Fprintf(w, "osa dev: starting PostgreSQL in %s\n", abs)
 	cluster, err := devpg.Start(ctx, devpg.Config{BinDir: binDir, Dir: abs, Port: port, Settings: settings})
 	if err != nil {
 		return nil, fmt.Errorf("dev.data_dir %s: %w", dir, err)

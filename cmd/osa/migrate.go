@@ -23,7 +23,7 @@ start unless database.auto_migrate is false.`,
 	cmd.PersistentFlags().String("database-url", "", "PostgreSQL URL (database.url)")
 
 	open := func(c *cobra.Command) (*pgxpool.Pool, *slog.Logger, error) {
-		cfg, logger, err := g.load(namedFlags(c, map[string]string{"database-url": "database.url"})...)
+		cfg, logger, err := g.load(c.ErrOrStderr(), namedFlags(c, map[string]string{"database-url": "database.url"})...)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -3,22 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
-	"os"
 
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/server"
 )
 
-// load builds the effective config: flagSets are "key=value" overrides from a command's own
-// flags, applied after --set so that a named flag wins.
-func (g *globalFlags) load(flagSets ...string) (*config.Config, *slog.Logger, error) {
+// load builds the effective config, and the logger writing to w: flagSets are "key=value"
+// overrides from a command's own flags, applied after --set so that a named flag wins.
+func (g *globalFlags) load(w io.Writer, flagSets ...string) (*config.Config, *slog.Logger, error) {
 	cfg, err := config.Load(config.LoadOpts{File: g.configFile, Set: append(append([]string{}, g.set...), flagSets...)})
 	if err != nil {
 		return nil, nil, err
 	}
-	return cfg, server.NewLogger(cfg.Log.Level, cfg.Log.Format, os.Stderr), nil
+	return cfg, server.NewLogger(cfg.Log.Level, cfg.Log.Format, w), nil
 }
 
 // runServer listens on http.addr, builds the server and runs it until ctx is cancelled.

@@ -19,7 +19,7 @@ Any number of api and worker processes can share one database.`,
   osa serve --role worker --config /etc/osa/osa.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, logger, err := g.load(namedFlags(cmd, map[string]string{
+			cfg, logger, err := g.load(cmd.ErrOrStderr(), namedFlags(cmd, map[string]string{
 				"role": "node.role", "addr": "http.addr", "database-url": "database.url",
 			})...)
 			if err != nil {

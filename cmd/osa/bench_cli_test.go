@@ -1,0 +1,43 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/osa-archive/osa/internal/pgtest"
+)
+
+// TestBenchRelevanceWritesThroughCommand: osa bench relevance writes its report to the
+// command's output and its progress to the command's error output, not to the process's, so
+// the command can be tested like the client commands.
+func TestBenchRelevanceWritesThroughCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var corpus, queries strings.Builder
+	qrels := "query-id\tcorpus-id\tscore\n"
+	for i := range 12 {
+		doc, _ := json.Marshal(map[string]string{"_id": fmt.Sprint(i), "title": fmt.Sprintf("record %d about word%d", i, i), "text": "a test abstract"})
+		corpus.Write(append(doc, '\n'))
+	}
+	for i := range 3 {
+		q, _ := json.Marshal(map[string]string{"_id": fmt.Sprintf("q%d", i), "text": fmt.Sprintf("word%d", i)})
+		queries.Write(append(q, '\n'))
+		qrels += fmt.Sprintf("q%d\t%d\t1\n", i, i)
+	}
+	for name, body := range map[string]string{"corpus.jsonl": corpus.String(), "queries_train.jsonl": queries.String(), "qrels_train.tsv": qrels} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errw := mustRunCLI(t, "", "bench", "relevance", "--dataset", dir, "--set", "database.url="+pgtest.AdminURL(t))
+	if !strings.Contains(out, "# Relevance benchmark") || !strings.Contains(out, "| default | keyword |") {
+		t.Fatalf("stdout has no report:\n%s", out)
+	}
+	if !strings.Contains(errw, "relevance: default keyword: nDCG@10 1.000") {
+		t.Fatalf("stderr has no progress (or the keyword search missed a unique word):\n%s", errw)
+	}
+}
