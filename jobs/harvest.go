@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/sources"
 )
@@ -38,8 +39,9 @@ const (
 	HarvestFailed    = "failed"
 )
 
-// ErrHarvestNotFound is returned by [GetHarvest] for an id no harvest has.
-var ErrHarvestNotFound = errors.New("harvest not found")
+// ErrHarvestNotFound is returned by [GetHarvest] for an id no harvest has; it is of kind
+// [domainerr.ErrNotFound].
+var ErrHarvestNotFound = domainerr.New(domainerr.ErrNotFound, "harvest not found")
 
 // HarvestRunningError is returned by [StartHarvest] when a harvest of the source is already
 // running: a source is harvested by one harvest at a time.
@@ -49,6 +51,9 @@ type HarvestRunningError struct {
 	// ID is the running harvest's id; 0 when another process started it a moment ago.
 	ID int64
 }
+
+// Is reports whether target is [domainerr.ErrAlreadyExists], the error's kind.
+func (e *HarvestRunningError) Is(target error) bool { return target == domainerr.ErrAlreadyExists }
 
 // Error names the running harvest.
 func (e *HarvestRunningError) Error() string {
@@ -132,7 +137,7 @@ func (HarvestChunkArgs) InsertOpts() river.InsertOpts {
 }
 
 // StartHarvest validates req against the registry and, in one transaction, records a running
-// harvest and enqueues its first chunk. Errors: a *records.ValidationError naming the field
+// harvest and enqueues its first chunk. Errors: a *domainerr.ValidationError naming the field
 // (source, limit, since, chunk_size); [sources.ErrUnknownSource]; [sources.ErrDisabled]; a
 // *[HarvestRunningError] when the source is being harvested already.
 func StartHarvest(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpool.Pool, reg *sources.Registry, req HarvestRequest) (Harvest, error) {
@@ -185,7 +190,7 @@ func StartHarvestTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx
 // validateHarvest checks req and returns the harvest's parameters, chunk size defaulted.
 func validateHarvest(reg *sources.Registry, req HarvestRequest) (harvestParams, error) {
 	if req.Source == "" {
-		return harvestParams{}, records.Invalid("source", "is required (configured sources: %v)", reg.Names())
+		return harvestParams{}, domainerr.Invalid("source", "is required (configured sources: %v)", reg.Names())
 	}
 	entry, err := reg.Lookup(req.Source)
 	if err != nil {
@@ -197,15 +202,15 @@ func validateHarvest(reg *sources.Registry, req HarvestRequest) (harvestParams, 
 	}
 	switch {
 	case req.Limit < 0:
-		return harvestParams{}, records.Invalid("limit", "%d is negative (0 means all records)", req.Limit)
+		return harvestParams{}, domainerr.Invalid("limit", "%d is negative (0 means all records)", req.Limit)
 	case req.ChunkSize < 0:
-		return harvestParams{}, records.Invalid("chunk_size", "%d is negative (0 means the source's page size, %d)", req.ChunkSize, entry.PageSize)
+		return harvestParams{}, domainerr.Invalid("chunk_size", "%d is negative (0 means the source's page size, %d)", req.ChunkSize, entry.PageSize)
 	case req.ChunkSize > entry.MaxPageSize:
-		return harvestParams{}, records.Invalid("chunk_size", "%d is over the maximum of %d for source %q", req.ChunkSize, entry.MaxPageSize, req.Source)
+		return harvestParams{}, domainerr.Invalid("chunk_size", "%d is over the maximum of %d for source %q", req.ChunkSize, entry.MaxPageSize, req.Source)
 	}
 	if req.Since != "" {
 		if _, err := time.Parse(time.DateOnly, req.Since); err != nil {
-			return harvestParams{}, records.Invalid("since", "%q is not a date in YYYY-MM-DD form", req.Since)
+			return harvestParams{}, domainerr.Invalid("since", "%q is not a date in YYYY-MM-DD form", req.Since)
 		}
 	}
 	return harvestParams{ChunkSize: cmp.Or(req.ChunkSize, entry.PageSize), Limit: req.Limit, Since: req.Since}, nil

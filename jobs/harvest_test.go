@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/osa-archive/osa/backends/keyword"
+	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/internal/pgtest"
 	"github.com/osa-archive/osa/jobs"
 	"github.com/osa-archive/osa/records"
@@ -569,7 +570,7 @@ func TestStartHarvestErrors(t *testing.T) {
 		{jobs.HarvestRequest{Source: "geo", Since: "2024-13-01"}, "since"},
 		{jobs.HarvestRequest{Source: "geo", Since: "yesterday"}, "since"},
 	} {
-		var ve *records.ValidationError
+		var ve *domainerr.ValidationError
 		if err := start(tc.req); !errors.As(err, &ve) || ve.Field != tc.field {
 			t.Errorf("StartHarvest(%+v) = %v, want a validation error of %s", tc.req, err, tc.field)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/indexerr"
+	"github.com/osa-archive/osa/domainerr"
 )
 
 // Reindexing rebuilds a backend while it keeps answering searches (see the "Online rebuild"
@@ -96,8 +97,9 @@ func scanReindex(row pgx.Row) (Reindex, error) {
 	return r, err
 }
 
-// ErrReindexNotFound is returned by GetReindex for an unknown id.
-var ErrReindexNotFound = errors.New("reindex not found")
+// ErrReindexNotFound is returned by GetReindex for an unknown id; it is of kind
+// [domainerr.ErrNotFound].
+var ErrReindexNotFound = domainerr.New(domainerr.ErrNotFound, "reindex not found")
 
 // StartReindex starts a rebuild of b, or returns the one already running for it.
 func StartReindex(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpool.Pool, b backends.Backend) (Reindex, error) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/osa-archive/osa/domainerr"
 )
 
 const (
@@ -57,27 +59,27 @@ type SRN struct {
 //     [SRNVersionMax] without sign or leading zeros.
 //
 // Strings longer than [SRNMaxLen] are rejected unparsed. Errors are a
-// *[ValidationError] with Field "srn" whose Reason says which part is wrong,
+// *[domainerr.ValidationError] with Field "srn" whose Reason says which part is wrong,
 // e.g. `srn: type must be "rec", got "dataset"`; a caller that parses a
 // differently named field can change Field.
 func ParseSRN(s string) (SRN, error) {
 	if s == "" {
-		return SRN{}, Invalid(srnField, "is required")
+		return SRN{}, domainerr.Invalid(srnField, "is required")
 	}
 	if len(s) > SRNMaxLen {
-		return SRN{}, Invalid(srnField, "is %d bytes, over the maximum of %d", len(s), SRNMaxLen)
+		return SRN{}, domainerr.Invalid(srnField, "is %d bytes, over the maximum of %d", len(s), SRNMaxLen)
 	}
 
 	parts := strings.Split(s, ":")
 	if len(parts) != 5 {
-		return SRN{}, Invalid(srnField, `want 5 parts "urn:osa:{domain}:rec:{id}[@{version}]", got %d`, len(parts))
+		return SRN{}, domainerr.Invalid(srnField, `want 5 parts "urn:osa:{domain}:rec:{id}[@{version}]", got %d`, len(parts))
 	}
 
 	if prefix := parts[0] + ":" + parts[1]; prefix != "urn:osa" {
 		if lowerASCII(prefix) == "urn:osa" {
-			return SRN{}, Invalid(srnField, "prefix %q must be lower-case", prefix)
+			return SRN{}, domainerr.Invalid(srnField, "prefix %q must be lower-case", prefix)
 		}
-		return SRN{}, Invalid(srnField, `prefix must be "urn:osa", got %q`, prefix)
+		return SRN{}, domainerr.Invalid(srnField, `prefix must be "urn:osa", got %q`, prefix)
 	}
 
 	domain := parts[2]
@@ -87,9 +89,9 @@ func ParseSRN(s string) (SRN, error) {
 
 	if typ := parts[3]; typ != "rec" {
 		if lowerASCII(typ) == "rec" {
-			return SRN{}, Invalid(srnField, "type %q must be lower-case", typ)
+			return SRN{}, domainerr.Invalid(srnField, "type %q must be lower-case", typ)
 		}
-		return SRN{}, Invalid(srnField, `type must be "rec", got %q`, typ)
+		return SRN{}, domainerr.Invalid(srnField, `type must be "rec", got %q`, typ)
 	}
 
 	idPart, versionPart, hasVersion := strings.Cut(parts[4], "@")
@@ -144,23 +146,23 @@ func (s SRN) WithVersion(v int) SRN {
 func checkSRNDomain(d string) error {
 	switch {
 	case d == "":
-		return Invalid(srnField, "domain is empty")
+		return domainerr.Invalid(srnField, "domain is empty")
 	case len(d) > SRNDomainMaxLen:
-		return Invalid(srnField, "domain %q is %d bytes, over the maximum of %d", d, len(d), SRNDomainMaxLen)
+		return domainerr.Invalid(srnField, "domain %q is %d bytes, over the maximum of %d", d, len(d), SRNDomainMaxLen)
 	case lowerASCII(d) != d:
-		return Invalid(srnField, "domain %q must be lower-case", d)
+		return domainerr.Invalid(srnField, "domain %q must be lower-case", d)
 	}
 	for _, r := range d {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
-			return Invalid(srnField, "domain %q has invalid character %q (want a-z, 0-9, - and .)", d, r)
+			return domainerr.Invalid(srnField, "domain %q has invalid character %q (want a-z, 0-9, - and .)", d, r)
 		}
 	}
 	for label := range strings.SplitSeq(d, ".") {
 		if label == "" {
-			return Invalid(srnField, "domain %q has an empty label", d)
+			return domainerr.Invalid(srnField, "domain %q has an empty label", d)
 		}
 		if label[0] == '-' || label[len(label)-1] == '-' {
-			return Invalid(srnField, `domain %q has label %q starting or ending with "-"`, d, label)
+			return domainerr.Invalid(srnField, `domain %q has label %q starting or ending with "-"`, d, label)
 		}
 	}
 	return nil
@@ -172,23 +174,23 @@ func checkSRNDomain(d string) error {
 // which would give one record several spellings.
 func parseSRNID(s string) (uuid.UUID, error) {
 	if !isUUIDShape(s) {
-		return uuid.UUID{}, Invalid(srnField, "id %q is not a UUID", s)
+		return uuid.UUID{}, domainerr.Invalid(srnField, "id %q is not a UUID", s)
 	}
 	if lowerASCII(s) != s {
-		return uuid.UUID{}, Invalid(srnField, "id %q must be lower-case", s)
+		return uuid.UUID{}, domainerr.Invalid(srnField, "id %q must be lower-case", s)
 	}
 	id, err := uuid.Parse(s)
 	if err != nil {
 		// Unreachable given isUUIDShape, but uuid.Parse has the last word.
-		return uuid.UUID{}, Invalid(srnField, "id %q is not a UUID", s)
+		return uuid.UUID{}, domainerr.Invalid(srnField, "id %q is not a UUID", s)
 	}
 	if v := id.Version(); v != 7 {
-		return uuid.UUID{}, Invalid(srnField, "id must be a UUIDv7, got version %d", v)
+		return uuid.UUID{}, domainerr.Invalid(srnField, "id must be a UUIDv7, got version %d", v)
 	}
 	// RFC 9562 defines version 7 only for its own variant (bits 10); any
 	// other variant with version bits 0111 isn't a UUIDv7 uuid.NewV7 made.
 	if v := id.Variant(); v != uuid.RFC4122 {
-		return uuid.UUID{}, Invalid(srnField, "id must be a UUIDv7, got variant %s", v)
+		return uuid.UUID{}, domainerr.Invalid(srnField, "id must be a UUIDv7, got variant %s", v)
 	}
 	return id, nil
 }
@@ -197,22 +199,22 @@ func parseSRNID(s string) (uuid.UUID, error) {
 // without sign or leading zeros.
 func parseSRNVersion(s string) (int, error) {
 	if s == "" {
-		return 0, Invalid(srnField, `version is empty after "@"`)
+		return 0, domainerr.Invalid(srnField, `version is empty after "@"`)
 	}
 	for i := range len(s) {
 		if s[i] < '0' || s[i] > '9' {
-			return 0, Invalid(srnField, "version %q must be an integer ≥ 1", s)
+			return 0, domainerr.Invalid(srnField, "version %q must be an integer ≥ 1", s)
 		}
 	}
 	if s == "0" {
-		return 0, Invalid(srnField, "version %q must be an integer ≥ 1", s)
+		return 0, domainerr.Invalid(srnField, "version %q must be an integer ≥ 1", s)
 	}
 	if s[0] == '0' {
-		return 0, Invalid(srnField, "version %q must not have leading zeros", s)
+		return 0, domainerr.Invalid(srnField, "version %q must not have leading zeros", s)
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil || v > SRNVersionMax {
-		return 0, Invalid(srnField, "version %q is over the maximum of %d", s, SRNVersionMax)
+		return 0, domainerr.Invalid(srnField, "version %q is over the maximum of %d", s, SRNVersionMax)
 	}
 	return v, nil
 }

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/osa-archive/osa/domainerr"
 )
 
 // Test IDs: a UUIDv7 (version nibble 7, variant nibble 8 = RFC 4122) and the
@@ -114,9 +116,9 @@ func TestParseSRNError(t *testing.T) {
 			if err.Error() != tt.want {
 				t.Fatalf("ParseSRN(%q) error:\n got %s\nwant %s", tt.in, err, tt.want)
 			}
-			var ve *ValidationError
+			var ve *domainerr.ValidationError
 			if !errors.As(err, &ve) || ve.Field != "srn" {
-				t.Fatalf("error %#v is not a *ValidationError with Field srn", err)
+				t.Fatalf("error %#v is not a *domainerr.ValidationError with Field srn", err)
 			}
 			if got != (SRN{}) {
 				t.Fatalf("ParseSRN(%q) = %+v with an error, want the zero SRN", tt.in, got)
@@ -203,9 +205,9 @@ func FuzzParseSRN(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		srn, err := ParseSRN(s)
 		if err != nil {
-			var ve *ValidationError
+			var ve *domainerr.ValidationError
 			if !errors.As(err, &ve) || ve.Field != "srn" {
-				t.Fatalf("ParseSRN(%q) error %#v is not a *ValidationError with Field srn", s, err)
+				t.Fatalf("ParseSRN(%q) error %#v is not a *domainerr.ValidationError with Field srn", s, err)
 			}
 			// Messages travel in protobuf strings, which must be UTF-8.
 			if !utf8.ValidString(err.Error()) {

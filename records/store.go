@@ -14,6 +14,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/osa-archive/osa/domainerr"
 )
 
 // Priorities of the jobs a change enqueues: River works priority 1 first.
@@ -165,13 +167,13 @@ func (s *Store) PublishTx(ctx context.Context, tx pgx.Tx, params []PublishParams
 func (s *Store) validate(params []PublishParams, field func(i int, name string) string) error {
 	switch {
 	case len(params) == 0:
-		return Invalid("records", "must not be empty")
+		return domainerr.Invalid("records", "must not be empty")
 	case len(params) > s.cfg.MaxBatch:
-		return Invalid("records", "%d records is over the limit of %d per call (records.max_batch)", len(params), s.cfg.MaxBatch)
+		return domainerr.Invalid("records", "%d records is over the limit of %d per call (records.max_batch)", len(params), s.cfg.MaxBatch)
 	}
 	for i, p := range params {
 		if (p.Source == "") != (p.SourceID == "") {
-			return Invalid(field(i, "source_id"), "source and source_id must be set together")
+			return domainerr.Invalid(field(i, "source_id"), "source and source_id must be set together")
 		}
 		if err := checkText(field(i, "source"), p.Source, 200); err != nil {
 			return err
@@ -290,7 +292,7 @@ type ListParams struct {
 func (s *Store) List(ctx context.Context, p ListParams) ([]Record, string, error) {
 	switch {
 	case p.PageSize < 0 || p.PageSize > PageSizeMax:
-		return nil, "", Invalid("page_size", "must be between 0 and %d, got %d", PageSizeMax, p.PageSize)
+		return nil, "", domainerr.Invalid("page_size", "must be between 0 and %d, got %d", PageSizeMax, p.PageSize)
 	case p.PageSize == 0:
 		p.PageSize = PageSizeDefault
 	}
@@ -330,7 +332,7 @@ func decodePageToken(tok string) (uuid.UUID, error) {
 			return id, nil
 		}
 	}
-	return uuid.Nil, Invalid("page_token", "is not a token this server returned")
+	return uuid.Nil, domainerr.Invalid("page_token", "is not a token this server returned")
 }
 
 // Delete marks the record srn names as deleted and enqueues the delete to every backend. The
@@ -394,11 +396,11 @@ type Querier interface {
 func checkText(field, v string, max int) error {
 	switch {
 	case len(v) > max:
-		return Invalid(field, "is %d bytes, over the limit of %d", len(v), max)
+		return domainerr.Invalid(field, "is %d bytes, over the limit of %d", len(v), max)
 	case !utf8.ValidString(v):
-		return Invalid(field, "is not valid UTF-8")
+		return domainerr.Invalid(field, "is not valid UTF-8")
 	case strings.ContainsFunc(v, unicode.IsControl):
-		return Invalid(field, "must not contain control characters")
+		return domainerr.Invalid(field, "must not contain control characters")
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/osa-archive/osa/domainerr"
 )
 
 // Limits bound the metadata of one record. A zero (or negative) field means
@@ -57,10 +59,10 @@ func (l Limits) withDefaults() Limits {
 // "records[3].metadata"; empty means "metadata".
 //
 // raw must be a single JSON object of at most limits.MaxMetadataBytes bytes
-// (else a *[LimitError]), valid UTF-8 (encoding/json would silently replace
+// (else a *[domainerr.LimitError]), valid UTF-8 (encoding/json would silently replace
 // invalid bytes), nested at most limits.MaxDepth levels deep, with non-empty
 // keys that are unique within each object. Anything else is a
-// *[ValidationError] whose Field is field, or the path below it of the
+// *[domainerr.ValidationError] whose Field is field, or the path below it of the
 // offending key, e.g. `records[3].metadata.authors[0]: has an empty key`.
 //
 // Numbers decode as [json.Number], keeping their digits as written; the
@@ -72,17 +74,17 @@ func ValidateMetadata(field string, raw []byte, limits Limits) (map[string]any, 
 	limits = limits.withDefaults()
 
 	if len(raw) == 0 {
-		return nil, Invalid(field, "is required")
+		return nil, domainerr.Invalid(field, "is required")
 	}
 	if len(raw) > limits.MaxMetadataBytes {
-		return nil, &LimitError{
+		return nil, &domainerr.LimitError{
 			Field:  field,
 			Limit:  "records.max_metadata_bytes",
 			Reason: fmt.Sprintf("%d bytes is over records.max_metadata_bytes (%d)", len(raw), limits.MaxMetadataBytes),
 		}
 	}
 	if !utf8.Valid(raw) {
-		return nil, Invalid(field, "is not valid UTF-8 (at byte %d)", invalidUTF8Offset(raw))
+		return nil, domainerr.Invalid(field, "is not valid UTF-8 (at byte %d)", invalidUTF8Offset(raw))
 	}
 
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -98,7 +100,7 @@ func ValidateMetadata(field string, raw []byte, limits Limits) (map[string]any, 
 		for end < len(raw) && isJSONSpace(raw[end]) {
 			end++
 		}
-		return nil, Invalid(field, "has data after the JSON object (at byte %d)", end)
+		return nil, domainerr.Invalid(field, "has data after the JSON object (at byte %d)", end)
 	}
 	return m, nil
 }
@@ -155,11 +157,11 @@ func decodeMetadata(dec *json.Decoder, field string, maxDepth int) (map[string]a
 	tok, err := dec.Token()
 	switch {
 	case err == io.EOF:
-		return nil, Invalid(field, "is required") // only whitespace
+		return nil, domainerr.Invalid(field, "is required") // only whitespace
 	case err != nil:
 		return nil, jsonSyntaxError(field, err)
 	case tok != json.Delim('{'):
-		return nil, Invalid(field, "must be a JSON object, got %s", jsonKind(tok))
+		return nil, domainerr.Invalid(field, "must be a JSON object, got %s", jsonKind(tok))
 	}
 
 	stack := []*jsonContainer{{obj: map[string]any{}}}
@@ -183,14 +185,14 @@ func decodeMetadata(dec *json.Decoder, field string, maxDepth int) (map[string]a
 			// Where a key is due, dec.Token returns one or fails.
 			key, ok := tok.(string)
 			if !ok {
-				return nil, Invalid(jsonPath(field, stack), "is not valid JSON: expected an object key, got %s", jsonKind(tok))
+				return nil, domainerr.Invalid(jsonPath(field, stack), "is not valid JSON: expected an object key, got %s", jsonKind(tok))
 			}
 			if key == "" {
-				return nil, Invalid(jsonPath(field, stack), "has an empty key")
+				return nil, domainerr.Invalid(jsonPath(field, stack), "has an empty key")
 			}
 			if _, dup := top.obj[key]; dup {
 				// Decoders disagree on which duplicate wins; refuse to guess.
-				return nil, Invalid(jsonPath(field, stack)+jsonKeyPath(key), "appears more than once")
+				return nil, domainerr.Invalid(jsonPath(field, stack)+jsonKeyPath(key), "appears more than once")
 			}
 			top.key, top.haveKey = key, true
 			continue
@@ -220,7 +222,7 @@ func depthError(dec *json.Decoder, field string, depth, maxDepth int) error {
 	for depth > 0 {
 		tok, err := dec.Token()
 		if err != nil {
-			return Invalid(field, "nested at least %d levels deep, over records.max_depth (%d)", deepest, maxDepth)
+			return domainerr.Invalid(field, "nested at least %d levels deep, over records.max_depth (%d)", deepest, maxDepth)
 		}
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
@@ -230,21 +232,21 @@ func depthError(dec *json.Decoder, field string, depth, maxDepth int) error {
 			depth--
 		}
 	}
-	return Invalid(field, "nested %d levels deep, over records.max_depth (%d)", deepest, maxDepth)
+	return domainerr.Invalid(field, "nested %d levels deep, over records.max_depth (%d)", deepest, maxDepth)
 }
 
 // jsonSyntaxError turns an error of json.Decoder.Token into a
-// ValidationError.
+// domainerr.ValidationError.
 func jsonSyntaxError(field string, err error) error {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &se):
-		return Invalid(field, "is not valid JSON: %s (at byte %d)", se.Error(), se.Offset)
+		return domainerr.Invalid(field, "is not valid JSON: %s (at byte %d)", se.Error(), se.Offset)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		// Token returns a bare io.EOF when input ends inside an object.
-		return Invalid(field, "is not valid JSON: unexpected end of input")
+		return domainerr.Invalid(field, "is not valid JSON: unexpected end of input")
 	default:
-		return Invalid(field, "is not valid JSON: %v", err)
+		return domainerr.Invalid(field, "is not valid JSON: %v", err)
 	}
 }
 

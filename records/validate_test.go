@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/osa-archive/osa/domainerr"
 )
 
 // nested returns a JSON object nested depth levels deep: {} for 1,
@@ -160,9 +162,9 @@ func TestValidateMetadataError(t *testing.T) {
 			if err.Error() != tt.want {
 				t.Fatalf("ValidateMetadata(%q) error:\n got %s\nwant %s", tt.raw, err, tt.want)
 			}
-			var ve *ValidationError
+			var ve *domainerr.ValidationError
 			if !errors.As(err, &ve) {
-				t.Fatalf("error %#v is not a *ValidationError", err)
+				t.Fatalf("error %#v is not a *domainerr.ValidationError", err)
 			}
 			if got != nil {
 				t.Fatalf("ValidateMetadata returned %v with an error, want nil", got)
@@ -178,16 +180,16 @@ func TestValidateMetadataLimitError(t *testing.T) {
 		name   string
 		raw    []byte
 		limits Limits
-		want   LimitError
+		want   domainerr.LimitError
 	}{
-		{"DefaultOverLimit", objectOfSize(300000), Limits{}, LimitError{
+		{"DefaultOverLimit", objectOfSize(300000), Limits{}, domainerr.LimitError{
 			Field: "metadata", Limit: "records.max_metadata_bytes", Reason: "300000 bytes is over records.max_metadata_bytes (262144)",
 		}},
-		{"OneOverLimit", objectOfSize(101), Limits{MaxMetadataBytes: 100}, LimitError{
+		{"OneOverLimit", objectOfSize(101), Limits{MaxMetadataBytes: 100}, domainerr.LimitError{
 			Field: "metadata", Limit: "records.max_metadata_bytes", Reason: "101 bytes is over records.max_metadata_bytes (100)",
 		}},
 		// Size is checked first, before the bytes are even looked at.
-		{"OverLimitAndInvalid", []byte("[\xff\xff"), Limits{MaxMetadataBytes: 2}, LimitError{
+		{"OverLimitAndInvalid", []byte("[\xff\xff"), Limits{MaxMetadataBytes: 2}, domainerr.LimitError{
 			Field: "metadata", Limit: "records.max_metadata_bytes", Reason: "3 bytes is over records.max_metadata_bytes (2)",
 		}},
 	}
@@ -196,9 +198,9 @@ func TestValidateMetadataLimitError(t *testing.T) {
 			t.Parallel()
 
 			got, err := ValidateMetadata("metadata", tt.raw, tt.limits)
-			var le *LimitError
+			var le *domainerr.LimitError
 			if !errors.As(err, &le) {
-				t.Fatalf("ValidateMetadata error = %v, want a *LimitError", err)
+				t.Fatalf("ValidateMetadata error = %v, want a *domainerr.LimitError", err)
 			}
 			if *le != tt.want {
 				t.Fatalf("ValidateMetadata error = %+v, want %+v", *le, tt.want)
@@ -277,10 +279,10 @@ func FuzzValidateMetadata(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := ValidateMetadata("metadata", raw, fuzzLimits)
 		if err != nil {
-			var ve *ValidationError
-			var le *LimitError
+			var ve *domainerr.ValidationError
+			var le *domainerr.LimitError
 			if !errors.As(err, &ve) && !errors.As(err, &le) {
-				t.Fatalf("error %#v is neither a *ValidationError nor a *LimitError", err)
+				t.Fatalf("error %#v is neither a *domainerr.ValidationError nor a *domainerr.LimitError", err)
 			}
 			// Messages travel in protobuf strings, which must be UTF-8.
 			if !utf8.ValidString(err.Error()) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/indexerr"
+	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/records"
 )
 
@@ -159,7 +160,7 @@ func New(pool *pgxpool.Pool, bs []backends.Backend, cfg Config) *Service {
 	return &Service{backends: bs, cfg: cfg.WithDefaults(), pool: pool}
 }
 
-// Search validates req and answers it. Invalid requests return a *records.ValidationError
+// Search validates req and answers it. Invalid requests return a *domainerr.ValidationError
 // naming the field.
 func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 	vec, kw, mode, err := s.plan(&req)
@@ -199,7 +200,7 @@ func (s *Service) side(ctx context.Context, b backends.Backend, req Request, n i
 	found, err := b.Search(ctx, s.pool, backends.Query{Text: req.Query, Limit: n, Filter: req.Filter, EfSearch: s.cfg.EfSearch})
 	if err != nil {
 		if indexerr.IsPermanent(err) {
-			return nil, records.Invalid("query", "%v", errors.Unwrap(err))
+			return nil, domainerr.Invalid("query", "%v", errors.Unwrap(err))
 		}
 		return nil, fmt.Errorf("backend %q: %w", b.Name(), err)
 	}
@@ -223,7 +224,7 @@ func (s *Service) hybrid(ctx context.Context, vec, kw backends.Backend, req Requ
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		vh, err = s.side(gctx, vec, req, depth, true)
-		var invalid *records.ValidationError
+		var invalid *domainerr.ValidationError
 		if errors.As(err, &invalid) {
 			return nil
 		}
@@ -246,25 +247,25 @@ func (s *Service) hybrid(ctx context.Context, vec, kw backends.Backend, req Requ
 func (s *Service) plan(req *Request) (vec, kw backends.Backend, mode Mode, err error) {
 	switch n := utf8.RuneCountInString(req.Query); {
 	case !utf8.ValidString(req.Query):
-		return nil, nil, 0, records.Invalid("query", "is not valid UTF-8")
+		return nil, nil, 0, domainerr.Invalid("query", "is not valid UTF-8")
 	case n == 0:
-		return nil, nil, 0, records.Invalid("query", "is required")
+		return nil, nil, 0, domainerr.Invalid("query", "is required")
 	case n > QueryMaxChars:
-		return nil, nil, 0, records.Invalid("query", "is %d characters, over the limit of %d", n, QueryMaxChars)
+		return nil, nil, 0, domainerr.Invalid("query", "is %d characters, over the limit of %d", n, QueryMaxChars)
 	}
 	switch {
 	case req.Limit < 0 || req.Limit > s.cfg.MaxLimit:
-		return nil, nil, 0, records.Invalid("limit", "must be between 1 and %d (0 means %d), got %d", s.cfg.MaxLimit, LimitDefault, req.Limit)
+		return nil, nil, 0, domainerr.Invalid("limit", "must be between 1 and %d (0 means %d), got %d", s.cfg.MaxLimit, LimitDefault, req.Limit)
 	case req.Limit == 0:
 		req.Limit = LimitDefault
 	}
 	if req.Offset < 0 || req.Offset > s.cfg.MaxOffset {
-		return nil, nil, 0, records.Invalid("offset", "must be between 0 and %d, got %d", s.cfg.MaxOffset, req.Offset)
+		return nil, nil, 0, domainerr.Invalid("offset", "must be between 0 and %d, got %d", s.cfg.MaxOffset, req.Offset)
 	}
 	if req.Filter != nil {
 		var m map[string]any
 		if err := json.Unmarshal(req.Filter, &m); err != nil || m == nil {
-			return nil, nil, 0, records.Invalid("filter", "must be a JSON object")
+			return nil, nil, 0, domainerr.Invalid("filter", "must be a JSON object")
 		}
 		if len(m) == 0 {
 			req.Filter = nil // {} matches everything
@@ -275,7 +276,7 @@ func (s *Service) plan(req *Request) (vec, kw backends.Backend, mode Mode, err e
 	if req.Backend != "" {
 		i := slices.IndexFunc(s.backends, func(b backends.Backend) bool { return b.Name() == req.Backend })
 		if i < 0 {
-			return nil, nil, 0, records.Invalid("backend", "%q is not a configured backend (one of %v)", req.Backend, s.names())
+			return nil, nil, 0, domainerr.Invalid("backend", "%q is not a configured backend (one of %v)", req.Backend, s.names())
 		}
 		named = s.backends[i]
 	}
@@ -309,10 +310,10 @@ func (s *Service) plan(req *Request) (vec, kw backends.Backend, mode Mode, err e
 	need := map[Mode][]string{ModeVector: {backends.KindPgvector}, ModeKeyword: {backends.KindKeyword},
 		ModeHybrid: {backends.KindPgvector, backends.KindKeyword}}[mode]
 	if named != nil && !slices.Contains(need, named.Kind()) {
-		return nil, nil, 0, records.Invalid("backend", "%q is a %s backend; %s search needs %v", named.Name(), named.Kind(), mode, need)
+		return nil, nil, 0, domainerr.Invalid("backend", "%q is a %s backend; %s search needs %v", named.Name(), named.Kind(), mode, need)
 	}
 	if (slices.Contains(need, backends.KindPgvector) && vec == nil) || (slices.Contains(need, backends.KindKeyword) && kw == nil) {
-		return nil, nil, 0, records.Invalid("mode", "%s search needs a %v backend; configured: %v", mode, need, s.names())
+		return nil, nil, 0, domainerr.Invalid("mode", "%s search needs a %v backend; configured: %v", mode, need, s.names())
 	}
 	return vec, kw, mode, nil
 }

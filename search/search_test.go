@@ -17,6 +17,7 @@ import (
 	"github.com/osa-archive/osa/backends/embed"
 	"github.com/osa-archive/osa/backends/keyword"
 	"github.com/osa-archive/osa/backends/pgvector"
+	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/internal/pgtest"
 	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/search"
@@ -327,7 +328,7 @@ func TestBadRequests(t *testing.T) {
 		{"query with nothing to embed", svc, search.Request{Query: "!!! ???", Mode: search.ModeVector}, "query"},
 	} {
 		_, err := tc.svc.Search(ctx, tc.req)
-		var invalid *records.ValidationError
+		var invalid *domainerr.ValidationError
 		if !errors.As(err, &invalid) || invalid.Field != tc.field {
 			t.Fatalf("%s: %v, want a validation error naming %q", tc.name, err, tc.field)
 		}

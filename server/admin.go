@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"connectrpc.com/connect"
@@ -16,8 +15,8 @@ import (
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
 	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/jobs"
-	"github.com/osa-archive/osa/records"
 )
 
 // adminService implements osa.v1.AdminService.
@@ -71,11 +70,11 @@ func (s *adminService) Reindex(ctx context.Context, req *connect.Request[osav1.R
 
 func (s *adminService) GetReindex(ctx context.Context, req *connect.Request[osav1.GetReindexRequest]) (*connect.Response[osav1.GetReindexResponse], error) {
 	if req.Msg.Id <= 0 {
-		return nil, records.Invalid("id", "must be positive, got %d", req.Msg.Id)
+		return nil, domainerr.Invalid("id", "must be positive, got %d", req.Msg.Id)
 	}
 	r, err := jobs.GetReindex(ctx, s.pool, req.Msg.Id)
 	if errors.Is(err, jobs.ErrReindexNotFound) {
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("id: no reindex %d", req.Msg.Id))
+		return nil, domainerr.New(domainerr.ErrNotFound, "id: no reindex %d", req.Msg.Id)
 	}
 	if err != nil {
 		return nil, err
@@ -101,9 +100,9 @@ func reindexToProto(r jobs.Reindex) *osav1.ReindexJob {
 func (s *adminService) checkBackend(name string) error {
 	switch {
 	case name == "":
-		return records.Invalid("backend", "is required (one of %v)", s.backends)
+		return domainerr.Invalid("backend", "is required (one of %v)", s.backends)
 	case !slices.Contains(s.backends, name):
-		return records.Invalid("backend", "%q is not a configured backend (one of %v)", name, s.backends)
+		return domainerr.Invalid("backend", "%q is not a configured backend (one of %v)", name, s.backends)
 	}
 	return nil
 }

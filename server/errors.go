@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
-	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/domainerr"
 )
 
 // errorInterceptor turns the errors handlers return into Connect errors at the edge: errors that
@@ -29,8 +29,8 @@ func errorInterceptor(logger *slog.Logger) serverInterceptor {
 func toConnectError(ctx context.Context, logger *slog.Logger, procedure string, err error) error {
 	var (
 		connectErr *connect.Error
-		invalid    *records.ValidationError
-		limit      *records.LimitError
+		invalid    *domainerr.ValidationError
+		limit      *domainerr.LimitError
 	)
 	switch {
 	case errors.As(err, &connectErr):
@@ -39,8 +39,12 @@ func toConnectError(ctx context.Context, logger *slog.Logger, procedure string, 
 		return invalidArgument(invalid, invalid.Field, invalid.Reason)
 	case errors.As(err, &limit):
 		return invalidArgument(limit, limit.Field, limit.Reason)
-	case errors.Is(err, records.ErrNotFound):
+	case errors.Is(err, domainerr.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, domainerr.ErrAlreadyExists):
+		return connect.NewError(connect.CodeAlreadyExists, err)
+	case errors.Is(err, domainerr.ErrFailedPrecondition):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, context.Canceled):
 		return connect.NewError(connect.CodeCanceled, errors.New("request cancelled"))
 	case errors.Is(err, context.DeadlineExceeded):

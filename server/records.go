@@ -12,6 +12,7 @@ import (
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
+	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/records"
 )
 
@@ -42,9 +43,9 @@ func (s *recordService) PublishRecords(ctx context.Context, req *connect.Request
 	params := make([]records.PublishParams, len(req.Msg.Records))
 	for i, r := range req.Msg.Records {
 		p, err := publishParams(r)
-		var invalid *records.ValidationError
+		var invalid *domainerr.ValidationError
 		if errors.As(err, &invalid) {
-			return nil, records.Invalid(fmt.Sprintf("records[%d].%s", i, invalid.Field), "%s", invalid.Reason)
+			return nil, domainerr.Invalid(fmt.Sprintf("records[%d].%s", i, invalid.Field), "%s", invalid.Reason)
 		}
 		if err != nil {
 			return nil, err
@@ -148,7 +149,7 @@ func publishParams(r *osav1.PublishRecordRequest) (records.PublishParams, error)
 	if r.Metadata != nil {
 		b, err := protojson.Marshal(r.Metadata)
 		if err != nil {
-			return p, records.Invalid("metadata", "cannot be encoded as JSON: %v", err)
+			return p, domainerr.Invalid("metadata", "cannot be encoded as JSON: %v", err)
 		}
 		p.Metadata = b
 	}

@@ -10,7 +10,7 @@ import (
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
-	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/search"
 )
 
@@ -38,20 +38,20 @@ func (s *searchService) Search(ctx context.Context, req *connect.Request[osav1.S
 	m := req.Msg
 	mode, ok := modesIn[m.Mode]
 	if !ok {
-		return nil, records.Invalid("mode", "%d is not a search mode", m.Mode)
+		return nil, domainerr.Invalid("mode", "%d is not a search mode", m.Mode)
 	}
 	sr := search.Request{Query: m.Query, Mode: mode, Backend: m.Backend, Offset: int(m.Offset), MinScore: m.MinScore}
 	if m.Limit != nil {
 		// search.Request reads 0 as "the default"; a limit the client set to 0 is an error.
 		if *m.Limit < 1 {
-			return nil, records.Invalid("limit", "must be at least 1, got %d", *m.Limit)
+			return nil, domainerr.Invalid("limit", "must be at least 1, got %d", *m.Limit)
 		}
 		sr.Limit = int(*m.Limit)
 	}
 	if m.Filter != nil {
 		b, err := protojson.Marshal(m.Filter)
 		if err != nil {
-			return nil, records.Invalid("filter", "cannot be encoded as JSON: %v", err)
+			return nil, domainerr.Invalid("filter", "cannot be encoded as JSON: %v", err)
 		}
 		sr.Filter = b
 	}

@@ -13,8 +13,8 @@ import (
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
+	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/jobs"
-	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/sources"
 )
 
@@ -57,11 +57,11 @@ func (s *sourceService) StartHarvest(ctx context.Context, req *connect.Request[o
 
 func (s *sourceService) GetHarvest(ctx context.Context, req *connect.Request[osav1.GetHarvestRequest]) (*connect.Response[osav1.GetHarvestResponse], error) {
 	if req.Msg.Id <= 0 {
-		return nil, records.Invalid("id", "must be positive, got %d", req.Msg.Id)
+		return nil, domainerr.Invalid("id", "must be positive, got %d", req.Msg.Id)
 	}
 	h, err := jobs.GetHarvest(ctx, s.pool, req.Msg.Id)
 	if errors.Is(err, jobs.ErrHarvestNotFound) {
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("id: no harvest has id %d", req.Msg.Id))
+		return nil, domainerr.New(domainerr.ErrNotFound, "id: no harvest has id %d", req.Msg.Id)
 	}
 	if err != nil {
 		return nil, err
@@ -69,17 +69,11 @@ func (s *sourceService) GetHarvest(ctx context.Context, req *connect.Request[osa
 	return connect.NewResponse(&osav1.GetHarvestResponse{Harvest: harvestToProto(h)}), nil
 }
 
-// harvestError maps the errors of starting a harvest that the error interceptor does not know;
-// validation errors and the rest pass through to it.
+// harvestError names the request field an unknown source is about; the error interceptor maps
+// every error of starting a harvest by its kind.
 func harvestError(err error) error {
-	var running *jobs.HarvestRunningError
-	switch {
-	case errors.Is(err, sources.ErrUnknownSource):
-		return connect.NewError(connect.CodeNotFound, fmt.Errorf("source: %w", err))
-	case errors.Is(err, sources.ErrDisabled):
-		return connect.NewError(connect.CodeFailedPrecondition, err)
-	case errors.As(err, &running):
-		return connect.NewError(connect.CodeAlreadyExists, running)
+	if errors.Is(err, sources.ErrUnknownSource) {
+		return fmt.Errorf("source: %w", err)
 	}
 	return err
 }

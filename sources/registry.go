@@ -1,15 +1,18 @@
 package sources
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/osa-archive/osa/domainerr"
 )
 
-// ErrUnknownSource is returned by [Registry.Lookup] for a name no source is configured under.
-var ErrUnknownSource = errors.New("unknown source")
+// ErrUnknownSource is returned by [Registry.Lookup] for a name no source is configured under; it
+// is of kind [domainerr.ErrNotFound].
+var ErrUnknownSource = domainerr.New(domainerr.ErrNotFound, "unknown source")
 
-// ErrDisabled is returned when a harvest of a disabled source is asked for.
-var ErrDisabled = errors.New("source is disabled")
+// ErrDisabled is returned when a harvest of a disabled source is asked for; it is of kind
+// [domainerr.ErrFailedPrecondition].
+var ErrDisabled = domainerr.New(domainerr.ErrFailedPrecondition, "source is disabled")
 
 // Entry is one configured source with the settings that govern its harvests.
 type Entry struct {
