@@ -189,6 +189,10 @@ type Embedder struct {
 	// a model from the similarity of unrelated texts, which osa bench
 	// relevance reports (README, "How search ranks").
 	MinSimilarity float64 `koanf:"min_similarity"`
+	// SendDimensions asks the provider for dims dimensions (the request's
+	// "dimensions"), for models that can shorten their vectors, such as
+	// OpenAI's text-embedding-3; openai and ollama only. Defaults to false.
+	SendDimensions bool `koanf:"send_dimensions"`
 }
 
 // HNSW configures the HNSW index of a pgvector backend.

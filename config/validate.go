@@ -281,6 +281,9 @@ func (e *Embedder) validate(p *problems, key string) {
 	p.intRange(key+".max_inputs", e.MaxInputs, EmbedderMaxInputsMin, EmbedderMaxInputsMax)
 	p.positive(key+".timeout", e.Timeout)
 	p.floatRange(key+".min_similarity", e.MinSimilarity, -1, 1)
+	if e.SendDimensions && e.Kind == EmbedderKindHash {
+		p.add(key+".send_dimensions", "not allowed for kind hash (openai and ollama only)")
+	}
 }
 
 func (s *Source) validate(p *problems, key string) {

@@ -49,7 +49,7 @@ func buildBackend(bc config.Backend, wrap wrapEmbedderFunc) (backends.Backend, e
 		}
 		emb, err := embed.New(embed.Config{
 			Kind: e.Kind, Model: e.Model, Dims: e.Dims, BaseURL: e.BaseURL, APIKey: e.APIKey,
-			MaxInputs: e.MaxInputs, Timeout: e.Timeout,
+			MaxInputs: e.MaxInputs, Timeout: e.Timeout, SendDimensions: e.SendDimensions,
 		})
 		if err != nil {
 			return nil, err
