@@ -87,7 +87,7 @@ func TestLoadInvalidValue(t *testing.T) {
 			`config: backends[0].embedder: not allowed for kind "keyword" (pgvector only)`},
 		{"SendDimensionsOnHash", nil, []string{"backends=[{name: v, kind: pgvector, embedder: {kind: hash, send_dimensions: true}}]"},
 			`config: backends[0].embedder.send_dimensions: not allowed for kind hash (openai and ollama only)`},
-		{"BM25OutOfRange", nil, []string{"backends=[{name: k, kind: keyword, bm25: {k1: 0, b: 2, title_weight: 0.5, candidates: 5}}]"},
+		{"BM25OutOfRange", nil, []string{"backends=[{name: k, kind: keyword, bm25: {k1: 0}}]"},
 			`config: backends[0].bm25.k1: 0 is out of range (more than 0, at most 10)`},
 		{"SemanticRatioOutOfRange", nil, []string{"search.semantic_ratio=1.5"},
 			`config: search.semantic_ratio: 1.5 is out of range (0..1)`},
