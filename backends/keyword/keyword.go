@@ -3,11 +3,13 @@
 // B, in the configured Postgres text search configuration (language), and ranks matches by BM25.
 //
 // BM25 needs the number of documents containing each lexeme, the number of documents and their
-// average length. The table kws_<name> holds them, and every write changes them in the same
-// statement as the documents (an upsert of the lexemes' counts, in lexeme order), so they are
-// exact: a search sees the statistics of exactly the documents its snapshot sees. The price is
-// that concurrent batches wait for each other on the rows of the lexemes they share, from that
-// statement until they commit.
+// average length. The table kws_<name> holds them as rows that add up: every write inserts the
+// change it makes in the same statement as the documents, and a compaction (every compactEvery
+// batches, and after a rebuild's index build) sums a lexeme's rows into one. Writers only
+// insert, so they never wait for each other on a common lexeme. The statistics are exact: they
+// commit with the documents they count, so a snapshot sees the statistics of exactly the
+// documents it sees. A search reads them in one statement and ranks in the next, so documents
+// committed between the two are ranked with statistics a moment older.
 //
 // Queries are read as people type them ([parseQuery]): words are alternatives ranked by BM25,
 // quoted phrases are required, -word excludes. The work of a search is bounded: the candidates
