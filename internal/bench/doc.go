@@ -16,7 +16,12 @@
 // search against exact search, and the latency of every mode at 1 and 8 clients beside the
 // vector backend's own statement sent straight to PostgreSQL.
 //
-// `osa bench ingest|search|all` runs them from the command line; BenchmarkIngest runs a small
+// [Relevance] publishes a dataset in BEIR's layout through the API and measures how well every
+// mode ranks it against the dataset's judgements (nDCG@10, Recall@100, MRR@10, zero-hit queries,
+// latency), beside a reference BM25 computed here over PostgreSQL's own tokens; variants restart
+// the server on the same records with other settings.
+//
+// `osa bench ingest|search|relevance|all` runs them from the command line; BenchmarkIngest runs a small
 // version under `go test -bench`. Each scenario runs in its own scratch database
 // (osa_bench_<random>) on the server of the admin URL, dropped when the scenario ends.
 package bench
