@@ -1,9 +1,3 @@
-// Package jobs holds OSA's River jobs and workers: the fan-out of a record change to every
-// backend, and the per-backend index workers that gather jobs into batches (see gatherer.go).
-// Jobs carry record ids and versions, never metadata: a worker reads the current record when it
-// runs, so the latest state always wins. While a backend's embedding provider is down, its index
-// jobs snooze without using an attempt and are retried within [Config.OutageRetryMax] of its
-// return (see outage.go).
 package jobs
 
 import (

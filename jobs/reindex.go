@@ -19,14 +19,6 @@ import (
 	"github.com/osa-archive/osa/domainerr"
 )
 
-// Reindexing rebuilds a backend while it keeps answering searches (see the "Online rebuild"
-// section of package backends): StartReindex records a reindexes row, creates the shadow table
-// and enqueues the first chunk, in one transaction; from then on the index workers write every
-// batch to both tables. Each chunk job copies the next ReindexChunkSize live records, in id
-// order, into the shadow, records its progress and enqueues the next chunk — in one transaction,
-// so a crash resumes at the chunk it was on. The finish job builds the shadow's search index once
-// and swaps the shadow in.
-
 // Queue and settings of rebuilds.
 const (
 	// QueueReindex is the queue of rebuild jobs; one worker, so chunks run one at a time.
