@@ -308,13 +308,20 @@ func (w *ReindexFinishWorker) Work(ctx context.Context, job *river.Job[ReindexFi
 }
 
 // syncStateSQL marks every record the new table holds as indexed at its version: records whose
-// live writes had failed or were still pending are indexed now.
+// live writes had failed or were still pending are indexed now. It locks the rows in record id
+// order, as the index workers lock theirs (lockSQL), so that it never deadlocks with them.
 const syncStateSQL = `
 UPDATE index_state s
-SET state = 'indexed', indexed_version = t.version, indexed_at = now(), updated_at = now(), attempts = 0, last_error = NULL
-FROM %s t
-WHERE s.backend = $1 AND s.record_id = t.record_id AND s.version <= t.version
-  AND (s.state <> 'indexed' OR s.indexed_version IS DISTINCT FROM t.version)`
+SET state = 'indexed', indexed_version = x.version, indexed_at = now(), updated_at = now(), attempts = 0, last_error = NULL
+FROM (
+    SELECT i.record_id, t.version
+    FROM index_state i JOIN %s t ON t.record_id = i.record_id
+    WHERE i.backend = $1 AND i.version <= t.version
+      AND (i.state <> 'indexed' OR i.indexed_version IS DISTINCT FROM t.version)
+    ORDER BY i.record_id
+    FOR UPDATE OF i
+) x
+WHERE s.backend = $1 AND s.record_id = x.record_id`
 
 func (w *ReindexFinishWorker) finish(ctx context.Context, job *river.Job[ReindexFinishArgs], b backends.Backend) error {
 	var state string
