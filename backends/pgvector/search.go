@@ -101,7 +101,8 @@ func (b *Backend) nearest(ctx context.Context, pool *pgxpool.Pool, q backends.Qu
 	return hits, nil
 }
 
-// matching returns the first limit of hits whose text shares passes.
+// matching returns the first limit of hits whose text passes shares (shares a word with the
+// query); a hit whose metadata cannot be read is kept.
 func (b *Backend) matching(hits []backends.Hit, shares func(text string) bool, limit int) []backends.Hit {
 	kept := hits[:0]
 	for _, h := range hits {
