@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/records"
 )
 
@@ -59,16 +60,6 @@ type fanOutItem struct {
 	ctx context.Context
 	job *river.Job[FanOutArgs]
 }
-
-// pendingSQL marks records pending in each backend, unless a newer version got there first.
-// The records must be distinct: one statement cannot update a row twice.
-const pendingSQL = `
-INSERT INTO index_state AS s (record_id, backend, version, state)
-SELECT u.id, b, u.version, 'pending' FROM unnest($1::uuid[], $2::int[]) AS u (id, version) CROSS JOIN unnest($3::text[]) AS b
-ORDER BY u.id, b
-ON CONFLICT (record_id, backend) DO UPDATE
-    SET version = EXCLUDED.version, state = 'pending', attempts = 0, last_error = NULL, updated_at = now()
-    WHERE s.version <= EXCLUDED.version`
 
 // completeTx completes the fan-out jobs of items in tx, in one statement: what
 // river.JobCompleteTx does for one job (River's own completion after Work returns then finds
@@ -140,8 +131,8 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []fanOutItem, _ strin
 		if _, err := client.InsertManyFastTx(bctx, tx, params); err != nil {
 			return fmt.Errorf("error inserting index jobs: %w", err)
 		}
-		if _, err := tx.Exec(bctx, pendingSQL, ids, versions, w.names); err != nil {
-			return fmt.Errorf("error marking index state pending: %w", err)
+		if err := indexstate.MarkPending(bctx, tx, ids, versions, w.names); err != nil {
+			return err
 		}
 		return completeTx(bctx, client, tx, items)
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/indexerr"
+	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/records"
 )
 
@@ -181,11 +182,6 @@ func (x *indexer) plan(ctx context.Context, jobs []*river.Job[IndexRecordArgs]) 
 	return p, nil
 }
 
-// lockSQL locks the batch's index_state rows, in id order so concurrent batches cannot
-// deadlock. It is a statement of its own: PostgreSQL never runs a SELECT in WITH that the main
-// query does not reference, FOR UPDATE or not.
-const lockSQL = `SELECT record_id FROM index_state WHERE backend = $1 AND record_id = ANY($2) ORDER BY record_id FOR UPDATE`
-
 // readSQL returns each record's version, deletion and last change as they are now, and whether
 // a rebuild of the backend is running (its shadow table then gets every write too).
 const readSQL = `
@@ -205,8 +201,8 @@ type recordState struct {
 // lockAndRead locks ids' index_state rows of backend in tx and returns the records' states, and
 // whether a rebuild of backend is running.
 func lockAndRead(ctx context.Context, tx pgx.Tx, backend string, ids []uuid.UUID) (map[uuid.UUID]recordState, bool, error) {
-	if _, err := tx.Exec(ctx, lockSQL, backend, ids); err != nil {
-		return nil, false, fmt.Errorf("error locking index state: %w", err)
+	if err := indexstate.Lock(ctx, tx, backend, ids); err != nil {
+		return nil, false, err
 	}
 	rows, err := tx.Query(ctx, readSQL, backend, ids)
 	if err != nil {
@@ -226,16 +222,6 @@ func lockAndRead(ctx context.Context, tx pgx.Tx, backend string, ids []uuid.UUID
 	}
 	return now, rebuiding, nil
 }
-
-// markDoneSQL records successful writes in index_state, never moving it back to an older version.
-const markDoneSQL = `
-INSERT INTO index_state AS s (record_id, backend, version, indexed_version, state, attempts, last_error, updated_at, indexed_at)
-SELECT u.id, $1, u.version, u.version, u.state, u.attempt, NULL, now(), now()
-FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[]) AS u(id, version, state, attempt)
-ON CONFLICT (record_id, backend) DO UPDATE
-    SET version = EXCLUDED.version, indexed_version = EXCLUDED.indexed_version, state = EXCLUDED.state,
-        attempts = EXCLUDED.attempts, last_error = NULL, updated_at = now(), indexed_at = now()
-    WHERE s.version <= EXCLUDED.version`
 
 // write applies the plan in one transaction. An error here is the batch's: every job retries.
 // A plan with nothing to write (every record failed, as in a provider outage, or is stale) opens
@@ -306,26 +292,12 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 				return err
 			}
 		}
-		if len(done) == 0 {
-			return nil
-		}
-		var (
-			doneIDs  = make([]uuid.UUID, len(done))
-			versions = make([]int32, len(done))
-			states   = make([]string, len(done))
-			attempts = make([]int32, len(done))
-		)
+		marks := make([]indexstate.Done, len(done))
 		for i, a := range done {
 			a.written = true
-			doneIDs[i], versions[i], states[i], attempts[i] = a.id, int32(a.version), records.StateIndexed, int32(a.attempt)
-			if a.delete {
-				states[i] = records.StateDeleted
-			}
+			marks[i] = indexstate.Done{RecordID: a.id, Version: a.version, Attempt: a.attempt, Deleted: a.delete}
 		}
-		if _, err := tx.Exec(ctx, markDoneSQL, x.backend.Name(), doneIDs, versions, states, attempts); err != nil {
-			return fmt.Errorf("error marking records indexed: %w", err)
-		}
-		return nil
+		return indexstate.MarkDone(ctx, tx, x.backend.Name(), marks)
 	})
 }
 
@@ -390,28 +362,11 @@ func (s *snoozed) Error() string { return s.cause.Error() }
 // Unwrap returns River's snooze error, so River snoozes the job.
 func (s *snoozed) Unwrap() error { return s.snooze }
 
-// failuresSQL records failed attempts and snoozes in index_state; a final failure sets state
-// failed. A snooze used no attempt: it records only its reason.
-const failuresSQL = `
-UPDATE index_state AS s
-SET attempts = CASE WHEN u.snoozed THEN s.attempts ELSE u.attempt END, last_error = u.error, updated_at = now(),
-    state = CASE WHEN u.final THEN 'failed' ELSE s.state END
-FROM unnest($2::uuid[], $3::int[], $4::int[], $5::text[], $6::bool[], $7::bool[]) AS u(id, version, attempt, error, final, snoozed)
-WHERE s.backend = $1 AND s.record_id = u.id AND s.version <= u.version AND s.state <> 'indexed'
-    OR s.backend = $1 AND s.record_id = u.id AND s.version < u.version`
-
 // recordFailures writes the failed and snoozed jobs' errors to index_state, so GetIndexStatus
 // shows why a record waits. A failure is final when the job is cancelled or has used its last
 // attempt; a snooze (provider outage, rate limit) keeps the record's attempts and state.
 func (x *indexer) recordFailures(ctx context.Context, jobs []*river.Job[IndexRecordArgs], errs []error) {
-	var (
-		ids      []uuid.UUID
-		versions []int32
-		attempts []int32
-		messages []string
-		final    []bool
-		snoozes  []bool
-	)
+	var fs []indexstate.Failure
 	for i, err := range errs {
 		if err == nil || errors.Is(err, context.Canceled) {
 			continue
@@ -422,17 +377,10 @@ func (x *indexer) recordFailures(ctx context.Context, jobs []*river.Job[IndexRec
 			snooze *snoozed
 		)
 		isSnooze := errors.As(err, &snooze)
-		ids = append(ids, j.Args.RecordID)
-		versions = append(versions, int32(j.Args.Version))
-		attempts = append(attempts, int32(j.Attempt))
-		messages = append(messages, err.Error())
-		final = append(final, !isSnooze && (errors.As(err, &cancel) || j.Attempt >= j.MaxAttempts))
-		snoozes = append(snoozes, isSnooze)
+		fs = append(fs, indexstate.Failure{RecordID: j.Args.RecordID, Version: j.Args.Version, Attempt: j.Attempt,
+			Error: err.Error(), Final: !isSnooze && (errors.As(err, &cancel) || j.Attempt >= j.MaxAttempts), Snoozed: isSnooze})
 	}
-	if len(ids) == 0 {
-		return
-	}
-	if _, err := x.pool.Exec(context.WithoutCancel(ctx), failuresSQL, x.backend.Name(), ids, versions, attempts, messages, final, snoozes); err != nil {
+	if err := indexstate.RecordFailures(context.WithoutCancel(ctx), x.pool, x.backend.Name(), fs); err != nil {
 		x.logger.WarnContext(ctx, "jobs: error recording index failures", "backend", x.backend.Name(), "error", err)
 	}
 }

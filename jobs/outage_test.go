@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/jobs"
 	"github.com/osa-archive/osa/records"
 )
@@ -175,7 +176,7 @@ func testProviderOutage(t *testing.T, mode int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st[0].State != records.StatePending || st[0].Attempts != 0 || !strings.Contains(st[0].LastError, "embedding provider unavailable") {
+	if st[0].State != indexstate.Pending || st[0].Attempts != 0 || !strings.Contains(st[0].LastError, "embedding provider unavailable") {
 		t.Fatalf("vector status while down: %+v, want pending, no attempt, the outage as last error", st[0])
 	}
 	if d, b := logs.count(msgProviderDown), logs.count(msgProviderBack); d != 1 || b != 0 {
@@ -271,7 +272,7 @@ func TestProviderErrorOfOneTextRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st[0].State != records.StateFailed || st[0].Attempts != 3 || !strings.Contains(st[0].LastError, "status 500") {
+	if st[0].State != indexstate.Failed || st[0].Attempts != 3 || !strings.Contains(st[0].LastError, "status 500") {
 		t.Errorf("flaky record's vector status: %+v, want failed after 3 attempts with the 500", st[0])
 	}
 	others := p.count(t, `SELECT count(*) FROM river_job WHERE queue = 'index_vector' AND state = 'completed'

@@ -20,6 +20,7 @@ import (
 	"github.com/osa-archive/osa/backends/indexerr"
 	"github.com/osa-archive/osa/backends/keyword"
 	"github.com/osa-archive/osa/backends/pgvector"
+	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/internal/pgtest"
 	"github.com/osa-archive/osa/jobs"
 	"github.com/osa-archive/osa/records"
@@ -216,7 +217,7 @@ func TestPublishIndexesEveryBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, st := range sts {
-		if st.State != records.StateIndexed || st.IndexedVersion != 1 || st.IndexedAt == nil || st.LastError != "" {
+		if st.State != indexstate.Indexed || st.IndexedVersion != 1 || st.IndexedAt == nil || st.LastError != "" {
 			t.Fatalf("status %+v, want indexed at version 1", st)
 		}
 	}
@@ -431,7 +432,7 @@ func TestFailingBackendIsIsolatedAndRedriven(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st[0].State != records.StateFailed || st[0].Attempts != 1 || !strings.Contains(st[0].LastError, "3 dims") {
+	if st[0].State != indexstate.Failed || st[0].Attempts != 1 || !strings.Contains(st[0].LastError, "3 dims") {
 		t.Fatalf("vector status %+v, want failed at the first attempt with the error", st[0])
 	}
 	// River records the outcome a moment after the batch returns.
@@ -573,24 +574,24 @@ func TestIndexStatusFollowsChanges(t *testing.T) {
 	if err := p.client.Stop(stopCtx); err != nil {
 		t.Fatal(err)
 	}
-	status := func() (int, records.IndexStatus) {
+	status := func() (int, indexstate.Status) {
 		v, sts, err := p.store.IndexStatus(ctx, srn, []string{"keyword"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return v, sts[0]
 	}
-	if v, st := status(); v != 1 || st.State != records.StateIndexed || st.IndexedVersion != 1 {
+	if v, st := status(); v != 1 || st.State != indexstate.Indexed || st.IndexedVersion != 1 {
 		t.Fatalf("after indexing: version %d, %+v", v, st)
 	}
 	pub("second")
-	if v, st := status(); v != 2 || st.State != records.StatePending || st.Version != 2 || st.IndexedVersion != 1 {
+	if v, st := status(); v != 2 || st.State != indexstate.Pending || st.Version != 2 || st.IndexedVersion != 1 {
 		t.Fatalf("version 2 not fanned out yet: version %d, %+v; want pending at 2 with 1 indexed", v, st)
 	}
 	if err := p.store.Delete(ctx, srn); err != nil {
 		t.Fatal(err)
 	}
-	if _, st := status(); st.State != records.StatePending {
+	if _, st := status(); st.State != indexstate.Pending {
 		t.Fatalf("delete not fanned out yet: %+v, want pending", st)
 	}
 }

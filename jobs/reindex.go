@@ -17,6 +17,7 @@ import (
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/indexerr"
 	"github.com/osa-archive/osa/domainerr"
+	"github.com/osa-archive/osa/indexstate"
 )
 
 // Queue and settings of rebuilds.
@@ -307,22 +308,6 @@ func (w *ReindexFinishWorker) Work(ctx context.Context, job *river.Job[ReindexFi
 	return err
 }
 
-// syncStateSQL marks every record the new table holds as indexed at its version: records whose
-// live writes had failed or were still pending are indexed now. It locks the rows in record id
-// order, as the index workers lock theirs (lockSQL), so that it never deadlocks with them.
-const syncStateSQL = `
-UPDATE index_state s
-SET state = 'indexed', indexed_version = x.version, indexed_at = now(), updated_at = now(), attempts = 0, last_error = NULL
-FROM (
-    SELECT i.record_id, t.version
-    FROM index_state i JOIN %s t ON t.record_id = i.record_id
-    WHERE i.backend = $1 AND i.version <= t.version
-      AND (i.state <> 'indexed' OR i.indexed_version IS DISTINCT FROM t.version)
-    ORDER BY i.record_id
-    FOR UPDATE OF i
-) x
-WHERE s.backend = $1 AND s.record_id = x.record_id`
-
 func (w *ReindexFinishWorker) finish(ctx context.Context, job *river.Job[ReindexFinishArgs], b backends.Backend) error {
 	var state string
 	if err := w.x.pool.QueryRow(ctx, `SELECT state FROM reindexes WHERE id = $1`, job.Args.ReindexID).Scan(&state); err != nil {
@@ -352,7 +337,7 @@ func (w *ReindexFinishWorker) finish(ctx context.Context, job *river.Job[Reindex
 	}
 	// After the swap, not in its transaction: the swap holds its table locks only briefly.
 	if t, ok := b.(interface{ Table() string }); ok {
-		if _, err := w.x.pool.Exec(ctx, fmt.Sprintf(syncStateSQL, pgx.Identifier{t.Table()}.Sanitize()), b.Name()); err != nil {
+		if err := indexstate.SyncFromTable(ctx, w.x.pool, b.Name(), t.Table()); err != nil {
 			w.x.logger.WarnContext(ctx, "jobs: error updating index state after a reindex", "backend", b.Name(), "error", err)
 		}
 	}

@@ -4,9 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/indexstate"
 )
 
 // healthTimeout bounds one backend's health check.
@@ -23,28 +22,10 @@ type BackendInfo struct {
 	Queue                    string
 }
 
-const countsSQL = `
-SELECT backend,
-       count(*) FILTER (WHERE state = 'indexed'),
-       count(*) FILTER (WHERE state = 'pending'),
-       count(*) FILTER (WHERE state = 'failed')
-FROM index_state GROUP BY backend`
-
 // Backends lists the configured backends with their counts and health, in configuration order.
 func (s *Service) Backends(ctx context.Context) ([]BackendInfo, error) {
-	rows, err := s.pool.Query(ctx, countsSQL)
+	counts, err := indexstate.Counts(ctx, s.pool)
 	if err != nil {
-		return nil, err
-	}
-	counts := map[string][3]int64{}
-	var (
-		name string
-		c    [3]int64
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&name, &c[0], &c[1], &c[2]}, func() error {
-		counts[name] = c
-		return nil
-	}); err != nil {
 		return nil, err
 	}
 	out := make([]BackendInfo, len(s.backends))
@@ -54,7 +35,7 @@ func (s *Service) Backends(ctx context.Context) ([]BackendInfo, error) {
 		cancel()
 		c := counts[b.Name()]
 		out[i] = BackendInfo{Name: b.Name(), Kind: b.Kind(), Model: b.Model(), Dims: b.Dims(),
-			Indexed: c[0], Pending: c[1], Failed: c[2], Healthy: healthy, Queue: backends.Queue(b.Name())}
+			Indexed: c.Indexed, Pending: c.Pending, Failed: c.Failed, Healthy: healthy, Queue: backends.Queue(b.Name())}
 	}
 	return out, nil
 }

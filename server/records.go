@@ -13,6 +13,7 @@ import (
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
 	"github.com/osa-archive/osa/domainerr"
+	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/records"
 )
 
@@ -137,10 +138,10 @@ func (s *recordService) GetIndexStatus(ctx context.Context, req *connect.Request
 }
 
 var indexStates = map[string]osav1.IndexState{
-	records.StatePending: osav1.IndexState_INDEX_STATE_PENDING,
-	records.StateIndexed: osav1.IndexState_INDEX_STATE_INDEXED,
-	records.StateFailed:  osav1.IndexState_INDEX_STATE_FAILED,
-	records.StateDeleted: osav1.IndexState_INDEX_STATE_DELETED,
+	indexstate.Pending: osav1.IndexState_INDEX_STATE_PENDING,
+	indexstate.Indexed: osav1.IndexState_INDEX_STATE_INDEXED,
+	indexstate.Failed:  osav1.IndexState_INDEX_STATE_FAILED,
+	indexstate.Deleted: osav1.IndexState_INDEX_STATE_DELETED,
 }
 
 // publishParams turns one request into store params; metadata travels as JSON.

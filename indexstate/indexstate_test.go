@@ -1,0 +1,124 @@
+package indexstate_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/osa-archive/osa/indexstate"
+	"github.com/osa-archive/osa/internal/pgtest"
+)
+
+// The operations move a row through its states, never back to an older version, and the reads
+// report what they wrote.
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	a, b := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	for _, id := range []uuid.UUID{a, b} {
+		if _, err := pool.Exec(ctx, `INSERT INTO records (id, version, metadata) VALUES ($1, 2, '{}')`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inTx := func(f func(pgx.Tx) error) {
+		t.Helper()
+		if err := pgx.BeginFunc(ctx, pool, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func(id uuid.UUID, backend string) indexstate.Status {
+		t.Helper()
+		got, err := indexstate.OfRecord(ctx, pool, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got[backend]
+	}
+
+	if err := indexstate.MarkPending(ctx, pool, []uuid.UUID{a, b}, []int32{2, 1}, []string{"kw", "vec"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(a, "vec"); st.State != indexstate.Pending || st.Version != 2 || st.IndexedAt != nil {
+		t.Fatalf("after MarkPending: %+v, want pending at 2", st)
+	}
+	inTx(func(tx pgx.Tx) error {
+		if err := indexstate.Lock(ctx, tx, "kw", []uuid.UUID{b, a}); err != nil {
+			return err
+		}
+		return indexstate.MarkDone(ctx, tx, "kw", []indexstate.Done{
+			{RecordID: a, Version: 2, Attempt: 1}, {RecordID: b, Version: 1, Attempt: 3, Deleted: true}})
+	})
+	if st := state(a, "kw"); st.State != indexstate.Indexed || st.IndexedVersion != 2 || st.Attempts != 1 || st.IndexedAt == nil {
+		t.Fatalf("after MarkDone: %+v, want indexed at 2", st)
+	}
+	if st := state(b, "kw"); st.State != indexstate.Deleted || st.IndexedVersion != 1 {
+		t.Fatalf("after MarkDone of a delete: %+v, want deleted at 1", st)
+	}
+	// An older version changes nothing: neither pending, nor done, nor a failure.
+	if err := indexstate.MarkPending(ctx, pool, []uuid.UUID{a}, []int32{1}, []string{"kw"}); err != nil {
+		t.Fatal(err)
+	}
+	inTx(func(tx pgx.Tx) error {
+		return indexstate.MarkDone(ctx, tx, "kw", []indexstate.Done{{RecordID: a, Version: 1}})
+	})
+	if err := indexstate.RecordFailures(ctx, pool, "kw", []indexstate.Failure{{RecordID: a, Version: 1, Attempt: 5, Error: "old", Final: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(a, "kw"); st.State != indexstate.Indexed || st.IndexedVersion != 2 || st.LastError != "" {
+		t.Fatalf("after writes of an older version: %+v, want it indexed at 2, untouched", st)
+	}
+
+	// A snooze records its reason and keeps the attempts; a final failure fails the record.
+	if err := indexstate.RecordFailures(ctx, pool, "vec", []indexstate.Failure{
+		{RecordID: a, Version: 2, Attempt: 4, Error: "provider down", Snoozed: true},
+		{RecordID: b, Version: 1, Attempt: 3, Error: "bad text", Final: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(a, "vec"); st.State != indexstate.Pending || st.Attempts != 0 || st.LastError != "provider down" {
+		t.Fatalf("after a snooze: %+v, want pending, 0 attempts, the reason", st)
+	}
+	if st := state(b, "vec"); st.State != indexstate.Failed || st.Attempts != 3 || st.LastError != "bad text" {
+		t.Fatalf("after a final failure: %+v, want failed after 3 attempts", st)
+	}
+	counts, err := indexstate.Counts(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counts["vec"]; got != (indexstate.Count{Pending: 1, Failed: 1}) {
+		t.Fatalf("vec counts %+v, want 1 pending and 1 failed", got)
+	}
+	if got := counts["kw"]; got != (indexstate.Count{Indexed: 1}) {
+		t.Fatalf("kw counts %+v, want 1 indexed (the deleted record counts in no state)", got)
+	}
+
+	if n, err := indexstate.ResetFailed(ctx, pool, "vec"); err != nil || n != 1 {
+		t.Fatalf("ResetFailed: %d, %v; want 1 reset", n, err)
+	}
+	if st := state(b, "vec"); st.State != indexstate.Pending || st.Attempts != 0 {
+		t.Fatalf("after ResetFailed: %+v, want pending with no attempts", st)
+	}
+
+	// A rebuilt table holding both records at their versions syncs them indexed.
+	if _, err := pool.Exec(ctx, `CREATE TABLE "vec table" (record_id uuid PRIMARY KEY, version int NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO "vec table" VALUES ($1, 2), ($2, 1)`, a, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := indexstate.SyncFromTable(ctx, pool, "vec", "vec table"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []uuid.UUID{a, b} {
+		if st := state(id, "vec"); st.State != indexstate.Indexed || st.IndexedVersion != st.Version || st.LastError != "" {
+			t.Fatalf("after SyncFromTable: %+v, want indexed at its version", st)
+		}
+	}
+	if err := indexstate.SyncFromTable(ctx, pool, "vec", "no such table"); err == nil || !strings.Contains(err.Error(), "no such table") {
+		t.Fatalf("SyncFromTable of a missing table: %v, want an error naming it", err)
+	}
+}
