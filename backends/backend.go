@@ -2,8 +2,9 @@
 // ([Backend]) with two kinds, backends/pgvector (semantic search) and backends/keyword (full-text
 // search) — and the text both index, built from configurable metadata fields ([Text]).
 //
-// The job layer drives a backend one batch at a time: [Backend.Prepare] does the work that needs
-// no database (embedding), then [Backend.IngestBatch] and [Backend.DeleteBatch] write inside the
+// A backend has three roles, each an interface of its own: [Indexer], [Searcher] and [Rebuilder].
+// The job layer drives an Indexer one batch at a time: [Indexer.Prepare] does the work that needs
+// no database (embedding), then [Indexer.IngestBatch] and [Indexer.DeleteBatch] write inside the
 // caller's transaction, so the index_state row of every document commits with its index row.
 // Every write is an upsert guarded by record version: an older version never overwrites a newer
 // one, and re-running a batch changes nothing.
@@ -13,15 +14,15 @@
 // A backend is rebuilt while searches keep being answered from its table (the live table) in
 // five steps, each safe to repeat when a rebuild resumes:
 //
-//  1. [Backend.CreateShadow] creates the shadow table, <table>_shadow, without its search index.
-//  2. The rebuild writes every record to the shadow through [Backend.Shadow] (bulk batches; a
+//  1. [Rebuilder.CreateShadow] creates the shadow table, <table>_shadow, without its search index.
+//  2. The rebuild writes every record to the shadow through [Rebuilder.Shadow] (bulk batches; a
 //     table without an index takes them several times faster). Meanwhile the live indexer writes
 //     every batch to both tables in one transaction, the live table first, so nothing published
 //     during the rebuild is missed.
-//  3. [Backend.IndexShadow] builds the search index once, without blocking those writes.
-//  4. [Backend.SwapShadow] replaces the live table by the shadow in the caller's transaction;
+//  3. [Rebuilder.IndexShadow] builds the search index once, without blocking those writes.
+//  4. [Rebuilder.SwapShadow] replaces the live table by the shadow in the caller's transaction;
 //     searches wait for it only while it commits.
-//  5. After the swap the indexer writes the live table alone; [Backend.DropShadow] discards the
+//  5. After the swap the indexer writes the live table alone; [Rebuilder.DropShadow] discards the
 //     shadow of an abandoned or failed rebuild instead.
 package backends
 
@@ -51,8 +52,8 @@ type Document struct {
 	Embedding []float32
 }
 
-// Backend is one index backend. Implementations are safe for concurrent use.
-type Backend interface {
+// Info names a backend and says what it is.
+type Info interface {
 	// Name is the configured name; the backend's queue is "index_" + Name.
 	Name() string
 	// Kind is KindPgvector or KindKeyword.
@@ -61,9 +62,12 @@ type Backend interface {
 	Model() string
 	// Dims is the vector length (0 for backends that do not embed).
 	Dims() int
-	// Ensure creates the backend's table and indexes when missing, and fails with an error that
-	// names the fix when the existing table does not match the configuration (dims, model).
-	Ensure(ctx context.Context, pool *pgxpool.Pool) error
+}
+
+// Indexer writes documents: the role the index workers drive, one batch at a time.
+type Indexer interface {
+	// Name is the configured name.
+	Name() string
 	// Prepare does the batch's work outside the database (embedding) and returns one error per
 	// document, classified with package indexerr; documents with an error are not written.
 	Prepare(ctx context.Context, docs []Document) []error
@@ -72,17 +76,30 @@ type Backend interface {
 	IngestBatch(ctx context.Context, tx pgx.Tx, docs []Document) []error
 	// DeleteBatch removes the rows of ids in tx.
 	DeleteBatch(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error
+}
+
+// Searcher answers queries: the role of the search service.
+type Searcher interface {
+	Info
 	// Search returns the best q.Limit live records for q, best first; ties are broken by record
 	// id. An error classified permanent by package indexerr means the query itself can never
 	// be answered (a query with no words to embed).
 	Search(ctx context.Context, pool *pgxpool.Pool, q Query) ([]Hit, error)
 	// Health reports whether the backend can serve (its table exists, its provider answers).
 	Health(ctx context.Context, pool *pgxpool.Pool) error
+}
 
+// Rebuilder rebuilds the backend's table online (see the package doc): the role of a rebuild.
+type Rebuilder interface {
+	// Name is the configured name.
+	Name() string
+	// Table is the live table, with columns record_id and version among others: after a swap,
+	// the records it holds are what the backend has indexed.
+	Table() string
 	// Shadow returns the same backend bound to its shadow table: IngestBatch, DeleteBatch,
-	// Prepare, Search and Health use the shadow table, and Ensure creates it without its search
-	// index (as CreateShadow does). Name, Kind, Model and Dims are the live backend's, and the
-	// shadow methods below act on the same shadow table. The shadow of a shadow is itself.
+	// Prepare, Search, Health and Table use the shadow table, and Ensure creates it without its
+	// search index (as CreateShadow does). Name, Kind, Model and Dims are the live backend's, and
+	// the shadow methods below act on the same shadow table. The shadow of a shadow is itself.
 	//
 	// A transaction that writes both tables (a dual write) must write the live table first, the
 	// order in which SwapShadow locks them; the other order can deadlock with a swap.
@@ -114,6 +131,19 @@ type Backend interface {
 	DropShadow(ctx context.Context, tx pgx.Tx) error
 	// ShadowExists reports whether the shadow table exists.
 	ShadowExists(ctx context.Context, q Querier) (bool, error)
+}
+
+// Backend is one index backend in every role. Implementations are safe for concurrent use.
+// Each consumer takes the role it drives: the index workers an [Indexer], the search service a
+// [Searcher], a rebuild a [Rebuilder].
+type Backend interface {
+	Info
+	Indexer
+	Searcher
+	Rebuilder
+	// Ensure creates the backend's table and indexes when missing, and fails with an error that
+	// names the fix when the existing table does not match the configuration (dims, model).
+	Ensure(ctx context.Context, pool *pgxpool.Pool) error
 }
 
 // Querier runs a query that returns one row: a *pgxpool.Pool, a *pgx.Conn or a pgx.Tx.

@@ -152,7 +152,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 			MaxSize: cfg.FanOutBatch, MaxDelay: cfg.FanOutDelay, Slots: fanSlots, Timeout: fanOutTimeout(cfg.JobTimeout),
 		}, fan.runBatch)
 		idx := &IndexWorker{gatherers: map[string]*gatherer[*river.Job[IndexRecordArgs]]{}}
-		rx := &reindexer{backends: map[string]backends.Backend{}, logger: logger, pool: pool}
+		rx := &reindexer{backends: map[string]backends.Rebuilder{}, logger: logger, pool: pool}
 		for _, b := range cfg.Backends {
 			rx.backends[b.Backend.Name()] = b.Backend
 			name := b.Backend.Name()
@@ -160,7 +160,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 			rc.Queues[backends.Queue(name)] = queue(slots)
 			fan.names = append(fan.names, name)
 			fan.targets = append(fan.targets, target{name: name, maxAttempts: b.MaxAttempts})
-			x := &indexer{backend: b.Backend, domain: cfg.Domain, logger: logger, onBatch: cfg.OnBatch, pool: pool,
+			x := &indexer{backend: b.Backend, shadow: b.Backend.Shadow(), domain: cfg.Domain, logger: logger, onBatch: cfg.OnBatch, pool: pool,
 				provider: newProvider(name, logger, cfg.OutageRetryMin, cfg.OutageRetryMax)}
 			idx.gatherers[name] = newGatherer(gatherConfig{
 				MaxSize: b.BatchSize, MaxDelay: b.BatchDelay, Slots: slots, Timeout: b.BatchTimeout,

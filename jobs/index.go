@@ -64,7 +64,8 @@ type BatchStats struct {
 
 // indexer runs the batches of one backend.
 type indexer struct {
-	backend  backends.Backend
+	backend  backends.Indexer
+	shadow   backends.Indexer // backend bound to its shadow table, written while a rebuild runs; nil when it has none
 	domain   string
 	logger   *slog.Logger
 	onBatch  func(BatchStats)
@@ -305,7 +306,10 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 // table (the order a swap locks them in). Any failure fails the batch: a rebuild must not miss a
 // record the live table has.
 func (x *indexer) writeShadow(ctx context.Context, tx pgx.Tx, done []*action, deletes []uuid.UUID) error {
-	shadow := x.backend.Shadow()
+	shadow := x.shadow
+	if shadow == nil {
+		return fmt.Errorf("a rebuild of backend %q is running, and this process has no shadow table to write for it", x.backend.Name())
+	}
 	var docs []backends.Document
 	for _, a := range done {
 		if !a.delete {

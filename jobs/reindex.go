@@ -95,7 +95,7 @@ func scanReindex(row pgx.Row) (Reindex, error) {
 var ErrReindexNotFound = domainerr.New(domainerr.ErrNotFound, "reindex not found")
 
 // StartReindex starts a rebuild of b, or returns the one already running for it.
-func StartReindex(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpool.Pool, b backends.Backend) (Reindex, error) {
+func StartReindex(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpool.Pool, b backends.Rebuilder) (Reindex, error) {
 	var r Reindex
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		// Serialise starts of one backend, so two callers cannot both create a rebuild.
@@ -132,7 +132,7 @@ func GetReindex(ctx context.Context, pool *pgxpool.Pool, id int64) (Reindex, err
 
 // reindexer holds what the rebuild workers share.
 type reindexer struct {
-	backends map[string]backends.Backend
+	backends map[string]backends.Rebuilder
 	logger   *slog.Logger
 	pool     *pgxpool.Pool
 }
@@ -144,7 +144,7 @@ const notHereSnooze = 5 * time.Second
 // backend returns the backend a rebuild's job names. A process that does not have it (one not
 // yet restarted with the configuration that added the backend) snoozes the job, without using
 // an attempt, for a process that has it: the rebuild queue is shared by every process.
-func (x *reindexer) backend(ctx context.Context, name string) (backends.Backend, error) {
+func (x *reindexer) backend(ctx context.Context, name string) (backends.Rebuilder, error) {
 	b, ok := x.backends[name]
 	if !ok {
 		x.logger.WarnContext(ctx, "jobs: a rebuild's job names a backend this process does not have; left to a process "+
@@ -155,7 +155,7 @@ func (x *reindexer) backend(ctx context.Context, name string) (backends.Backend,
 }
 
 // fail marks a rebuild failed with err (its last attempt) and drops its shadow table.
-func (x *reindexer) fail(ctx context.Context, id int64, b backends.Backend, cause error) {
+func (x *reindexer) fail(ctx context.Context, id int64, b backends.Rebuilder, cause error) {
 	err := pgx.BeginFunc(context.WithoutCancel(ctx), x.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE reindexes SET state = 'failed', error = $2, finished_at = now()
 			WHERE id = $1 AND state = 'running'`, id, cause.Error()); err != nil {
@@ -188,7 +188,7 @@ func (w *ReindexChunkWorker) Work(ctx context.Context, job *river.Job[ReindexChu
 }
 
 // copyChunk copies the next chunk and enqueues what follows, in one transaction.
-func (w *ReindexChunkWorker) copyChunk(ctx context.Context, job *river.Job[ReindexChunkArgs], b backends.Backend) error {
+func (w *ReindexChunkWorker) copyChunk(ctx context.Context, job *river.Job[ReindexChunkArgs], b backends.Rebuilder) error {
 	var (
 		state  string
 		lastID *uuid.UUID
@@ -308,7 +308,7 @@ func (w *ReindexFinishWorker) Work(ctx context.Context, job *river.Job[ReindexFi
 	return err
 }
 
-func (w *ReindexFinishWorker) finish(ctx context.Context, job *river.Job[ReindexFinishArgs], b backends.Backend) error {
+func (w *ReindexFinishWorker) finish(ctx context.Context, job *river.Job[ReindexFinishArgs], b backends.Rebuilder) error {
 	var state string
 	if err := w.x.pool.QueryRow(ctx, `SELECT state FROM reindexes WHERE id = $1`, job.Args.ReindexID).Scan(&state); err != nil {
 		return fmt.Errorf("error reading reindex %d: %w", job.Args.ReindexID, err)
@@ -336,10 +336,8 @@ func (w *ReindexFinishWorker) finish(ctx context.Context, job *river.Job[Reindex
 		return err
 	}
 	// After the swap, not in its transaction: the swap holds its table locks only briefly.
-	if t, ok := b.(interface{ Table() string }); ok {
-		if err := indexstate.SyncFromTable(ctx, w.x.pool, b.Name(), t.Table()); err != nil {
-			w.x.logger.WarnContext(ctx, "jobs: error updating index state after a reindex", "backend", b.Name(), "error", err)
-		}
+	if err := indexstate.SyncFromTable(ctx, w.x.pool, b.Name(), b.Table()); err != nil {
+		w.x.logger.WarnContext(ctx, "jobs: error updating index state after a reindex", "backend", b.Name(), "error", err)
 	}
 	w.x.logger.InfoContext(ctx, "jobs: reindex finished", "backend", b.Name(), "reindex_id", job.Args.ReindexID,
 		"index_build", built.Round(time.Millisecond))

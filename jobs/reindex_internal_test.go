@@ -15,7 +15,7 @@ import (
 // configuration that added it) snoozes for a process that has it, without using an attempt.
 func TestReindexJobOnProcessWithoutBackend(t *testing.T) {
 	t.Parallel()
-	x := &reindexer{backends: map[string]backends.Backend{}, logger: slog.New(slog.DiscardHandler)}
+	x := &reindexer{backends: map[string]backends.Rebuilder{}, logger: slog.New(slog.DiscardHandler)}
 	ctx := context.Background()
 	for name, work := range map[string]func() error{
 		"chunk": func() error {

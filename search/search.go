@@ -150,13 +150,13 @@ type Result struct {
 
 // Service answers searches over a fixed set of backends.
 type Service struct {
-	backends []backends.Backend
+	backends []backends.Searcher
 	cfg      Config
 	pool     *pgxpool.Pool
 }
 
 // New returns a service over bs, in configuration order (the first of each kind is its default).
-func New(pool *pgxpool.Pool, bs []backends.Backend, cfg Config) *Service {
+func New(pool *pgxpool.Pool, bs []backends.Searcher, cfg Config) *Service {
 	return &Service{backends: bs, cfg: cfg.WithDefaults(), pool: pool}
 }
 
@@ -196,7 +196,7 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 }
 
 // side asks one backend for its top n and ranks the hits.
-func (s *Service) side(ctx context.Context, b backends.Backend, req Request, n int, vector bool) ([]Hit, error) {
+func (s *Service) side(ctx context.Context, b backends.Searcher, req Request, n int, vector bool) ([]Hit, error) {
 	found, err := b.Search(ctx, s.pool, backends.Query{Text: req.Query, Limit: n, Filter: req.Filter, EfSearch: s.cfg.EfSearch})
 	if err != nil {
 		if indexerr.IsPermanent(err) {
@@ -219,7 +219,7 @@ func (s *Service) side(ctx context.Context, b backends.Backend, req Request, n i
 // hybrid queries both sides concurrently for their top depth and fuses them. A query the vector
 // side cannot embed (no words, such as "%") is answered by the keyword side alone; a side
 // without hits leaves the other's order as it is.
-func (s *Service) hybrid(ctx context.Context, vec, kw backends.Backend, req Request, depth int) ([]Hit, error) {
+func (s *Service) hybrid(ctx context.Context, vec, kw backends.Searcher, req Request, depth int) ([]Hit, error) {
 	var vh, kh []Hit
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
@@ -244,7 +244,7 @@ func (s *Service) hybrid(ctx context.Context, vec, kw backends.Backend, req Requ
 }
 
 // plan validates req, fills its defaults and picks the backends and mode.
-func (s *Service) plan(req *Request) (vec, kw backends.Backend, mode Mode, err error) {
+func (s *Service) plan(req *Request) (vec, kw backends.Searcher, mode Mode, err error) {
 	switch n := utf8.RuneCountInString(req.Query); {
 	case !utf8.ValidString(req.Query):
 		return nil, nil, 0, domainerr.Invalid("query", "is not valid UTF-8")
@@ -272,15 +272,15 @@ func (s *Service) plan(req *Request) (vec, kw backends.Backend, mode Mode, err e
 		}
 	}
 
-	var named backends.Backend
+	var named backends.Searcher
 	if req.Backend != "" {
-		i := slices.IndexFunc(s.backends, func(b backends.Backend) bool { return b.Name() == req.Backend })
+		i := slices.IndexFunc(s.backends, func(b backends.Searcher) bool { return b.Name() == req.Backend })
 		if i < 0 {
 			return nil, nil, 0, domainerr.Invalid("backend", "%q is not a configured backend (one of %v)", req.Backend, s.names())
 		}
 		named = s.backends[i]
 	}
-	pick := func(kind string) backends.Backend {
+	pick := func(kind string) backends.Searcher {
 		if named != nil && named.Kind() == kind {
 			return named
 		}

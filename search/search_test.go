@@ -74,7 +74,7 @@ func setup(t *testing.T) *testBundle {
 		bdocs = append(bdocs, backends.Document{RecordID: r.Record.ID, Version: r.Record.Version, Metadata: docs[i]})
 	}
 	b.index(t, bdocs)
-	b.svc = search.New(pool, []backends.Backend{vec, kw}, search.Config{})
+	b.svc = search.New(pool, []backends.Searcher{vec, kw}, search.Config{})
 	return b
 }
 
@@ -307,8 +307,8 @@ func TestBadRequests(t *testing.T) {
 	pool := pgtest.New(t)
 	vec, _ := pgvector.New(pgvector.Config{Name: "vector", Embedder: embed.NewHash(embed.HashConfig{})})
 	kw, _ := keyword.New(keyword.Config{Name: "keyword"})
-	svc := search.New(pool, []backends.Backend{vec, kw}, search.Config{})
-	kwOnly := search.New(pool, []backends.Backend{kw}, search.Config{})
+	svc := search.New(pool, []backends.Searcher{vec, kw}, search.Config{})
+	kwOnly := search.New(pool, []backends.Searcher{kw}, search.Config{})
 	for _, tc := range []struct {
 		name  string
 		svc   *search.Service

@@ -152,7 +152,11 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	s.store = records.NewStore(s.pool, jobs.EnqueueFanOut(s.river), storeCfg)
-	s.search = search.New(s.pool, s.Backends(), search.Config{
+	searchers := make([]backends.Searcher, len(s.backends))
+	for i, b := range s.backends {
+		searchers[i] = b.Backend
+	}
+	s.search = search.New(s.pool, searchers, search.Config{
 		Domain:        s.cfg.Node.Domain,
 		EfSearch:      s.cfg.Search.EfSearch,
 		RRFK:          s.cfg.Search.RRFK,
