@@ -1,9 +1,14 @@
-// Package jobs holds OSA's River jobs and workers: the fan-out of a record change to every
-// backend, and the per-backend index workers that gather jobs into batches (see gatherer.go).
-// Jobs carry record ids and versions, never metadata: a worker reads the current record when it
-// runs, so the latest state always wins. While a backend's embedding provider is down, its index
-// jobs snooze without using an attempt and are retried within [Config.OutageRetryMax] of its
-// return (see outage.go).
+// Package jobs builds OSA's River client ([NewClient]) from its parts, each a package of its own
+// that registers its queues and workers and imports downwards only:
+//
+//   - jobs/pipeline: the fan-out of a record change to every backend and the per-backend index
+//     workers that gather jobs into batches;
+//   - jobs/harvest: harvests of sources, in chunks, and their schedules;
+//   - jobs/reindex: online rebuilds of a backend;
+//   - jobs/admin: River administration (re-queueing failed jobs, queue statistics).
+//
+// Workers get the client as a field once it is built (each part's Workers.Bind), never from
+// their job's context.
 //
 // # Provider outages
 //
@@ -13,7 +18,7 @@
 // outage ends with records failed. Instead, a batch whose embedding failed as a whole with
 // transient errors snoozes its jobs (river.JobSnooze: no attempt used) for a delay that grows with
 // the length of the outage: as long as the outage has lasted so far, at least
-// [Config.OutageRetryMin] and at most [Config.OutageRetryMax], less up to 20% drawn at random
+// [pipeline.Config.OutageRetryMin] and at most [pipeline.Config.OutageRetryMax], less up to 20% drawn at random
 // per batch. Once the provider answers again, every waiting job is retried within
 // OutageRetryMax (plus River's scheduler interval, 5 s, for snoozes longer than that). An
 // outage that never ends loses nothing and does not spin: the jobs stay scheduled and are
@@ -34,9 +39,9 @@
 // # Rebuilds
 //
 // Reindexing rebuilds a backend while it keeps answering searches (see the "Online rebuild"
-// section of package backends): StartReindex records a reindexes row, creates the shadow table
+// section of package backends): reindex.Start records a reindexes row, creates the shadow table
 // and enqueues the first chunk, in one transaction; from then on the index workers write every
-// batch to both tables. Each chunk job copies the next ReindexChunkSize live records, in id
+// batch to both tables. Each chunk job copies the next reindex.ChunkSize live records, in id
 // order, into the shadow, records its progress and enqueues the next chunk — in one transaction,
 // so a crash resumes at the chunk it was on. The finish job builds the shadow's search index once
 // and swaps the shadow in.

@@ -24,6 +24,8 @@ import (
 	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/internal/pgtest"
 	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/harvest"
+	"github.com/osa-archive/osa/jobs/pipeline"
 	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/sources"
 	"github.com/osa-archive/osa/sources/geo"
@@ -101,18 +103,20 @@ func (e *harvestEnv) client(t *testing.T, noStart bool) *river.Client[pgx.Tx] {
 		t.Fatal(err)
 	}
 	client, err := jobs.NewClient(e.pool, jobs.Config{
-		Backends: []jobs.BackendConfig{{Backend: kw, Weight: 1, MaxAttempts: 5, BatchSize: 64,
-			BatchDelay: 20 * time.Millisecond, BatchTimeout: 30 * time.Second}},
-		Domain:            testDomain,
-		FanOutWorkers:     16,
+		Pipeline: pipeline.Config{
+			Backends: []pipeline.BackendConfig{{Backend: kw, Weight: 1, MaxAttempts: 5, BatchSize: 64,
+				BatchDelay: 20 * time.Millisecond, BatchTimeout: 30 * time.Second}},
+			Domain:        testDomain,
+			FanOutWorkers: 16,
+			TotalWorkers:  64,
+		},
+		Harvest:           harvest.Config{Sources: e.reg},
 		FetchCooldown:     5 * time.Millisecond,
 		FetchPollInterval: 100 * time.Millisecond,
 		JobTimeout:        30 * time.Second,
 		RescueAfter:       time.Minute,
 		RetryPolicy:       fastRetry{d: 50 * time.Millisecond},
-		Sources:           e.reg,
 		Store:             records.StoreConfig{Domain: testDomain},
-		TotalWorkers:      64,
 		Work:              true,
 	}, e.logger(t))
 	if err != nil {
@@ -131,28 +135,28 @@ func (e *harvestEnv) client(t *testing.T, noStart bool) *river.Client[pgx.Tx] {
 	return client
 }
 
-func (e *harvestEnv) start(t *testing.T, client *river.Client[pgx.Tx], req jobs.HarvestRequest) jobs.Harvest {
+func (e *harvestEnv) start(t *testing.T, client *river.Client[pgx.Tx], req harvest.Request) harvest.Harvest {
 	t.Helper()
-	h, err := jobs.StartHarvest(context.Background(), client, e.pool, e.reg, req)
+	h, err := harvest.Start(context.Background(), client, e.pool, e.reg, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.State != jobs.HarvestRunning || h.ID <= 0 {
+	if h.State != harvest.Running || h.ID <= 0 {
 		t.Fatalf("started harvest %+v", h)
 	}
 	return h
 }
 
 // wait polls the harvest until it is no longer running.
-func (e *harvestEnv) wait(t *testing.T, id int64) jobs.Harvest {
+func (e *harvestEnv) wait(t *testing.T, id int64) harvest.Harvest {
 	t.Helper()
-	var h jobs.Harvest
+	var h harvest.Harvest
 	waitFor(t, 30*time.Second, fmt.Sprintf("harvest %d to end", id), func() bool {
 		var err error
-		if h, err = jobs.GetHarvest(context.Background(), e.pool, id); err != nil {
+		if h, err = harvest.Get(context.Background(), e.pool, id); err != nil {
 			t.Fatal(err)
 		}
-		return h.State != jobs.HarvestRunning
+		return h.State != harvest.Running
 	})
 	return h
 }
@@ -228,13 +232,13 @@ func TestHarvestEndsAtLimitOrTotal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			src := srcs[i]
-			h := e.start(t, client, jobs.HarvestRequest{Source: src.name, Limit: tc.limit, ChunkSize: tc.chunk})
+			h := e.start(t, client, harvest.Request{Source: src.name, Limit: tc.limit, ChunkSize: tc.chunk})
 			h = e.wait(t, h.ID)
 			want := int64(min(tc.total, tc.limit))
 			if tc.limit == 0 {
 				want = int64(tc.total)
 			}
-			if h.State != jobs.HarvestSucceeded || h.Fetched != want || h.Published != want || h.Total != want ||
+			if h.State != harvest.Succeeded || h.Fetched != want || h.Published != want || h.Total != want ||
 				h.Unchanged != 0 || h.Skipped != 0 || h.Error != "" || h.FinishedAt == nil {
 				t.Fatalf("harvest %+v, want succeeded with %d fetched and published", h, want)
 			}
@@ -279,12 +283,12 @@ func TestHarvestFailures(t *testing.T) {
 		f := geotest.Fault{Status: 503}
 		arrived, release := retried.fake.Hold(10) // the faults below hit the second chunk
 
-		h := e.start(t, client, jobs.HarvestRequest{Source: retried.name})
+		h := e.start(t, client, harvest.Request{Source: retried.name})
 		<-arrived
 		retried.fake.Fail("esummary", f, f, f, f, f)
 		release()
 		h = e.wait(t, h.ID)
-		if h.State != jobs.HarvestSucceeded || h.Fetched != 12 || h.Published != 12 {
+		if h.State != harvest.Succeeded || h.Fetched != 12 || h.Published != 12 {
 			t.Fatalf("harvest %+v, want succeeded with 12", h)
 		}
 		if got := retried.fake.Retstarts(); !slices.Equal(got, []int{0, 10, 10, 10, 10, 10, 10}) {
@@ -294,16 +298,16 @@ func TestHarvestFailures(t *testing.T) {
 	t.Run("SourceStaysDown", func(t *testing.T) {
 		t.Parallel()
 		arrived, release := down.fake.Hold(10)
-		h := e.start(t, client, jobs.HarvestRequest{Source: down.name})
+		h := e.start(t, client, harvest.Request{Source: down.name})
 		<-arrived
 		var faults []geotest.Fault
-		for range 5 * jobs.HarvestMaxAttempts {
+		for range 5 * harvest.MaxAttempts {
 			faults = append(faults, geotest.Fault{Status: 503, Body: "maintenance"})
 		}
 		down.fake.Fail("esummary", faults...)
 		release()
 		h = e.wait(t, h.ID)
-		if h.State != jobs.HarvestFailed || h.FinishedAt == nil || !strings.Contains(h.Error, "HTTP 503") ||
+		if h.State != harvest.Failed || h.FinishedAt == nil || !strings.Contains(h.Error, "HTTP 503") ||
 			!strings.Contains(h.Error, "offset 10") || strings.Contains(h.Error, "api_key") {
 			t.Fatalf("harvest %+v, want failed at offset 10 with the 503", h)
 		}
@@ -312,8 +316,8 @@ func TestHarvestFailures(t *testing.T) {
 			t.Fatalf("harvest fetched %d, want the first chunk's 10", h.Fetched)
 		}
 		// The held request, then 5 attempts per chunk try.
-		if n := down.fake.Count("esummary"); n != 2+5*jobs.HarvestMaxAttempts-1 {
-			t.Fatalf("%d esummary requests, want %d", n, 2+5*jobs.HarvestMaxAttempts-1)
+		if n := down.fake.Count("esummary"); n != 2+5*harvest.MaxAttempts-1 {
+			t.Fatalf("%d esummary requests, want %d", n, 2+5*harvest.MaxAttempts-1)
 		}
 		waitFor(t, 5*time.Second, "the chunk job cancelled", func() bool {
 			return e.count(t, `SELECT count(*) FROM river_job WHERE kind = 'osa_harvest_chunk' AND state = 'cancelled'
@@ -323,20 +327,20 @@ func TestHarvestFailures(t *testing.T) {
 	t.Run("PermanentErrorFailsAtOnce", func(t *testing.T) {
 		t.Parallel()
 		rejected.fake.Fail("esearch", geotest.Fault{Status: 400, Body: `{"error":"Invalid query"}`})
-		h := e.wait(t, e.start(t, client, jobs.HarvestRequest{Source: rejected.name}).ID)
-		if h.State != jobs.HarvestFailed || !strings.Contains(h.Error, "HTTP 400") || rejected.fake.Count("esearch") != 1 {
+		h := e.wait(t, e.start(t, client, harvest.Request{Source: rejected.name}).ID)
+		if h.State != harvest.Failed || !strings.Contains(h.Error, "HTTP 400") || rejected.fake.Count("esearch") != 1 {
 			t.Fatalf("harvest %+v after %d searches, want failed after 1", h, rejected.fake.Count("esearch"))
 		}
 	})
 	t.Run("InvalidJSON", func(t *testing.T) {
 		t.Parallel()
 		var faults []geotest.Fault
-		for range 5 * jobs.HarvestMaxAttempts {
+		for range 5 * harvest.MaxAttempts {
 			faults = append(faults, geotest.Fault{Body: `{"header":{"type":"esummary"},"result":{"uids":["1"`})
 		}
 		garbled.fake.Fail("esummary", faults...)
-		h := e.wait(t, e.start(t, client, jobs.HarvestRequest{Source: garbled.name}).ID)
-		if h.State != jobs.HarvestFailed || !strings.Contains(h.Error, "not valid JSON") || h.Fetched != 0 {
+		h := e.wait(t, e.start(t, client, harvest.Request{Source: garbled.name}).ID)
+		if h.State != harvest.Failed || !strings.Contains(h.Error, "not valid JSON") || h.Fetched != 0 {
 			t.Fatalf("harvest %+v, want failed on invalid JSON", h)
 		}
 	})
@@ -355,7 +359,7 @@ func TestHarvestRidesOutFaults(t *testing.T) {
 	for _, off := range []int{10, 20, 30, 40, 50} {
 		arrivals[off], holds[off] = f.Hold(off)
 	}
-	h := e.start(t, client, jobs.HarvestRequest{Source: src.name})
+	h := e.start(t, client, harvest.Request{Source: src.name})
 	for _, step := range []struct {
 		off   int
 		fault func()
@@ -375,7 +379,7 @@ func TestHarvestRidesOutFaults(t *testing.T) {
 		holds[step.off]()
 	}
 	h = e.wait(t, h.ID)
-	if h.State != jobs.HarvestSucceeded || h.Fetched != 60 || h.Published != 60 {
+	if h.State != harvest.Succeeded || h.Fetched != 60 || h.Published != 60 {
 		t.Fatalf("harvest %+v, want succeeded with 60", h)
 	}
 	if n := e.count(t, `SELECT count(*) FROM records WHERE source = 'geo' AND version = 1`); n != 60 {
@@ -402,7 +406,7 @@ func TestHarvestResumesAfterProcessStops(t *testing.T) {
 	// The process dies while it fetches the third chunk: two chunks are committed.
 	arrived, release := src.fake.Hold(20)
 	defer release()
-	h := e.start(t, first, jobs.HarvestRequest{Source: src.name})
+	h := e.start(t, first, harvest.Request{Source: src.name})
 	<-arrived
 	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -410,11 +414,11 @@ func TestHarvestResumesAfterProcessStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	release()
-	mid, err := jobs.GetHarvest(ctx, e.pool, h.ID)
+	mid, err := harvest.Get(ctx, e.pool, h.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mid.State != jobs.HarvestRunning || mid.Fetched != 20 || e.count(t, `SELECT count(*) FROM records`) != 20 {
+	if mid.State != harvest.Running || mid.Fetched != 20 || e.count(t, `SELECT count(*) FROM records`) != 20 {
 		t.Fatalf("after the stop: %+v with %d records, want running with 20", mid, e.count(t, `SELECT count(*) FROM records`))
 	}
 	if n := e.count(t, `SELECT count(*) FROM river_job WHERE kind = 'osa_harvest_chunk' AND state = 'available'
@@ -425,7 +429,7 @@ func TestHarvestResumesAfterProcessStops(t *testing.T) {
 	// Another process picks the harvest up at the next chunk.
 	e.client(t, false)
 	done := e.wait(t, h.ID)
-	if done.State != jobs.HarvestSucceeded || done.Fetched != 50 || done.Published != 50 || done.Unchanged != 0 {
+	if done.State != harvest.Succeeded || done.Fetched != 50 || done.Published != 50 || done.Unchanged != 0 {
 		t.Fatalf("harvest %+v, want succeeded with 50 published once", done)
 	}
 	if n := e.count(t, `SELECT count(*) FROM records WHERE version = 1`); n != 50 {
@@ -449,7 +453,7 @@ func TestReharvest(t *testing.T) {
 		return e.count(t, `SELECT count(*) FROM records r LEFT JOIN index_state s ON s.record_id = r.id AND s.backend = 'keyword'
 			WHERE s.state IS DISTINCT FROM 'indexed' OR s.indexed_version IS DISTINCT FROM r.version`) == 0
 	}
-	first := e.wait(t, e.start(t, client, jobs.HarvestRequest{Source: "geo"}).ID)
+	first := e.wait(t, e.start(t, client, harvest.Request{Source: "geo"}).ID)
 	if first.Published != 20 {
 		t.Fatalf("first harvest %+v", first)
 	}
@@ -460,8 +464,8 @@ func TestReharvest(t *testing.T) {
 		t.Fatalf("%d versions and %d fan-out jobs after the first harvest", versions(), fanouts())
 	}
 
-	again := e.wait(t, e.start(t, client, jobs.HarvestRequest{Source: "geo"}).ID)
-	if again.State != jobs.HarvestSucceeded || again.Fetched != 20 || again.Published != 0 || again.Unchanged != 20 {
+	again := e.wait(t, e.start(t, client, harvest.Request{Source: "geo"}).ID)
+	if again.State != harvest.Succeeded || again.Fetched != 20 || again.Published != 0 || again.Unchanged != 20 {
 		t.Fatalf("re-harvest of unchanged data %+v, want 20 unchanged", again)
 	}
 	if versions() != 20 || fanouts() != 20 {
@@ -469,7 +473,7 @@ func TestReharvest(t *testing.T) {
 	}
 
 	src.fake.SetTitle("GSE1005", "A corrected title about zebrafish fins")
-	changed := e.wait(t, e.start(t, client, jobs.HarvestRequest{Source: "geo"}).ID)
+	changed := e.wait(t, e.start(t, client, harvest.Request{Source: "geo"}).ID)
 	if changed.Published != 1 || changed.Unchanged != 19 {
 		t.Fatalf("re-harvest with a changed title %+v, want 1 published and 19 unchanged", changed)
 	}
@@ -494,8 +498,8 @@ func TestHarvestLogging(t *testing.T) {
 	src := &testSource{name: "geo", docs: geotest.Series(25)}
 	e := newHarvestEnv(t, src)
 	client := e.client(t, false)
-	h := e.wait(t, e.start(t, client, jobs.HarvestRequest{Source: "geo", Limit: 22}).ID)
-	if h.State != jobs.HarvestSucceeded {
+	h := e.wait(t, e.start(t, client, harvest.Request{Source: "geo", Limit: 22}).ID)
+	if h.State != harvest.Succeeded {
 		t.Fatalf("harvest %+v", h)
 	}
 	chunks := e.logs.lines(t, "harvest: chunk")
@@ -555,44 +559,44 @@ func TestStartHarvestErrors(t *testing.T) {
 	off := &testSource{name: "off", disabled: true}
 	e := newHarvestEnv(t, geoSrc, off)
 	client := e.client(t, true) // nothing works the queue: the first harvest stays running
-	start := func(req jobs.HarvestRequest) error {
-		_, err := jobs.StartHarvest(ctx, client, e.pool, e.reg, req)
+	start := func(req harvest.Request) error {
+		_, err := harvest.Start(ctx, client, e.pool, e.reg, req)
 		return err
 	}
 	for _, tc := range []struct {
-		req   jobs.HarvestRequest
+		req   harvest.Request
 		field string
 	}{
-		{jobs.HarvestRequest{}, "source"},
-		{jobs.HarvestRequest{Source: "geo", Limit: -1}, "limit"},
-		{jobs.HarvestRequest{Source: "geo", ChunkSize: -5}, "chunk_size"},
-		{jobs.HarvestRequest{Source: "geo", ChunkSize: 501}, "chunk_size"},
-		{jobs.HarvestRequest{Source: "geo", Since: "2024-13-01"}, "since"},
-		{jobs.HarvestRequest{Source: "geo", Since: "yesterday"}, "since"},
+		{harvest.Request{}, "source"},
+		{harvest.Request{Source: "geo", Limit: -1}, "limit"},
+		{harvest.Request{Source: "geo", ChunkSize: -5}, "chunk_size"},
+		{harvest.Request{Source: "geo", ChunkSize: 501}, "chunk_size"},
+		{harvest.Request{Source: "geo", Since: "2024-13-01"}, "since"},
+		{harvest.Request{Source: "geo", Since: "yesterday"}, "since"},
 	} {
 		var ve *domainerr.ValidationError
 		if err := start(tc.req); !errors.As(err, &ve) || ve.Field != tc.field {
 			t.Errorf("StartHarvest(%+v) = %v, want a validation error of %s", tc.req, err, tc.field)
 		}
 	}
-	if err := start(jobs.HarvestRequest{Source: "nope"}); !errors.Is(err, sources.ErrUnknownSource) || !strings.Contains(err.Error(), "[geo off]") {
+	if err := start(harvest.Request{Source: "nope"}); !errors.Is(err, sources.ErrUnknownSource) || !strings.Contains(err.Error(), "[geo off]") {
 		t.Errorf("unknown source: %v", err)
 	}
-	if err := start(jobs.HarvestRequest{Source: "off"}); !errors.Is(err, sources.ErrDisabled) {
+	if err := start(harvest.Request{Source: "off"}); !errors.Is(err, sources.ErrDisabled) {
 		t.Errorf("disabled source: %v", err)
 	}
-	h := e.start(t, client, jobs.HarvestRequest{Source: "geo", Limit: 3, Since: "2020-01-02", ChunkSize: 2})
+	h := e.start(t, client, harvest.Request{Source: "geo", Limit: 3, Since: "2020-01-02", ChunkSize: 2})
 	if h.Limit != 3 || h.Since != "2020-01-02" || h.ChunkSize != 2 {
 		t.Fatalf("harvest %+v does not keep its parameters", h)
 	}
-	var running *jobs.HarvestRunningError
-	if err := start(jobs.HarvestRequest{Source: "geo"}); !errors.As(err, &running) || running.ID != h.ID {
+	var running *harvest.RunningError
+	if err := start(harvest.Request{Source: "geo"}); !errors.As(err, &running) || running.ID != h.ID {
 		t.Fatalf("second harvest of a running source: %v, want a HarvestRunningError naming %d", err, h.ID)
 	}
 	if e.count(t, `SELECT count(*) FROM harvests`) != 1 || e.count(t, `SELECT count(*) FROM river_job`) != 1 {
 		t.Fatal("a refused harvest left a row or a job")
 	}
-	if _, err := jobs.GetHarvest(ctx, e.pool, 9999); !errors.Is(err, jobs.ErrHarvestNotFound) {
+	if _, err := harvest.Get(ctx, e.pool, 9999); !errors.Is(err, harvest.ErrNotFound) {
 		t.Fatalf("GetHarvest(9999) = %v", err)
 	}
 	// The first chunk job is queued in the sources queue at bulk priority.

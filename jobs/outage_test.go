@@ -10,6 +10,7 @@ import (
 
 	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/pipeline"
 	"github.com/osa-archive/osa/records"
 )
 
@@ -138,9 +139,9 @@ func testProviderOutage(t *testing.T, mode int) {
 		embedder: fp.embedder(300*time.Millisecond, 0),
 		logger:   slog.New(logs),
 		mutate: func(c *jobs.Config) {
-			c.OutageRetryMin, c.OutageRetryMax = testRetryMin, testRetryMax
+			c.Pipeline.OutageRetryMin, c.Pipeline.OutageRetryMax = testRetryMin, testRetryMax
 			c.RetryPolicy = nil // River's attempt⁴ backoff: a retry the outage caused would show
-			c.OnBatch = func(st jobs.BatchStats) {
+			c.Pipeline.OnBatch = func(st pipeline.BatchStats) {
 				if st.Backend == "vector" {
 					mu.Lock()
 					maxOutage, lastOutage = max(maxOutage, st.Outage), st.Outage
@@ -234,8 +235,8 @@ func TestProviderErrorOfOneTextRetries(t *testing.T) {
 		embedder: fp.embedder(0, 1), // one text a call, so only the flaky text's call fails
 		logger:   slog.New(logs),
 		mutate: func(c *jobs.Config) {
-			c.Backends[0].MaxAttempts = 3
-			c.OutageRetryMin, c.OutageRetryMax = testRetryMin, testRetryMax
+			c.Pipeline.Backends[0].MaxAttempts = 3
+			c.Pipeline.OutageRetryMin, c.Pipeline.OutageRetryMax = testRetryMin, testRetryMax
 		},
 	})
 	params := []records.PublishParams{{Metadata: meta(0, textFlaky)}}
@@ -299,7 +300,9 @@ func TestProviderPermanentErrorCancels(t *testing.T) {
 	p := newPipeline(t, pipelineOpts{
 		embedder: fp.embedder(0, 0),
 		logger:   slog.New(logs),
-		mutate:   func(c *jobs.Config) { c.OutageRetryMin, c.OutageRetryMax = testRetryMin, testRetryMax },
+		mutate: func(c *jobs.Config) {
+			c.Pipeline.OutageRetryMin, c.Pipeline.OutageRetryMax = testRetryMin, testRetryMax
+		},
 	})
 	params := []records.PublishParams{{Metadata: meta(0, textPoison)}}
 	for i := 1; i < 20; i++ {

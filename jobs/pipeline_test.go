@@ -23,6 +23,8 @@ import (
 	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/internal/pgtest"
 	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/admin"
+	"github.com/osa-archive/osa/jobs/pipeline"
 	"github.com/osa-archive/osa/records"
 )
 
@@ -33,8 +35,8 @@ type fastRetry struct{ d time.Duration }
 
 func (r fastRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(r.d) }
 
-// pipeline is the whole write path on a fresh database: store, River client, two backends.
-type pipeline struct {
+// writePath is the whole write path on a fresh database: store, River client, two backends.
+type writePath struct {
 	cfg    jobs.Config
 	client *river.Client[pgx.Tx]
 	pool   *pgxpool.Pool
@@ -49,7 +51,7 @@ type pipelineOpts struct {
 	pool     *pgxpool.Pool
 }
 
-func newPipeline(t *testing.T, o pipelineOpts) *pipeline {
+func newPipeline(t *testing.T, o pipelineOpts) *writePath {
 	t.Helper()
 	ctx := context.Background()
 	pool := o.pool
@@ -69,24 +71,26 @@ func newPipeline(t *testing.T, o pipelineOpts) *pipeline {
 		t.Fatal(err)
 	}
 	cfg := jobs.Config{
-		Backends: []jobs.BackendConfig{
-			{Backend: vec, Weight: 2, MaxAttempts: 12, BatchSize: 128, BatchDelay: 50 * time.Millisecond, BatchTimeout: 30 * time.Second},
-			{Backend: kw, Weight: 1, MaxAttempts: 12, BatchSize: 128, BatchDelay: 50 * time.Millisecond, BatchTimeout: 30 * time.Second},
+		Pipeline: pipeline.Config{
+			Backends: []pipeline.BackendConfig{
+				{Backend: vec, Weight: 2, MaxAttempts: 12, BatchSize: 128, BatchDelay: 50 * time.Millisecond, BatchTimeout: 30 * time.Second},
+				{Backend: kw, Weight: 1, MaxAttempts: 12, BatchSize: 128, BatchDelay: 50 * time.Millisecond, BatchTimeout: 30 * time.Second},
+			},
+			Domain:        testDomain,
+			FanOutWorkers: 64,
+			TotalWorkers:  512,
 		},
-		Domain:            testDomain,
-		FanOutWorkers:     64,
 		FetchCooldown:     5 * time.Millisecond,
 		FetchPollInterval: 200 * time.Millisecond,
 		JobTimeout:        time.Minute,
 		RescueAfter:       2 * time.Minute,
 		RetryPolicy:       fastRetry{d: 100 * time.Millisecond},
-		TotalWorkers:      512,
 		Work:              true,
 	}
 	if o.mutate != nil {
 		o.mutate(&cfg)
 	}
-	for _, b := range cfg.Backends {
+	for _, b := range cfg.Pipeline.Backends {
 		if err := b.Backend.Ensure(ctx, pool); err != nil {
 			t.Fatal(err)
 		}
@@ -103,15 +107,15 @@ func newPipeline(t *testing.T, o pipelineOpts) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &pipeline{cfg: cfg, client: client, pool: pool,
-		store: records.NewStore(pool, jobs.EnqueueFanOut(client), records.StoreConfig{Domain: testDomain})}
+	p := &writePath{cfg: cfg, client: client, pool: pool,
+		store: records.NewStore(pool, pipeline.EnqueueFanOut(client), records.StoreConfig{Domain: testDomain})}
 	if !o.noStart {
 		p.start(t)
 	}
 	return p
 }
 
-func (p *pipeline) start(t *testing.T) {
+func (p *writePath) start(t *testing.T) {
 	t.Helper()
 	if err := p.client.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -140,7 +144,7 @@ func meta(i int, extra string) []byte {
 }
 
 // publish publishes n new records in calls of at most 500.
-func (p *pipeline) publish(t *testing.T, n, priority int) []records.PublishResult {
+func (p *writePath) publish(t *testing.T, n, priority int) []records.PublishResult {
 	t.Helper()
 	var out []records.PublishResult
 	for start := 0; start < n; start += 500 {
@@ -158,7 +162,7 @@ func (p *pipeline) publish(t *testing.T, n, priority int) []records.PublishResul
 }
 
 // countWhere returns SELECT count(*) FROM <from> WHERE <where>.
-func (p *pipeline) count(t *testing.T, sql string, args ...any) int {
+func (p *writePath) count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := p.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
@@ -180,7 +184,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // waitSettled waits until every record is indexed (or deleted) at its current version in backend.
-func (p *pipeline) waitSettled(t *testing.T, backend string, timeout time.Duration) {
+func (p *writePath) waitSettled(t *testing.T, backend string, timeout time.Duration) {
 	t.Helper()
 	waitFor(t, timeout, "backend "+backend+" to settle", func() bool {
 		return p.count(t, `SELECT count(*) FROM records r LEFT JOIN index_state s ON s.record_id = r.id AND s.backend = $1
@@ -190,7 +194,7 @@ func (p *pipeline) waitSettled(t *testing.T, backend string, timeout time.Durati
 }
 
 // checkBackendRows asserts the backend table holds exactly the live records at their versions.
-func (p *pipeline) checkBackendRows(t *testing.T, table string) {
+func (p *writePath) checkBackendRows(t *testing.T, table string) {
 	t.Helper()
 	if n := p.count(t, `SELECT count(*) FROM records r FULL JOIN `+table+` b ON b.record_id = r.id
 		WHERE (r.deleted_at IS NULL) IS DISTINCT FROM (b.record_id IS NOT NULL) OR b.version <> r.version`); n != 0 {
@@ -420,7 +424,7 @@ func TestFailingBackendIsIsolatedAndRedriven(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	emb := &brokenEmbedder{Embedder: embed.NewHash(embed.HashConfig{}), broken: make(chan struct{})}
-	p := newPipeline(t, pipelineOpts{embedder: emb, mutate: func(c *jobs.Config) { c.Backends[0].MaxAttempts = 3 }})
+	p := newPipeline(t, pipelineOpts{embedder: emb, mutate: func(c *jobs.Config) { c.Pipeline.Backends[0].MaxAttempts = 3 }})
 	res := p.publish(t, 300, records.PriorityInteractive)
 
 	// The keyword backend indexes everything while the vector backend fails.
@@ -441,7 +445,7 @@ func TestFailingBackendIsIsolatedAndRedriven(t *testing.T) {
 	})
 
 	close(emb.broken) // the provider is fixed
-	n, err := jobs.RetryFailed(ctx, p.client, p.pool, "vector")
+	n, err := admin.RetryFailed(ctx, p.client, p.pool, "vector")
 	if err != nil || n != 300 {
 		t.Fatalf("RetryFailed = %d, %v; want 300", n, err)
 	}
@@ -482,7 +486,7 @@ func TestBulkFloodDoesNotDelayInteractive(t *testing.T) {
 	params := make([]river.InsertManyParams, len(ids))
 	for i, id := range ids {
 		params[i] = river.InsertManyParams{
-			Args:       jobs.IndexRecordArgs{Backend: "vector", RecordID: id, Version: 1},
+			Args:       pipeline.IndexRecordArgs{Backend: "vector", RecordID: id, Version: 1},
 			InsertOpts: &river.InsertOpts{Queue: backends.Queue("vector"), Priority: records.PriorityBulk},
 		}
 	}
@@ -520,8 +524,8 @@ func TestBulkFloodDoesNotDelayInteractive(t *testing.T) {
 	}
 	// On the flooded backend the interactive job may wait for the batches already writing
 	// (MaxWorkers / batch size of them) and then goes first.
-	slots := jobs.QueueWorkers(p.cfg.TotalWorkers, p.cfg.Backends)[backends.Queue("vector")]
-	if limit := slots + p.cfg.Backends[0].BatchSize; bulkDuring > limit {
+	slots := pipeline.QueueWorkers(p.cfg.Pipeline.TotalWorkers, p.cfg.Pipeline.Backends)[backends.Queue("vector")]
+	if limit := slots + p.cfg.Pipeline.Backends[0].BatchSize; bulkDuring > limit {
 		t.Fatalf("%d bulk rows were written before the interactive record, want at most %d (the batches in flight)", bulkDuring, limit)
 	}
 }
@@ -532,8 +536,8 @@ func TestQueueStats(t *testing.T) {
 	p := newPipeline(t, pipelineOpts{noStart: true})
 	p.publish(t, 10, records.PriorityInteractive)
 	time.Sleep(20 * time.Millisecond)
-	known := []string{jobs.QueueFanOut, "index_vector", "index_keyword"}
-	stats, err := jobs.Stats(ctx, p.pool, known)
+	known := []string{pipeline.QueueFanOut, "index_vector", "index_keyword"}
+	stats, err := admin.Stats(ctx, p.pool, known)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -545,7 +549,7 @@ func TestQueueStats(t *testing.T) {
 	p.waitSettled(t, "vector", 30*time.Second)
 	p.waitSettled(t, "keyword", 30*time.Second)
 	waitFor(t, 10*time.Second, "completions recorded", func() bool {
-		stats, err = jobs.Stats(ctx, p.pool, known)
+		stats, err = admin.Stats(ctx, p.pool, known)
 		return err == nil && stats[0].Completed == 10 && stats[1].Completed == 10 && stats[2].Completed == 10
 	})
 	if stats[2].CompletedPerSecond <= 0 || stats[0].Available != 0 || stats[0].OldestAvailableAge != 0 {

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/osa-archive/osa/backends"
-	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/reindex"
 	"github.com/osa-archive/osa/records"
 )
 
@@ -21,7 +21,7 @@ func TestReindexWhileServing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	p := newPipeline(t, pipelineOpts{})
-	vec := p.cfg.Backends[0].Backend
+	vec := p.cfg.Pipeline.Backends[0].Backend
 	const n = 10000
 	// The records, stored without indexing; a first rebuild fills the live table (and is itself
 	// checked: afterwards every record is indexed).
@@ -39,25 +39,25 @@ func TestReindexWhileServing(t *testing.T) {
 		SELECT id, 'vector', version, 'pending' FROM records`); err != nil {
 		t.Fatal(err)
 	}
-	first, err := jobs.StartReindex(ctx, p.client, p.pool, vec)
+	first, err := reindex.Start(ctx, p.client, p.pool, vec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 2*time.Minute, "the first rebuild", func() bool {
-		got, err := jobs.GetReindex(ctx, p.pool, first.ID)
-		return err == nil && got.State == jobs.ReindexSucceeded
+		got, err := reindex.Get(ctx, p.pool, first.ID)
+		return err == nil && got.State == reindex.Succeeded
 	})
 	p.waitSettled(t, "vector", 30*time.Second)
 
 	start := time.Now()
-	r, err := jobs.StartReindex(ctx, p.client, p.pool, vec)
+	r, err := reindex.Start(ctx, p.client, p.pool, vec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, err := jobs.StartReindex(ctx, p.client, p.pool, vec); err != nil || again.ID != r.ID {
+	if again, err := reindex.Start(ctx, p.client, p.pool, vec); err != nil || again.ID != r.ID {
 		t.Fatalf("a second start = %+v, %v; want the running rebuild %d", again, err, r.ID)
 	}
-	if r.Total != n || r.State != jobs.ReindexRunning {
+	if r.Total != n || r.State != reindex.Running {
 		t.Fatalf("started %+v, want running over %d records", r, n)
 	}
 
@@ -84,11 +84,11 @@ func TestReindexWhileServing(t *testing.T) {
 		}
 	})
 	for {
-		got, err := jobs.GetReindex(ctx, p.pool, r.ID)
+		got, err := reindex.Get(ctx, p.pool, r.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.State != jobs.ReindexRunning {
+		if got.State != reindex.Running {
 			r = got
 			break
 		}
@@ -108,7 +108,7 @@ func TestReindexWhileServing(t *testing.T) {
 	if searchErr != nil {
 		t.Fatalf("a search during the rebuild failed: %v", searchErr)
 	}
-	if r.State != jobs.ReindexSucceeded || r.Done < n || r.FinishedAt == nil {
+	if r.State != reindex.Succeeded || r.Done < n || r.FinishedAt == nil {
 		t.Fatalf("rebuild ended %+v", r)
 	}
 	var worst time.Duration

@@ -93,19 +93,27 @@ type Store struct {
 	pool    *pgxpool.Pool
 }
 
-// NewStore returns a store on pool that hands every change to enqueue.
-func NewStore(pool *pgxpool.Pool, enqueue EnqueueFunc, cfg StoreConfig) *Store {
-	if cfg.Domain == "" {
-		cfg.Domain = DomainDefault
+// WithDefaults returns c with every zero setting replaced by its default.
+func (c StoreConfig) WithDefaults() StoreConfig {
+	if c.Domain == "" {
+		c.Domain = DomainDefault
 	}
-	if cfg.Limits == (Limits{}) {
-		cfg.Limits = DefaultLimits()
+	if c.Limits == (Limits{}) {
+		c.Limits = DefaultLimits()
 	}
-	if cfg.MaxBatch == 0 {
-		cfg.MaxBatch = MaxBatchDefault
+	if c.MaxBatch == 0 {
+		c.MaxBatch = MaxBatchDefault
 	}
-	return &Store{cfg: cfg, enqueue: enqueue, pool: pool}
+	return c
 }
+
+// NewStore returns a store on pool that hands every change to enqueue; cfg gets its defaults.
+func NewStore(pool *pgxpool.Pool, enqueue EnqueueFunc, cfg StoreConfig) *Store {
+	return &Store{cfg: cfg.WithDefaults(), enqueue: enqueue, pool: pool}
+}
+
+// Config returns the store's configuration, with its defaults.
+func (s *Store) Config() StoreConfig { return s.cfg }
 
 // Domain returns the SRN domain of the store's records.
 func (s *Store) Domain() string { return s.cfg.Domain }

@@ -16,7 +16,8 @@ import (
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/domainerr"
-	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/admin"
+	"github.com/osa-archive/osa/jobs/reindex"
 )
 
 // adminService implements osa.v1.AdminService.
@@ -33,7 +34,7 @@ func (s *adminService) RetryFailed(ctx context.Context, req *connect.Request[osa
 	if err := s.checkBackend(req.Msg.Backend); err != nil {
 		return nil, err
 	}
-	n, err := jobs.RetryFailed(ctx, s.river, s.pool, req.Msg.Backend)
+	n, err := admin.RetryFailed(ctx, s.river, s.pool, req.Msg.Backend)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +42,7 @@ func (s *adminService) RetryFailed(ctx context.Context, req *connect.Request[osa
 }
 
 func (s *adminService) GetQueueStats(ctx context.Context, _ *connect.Request[osav1.GetQueueStatsRequest]) (*connect.Response[osav1.GetQueueStatsResponse], error) {
-	stats, err := jobs.Stats(ctx, s.pool, s.queues())
+	stats, err := admin.Stats(ctx, s.pool, s.queues())
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +62,7 @@ func (s *adminService) Reindex(ctx context.Context, req *connect.Request[osav1.R
 		return nil, err
 	}
 	i := slices.Index(s.backends, req.Msg.Backend)
-	r, err := jobs.StartReindex(ctx, s.river, s.pool, s.all[i])
+	r, err := reindex.Start(ctx, s.river, s.pool, s.all[i])
 	if err != nil {
 		return nil, err
 	}
@@ -72,8 +73,8 @@ func (s *adminService) GetReindex(ctx context.Context, req *connect.Request[osav
 	if req.Msg.Id <= 0 {
 		return nil, domainerr.Invalid("id", "must be positive, got %d", req.Msg.Id)
 	}
-	r, err := jobs.GetReindex(ctx, s.pool, req.Msg.Id)
-	if errors.Is(err, jobs.ErrReindexNotFound) {
+	r, err := reindex.Get(ctx, s.pool, req.Msg.Id)
+	if errors.Is(err, reindex.ErrNotFound) {
 		return nil, domainerr.New(domainerr.ErrNotFound, "id: no reindex %d", req.Msg.Id)
 	}
 	if err != nil {
@@ -83,12 +84,12 @@ func (s *adminService) GetReindex(ctx context.Context, req *connect.Request[osav
 }
 
 var reindexStates = map[string]osav1.ReindexState{
-	jobs.ReindexRunning:   osav1.ReindexState_REINDEX_STATE_RUNNING,
-	jobs.ReindexSucceeded: osav1.ReindexState_REINDEX_STATE_SUCCEEDED,
-	jobs.ReindexFailed:    osav1.ReindexState_REINDEX_STATE_FAILED,
+	reindex.Running:   osav1.ReindexState_REINDEX_STATE_RUNNING,
+	reindex.Succeeded: osav1.ReindexState_REINDEX_STATE_SUCCEEDED,
+	reindex.Failed:    osav1.ReindexState_REINDEX_STATE_FAILED,
 }
 
-func reindexToProto(r jobs.Reindex) *osav1.ReindexJob {
+func reindexToProto(r reindex.Reindex) *osav1.ReindexJob {
 	out := &osav1.ReindexJob{Id: r.ID, Backend: r.Backend, State: reindexStates[r.State], Total: r.Total, Done: r.Done,
 		Error: r.Error, StartedAt: timestamppb.New(r.StartedAt)}
 	if r.FinishedAt != nil {

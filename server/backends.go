@@ -11,7 +11,7 @@ import (
 	"github.com/osa-archive/osa/backends/keyword"
 	"github.com/osa-archive/osa/backends/pgvector"
 	"github.com/osa-archive/osa/config"
-	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/pipeline"
 )
 
 // wrapEmbedderFunc decorates a backend's embedder (with metrics) given its provider kind.
@@ -19,14 +19,14 @@ type wrapEmbedderFunc func(e embed.Embedder, provider string) embed.Embedder
 
 // buildBackends builds every configured backend, with its queue settings. Field names in errors
 // are the config keys.
-func buildBackends(cfg *config.Config, wrap wrapEmbedderFunc) ([]jobs.BackendConfig, error) {
-	out := make([]jobs.BackendConfig, len(cfg.Backends))
+func buildBackends(cfg *config.Config, wrap wrapEmbedderFunc) ([]pipeline.BackendConfig, error) {
+	out := make([]pipeline.BackendConfig, len(cfg.Backends))
 	for i, bc := range cfg.Backends {
 		b, err := buildBackend(bc, wrap)
 		if err != nil {
 			return nil, fmt.Errorf("backends[%d] (%s): %w", i, bc.Name, err)
 		}
-		out[i] = jobs.BackendConfig{
+		out[i] = pipeline.BackendConfig{
 			Backend:      b,
 			Weight:       bc.Weight,
 			MaxAttempts:  bc.MaxAttempts,
@@ -77,7 +77,7 @@ func buildBackend(bc config.Backend, wrap wrapEmbedderFunc) (backends.Backend, e
 }
 
 // ensureBackends creates or checks every backend's table.
-func ensureBackends(ctx context.Context, pool *pgxpool.Pool, bs []jobs.BackendConfig) error {
+func ensureBackends(ctx context.Context, pool *pgxpool.Pool, bs []pipeline.BackendConfig) error {
 	for _, b := range bs {
 		if err := b.Backend.Ensure(ctx, pool); err != nil {
 			return err
@@ -86,7 +86,7 @@ func ensureBackends(ctx context.Context, pool *pgxpool.Pool, bs []jobs.BackendCo
 	return nil
 }
 
-func backendNames(bs []jobs.BackendConfig) []string {
+func backendNames(bs []pipeline.BackendConfig) []string {
 	names := make([]string, len(bs))
 	for i, b := range bs {
 		names[i] = b.Backend.Name()

@@ -8,7 +8,7 @@ import (
 	"github.com/osa-archive/osa/backends/keyword"
 	"github.com/osa-archive/osa/backends/pgvector"
 	"github.com/osa-archive/osa/config"
-	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/pipeline"
 	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/search"
 )
@@ -57,10 +57,10 @@ func TestPackageDefaultsAgreeWithConfig(t *testing.T) {
 		{"backends[vector].hnsw.ef_construction", p.EfConstruction, vec.HNSW.EfConstruction},
 		{"backends[vector].embedder.model", embed.HashConfig{}.WithDefaults().Model, vec.Embedder.Model},
 		{"backends[vector].embedder.dims", embed.HashConfig{}.WithDefaults().Dims, vec.Embedder.Dims},
-		{"worker.fanout_batch", jobs.FanOutBatchDefault, cfg.Worker.FanoutBatch},
-		{"worker.fanout_delay", jobs.FanOutDelayDefault, cfg.Worker.FanoutDelay},
-		{"worker.outage_retry_min", jobs.OutageRetryMinDefault, cfg.Worker.OutageRetryMin},
-		{"worker.outage_retry_max", jobs.OutageRetryMaxDefault, cfg.Worker.OutageRetryMax},
+		{"worker.fanout_batch", pipeline.FanOutBatchDefault, cfg.Worker.FanoutBatch},
+		{"worker.fanout_delay", pipeline.FanOutDelayDefault, cfg.Worker.FanoutDelay},
+		{"worker.outage_retry_min", pipeline.OutageRetryMinDefault, cfg.Worker.OutageRetryMin},
+		{"worker.outage_retry_max", pipeline.OutageRetryMaxDefault, cfg.Worker.OutageRetryMax},
 	} {
 		if c.pkg != c.fromConfig {
 			t.Errorf("%s: the package's default is %v, config.Default()'s %v", c.name, c.pkg, c.fromConfig)

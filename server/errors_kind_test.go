@@ -10,7 +10,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/osa-archive/osa/domainerr"
-	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/harvest"
 	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/server"
 	"github.com/osa-archive/osa/sources"
@@ -28,10 +28,10 @@ func TestDomainErrorsMapByKind(t *testing.T) {
 	}{
 		{records.ErrNotFound, connect.CodeNotFound, "record not found"},
 		{fmt.Errorf("srn x: %w", records.ErrNotFound), connect.CodeNotFound, "srn x: record not found"},
-		{jobs.ErrHarvestNotFound, connect.CodeNotFound, "harvest not found"},
+		{harvest.ErrNotFound, connect.CodeNotFound, "harvest not found"},
 		{fmt.Errorf("source: %w", sources.ErrUnknownSource), connect.CodeNotFound, "source: unknown source"},
 		{sources.ErrDisabled, connect.CodeFailedPrecondition, "source is disabled"},
-		{&jobs.HarvestRunningError{Source: "geo"}, connect.CodeAlreadyExists, `a harvest of source "geo" is already running`},
+		{&harvest.RunningError{Source: "geo"}, connect.CodeAlreadyExists, `a harvest of source "geo" is already running`},
 		{domainerr.New(domainerr.ErrNotFound, "id: no reindex %d", 7), connect.CodeNotFound, "id: no reindex 7"},
 		{domainerr.Invalid("limit", "must be positive"), connect.CodeInvalidArgument, "limit: must be positive"},
 		{errors.New("boom"), connect.CodeInternal, "internal error"},

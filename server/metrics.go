@@ -14,7 +14,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/osa-archive/osa/backends/embed"
-	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/admin"
+	"github.com/osa-archive/osa/jobs/pipeline"
 )
 
 // metrics are the process's Prometheus metrics, served at /metrics. They live in a registry of
@@ -99,7 +100,7 @@ func (m *metrics) interceptor() serverInterceptor {
 }
 
 // observeBatch records one index batch.
-func (m *metrics) observeBatch(st jobs.BatchStats) {
+func (m *metrics) observeBatch(st pipeline.BatchStats) {
 	m.batchSize.WithLabelValues(st.Backend).Observe(float64(st.Size))
 	m.batchFlushes.WithLabelValues(st.Backend, st.Reason).Inc()
 	m.batchSeconds.WithLabelValues(st.Backend).Observe(st.Duration.Seconds())
@@ -186,7 +187,7 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	stats, err := jobs.Stats(ctx, c.pool, c.queues())
+	stats, err := admin.Stats(ctx, c.pool, c.queues())
 	if err != nil {
 		c.logger.Warn("metrics: error reading queue stats", "error", err)
 		return

@@ -25,6 +25,9 @@ import (
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/harvest"
+	"github.com/osa-archive/osa/jobs/pipeline"
+	"github.com/osa-archive/osa/jobs/reindex"
 	"github.com/osa-archive/osa/migrations"
 	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/search"
@@ -48,8 +51,8 @@ type Server struct {
 	// sources are the configured sources (sources_build.go).
 	sources *sources.Registry
 	// backends are the configured backends with their queue settings.
-	backends []jobs.BackendConfig
-	onBatch  func(jobs.BatchStats)
+	backends []pipeline.BackendConfig
+	onBatch  func(pipeline.BatchStats)
 	metrics  *metrics
 	tracing  *tracing // nil unless tracing.enabled
 	// runsWorkers is set when the role works jobs and the client has queues to work.
@@ -129,29 +132,31 @@ func (s *Server) build(ctx context.Context) error {
 		middleware = append(middleware, s.tracing.riverMiddleware())
 	}
 	s.river, err = jobs.NewClient(s.pool, jobs.Config{
+		Pipeline: pipeline.Config{
+			Backends:       bs,
+			Domain:         s.cfg.Node.Domain,
+			OnBatch:        s.observeBatch,
+			FanOutWorkers:  w.FanoutWorkers,
+			FanOutBatch:    w.FanoutBatch,
+			FanOutDelay:    w.FanoutDelay,
+			OutageRetryMax: w.OutageRetryMax,
+			OutageRetryMin: w.OutageRetryMin,
+			TotalWorkers:   w.TotalWorkers,
+		},
+		Harvest:           harvest.Config{Sources: s.sources},
+		Store:             storeCfg,
 		Middleware:        middleware,
-		Backends:          bs,
-		Domain:            s.cfg.Node.Domain,
-		OnBatch:           s.observeBatch,
-		FanOutWorkers:     w.FanoutWorkers,
-		FanOutBatch:       w.FanoutBatch,
-		FanOutDelay:       w.FanoutDelay,
 		FetchCooldown:     w.FetchCooldown,
 		FetchPollInterval: w.FetchPollInterval,
 		JobTimeout:        w.JobTimeout,
-		OutageRetryMax:    w.OutageRetryMax,
-		OutageRetryMin:    w.OutageRetryMin,
 		RescueAfter:       w.RescueAfter,
 		SoftStopTimeout:   w.ShutdownTimeout,
-		Sources:           s.sources,
-		Store:             storeCfg,
-		TotalWorkers:      w.TotalWorkers,
 		Work:              s.runsWorkers,
 	}, s.logger)
 	if err != nil {
 		return err
 	}
-	s.store = records.NewStore(s.pool, jobs.EnqueueFanOut(s.river), storeCfg)
+	s.store = records.NewStore(s.pool, pipeline.EnqueueFanOut(s.river), storeCfg)
 	searchers := make([]backends.Searcher, len(s.backends))
 	for i, b := range s.backends {
 		searchers[i] = b.Backend
@@ -174,10 +179,10 @@ type Option func(*Server)
 
 // WithBatchObserver has f called after every index batch (benchmarks, metrics). f must be fast
 // and safe for concurrent use.
-func WithBatchObserver(f func(jobs.BatchStats)) Option { return func(s *Server) { s.onBatch = f } }
+func WithBatchObserver(f func(pipeline.BatchStats)) Option { return func(s *Server) { s.onBatch = f } }
 
 // observeBatch feeds one index batch to the metrics and to the WithBatchObserver function.
-func (s *Server) observeBatch(st jobs.BatchStats) {
+func (s *Server) observeBatch(st pipeline.BatchStats) {
 	s.metrics.observeBatch(st)
 	if s.onBatch != nil {
 		s.onBatch(st)
@@ -186,7 +191,7 @@ func (s *Server) observeBatch(st jobs.BatchStats) {
 
 // queueNames lists the queues of the process's configuration.
 func (s *Server) queueNames() []string {
-	names := []string{jobs.QueueFanOut, jobs.QueueReindex, jobs.QueueSources}
+	names := []string{pipeline.QueueFanOut, reindex.Queue, harvest.Queue}
 	for _, b := range s.backends {
 		names = append(names, backends.Queue(b.Backend.Name()))
 	}

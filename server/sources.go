@@ -14,7 +14,7 @@ import (
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
 	"github.com/osa-archive/osa/domainerr"
-	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/harvest"
 	"github.com/osa-archive/osa/sources"
 )
 
@@ -27,7 +27,7 @@ type sourceService struct {
 }
 
 func (s *sourceService) ListSources(ctx context.Context, _ *connect.Request[osav1.ListSourcesRequest]) (*connect.Response[osav1.ListSourcesResponse], error) {
-	last, err := jobs.LastHarvests(ctx, s.pool, s.sources.Names())
+	last, err := harvest.Last(ctx, s.pool, s.sources.Names())
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func (s *sourceService) ListSources(ctx context.Context, _ *connect.Request[osav
 }
 
 func (s *sourceService) StartHarvest(ctx context.Context, req *connect.Request[osav1.StartHarvestRequest]) (*connect.Response[osav1.StartHarvestResponse], error) {
-	h, err := jobs.StartHarvest(ctx, s.river, s.pool, s.sources, jobs.HarvestRequest{
+	h, err := harvest.Start(ctx, s.river, s.pool, s.sources, harvest.Request{
 		Source:    req.Msg.Source,
 		Limit:     int(req.Msg.Limit),
 		Since:     req.Msg.Since,
@@ -59,8 +59,8 @@ func (s *sourceService) GetHarvest(ctx context.Context, req *connect.Request[osa
 	if req.Msg.Id <= 0 {
 		return nil, domainerr.Invalid("id", "must be positive, got %d", req.Msg.Id)
 	}
-	h, err := jobs.GetHarvest(ctx, s.pool, req.Msg.Id)
-	if errors.Is(err, jobs.ErrHarvestNotFound) {
+	h, err := harvest.Get(ctx, s.pool, req.Msg.Id)
+	if errors.Is(err, harvest.ErrNotFound) {
 		return nil, domainerr.New(domainerr.ErrNotFound, "id: no harvest has id %d", req.Msg.Id)
 	}
 	if err != nil {
@@ -79,12 +79,12 @@ func harvestError(err error) error {
 }
 
 var harvestStates = map[string]osav1.HarvestState{
-	jobs.HarvestRunning:   osav1.HarvestState_HARVEST_STATE_RUNNING,
-	jobs.HarvestSucceeded: osav1.HarvestState_HARVEST_STATE_SUCCEEDED,
-	jobs.HarvestFailed:    osav1.HarvestState_HARVEST_STATE_FAILED,
+	harvest.Running:   osav1.HarvestState_HARVEST_STATE_RUNNING,
+	harvest.Succeeded: osav1.HarvestState_HARVEST_STATE_SUCCEEDED,
+	harvest.Failed:    osav1.HarvestState_HARVEST_STATE_FAILED,
 }
 
-func harvestToProto(h jobs.Harvest) *osav1.Harvest {
+func harvestToProto(h harvest.Harvest) *osav1.Harvest {
 	p := &osav1.Harvest{
 		Id:        h.ID,
 		Source:    h.Source,

@@ -17,7 +17,7 @@ import (
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/config"
-	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/pipeline"
 )
 
 // Names of the scenarios in [IngestReport.Scenarios].
@@ -360,22 +360,22 @@ func (in *ingestRun) scenarioLine(s ScenarioResult) {
 		strings.Join(parts, ", "), fmtNum(s.PublishPerSec), s.Seconds, calls)
 }
 
-// runRiver measures the raw River ceiling with the queues and settings of pipeline, the scenario
+// runRiver measures the raw River ceiling with the queues and settings of sc, the pipeline scenario
 // it bounds.
-func (in *ingestRun) runRiver(ctx context.Context, pipeline ScenarioResult) (*RiverResult, error) {
+func (in *ingestRun) runRiver(ctx context.Context, sc ScenarioResult) (*RiverResult, error) {
 	// The scenarios keep the built-in worker and pool settings (scenarioConfig changes only
-	// total_workers and batch sizes, which the slots in pipeline reflect).
+	// total_workers and batch sizes, which the slots in sc reflect).
 	def := config.Default()
 	rc := riverCeilingConfig{
-		queues:            []RiverQueue{{Name: jobs.QueueFanOut, MaxWorkers: pipeline.FanOutSlots, Jobs: pipeline.Records}},
+		queues:            []RiverQueue{{Name: pipeline.QueueFanOut, MaxWorkers: sc.FanOutSlots, Jobs: sc.Records}},
 		fetchCooldown:     def.Worker.FetchCooldown,
 		fetchPollInterval: def.Worker.FetchPollInterval,
 		jobTimeout:        def.Worker.JobTimeout,
 		maxConns:          def.Database.MaxConns,
-		jobsPerRecord:     jobsPerRecord(len(pipeline.Backends)),
+		jobsPerRecord:     jobsPerRecord(len(sc.Backends)),
 	}
-	for _, b := range pipeline.Backends {
-		rc.queues = append(rc.queues, RiverQueue{Name: backends.Queue(b.Name), MaxWorkers: b.Slots, Jobs: pipeline.Records})
+	for _, b := range sc.Backends {
+		rc.queues = append(rc.queues, RiverQueue{Name: backends.Queue(b.Name), MaxWorkers: b.Slots, Jobs: sc.Records})
 	}
 	total := 0
 	var qs []string

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/pipeline"
 )
 
 // HistogramBuckets are the lower bounds of the batch-size histogram's buckets: 1, 2–15, 16–63,
@@ -56,7 +56,7 @@ func addToHistogram(h []Bucket, n int) {
 	}
 }
 
-// batchObserver collects the [jobs.BatchStats] of one scenario's server, per backend. It is
+// batchObserver collects the [pipeline.BatchStats] of one scenario's server, per backend. It is
 // safe for concurrent use: the gatherers call it from their batch goroutines.
 type batchObserver struct {
 	// notify receives a value after a batch (at most one waits: a wake-up, not a count).
@@ -71,7 +71,7 @@ func newBatchObserver() *batchObserver {
 }
 
 // observe is the server's batch observer ([server.WithBatchObserver]).
-func (o *batchObserver) observe(st jobs.BatchStats) {
+func (o *batchObserver) observe(st pipeline.BatchStats) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s, ok := o.per[st.Backend]

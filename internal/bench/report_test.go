@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/pipeline"
 )
 
 func TestBatchObserver(t *testing.T) {
 	t.Parallel()
 	o := newBatchObserver()
-	for _, st := range []jobs.BatchStats{
+	for _, st := range []pipeline.BatchStats{
 		{Backend: "k", Size: 1, Reason: "delay", Succeeded: 1},
 		{Backend: "k", Size: 2, Reason: "slots", Succeeded: 1, Retried: 1},
 		{Backend: "k", Size: 15, Reason: "delay", Succeeded: 15},

@@ -21,7 +21,7 @@ import (
 	"github.com/osa-archive/osa/backends/embed"
 	"github.com/osa-archive/osa/backends/pgvector"
 	"github.com/osa-archive/osa/config"
-	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/pipeline"
 	"github.com/osa-archive/osa/server"
 )
 
@@ -125,7 +125,7 @@ func (in *ingestRun) runScenario(ctx context.Context, sc scenario) (res Scenario
 	}
 	defer poll.Close(context.WithoutCancel(ctx))
 
-	shares := jobs.QueueWorkers(cfg.Worker.TotalWorkers, backendConfigs(cfg, srv.Backends()))
+	shares := pipeline.QueueWorkers(cfg.Worker.TotalWorkers, backendConfigs(cfg, srv.Backends()))
 	for _, b := range srv.Backends() {
 		res.Backends = append(res.Backends, BackendResult{Name: b.Name(), Kind: b.Kind(), Slots: shares[backends.Queue(b.Name())]})
 	}
@@ -427,11 +427,11 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error
 }
 
 // backendConfigs pairs the server's backends with their configured weight and batch size, as
-// [jobs.QueueWorkers] wants them.
-func backendConfigs(cfg *config.Config, bs []backends.Backend) []jobs.BackendConfig {
-	out := make([]jobs.BackendConfig, len(bs))
+// [pipeline.QueueWorkers] wants them.
+func backendConfigs(cfg *config.Config, bs []backends.Backend) []pipeline.BackendConfig {
+	out := make([]pipeline.BackendConfig, len(bs))
 	for i, b := range bs {
-		out[i] = jobs.BackendConfig{Backend: b, Weight: cfg.Backends[i].Weight, BatchSize: cfg.Backends[i].Batch.MaxSize}
+		out[i] = pipeline.BackendConfig{Backend: b, Weight: cfg.Backends[i].Weight, BatchSize: cfg.Backends[i].Batch.MaxSize}
 	}
 	return out
 }

@@ -1,4 +1,12 @@
-package jobs
+// Package reindex rebuilds a backend while it keeps answering searches (see the "Online
+// rebuild" section of package backends): [Start] records a reindexes row, creates the shadow
+// table and enqueues the first chunk, in one transaction; from then on the index workers
+// (package pipeline) write every batch to both tables. Each chunk job copies the next
+// [ChunkSize] live records, in id order, into the shadow, records its progress and enqueues the
+// next chunk — in one transaction, so a crash resumes at the chunk it was on. The finish job
+// builds the shadow's search index once, swaps the shadow in and syncs index_state from the new
+// table.
+package reindex
 
 import (
 	"context"
@@ -18,28 +26,29 @@ import (
 	"github.com/osa-archive/osa/backends/indexerr"
 	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/indexstate"
+	"github.com/osa-archive/osa/jobs/pipeline"
 )
 
 // Queue and settings of rebuilds.
 const (
-	// QueueReindex is the queue of rebuild jobs; one worker, so chunks run one at a time.
-	QueueReindex = "reindex"
-	// PriorityReindex runs rebuild jobs after every interactive and bulk job of their queue.
-	PriorityReindex = 4
-	// ReindexChunkSize is how many records one chunk copies.
-	ReindexChunkSize = 2000
-	// reindexFinishTimeout bounds the index build and swap: an HNSW build of a large table takes
+	// Queue is the queue of rebuild jobs; one worker, so chunks run one at a time.
+	Queue = "reindex"
+	// Priority runs rebuild jobs after every interactive and bulk job of their queue.
+	Priority = 4
+	// ChunkSize is how many records one chunk copies.
+	ChunkSize = 2000
+	// finishTimeout bounds the index build and swap: an HNSW build of a large table takes
 	// minutes, far longer than worker.job_timeout.
-	reindexFinishTimeout = 2 * time.Hour
-	// reindexMaxAttempts retries a failing chunk for about an hour before the rebuild fails.
-	reindexMaxAttempts = 8
+	finishTimeout = 2 * time.Hour
+	// maxAttempts retries a failing chunk for about an hour before the rebuild fails.
+	maxAttempts = 8
 )
 
 // Reindex states (reindexes.state).
 const (
-	ReindexRunning   = "running"
-	ReindexSucceeded = "succeeded"
-	ReindexFailed    = "failed"
+	Running   = "running"
+	Succeeded = "succeeded"
+	Failed    = "failed"
 )
 
 // Reindex is one rebuild of a backend.
@@ -54,32 +63,32 @@ type Reindex struct {
 	FinishedAt *time.Time
 }
 
-// ReindexChunkArgs copies the next chunk of a rebuild into the shadow table.
-type ReindexChunkArgs struct {
+// ChunkArgs copies the next chunk of a rebuild into the shadow table.
+type ChunkArgs struct {
 	ReindexID int64  `json:"reindex_id"`
 	Backend   string `json:"backend"`
 }
 
 // Kind implements river.JobArgs.
-func (ReindexChunkArgs) Kind() string { return "osa_reindex_chunk" }
+func (ChunkArgs) Kind() string { return "osa_reindex_chunk" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
-func (ReindexChunkArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueReindex, Priority: PriorityReindex, MaxAttempts: reindexMaxAttempts}
+func (ChunkArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, Priority: Priority, MaxAttempts: maxAttempts}
 }
 
-// ReindexFinishArgs builds the shadow's search index and swaps the shadow in.
-type ReindexFinishArgs struct {
+// FinishArgs builds the shadow's search index and swaps the shadow in.
+type FinishArgs struct {
 	ReindexID int64  `json:"reindex_id"`
 	Backend   string `json:"backend"`
 }
 
 // Kind implements river.JobArgs.
-func (ReindexFinishArgs) Kind() string { return "osa_reindex_finish" }
+func (FinishArgs) Kind() string { return "osa_reindex_finish" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
-func (ReindexFinishArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueReindex, Priority: PriorityReindex, MaxAttempts: reindexMaxAttempts}
+func (FinishArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, Priority: Priority, MaxAttempts: maxAttempts}
 }
 
 const reindexColumns = `id, backend, state, total, done, COALESCE(error, ''), started_at, finished_at`
@@ -90,12 +99,12 @@ func scanReindex(row pgx.Row) (Reindex, error) {
 	return r, err
 }
 
-// ErrReindexNotFound is returned by GetReindex for an unknown id; it is of kind
+// ErrNotFound is returned by Get for an unknown id; it is of kind
 // [domainerr.ErrNotFound].
-var ErrReindexNotFound = domainerr.New(domainerr.ErrNotFound, "reindex not found")
+var ErrNotFound = domainerr.New(domainerr.ErrNotFound, "reindex not found")
 
-// StartReindex starts a rebuild of b, or returns the one already running for it.
-func StartReindex(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpool.Pool, b backends.Rebuilder) (Reindex, error) {
+// Start starts a rebuild of b, or returns the one already running for it.
+func Start(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpool.Pool, b backends.Rebuilder) (Reindex, error) {
 	var r Reindex
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		// Serialise starts of one backend, so two callers cannot both create a rebuild.
@@ -115,17 +124,17 @@ func StartReindex(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpo
 		if err != nil {
 			return err
 		}
-		_, err = client.InsertTx(ctx, tx, ReindexChunkArgs{ReindexID: r.ID, Backend: b.Name()}, nil)
+		_, err = client.InsertTx(ctx, tx, ChunkArgs{ReindexID: r.ID, Backend: b.Name()}, nil)
 		return err
 	})
 	return r, err
 }
 
-// GetReindex returns the rebuild with id.
-func GetReindex(ctx context.Context, pool *pgxpool.Pool, id int64) (Reindex, error) {
+// Get returns the rebuild with id.
+func Get(ctx context.Context, pool *pgxpool.Pool, id int64) (Reindex, error) {
 	r, err := scanReindex(pool.QueryRow(ctx, `SELECT `+reindexColumns+` FROM reindexes WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return r, ErrReindexNotFound
+		return r, ErrNotFound
 	}
 	return r, err
 }
@@ -133,6 +142,7 @@ func GetReindex(ctx context.Context, pool *pgxpool.Pool, id int64) (Reindex, err
 // reindexer holds what the rebuild workers share.
 type reindexer struct {
 	backends map[string]backends.Rebuilder
+	client   *river.Client[pgx.Tx] // set by Workers.Bind
 	logger   *slog.Logger
 	pool     *pgxpool.Pool
 }
@@ -168,14 +178,14 @@ func (x *reindexer) fail(ctx context.Context, id int64, b backends.Rebuilder, ca
 	}
 }
 
-// ReindexChunkWorker works [ReindexChunkArgs].
-type ReindexChunkWorker struct {
-	river.WorkerDefaults[ReindexChunkArgs]
+// ChunkWorker works [ChunkArgs].
+type ChunkWorker struct {
+	river.WorkerDefaults[ChunkArgs]
 	x *reindexer
 }
 
 // Work implements river.Worker.
-func (w *ReindexChunkWorker) Work(ctx context.Context, job *river.Job[ReindexChunkArgs]) error {
+func (w *ChunkWorker) Work(ctx context.Context, job *river.Job[ChunkArgs]) error {
 	b, err := w.x.backend(ctx, job.Args.Backend)
 	if err != nil {
 		return err
@@ -188,7 +198,7 @@ func (w *ReindexChunkWorker) Work(ctx context.Context, job *river.Job[ReindexChu
 }
 
 // copyChunk copies the next chunk and enqueues what follows, in one transaction.
-func (w *ReindexChunkWorker) copyChunk(ctx context.Context, job *river.Job[ReindexChunkArgs], b backends.Rebuilder) error {
+func (w *ChunkWorker) copyChunk(ctx context.Context, job *river.Job[ChunkArgs], b backends.Rebuilder) error {
 	var (
 		state  string
 		lastID *uuid.UUID
@@ -197,7 +207,7 @@ func (w *ReindexChunkWorker) copyChunk(ctx context.Context, job *river.Job[Reind
 	if err != nil {
 		return fmt.Errorf("error reading reindex %d: %w", job.Args.ReindexID, err)
 	}
-	if state != ReindexRunning {
+	if state != Running {
 		return nil // failed or finished meanwhile: nothing left to do
 	}
 	after := uuid.Nil
@@ -205,7 +215,7 @@ func (w *ReindexChunkWorker) copyChunk(ctx context.Context, job *river.Job[Reind
 		after = *lastID
 	}
 	rows, err := w.x.pool.Query(ctx, `SELECT id, version, metadata FROM records WHERE deleted_at IS NULL AND id > $1
-		ORDER BY id LIMIT $2`, after, ReindexChunkSize)
+		ORDER BY id LIMIT $2`, after, ChunkSize)
 	if err != nil {
 		return err
 	}
@@ -246,13 +256,13 @@ func (w *ReindexChunkWorker) copyChunk(ctx context.Context, job *river.Job[Reind
 			for i, d := range ready {
 				ids[i] = d.RecordID
 			}
-			now, _, err := lockAndRead(ctx, tx, b.Name(), ids)
+			now, _, err := pipeline.LockCurrent(ctx, tx, b.Name(), ids)
 			if err != nil {
 				return err
 			}
 			current := ready[:0]
 			for _, d := range ready {
-				if st, ok := now[d.RecordID]; ok && !st.deleted && st.version == d.Version {
+				if st, ok := now[d.RecordID]; ok && !st.Deleted && st.Version == d.Version {
 					current = append(current, d)
 				}
 			}
@@ -265,18 +275,17 @@ func (w *ReindexChunkWorker) copyChunk(ctx context.Context, job *river.Job[Reind
 				return errors.New("error writing to the shadow table: transaction aborted")
 			}
 		}
-		client := river.ClientFromContext[pgx.Tx](ctx)
 		if len(docs) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE reindexes SET done = done + $2, last_id = $3 WHERE id = $1`,
 				job.Args.ReindexID, len(docs), docs[len(docs)-1].RecordID); err != nil {
 				return err
 			}
 		}
-		var next river.JobArgs = ReindexChunkArgs{ReindexID: job.Args.ReindexID, Backend: b.Name()}
-		if len(docs) < ReindexChunkSize {
-			next = ReindexFinishArgs{ReindexID: job.Args.ReindexID, Backend: b.Name()}
+		var next river.JobArgs = ChunkArgs{ReindexID: job.Args.ReindexID, Backend: b.Name()}
+		if len(docs) < ChunkSize {
+			next = FinishArgs{ReindexID: job.Args.ReindexID, Backend: b.Name()}
 		}
-		if _, err := client.InsertTx(ctx, tx, next, nil); err != nil {
+		if _, err := w.x.client.InsertTx(ctx, tx, next, nil); err != nil {
 			return err
 		}
 		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
@@ -284,19 +293,19 @@ func (w *ReindexChunkWorker) copyChunk(ctx context.Context, job *river.Job[Reind
 	})
 }
 
-// ReindexFinishWorker works [ReindexFinishArgs].
-type ReindexFinishWorker struct {
-	river.WorkerDefaults[ReindexFinishArgs]
+// FinishWorker works [FinishArgs].
+type FinishWorker struct {
+	river.WorkerDefaults[FinishArgs]
 	x *reindexer
 }
 
 // Timeout implements river.Worker: an index build outlasts worker.job_timeout.
-func (w *ReindexFinishWorker) Timeout(*river.Job[ReindexFinishArgs]) time.Duration {
-	return reindexFinishTimeout
+func (w *FinishWorker) Timeout(*river.Job[FinishArgs]) time.Duration {
+	return finishTimeout
 }
 
 // Work implements river.Worker.
-func (w *ReindexFinishWorker) Work(ctx context.Context, job *river.Job[ReindexFinishArgs]) error {
+func (w *FinishWorker) Work(ctx context.Context, job *river.Job[FinishArgs]) error {
 	b, err := w.x.backend(ctx, job.Args.Backend)
 	if err != nil {
 		return err
@@ -308,12 +317,12 @@ func (w *ReindexFinishWorker) Work(ctx context.Context, job *river.Job[ReindexFi
 	return err
 }
 
-func (w *ReindexFinishWorker) finish(ctx context.Context, job *river.Job[ReindexFinishArgs], b backends.Rebuilder) error {
+func (w *FinishWorker) finish(ctx context.Context, job *river.Job[FinishArgs], b backends.Rebuilder) error {
 	var state string
 	if err := w.x.pool.QueryRow(ctx, `SELECT state FROM reindexes WHERE id = $1`, job.Args.ReindexID).Scan(&state); err != nil {
 		return fmt.Errorf("error reading reindex %d: %w", job.Args.ReindexID, err)
 	}
-	if state != ReindexRunning {
+	if state != Running {
 		return nil
 	}
 	start := time.Now()

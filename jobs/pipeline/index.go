@@ -1,4 +1,4 @@
-package jobs
+package pipeline
 
 import (
 	"context"
@@ -192,16 +192,18 @@ WITH rebuild AS (
 SELECT r.id, r.version, r.deleted_at IS NOT NULL, r.updated_at, rebuild.running
 FROM records r CROSS JOIN rebuild WHERE r.id = ANY($2)`
 
-// recordState is a record as a write transaction sees it after locking.
-type recordState struct {
-	version int
-	deleted bool
-	changed time.Time // records.updated_at
+// Current is a record as a write transaction sees it after [LockCurrent].
+type Current struct {
+	Version int
+	Deleted bool
+	Changed time.Time // records.updated_at
 }
 
-// lockAndRead locks ids' index_state rows of backend in tx and returns the records' states, and
-// whether a rebuild of backend is running.
-func lockAndRead(ctx context.Context, tx pgx.Tx, backend string, ids []uuid.UUID) (map[uuid.UUID]recordState, bool, error) {
+// LockCurrent locks ids' index_state rows of backend in tx ([indexstate.Lock]) and returns the
+// records as they are now, and whether a rebuild of backend is running. Every writer of a
+// backend's documents calls it first and writes only what is still current, so a delete or an
+// update racing the write wins.
+func LockCurrent(ctx context.Context, tx pgx.Tx, backend string, ids []uuid.UUID) (map[uuid.UUID]Current, bool, error) {
 	if err := indexstate.Lock(ctx, tx, backend, ids); err != nil {
 		return nil, false, err
 	}
@@ -209,19 +211,19 @@ func lockAndRead(ctx context.Context, tx pgx.Tx, backend string, ids []uuid.UUID
 	if err != nil {
 		return nil, false, fmt.Errorf("error locking index state: %w", err)
 	}
-	now := make(map[uuid.UUID]recordState, len(ids))
+	now := make(map[uuid.UUID]Current, len(ids))
 	var (
-		id        uuid.UUID
-		st        recordState
-		rebuiding bool
+		id         uuid.UUID
+		st         Current
+		rebuilding bool
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&id, &st.version, &st.deleted, &st.changed, &rebuiding}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&id, &st.Version, &st.Deleted, &st.Changed, &rebuilding}, func() error {
 		now[id] = st
 		return nil
 	}); err != nil {
 		return nil, false, fmt.Errorf("error locking index state: %w", err)
 	}
-	return now, rebuiding, nil
+	return now, rebuilding, nil
 }
 
 // write applies the plan in one transaction. An error here is the batch's: every job retries.
@@ -236,7 +238,7 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 		for i, a := range p.acts {
 			ids[i] = a.id
 		}
-		now, rebuilding, err := lockAndRead(ctx, tx, x.backend.Name(), ids)
+		now, rebuilding, err := LockCurrent(ctx, tx, x.backend.Name(), ids)
 		if err != nil {
 			return err
 		}
@@ -252,14 +254,14 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 			switch {
 			case a.err != nil || a.stale:
 				continue
-			case a.delete && (!ok || cur.deleted):
+			case a.delete && (!ok || cur.Deleted):
 				deletes = append(deletes, a.id)
 				done = append(done, a)
-			case a.delete || !ok || cur.deleted || cur.version != a.version:
+			case a.delete || !ok || cur.Deleted || cur.Version != a.version:
 				// Changed since the plan was made: the change enqueued a newer job.
 				continue
 			default:
-				a.changed = cur.changed
+				a.changed = cur.Changed
 				docs = append(docs, *a.doc)
 				docActs = append(docActs, a)
 			}

@@ -1,4 +1,4 @@
-package jobs
+package harvest
 
 import (
 	"context"
@@ -22,26 +22,25 @@ import (
 // context has expired.
 const failTimeout = 10 * time.Second
 
-// HarvestChunkWorker works [HarvestChunkArgs]. It fetches the chunk's page outside any
+// ChunkWorker works [ChunkArgs]. It fetches the chunk's page outside any
 // transaction, then in one transaction publishes the page's records, adds to the harvest's
 // counters, enqueues the next chunk (or marks the harvest succeeded) and completes its own job —
 // so a chunk happens exactly once, and a process that dies between chunks leaves the next chunk
 // queued for another to resume.
 //
-// The worker publishes through a [records.Store] it builds for each job from its StoreConfig and
-// the River client in the job's context: the process's store needs the River client to enqueue
-// its fan-out, and the client needs its workers before it exists, so the worker takes the
-// store's settings instead of the store.
-type HarvestChunkWorker struct {
-	river.WorkerDefaults[HarvestChunkArgs]
-	logger   *slog.Logger
-	pool     *pgxpool.Pool
-	sources  *sources.Registry
-	storeCfg records.StoreConfig
+// The worker publishes through the [records.Store] that [Workers.Bind] hands it: the store
+// enqueues its fan-out through the River client, which needs its workers before it exists.
+type ChunkWorker struct {
+	river.WorkerDefaults[ChunkArgs]
+	logger  *slog.Logger
+	pool    *pgxpool.Pool
+	sources *sources.Registry
+	client  *river.Client[pgx.Tx] // set by Workers.Bind
+	store   *records.Store        // set by Workers.Bind
 }
 
 // harvestEnd says why a harvest ends after a chunk; "" while it goes on.
-func harvestEnd(a HarvestChunkArgs, page sources.Page, next sources.Cursor) string {
+func harvestEnd(a ChunkArgs, page sources.Page, next sources.Cursor) string {
 	switch {
 	case page.Fetched == 0:
 		return "empty page"
@@ -55,7 +54,7 @@ func harvestEnd(a HarvestChunkArgs, page sources.Page, next sources.Cursor) stri
 
 // Work implements river.Worker. A failing chunk is retried by River; on its last attempt, or at
 // once for a permanent error, the harvest is marked failed with the error and the job cancelled.
-func (w *HarvestChunkWorker) Work(ctx context.Context, job *river.Job[HarvestChunkArgs]) (err error) {
+func (w *ChunkWorker) Work(ctx context.Context, job *river.Job[ChunkArgs]) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			w.logger.ErrorContext(ctx, "harvest: chunk panicked", "harvest_id", job.Args.HarvestID, "panic", r, "stack", string(debug.Stack()))
@@ -68,14 +67,14 @@ func (w *HarvestChunkWorker) Work(ctx context.Context, job *river.Job[HarvestChu
 	return w.work(ctx, job)
 }
 
-func (w *HarvestChunkWorker) work(ctx context.Context, job *river.Job[HarvestChunkArgs]) error {
+func (w *ChunkWorker) work(ctx context.Context, job *river.Job[ChunkArgs]) error {
 	a := job.Args
 	log := w.logger.With("source", a.Source, "harvest_id", a.HarvestID)
 	var state string
 	if err := w.pool.QueryRow(ctx, `SELECT state FROM harvests WHERE id = $1`, a.HarvestID).Scan(&state); err != nil {
 		return fmt.Errorf("error reading harvest %d: %w", a.HarvestID, err)
 	}
-	if state != HarvestRunning {
+	if state != Running {
 		log.InfoContext(ctx, "harvest: chunk of a harvest that is no longer running, dropped", "state", state, "offset", a.Cursor.Offset)
 		return nil
 	}
@@ -102,17 +101,15 @@ func (w *HarvestChunkWorker) work(ctx context.Context, job *river.Job[HarvestChu
 		total = min(total, a.Limit)
 	}
 
-	client := river.ClientFromContext[pgx.Tx](ctx)
-	store := records.NewStore(w.pool, EnqueueFanOut(client), w.storeCfg)
 	params, invalid := w.publishParams(ctx, log, a.Source, page.Records)
 	var published, unchanged int
 	err = pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT state FROM harvests WHERE id = $1 FOR UPDATE`, a.HarvestID).Scan(&state); err != nil {
 			return fmt.Errorf("error locking harvest %d: %w", a.HarvestID, err)
 		}
-		if state == HarvestRunning {
-			for batch := range batches(params, positiveOr(w.storeCfg.MaxBatch, records.MaxBatchDefault)) {
-				results, err := store.PublishTx(ctx, tx, batch, records.PriorityBulk)
+		if state == Running {
+			for batch := range batches(params, w.store.Config().MaxBatch) {
+				results, err := w.store.PublishTx(ctx, tx, batch, records.PriorityBulk)
 				if err != nil {
 					return fmt.Errorf("error publishing: %w", err)
 				}
@@ -134,7 +131,7 @@ func (w *HarvestChunkWorker) work(ctx context.Context, job *river.Job[HarvestChu
 			if end == "" {
 				nextArgs := a
 				nextArgs.Cursor = next
-				if _, err := client.InsertTx(ctx, tx, nextArgs, nil); err != nil {
+				if _, err := w.client.InsertTx(ctx, tx, nextArgs, nil); err != nil {
 					return fmt.Errorf("error enqueuing the next chunk: %w", err)
 				}
 			}
@@ -147,7 +144,7 @@ func (w *HarvestChunkWorker) work(ctx context.Context, job *river.Job[HarvestChu
 	if err != nil {
 		return err
 	}
-	if state != HarvestRunning {
+	if state != Running {
 		log.InfoContext(ctx, "harvest: harvest stopped while its chunk was fetched, chunk dropped", "state", state, "offset", cur.Offset)
 		return nil
 	}
@@ -162,11 +159,11 @@ func (w *HarvestChunkWorker) work(ctx context.Context, job *river.Job[HarvestChu
 
 // publishParams turns a page's records into publish params, leaving out (and counting) those
 // whose metadata breaks a record limit: one oversized document must not fail its whole chunk.
-func (w *HarvestChunkWorker) publishParams(ctx context.Context, log *slog.Logger, source string, recs []sources.Record) ([]records.PublishParams, int) {
+func (w *ChunkWorker) publishParams(ctx context.Context, log *slog.Logger, source string, recs []sources.Record) ([]records.PublishParams, int) {
 	params := make([]records.PublishParams, 0, len(recs))
 	invalid := 0
 	for _, r := range recs {
-		if _, err := records.ValidateMetadata("metadata", r.Metadata, w.storeCfg.Limits); err != nil {
+		if _, err := records.ValidateMetadata("metadata", r.Metadata, w.store.Config().Limits); err != nil {
 			invalid++
 			log.WarnContext(ctx, "harvest: record skipped", "id", r.ID, "error", err)
 			continue
@@ -181,7 +178,7 @@ func (w *HarvestChunkWorker) publishParams(ctx context.Context, log *slog.Logger
 // unless this was its last attempt or the error is permanent: then the harvest is marked failed
 // with the error, and the job cancelled. A chunk job cancelled by an operator (River UI) fails
 // its harvest too, so the source can be harvested again.
-func (w *HarvestChunkWorker) failed(ctx context.Context, job *river.Job[HarvestChunkArgs], err error) error {
+func (w *ChunkWorker) failed(ctx context.Context, job *river.Job[ChunkArgs], err error) error {
 	a := job.Args
 	log := w.logger.With("source", a.Source, "harvest_id", a.HarvestID)
 	switch {
@@ -215,12 +212,4 @@ func batches[T any](s []T, n int) func(yield func([]T) bool) {
 			s = s[k:]
 		}
 	}
-}
-
-// positiveOr returns v when positive, else def.
-func positiveOr(v, def int) int {
-	if v > 0 {
-		return v
-	}
-	return def
 }

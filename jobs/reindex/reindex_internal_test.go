@@ -1,4 +1,4 @@
-package jobs
+package reindex
 
 import (
 	"context"
@@ -19,10 +19,10 @@ func TestReindexJobOnProcessWithoutBackend(t *testing.T) {
 	ctx := context.Background()
 	for name, work := range map[string]func() error{
 		"chunk": func() error {
-			return (&ReindexChunkWorker{x: x}).Work(ctx, &river.Job[ReindexChunkArgs]{Args: ReindexChunkArgs{Backend: "vector2"}})
+			return (&ChunkWorker{x: x}).Work(ctx, &river.Job[ChunkArgs]{Args: ChunkArgs{Backend: "vector2"}})
 		},
 		"finish": func() error {
-			return (&ReindexFinishWorker{x: x}).Work(ctx, &river.Job[ReindexFinishArgs]{Args: ReindexFinishArgs{Backend: "vector2"}})
+			return (&FinishWorker{x: x}).Work(ctx, &river.Job[FinishArgs]{Args: FinishArgs{Backend: "vector2"}})
 		},
 	} {
 		var snooze *river.JobSnoozeError

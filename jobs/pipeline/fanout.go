@@ -1,4 +1,4 @@
-package jobs
+package pipeline
 
 import (
 	"bytes"
@@ -48,14 +48,14 @@ type target struct {
 // fan-out jobs — so a fan-out happens exactly once, or not at all.
 type FanOutWorker struct {
 	river.WorkerDefaults[FanOutArgs]
+	client  *river.Client[pgx.Tx] // set by Workers.Bind
 	g       *gatherer[fanOutItem]
 	names   []string
 	pool    *pgxpool.Pool
 	targets []target
 }
 
-// fanOutItem is a fan-out job waiting in the gatherer, with the context of its Work call: River
-// keeps its client there, which completing the jobs in the batch's transaction needs.
+// fanOutItem is a fan-out job waiting in the gatherer, with the context of its Work call.
 type fanOutItem struct {
 	ctx context.Context
 	job *river.Job[FanOutArgs]
@@ -96,13 +96,6 @@ func (w *FanOutWorker) Work(ctx context.Context, job *river.Job[FanOutArgs]) err
 
 // runBatch fans out a batch in one transaction; every job gets the transaction's result.
 func (w *FanOutWorker) runBatch(ctx context.Context, items []fanOutItem, _ string) []error {
-	deadline, _ := ctx.Deadline()
-	// The first job's context with the batch's deadline instead of the job's cancellation: it
-	// carries River's client for InsertManyFastTx and completing the jobs.
-	bctx, cancel := context.WithDeadline(context.WithoutCancel(items[0].ctx), deadline)
-	defer cancel()
-	client := river.ClientFromContext[pgx.Tx](bctx)
-
 	params := make([]river.InsertManyParams, 0, len(items)*len(w.targets))
 	latest := map[uuid.UUID]int{}
 	for _, it := range items {
@@ -127,14 +120,14 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []fanOutItem, _ strin
 		versions[i] = int32(latest[id])
 	}
 
-	err := pgx.BeginFunc(bctx, w.pool, func(tx pgx.Tx) error {
-		if _, err := client.InsertManyFastTx(bctx, tx, params); err != nil {
+	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		if _, err := w.client.InsertManyFastTx(ctx, tx, params); err != nil {
 			return fmt.Errorf("error inserting index jobs: %w", err)
 		}
-		if err := indexstate.MarkPending(bctx, tx, ids, versions, w.names); err != nil {
+		if err := indexstate.MarkPending(ctx, tx, ids, versions, w.names); err != nil {
 			return err
 		}
-		return completeTx(bctx, client, tx, items)
+		return completeTx(ctx, w.client, tx, items)
 	})
 	errs := make([]error, len(items))
 	for i := range errs {

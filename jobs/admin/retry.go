@@ -1,4 +1,6 @@
-package jobs
+// Package admin is the River administration OSA offers: re-queueing a backend's failed index
+// jobs ([RetryFailed]) and the state of every queue ([Stats]).
+package admin
 
 import (
 	"context"

@@ -1,4 +1,8 @@
-package jobs
+// Package harvest runs the harvests of sources: [Start] records a harvest and enqueues its first
+// chunk; each chunk job ([ChunkWorker]) fetches a page of the source and publishes its records
+// through the record store, in one transaction with its progress and the next chunk, so a harvest
+// resumes where it was after a crash; [ScheduleWorker] starts the harvests of scheduled sources.
+package harvest
 
 import (
 	"cmp"
@@ -18,34 +22,34 @@ import (
 	"github.com/osa-archive/osa/sources"
 )
 
-// QueueSources is the queue of harvest jobs: the chunks of every harvest and the scheduled starts.
-const QueueSources = "sources"
+// Queue is the queue of harvest jobs: the chunks of every harvest and the scheduled starts.
+const Queue = "sources"
 
 // Harvest settings.
 const (
-	// SourcesWorkers is MaxWorkers of the sources queue in a process. A harvest runs one chunk
+	// MaxWorkers is MaxWorkers of the sources queue in a process. A harvest runs one chunk
 	// at a time, so this is how many harvests a process works on at once.
-	SourcesWorkers = 4
-	// HarvestMaxAttempts is how often a chunk job is tried before its harvest fails. Each try
+	MaxWorkers = 4
+	// MaxAttempts is how often a chunk job is tried before its harvest fails. Each try
 	// already retries its requests (see sources/geo), so a failing chunk means a source that
 	// stays down.
-	HarvestMaxAttempts = 3
+	MaxAttempts = 3
 )
 
 // States of a harvest, the values of [Harvest.State].
 const (
-	HarvestRunning   = "running"
-	HarvestSucceeded = "succeeded"
-	HarvestFailed    = "failed"
+	Running   = "running"
+	Succeeded = "succeeded"
+	Failed    = "failed"
 )
 
-// ErrHarvestNotFound is returned by [GetHarvest] for an id no harvest has; it is of kind
+// ErrNotFound is returned by [Get] for an id no harvest has; it is of kind
 // [domainerr.ErrNotFound].
-var ErrHarvestNotFound = domainerr.New(domainerr.ErrNotFound, "harvest not found")
+var ErrNotFound = domainerr.New(domainerr.ErrNotFound, "harvest not found")
 
-// HarvestRunningError is returned by [StartHarvest] when a harvest of the source is already
+// RunningError is returned by [Start] when a harvest of the source is already
 // running: a source is harvested by one harvest at a time.
-type HarvestRunningError struct {
+type RunningError struct {
 	// Source is the source's name.
 	Source string
 	// ID is the running harvest's id; 0 when another process started it a moment ago.
@@ -53,21 +57,21 @@ type HarvestRunningError struct {
 }
 
 // Is reports whether target is [domainerr.ErrAlreadyExists], the error's kind.
-func (e *HarvestRunningError) Is(target error) bool { return target == domainerr.ErrAlreadyExists }
+func (e *RunningError) Is(target error) bool { return target == domainerr.ErrAlreadyExists }
 
 // Error names the running harvest.
-func (e *HarvestRunningError) Error() string {
+func (e *RunningError) Error() string {
 	if e.ID == 0 {
 		return fmt.Sprintf("a harvest of source %q is already running", e.Source)
 	}
-	return fmt.Sprintf("harvest %d of source %q is still running; follow it with GetHarvest or wait for it to end", e.ID, e.Source)
+	return fmt.Sprintf("harvest %d of source %q is still running; follow it with Get or wait for it to end", e.ID, e.Source)
 }
 
 // Harvest is one harvest of a source: its parameters, state and counters.
 type Harvest struct {
 	ID     int64
 	Source string
-	// State is HarvestRunning, HarvestSucceeded or HarvestFailed.
+	// State is Running, Succeeded or Failed.
 	State string
 	// Limit is the most records the harvest fetches; 0 means all.
 	Limit int
@@ -98,8 +102,8 @@ type harvestParams struct {
 	Since     string `json:"since,omitempty"`
 }
 
-// HarvestRequest asks [StartHarvest] for a harvest.
-type HarvestRequest struct {
+// Request asks [Start] for a harvest.
+type Request struct {
 	// Source is the name of the source to harvest. Required.
 	Source string
 	// Limit is the most records to fetch; 0 means all.
@@ -112,9 +116,9 @@ type HarvestRequest struct {
 	ChunkSize int
 }
 
-// HarvestChunkArgs is one chunk of a harvest: fetch the page at Cursor, publish it, and enqueue
+// ChunkArgs is one chunk of a harvest: fetch the page at Cursor, publish it, and enqueue
 // the next chunk, in one transaction.
-type HarvestChunkArgs struct {
+type ChunkArgs struct {
 	// HarvestID is the harvest the chunk belongs to.
 	HarvestID int64 `json:"harvest_id"`
 	// Source is the name of the harvested source.
@@ -129,30 +133,30 @@ type HarvestChunkArgs struct {
 }
 
 // Kind implements river.JobArgs.
-func (HarvestChunkArgs) Kind() string { return "osa_harvest_chunk" }
+func (ChunkArgs) Kind() string { return "osa_harvest_chunk" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts: queue sources, bulk priority.
-func (HarvestChunkArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueSources, Priority: records.PriorityBulk, MaxAttempts: HarvestMaxAttempts}
+func (ChunkArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, Priority: records.PriorityBulk, MaxAttempts: MaxAttempts}
 }
 
-// StartHarvest validates req against the registry and, in one transaction, records a running
+// Start validates req against the registry and, in one transaction, records a running
 // harvest and enqueues its first chunk. Errors: a *domainerr.ValidationError naming the field
 // (source, limit, since, chunk_size); [sources.ErrUnknownSource]; [sources.ErrDisabled]; a
-// *[HarvestRunningError] when the source is being harvested already.
-func StartHarvest(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpool.Pool, reg *sources.Registry, req HarvestRequest) (Harvest, error) {
+// *[RunningError] when the source is being harvested already.
+func Start(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpool.Pool, reg *sources.Registry, req Request) (Harvest, error) {
 	var h Harvest
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var err error
-		h, err = StartHarvestTx(ctx, client, tx, reg, req)
+		h, err = StartTx(ctx, client, tx, reg, req)
 		return err
 	})
 	return h, err
 }
 
-// StartHarvestTx is [StartHarvest] inside the caller's transaction.
-func StartHarvestTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, reg *sources.Registry, req HarvestRequest) (Harvest, error) {
-	p, err := validateHarvest(reg, req)
+// StartTx is [Start] inside the caller's transaction.
+func StartTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, reg *sources.Registry, req Request) (Harvest, error) {
+	p, err := validate(reg, req)
 	if err != nil {
 		return Harvest{}, err
 	}
@@ -160,7 +164,7 @@ func StartHarvestTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx
 	err = tx.QueryRow(ctx, `SELECT id FROM harvests WHERE source = $1 AND state = 'running' ORDER BY id LIMIT 1`, req.Source).Scan(&running)
 	switch {
 	case err == nil:
-		return Harvest{}, &HarvestRunningError{Source: req.Source, ID: running}
+		return Harvest{}, &RunningError{Source: req.Source, ID: running}
 	case !errors.Is(err, pgx.ErrNoRows):
 		return Harvest{}, fmt.Errorf("error looking for a running harvest: %w", err)
 	}
@@ -172,12 +176,12 @@ func StartHarvestTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx
 		req.Source, params))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // harvests_one_running: another process won the race
-		return Harvest{}, &HarvestRunningError{Source: req.Source}
+		return Harvest{}, &RunningError{Source: req.Source}
 	}
 	if err != nil {
 		return Harvest{}, fmt.Errorf("error recording the harvest: %w", err)
 	}
-	_, err = client.InsertTx(ctx, tx, HarvestChunkArgs{
+	_, err = client.InsertTx(ctx, tx, ChunkArgs{
 		HarvestID: h.ID, Source: h.Source, Limit: p.Limit, ChunkSize: p.ChunkSize,
 		Cursor: sources.Cursor{Since: p.Since},
 	}, nil)
@@ -187,8 +191,8 @@ func StartHarvestTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx
 	return h, nil
 }
 
-// validateHarvest checks req and returns the harvest's parameters, chunk size defaulted.
-func validateHarvest(reg *sources.Registry, req HarvestRequest) (harvestParams, error) {
+// validate checks req and returns the harvest's parameters, chunk size defaulted.
+func validate(reg *sources.Registry, req Request) (harvestParams, error) {
 	if req.Source == "" {
 		return harvestParams{}, domainerr.Invalid("source", "is required (configured sources: %v)", reg.Names())
 	}
@@ -237,18 +241,18 @@ func scanHarvest(row pgx.Row) (Harvest, error) {
 	return h, nil
 }
 
-// GetHarvest returns the harvest with id, or [ErrHarvestNotFound].
-func GetHarvest(ctx context.Context, pool *pgxpool.Pool, id int64) (Harvest, error) {
+// Get returns the harvest with id, or [ErrNotFound].
+func Get(ctx context.Context, pool *pgxpool.Pool, id int64) (Harvest, error) {
 	h, err := scanHarvest(pool.QueryRow(ctx, `SELECT `+harvestColumns+` FROM harvests WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Harvest{}, ErrHarvestNotFound
+		return Harvest{}, ErrNotFound
 	}
 	return h, err
 }
 
-// LastHarvests returns the most recent harvest of each of names that was ever harvested, by
+// Last returns the most recent harvest of each of names that was ever harvested, by
 // source name.
-func LastHarvests(ctx context.Context, pool *pgxpool.Pool, names []string) (map[string]Harvest, error) {
+func Last(ctx context.Context, pool *pgxpool.Pool, names []string) (map[string]Harvest, error) {
 	rows, err := pool.Query(ctx, `SELECT DISTINCT ON (source) `+harvestColumns+` FROM harvests
 		WHERE source = ANY($1) ORDER BY source, id DESC`, names)
 	if err != nil {

@@ -1,4 +1,4 @@
-package jobs
+package pipeline
 
 import (
 	"context"
@@ -11,12 +11,6 @@ import (
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/indexerr"
-)
-
-// Defaults of the outage retry delays; see [Config.OutageRetryMin] and [Config.OutageRetryMax].
-const (
-	OutageRetryMinDefault = time.Second
-	OutageRetryMaxDefault = 30 * time.Second
 )
 
 // outageJitter is the part of a delay drawn at random per batch: delays lie between
