@@ -18,8 +18,9 @@ const (
 	TextMaxCharsMax     = 1000000
 )
 
-// textFieldsDefault are the fields of [TextConfig.Fields] when none are given.
-var textFieldsDefault = []string{"title", "summary"}
+// TextFieldsDefault returns the fields of [TextConfig.Fields] when none are given: title, then
+// summary.
+func TextFieldsDefault() []string { return []string{"title", "summary"} }
 
 // TextConfig configures how a record's metadata becomes the text a backend indexes.
 type TextConfig struct {
@@ -33,7 +34,7 @@ type TextConfig struct {
 // WithDefaults returns a copy of c with every zero field set to its default.
 func (c TextConfig) WithDefaults() TextConfig {
 	if len(c.Fields) == 0 {
-		c.Fields = textFieldsDefault
+		c.Fields = TextFieldsDefault()
 	}
 	c.Fields = slices.Clone(c.Fields)
 	if c.MaxChars == 0 {

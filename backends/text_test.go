@@ -130,7 +130,7 @@ func TestTextConfigWithDefaults(t *testing.T) {
 		t.Fatalf("defaults = %+v", cfg)
 	}
 	cfg.Fields[0] = "changed"
-	if textFieldsDefault[0] != "title" {
+	if TextFieldsDefault()[0] != "title" || (TextConfig{}).WithDefaults().Fields[0] != "title" {
 		t.Fatal("WithDefaults shares the default slice")
 	}
 }

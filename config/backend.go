@@ -1,6 +1,13 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/embed"
+	"github.com/osa-archive/osa/backends/keyword"
+	"github.com/osa-archive/osa/backends/pgvector"
+)
 
 // Kinds of index backend, the values of backends[].kind.
 const (
@@ -33,35 +40,35 @@ const (
 	BatchMaxDelayMax     = time.Minute
 	BatchTimeoutDefault  = 60 * time.Second
 
-	TextMaxCharsDefault = 8000
+	TextMaxCharsDefault = backends.TextMaxCharsDefault
 	TextMaxCharsMin     = 1
 	TextMaxCharsMax     = 1000000
 
 	EmbedderKindDefault      = EmbedderKindHash
-	EmbedderModelHashDefault = "hash-v2"
-	EmbedderDimsDefault      = 384
+	EmbedderModelHashDefault = embed.HashModelDefault
+	EmbedderDimsDefault      = embed.DimsDefault
 	EmbedderDimsMin          = 1
 	EmbedderDimsMax          = 2000 // the most dimensions an HNSW index on vector takes
-	EmbedderMaxInputsDefault = 128
+	EmbedderMaxInputsDefault = embed.MaxInputsDefault
 	EmbedderMaxInputsMin     = 1
 	EmbedderMaxInputsMax     = 10000
-	EmbedderTimeoutDefault   = 30 * time.Second
+	EmbedderTimeoutDefault   = embed.TimeoutDefault
 
-	HNSWMDefault              = 16
+	HNSWMDefault              = pgvector.MDefault
 	HNSWMMin                  = 2
 	HNSWMMax                  = 100
-	HNSWEfConstructionDefault = 128
+	HNSWEfConstructionDefault = pgvector.EfConstructionDefault
 	HNSWEfConstructionMin     = 4
 	HNSWEfConstructionMax     = 1000
 
-	LanguageDefault = "english"
+	LanguageDefault = keyword.LanguageDefault
 
-	BM25K1Default          = 0.9
+	BM25K1Default          = keyword.K1Default
 	BM25K1Max              = 10
-	BM25BDefault           = 0.4
-	BM25TitleWeightDefault = 2
+	BM25BDefault           = keyword.BDefault
+	BM25TitleWeightDefault = keyword.TitleWeightDefault
 	BM25TitleWeightMax     = 10
-	BM25CandidatesDefault  = 3000
+	BM25CandidatesDefault  = keyword.CandidatesDefault
 	BM25CandidatesMin      = 10
 	BM25CandidatesMax      = 1000000
 
@@ -76,7 +83,7 @@ const (
 
 // Backend configures one index backend.
 type Backend struct {
-	// Name identifies the backend, [a-z][a-z0-9_]{0,39}, unique; its queue is
+	// Name identifies the backend, matching [NamePattern], unique; its queue is
 	// index_<name>. Required.
 	Name string `koanf:"name"`
 
@@ -224,7 +231,7 @@ func DefaultBackend(name, kind string) Backend {
 			Timeout:  BatchTimeoutDefault,
 		},
 		Text: Text{
-			Fields:   []string{"title", "summary"},
+			Fields:   backends.TextFieldsDefault(),
 			MaxChars: TextMaxCharsDefault,
 		},
 	}

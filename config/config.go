@@ -11,7 +11,13 @@
 // osa.example.yaml in this directory documents every key with its default.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/osa-archive/osa/jobs/pipeline"
+	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/search"
+)
 
 // Roles of a process, the values of node.role.
 const (
@@ -33,7 +39,7 @@ const (
 
 // Defaults and bounds of the top-level sections.
 const (
-	DomainDefault    = "localhost"
+	DomainDefault    = records.DomainDefault
 	DomainMaxLen     = 63
 	RoleDefault      = RoleAll
 	LogLevelDefault  = LogLevelInfo
@@ -66,39 +72,39 @@ const (
 	FanoutWorkersDefault         = 256
 	FanoutWorkersMin             = 1
 	FanoutWorkersMax             = 10000
-	FanoutBatchDefault           = 128
+	FanoutBatchDefault           = pipeline.FanOutBatchDefault
 	FanoutBatchMin               = 1
 	FanoutBatchMax               = 10000
-	FanoutDelayDefault           = 20 * time.Millisecond
+	FanoutDelayDefault           = pipeline.FanOutDelayDefault
 	FanoutDelayMax               = time.Minute
-	OutageRetryMinDefault        = time.Second
-	OutageRetryMaxDefault        = 30 * time.Second
+	OutageRetryMinDefault        = pipeline.OutageRetryMinDefault
+	OutageRetryMaxDefault        = pipeline.OutageRetryMaxDefault
 	OutageRetryMaxMax            = time.Hour
 
-	MaxMetadataBytesDefault = 256 << 10
+	MaxMetadataBytesDefault = records.MaxMetadataBytesDefault
 	MaxMetadataBytesMin     = 1
 	MaxMetadataBytesMax     = 16 << 20
-	MaxDepthDefault         = 32
+	MaxDepthDefault         = records.MaxDepthDefault
 	MaxDepthMin             = 1
 	MaxDepthMax             = 1000
-	MaxBatchDefault         = 1000
+	MaxBatchDefault         = records.MaxBatchDefault
 	MaxBatchMin             = 1
 	MaxBatchMax             = 10000
 
-	EfSearchDefault      = 800
+	EfSearchDefault      = search.EfSearchDefault
 	EfSearchMin          = 1
 	EfSearchMax          = 1000
-	RRFKDefault          = 60
+	RRFKDefault          = search.RRFKDefault
 	RRFKMin              = 1
 	RRFKMax              = 10000
-	HybridDepthDefault   = 100
+	HybridDepthDefault   = search.HybridDepthDefault
 	HybridDepthMin       = 10
 	HybridDepthMax       = 10000
-	SemanticRatioDefault = 0.1
-	MaxLimitDefault      = 100
+	SemanticRatioDefault = search.SemanticRatioDefault
+	MaxLimitDefault      = search.LimitMaxDefault
 	MaxLimitMin          = 1
 	MaxLimitMax          = 10000
-	MaxOffsetDefault     = 10000
+	MaxOffsetDefault     = search.OffsetMaxDefault
 	MaxOffsetMin         = 0
 	MaxOffsetMax         = 1000000
 
@@ -297,8 +303,8 @@ type Records struct {
 
 // Fusions of hybrid search, the values of search.fusion.
 const (
-	FusionWeighted = "weighted"
-	FusionRRF      = "rrf"
+	FusionWeighted = search.FusionWeighted
+	FusionRRF      = search.FusionRRF
 )
 
 // Search limits and tunes search.

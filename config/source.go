@@ -30,7 +30,7 @@ const (
 
 // Source configures one source of records.
 type Source struct {
-	// Name identifies the source, [a-z][a-z0-9_]{0,39}, unique. Required.
+	// Name identifies the source, matching [NamePattern], unique. Required.
 	Name string `koanf:"name"`
 
 	// Kind is "geo_entrez". Required.

@@ -14,9 +14,14 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
+// NamePattern is what a backend's or a source's name must match, whole: a lower-case letter,
+// then up to 39 lower-case letters, digits or underscores (a name becomes part of a queue and
+// table name).
+const NamePattern = `[a-z][a-z0-9_]{0,39}`
+
 var (
 	domainRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
-	nameRe     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+	nameRe     = regexp.MustCompile(`^` + NamePattern + `$`)
 	languageRe = regexp.MustCompile(`^[a-z_]+$`)
 	pgSizeRe   = regexp.MustCompile(`^[0-9]+ ?(B|kB|MB|GB|TB)?$`)
 	emailRe    = regexp.MustCompile(`^[^@\s]+@[^@\s]+$`)
@@ -199,7 +204,7 @@ func (d *Dev) validate(p *problems) {
 func (b *Backend) validate(p *problems, key string, totalWorkers int) {
 	switch {
 	case !nameRe.MatchString(b.Name):
-		p.add(key+".name", "%q is not a valid name ([a-z][a-z0-9_]{0,39})", b.Name)
+		p.add(key+".name", "%q is not a valid name (%s)", b.Name, NamePattern)
 	case strings.HasSuffix(b.Name, "_shadow") || strings.Contains(b.Name, "_shadow_"):
 		// A rebuild of backend x writes to the table of x_shadow.
 		p.add(key+".name", "%q must not contain \"_shadow\" as a word: it names the tables of rebuilds", b.Name)
@@ -288,7 +293,7 @@ func (e *Embedder) validate(p *problems, key string) {
 
 func (s *Source) validate(p *problems, key string) {
 	if !nameRe.MatchString(s.Name) {
-		p.add(key+".name", "%q is not a valid name ([a-z][a-z0-9_]{0,39})", s.Name)
+		p.add(key+".name", "%q is not a valid name (%s)", s.Name, NamePattern)
 	}
 	p.oneOf(key+".kind", s.Kind, SourceKindGeoEntrez)
 	if s.Schedule != "" && !isCron(s.Schedule) {

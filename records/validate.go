@@ -28,28 +28,26 @@ type Limits struct {
 	MaxDepth int
 }
 
-// The defaults of Limits. They repeat config's MaxMetadataBytesDefault and
-// MaxDepthDefault because records doesn't import config (the server passes
-// the configured values down).
+// The defaults of [Limits]; config.Default() takes them from here.
 const (
-	maxMetadataBytesDefault = 256 << 10
-	maxDepthDefault         = 32
+	MaxMetadataBytesDefault = 256 << 10
+	MaxDepthDefault         = 32
 )
 
 // DefaultLimits returns the default limits: 256 KiB of metadata nested at
 // most 32 levels deep.
 func DefaultLimits() Limits {
-	return Limits{MaxMetadataBytes: maxMetadataBytesDefault, MaxDepth: maxDepthDefault}
+	return Limits{MaxMetadataBytes: MaxMetadataBytesDefault, MaxDepth: MaxDepthDefault}
 }
 
 // withDefaults returns a copy of l with zero or negative fields set to their
 // defaults.
 func (l Limits) withDefaults() Limits {
 	if l.MaxMetadataBytes <= 0 {
-		l.MaxMetadataBytes = maxMetadataBytesDefault
+		l.MaxMetadataBytes = MaxMetadataBytesDefault
 	}
 	if l.MaxDepth <= 0 {
-		l.MaxDepth = maxDepthDefault
+		l.MaxDepth = MaxDepthDefault
 	}
 	return l
 }

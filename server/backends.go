@@ -38,15 +38,13 @@ func buildBackends(cfg *config.Config, wrap wrapEmbedderFunc) ([]pipeline.Backen
 	return out, nil
 }
 
+// buildBackend builds the backend of bc, a validated configuration: a pgvector backend has its
+// embedder and hnsw settings, a keyword backend its bm25 settings.
 func buildBackend(bc config.Backend, wrap wrapEmbedderFunc) (backends.Backend, error) {
 	text := backends.TextConfig{Fields: bc.Text.Fields, MaxChars: bc.Text.MaxChars}
 	switch bc.Kind {
 	case config.BackendKindPgvector:
 		e := bc.Embedder
-		if e == nil {
-			d := config.DefaultEmbedder(config.EmbedderKindHash)
-			e = &d
-		}
 		emb, err := embed.New(embed.Config{
 			Kind: e.Kind, Model: e.Model, Dims: e.Dims, BaseURL: e.BaseURL, APIKey: e.APIKey,
 			MaxInputs: e.MaxInputs, Timeout: e.Timeout, SendDimensions: e.SendDimensions,
@@ -54,21 +52,17 @@ func buildBackend(bc config.Backend, wrap wrapEmbedderFunc) (backends.Backend, e
 		if err != nil {
 			return nil, err
 		}
-		pc := pgvector.Config{Name: bc.Name, Text: text, Embedder: wrap(emb, e.Kind), MinSimilarity: e.MinSimilarity}
+		pc := pgvector.Config{Name: bc.Name, Text: text, Embedder: wrap(emb, e.Kind), MinSimilarity: e.MinSimilarity,
+			M: bc.HNSW.M, EfConstruction: bc.HNSW.EfConstruction}
 		if h, ok := emb.(*embed.Hash); ok {
 			pc.SharesWord = h.SharesWord
 		}
-		if bc.HNSW != nil {
-			pc.M, pc.EfConstruction = bc.HNSW.M, bc.HNSW.EfConstruction
-		}
 		return pgvector.New(pc)
 	case config.BackendKindKeyword:
-		kc := keyword.Config{Name: bc.Name, Text: text, Language: bc.Language}
-		if bc.BM25 != nil {
-			kc.K1, kc.B, kc.TitleWeight, kc.Candidates = bc.BM25.K1, bc.BM25.B, bc.BM25.TitleWeight, bc.BM25.Candidates
-			if kc.B == 0 {
-				kc.B = -1 // keyword.Config reads 0 as its default; b 0 is asked for here
-			}
+		kc := keyword.Config{Name: bc.Name, Text: text, Language: bc.Language,
+			K1: bc.BM25.K1, B: bc.BM25.B, TitleWeight: bc.BM25.TitleWeight, Candidates: bc.BM25.Candidates}
+		if kc.B == 0 {
+			kc.B = -1 // keyword.Config reads 0 as its default; b 0 is asked for here
 		}
 		return keyword.New(kc)
 	default:

@@ -15,8 +15,9 @@ import (
 
 // TestPackageDefaultsAgreeWithConfig ties the defaults each package applies to a zero field to
 // those of config.Default(), which the server passes: a package used alone (a test, a benchmark,
-// the SDK's users) behaves as the server does. Until each default has one source (issue 13),
-// this keeps the copies from drifting.
+// the SDK's users) behaves as the server does. Each default has one source, the package's
+// constant, which config's constant names; this checks that each package's WithDefaults applies
+// it, and that config.Default() uses it.
 func TestPackageDefaultsAgreeWithConfig(t *testing.T) {
 	t.Parallel()
 	cfg := config.Default()

@@ -62,8 +62,12 @@ type Server struct {
 
 // New connects to the database (an unreachable database is an error that names it), applies
 // pending migrations when database.auto_migrate is set, and builds the River client and the HTTP
-// handler for cfg.Node.Role. It starts nothing: see [Server.Run].
+// handler for cfg.Node.Role. It starts nothing: see [Server.Run]. A cfg that does not validate
+// ([config.Config.Validate]) is refused with its problems, each naming its key.
 func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Database.URL == "" {
 		return nil, errors.New("database.url is required (set OSA_DATABASE__URL or use `osa dev`, which starts a private PostgreSQL)")
 	}

@@ -26,11 +26,7 @@ func buildSources(cfg *config.Config, logger *slog.Logger) (*sources.Registry, e
 func buildSource(sc config.Source, logger *slog.Logger) (sources.Entry, error) {
 	switch sc.Kind {
 	case config.SourceKindGeoEntrez:
-		g := sc.Geo
-		if g == nil {
-			d := config.DefaultSource(sc.Name, sc.Kind)
-			g = d.Geo
-		}
+		g := sc.Geo // validated: a geo_entrez source has its geo settings
 		src, err := geo.New(geo.Config{
 			Name:       sc.Name,
 			RecordType: g.RecordType,

@@ -38,11 +38,8 @@ type provider struct {
 }
 
 // newProvider returns the state of backend's provider: up. minDelay and maxDelay bound the retry
-// delays (0 < minDelay <= maxDelay).
+// delays (0 < minDelay <= maxDelay, as Config.validate checks).
 func newProvider(backend string, logger *slog.Logger, minDelay, maxDelay time.Duration) *provider {
-	if minDelay <= 0 || maxDelay < minDelay {
-		panic(fmt.Sprintf("jobs: invalid outage retry delays %v..%v", minDelay, maxDelay))
-	}
 	return &provider{backend: backend, logger: logger, min: minDelay, max: maxDelay, now: time.Now, rand: rand.Float64}
 }
 

@@ -132,17 +132,18 @@ func TestProviderStateChanges(t *testing.T) {
 	}
 }
 
-func TestNewProviderPanicsOnInvalidDelays(t *testing.T) {
+// Outage delays that cannot work are refused when the pipeline registers, naming both settings;
+// zero means the default.
+func TestConfigOutageDelays(t *testing.T) {
 	t.Parallel()
-	for _, d := range [][2]time.Duration{{0, time.Second}, {2 * time.Second, time.Second}} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("newProvider(%v, %v) did not panic", d[0], d[1])
-				}
-			}()
-			newProvider("vector", slog.Default(), d[0], d[1])
-		}()
+	for _, d := range [][2]time.Duration{{-time.Second, time.Second}, {2 * time.Second, time.Second}} {
+		err := Config{OutageRetryMin: d[0], OutageRetryMax: d[1]}.WithDefaults().validate()
+		if err == nil || !strings.Contains(err.Error(), "OutageRetryMin") || !strings.Contains(err.Error(), "OutageRetryMax") {
+			t.Errorf("OutageRetryMin %v, OutageRetryMax %v: %v, want an error naming both", d[0], d[1], err)
+		}
+	}
+	if c := (Config{OutageRetryMax: 500 * time.Millisecond}).WithDefaults(); c.OutageRetryMin != 500*time.Millisecond || c.validate() != nil {
+		t.Errorf("OutageRetryMax 500ms alone: min %v, %v; want the min lowered to it", c.OutageRetryMin, c.validate())
 	}
 }
 

@@ -88,7 +88,7 @@ func (c Config) WithDefaults() Config {
 
 // validate reports the first setting of c (after WithDefaults) that cannot work.
 func (c Config) validate() error {
-	if c.OutageRetryMin < 0 || c.OutageRetryMax < c.OutageRetryMin {
+	if c.OutageRetryMin <= 0 || c.OutageRetryMax < c.OutageRetryMin {
 		return fmt.Errorf("pipeline: OutageRetryMin (%v) must be positive and at most OutageRetryMax (%v)",
 			c.OutageRetryMin, c.OutageRetryMax)
 	}
