@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/indexstate"
@@ -49,57 +46,23 @@ type target struct {
 type FanOutWorker struct {
 	river.WorkerDefaults[FanOutArgs]
 	client  *river.Client[pgx.Tx] // set by Workers.Bind
-	g       *gatherer[fanOutItem]
+	g       *gatherer[*river.Job[FanOutArgs]]
 	names   []string
 	pool    *pgxpool.Pool
 	targets []target
 }
 
-// fanOutItem is a fan-out job waiting in the gatherer, with the context of its Work call.
-type fanOutItem struct {
-	ctx context.Context
-	job *river.Job[FanOutArgs]
-}
-
-// completeTx completes the fan-out jobs of items in tx, in one statement: what
-// river.JobCompleteTx does for one job (River's own completion after Work returns then finds
-// them completed and leaves them be).
-func completeTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, items []fanOutItem) error {
-	n := len(items)
-	p := &riverdriver.JobSetStateIfRunningManyParams{
-		ID: make([]int64, n), Attempt: make([]*int, n), ErrData: make([][]byte, n), FinalizedAt: make([]*time.Time, n),
-		MetadataDoMerge: make([]bool, n), MetadataUpdates: make([][]byte, n), ScheduledAt: make([]*time.Time, n),
-		State: make([]rivertype.JobState, n),
-	}
-	now := time.Now()
-	for i, it := range items {
-		if it.job.State != rivertype.JobStateRunning {
-			return fmt.Errorf("fan-out job %d is %s, not running", it.job.ID, it.job.State)
-		}
-		c := riverdriver.JobSetStateCompleted(it.job.ID, now, nil)
-		p.ID[i], p.Attempt[i], p.ErrData[i], p.FinalizedAt[i], p.ScheduledAt[i], p.State[i] = c.ID, c.Attempt, c.ErrData, c.FinalizedAt, c.ScheduledAt, c.State
-	}
-	rows, err := client.Driver().UnwrapExecutor(tx).JobSetStateIfRunningMany(ctx, p)
-	if err != nil {
-		return fmt.Errorf("error completing %d fan-out jobs: %w", n, err)
-	}
-	if len(rows) != n {
-		return fmt.Errorf("error completing fan-out jobs: %d of %d were still there to complete", len(rows), n)
-	}
-	return nil
-}
-
 // Work implements river.Worker.
 func (w *FanOutWorker) Work(ctx context.Context, job *river.Job[FanOutArgs]) error {
-	return w.g.Do(ctx, fanOutItem{ctx: ctx, job: job})
+	return w.g.Do(ctx, job)
 }
 
 // runBatch fans out a batch in one transaction; every job gets the transaction's result.
-func (w *FanOutWorker) runBatch(ctx context.Context, items []fanOutItem, _ string) []error {
+func (w *FanOutWorker) runBatch(ctx context.Context, items []*river.Job[FanOutArgs], _ string) []error {
 	params := make([]river.InsertManyParams, 0, len(items)*len(w.targets))
 	latest := map[uuid.UUID]int{}
-	for _, it := range items {
-		a := it.job.Args
+	for _, job := range items {
+		a := job.Args
 		for _, t := range w.targets {
 			params = append(params, river.InsertManyParams{
 				Args: IndexRecordArgs{Backend: t.name, RecordID: a.RecordID, Version: a.Version},
@@ -127,7 +90,7 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []fanOutItem, _ strin
 		if err := indexstate.MarkPending(ctx, tx, ids, versions, w.names); err != nil {
 			return err
 		}
-		return completeTx(ctx, w.client, tx, items)
+		return completeManyTx(ctx, w.client, tx, items)
 	})
 	errs := make([]error, len(items))
 	for i := range errs {
