@@ -108,6 +108,10 @@ const (
 	MaxOffsetMin         = 0
 	MaxOffsetMax         = 1000000
 
+	CatalogPollIntervalDefault = 2 * time.Second
+	CatalogPollIntervalMin     = 100 * time.Millisecond
+	CatalogPollIntervalMax     = time.Minute
+
 	RiverUIEnabledDefault = true
 
 	TracingServiceNameDefault = "osa"
@@ -145,6 +149,9 @@ type Config struct {
 
 	// Search limits and tunes search.
 	Search Search `koanf:"search"`
+
+	// Catalog configures how processes follow the backend catalog.
+	Catalog Catalog `koanf:"catalog"`
 
 	// RiverUI configures the River UI mounted under /riverui/.
 	RiverUI RiverUI `koanf:"riverui"`
@@ -345,6 +352,14 @@ type Search struct {
 	MaxOffset int `koanf:"max_offset"`
 }
 
+// Catalog configures how a process follows the backend catalog, the database's list of backends
+// that every process indexes and searches (see package catalog).
+type Catalog struct {
+	// PollInterval is how often a process reads the catalog to start or stop the backends it
+	// changed, 100ms..1m: a change applies everywhere within it. Defaults to 2s.
+	PollInterval time.Duration `koanf:"poll_interval"`
+}
+
 // RiverUI configures the River UI.
 type RiverUI struct {
 	// Enabled mounts River UI under /riverui/. Defaults to true.
@@ -432,6 +447,7 @@ func Default() *Config {
 			MaxLimit:      MaxLimitDefault,
 			MaxOffset:     MaxOffsetDefault,
 		},
+		Catalog: Catalog{PollInterval: CatalogPollIntervalDefault},
 		RiverUI: RiverUI{Enabled: RiverUIEnabledDefault},
 		Auth:    Auth{PublicRead: PublicReadDefault, Tokens: []Token{}},
 		Tracing: Tracing{ServiceName: TracingServiceNameDefault},

@@ -68,16 +68,20 @@ func Load(opts LoadOpts) (*Config, error) {
 		environ = os.Environ()
 	}
 
+	return load([]func() (layer, error){
+		func() (layer, error) { return readFile(cmp.Or(opts.File, lookupEnv(environ, EnvConfigFile))) },
+		func() (layer, error) { return readEnv(environ) },
+		func() (layer, error) { return readFlags(opts.Set) },
+	})
+}
+
+// load merges layers over [Default] as [Load] describes, strictly, and validates the result.
+func load(layers []func() (layer, error)) (*Config, error) {
 	k := koanf.New(".")
 	if err := k.Load(confmap.Provider(toMap(Default()), ""), nil); err != nil {
 		return nil, fmt.Errorf("config: error loading defaults: %w", err)
 	}
 	c := newChecker()
-	layers := []func() (layer, error){
-		func() (layer, error) { return readFile(cmp.Or(opts.File, lookupEnv(environ, EnvConfigFile))) },
-		func() (layer, error) { return readEnv(environ) },
-		func() (layer, error) { return readFlags(opts.Set) },
-	}
 	for _, read := range layers {
 		l, err := read()
 		if err != nil {

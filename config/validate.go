@@ -41,6 +41,10 @@ func (c *Config) Validate() error {
 	c.Worker.validate(&p)
 	c.Records.validate(&p)
 	c.Search.validate(&p)
+	if d := c.Catalog.PollInterval; d < CatalogPollIntervalMin || d > CatalogPollIntervalMax {
+		p.add("catalog.poll_interval", "%s is out of range (%s..%s)", formatDuration(d),
+			formatDuration(CatalogPollIntervalMin), formatDuration(CatalogPollIntervalMax))
+	}
 	c.Dev.validate(&p)
 	c.Auth.validate(&p)
 	if c.Tracing.ServiceName == "" {

@@ -118,6 +118,13 @@ func TestLifecycle(t *testing.T) {
 			t.Fatalf("after SyncFromTable: %+v, want indexed at its version", st)
 		}
 	}
+	// A backend that never had rows (one backfilled after its records were fanned out) gets them.
+	if err := indexstate.SyncFromTable(ctx, pool, "vec2", "vec table"); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(a, "vec2"); st.State != indexstate.Indexed || st.Version != 2 || st.IndexedVersion != 2 {
+		t.Fatalf("after SyncFromTable of a new backend: %+v, want a row indexed at 2", st)
+	}
 	if err := indexstate.SyncFromTable(ctx, pool, "vec", "no such table"); err == nil || !strings.Contains(err.Error(), "no such table") {
 		t.Fatalf("SyncFromTable of a missing table: %v, want an error naming it", err)
 	}

@@ -158,24 +158,24 @@ func ResetFailed(ctx context.Context, db DB, backend string) (int64, error) {
 	return tag.RowsAffected(), nil
 }
 
-// syncSQL marks every record a table holds as indexed at the table's version; it locks the rows
-// in record id order, as [Lock] does, so that it never deadlocks with the index workers.
+// syncSQL marks every record a table holds as indexed at the table's version, adding the rows a
+// backend that is new to the records lacks; it writes the rows in record id order, as [Lock]
+// takes them, so that it never deadlocks with the index workers.
 const syncSQL = `
-UPDATE index_state s
-SET state = 'indexed', indexed_version = x.version, indexed_at = now(), updated_at = now(), attempts = 0, last_error = NULL
-FROM (
-    SELECT i.record_id, t.version
-    FROM index_state i JOIN %s t ON t.record_id = i.record_id
-    WHERE i.backend = $1 AND i.version <= t.version
-      AND (i.state <> 'indexed' OR i.indexed_version IS DISTINCT FROM t.version)
-    ORDER BY i.record_id
-    FOR UPDATE OF i
-) x
-WHERE s.backend = $1 AND s.record_id = x.record_id`
+INSERT INTO index_state AS s (record_id, backend, version, indexed_version, state, attempts, updated_at, indexed_at)
+SELECT t.record_id, $1, t.version, t.version, 'indexed', 0, now(), now()
+FROM %s t JOIN records r ON r.id = t.record_id
+ORDER BY t.record_id
+ON CONFLICT (record_id, backend) DO UPDATE
+    SET state = 'indexed', version = EXCLUDED.version, indexed_version = EXCLUDED.version, indexed_at = now(),
+        updated_at = now(), attempts = 0, last_error = NULL
+    WHERE s.version <= EXCLUDED.version
+      AND (s.state <> 'indexed' OR s.indexed_version IS DISTINCT FROM EXCLUDED.version)`
 
 // SyncFromTable marks every record that table (a backend's table, with columns record_id and
 // version) holds as indexed in backend at the table's version, unless the row asks for a newer
-// one: after a rebuild, records whose live writes had failed or were still pending are indexed.
+// one: after a rebuild, records whose live writes had failed or were still pending are indexed,
+// and after the backfill of a new backend every record it holds gets its row.
 func SyncFromTable(ctx context.Context, db DB, backend, table string) error {
 	if _, err := db.Exec(ctx, fmt.Sprintf(syncSQL, pgx.Identifier{table}.Sanitize()), backend); err != nil {
 		return fmt.Errorf("error updating index state from table %s: %w", table, err)

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -79,18 +80,46 @@ func (c Config) riverConfig(logger *slog.Logger) *river.Config {
 	}
 }
 
+// Client is the River client of a process, with the workers whose backends change while it runs.
+type Client struct {
+	*river.Client[pgx.Tx]
+	pipeline *pipeline.Workers // nil without Config.Work
+	reindex  *reindex.Workers  // nil without Config.Work
+}
+
+// SetBackends makes bs the backends the process indexes and rebuilds, while it runs
+// ([pipeline.Workers.SetBackends]); a client that only inserts has nothing to change.
+func (c *Client) SetBackends(ctx context.Context, bs []pipeline.BackendConfig) error {
+	if c.pipeline == nil {
+		return nil
+	}
+	if err := c.pipeline.SetBackends(ctx, bs); err != nil {
+		return err
+	}
+	rebuilders := make([]backends.Rebuilder, len(bs))
+	for i, b := range bs {
+		rebuilders[i] = b.Backend
+	}
+	c.reindex.SetRebuilders(rebuilders)
+	return nil
+}
+
 // NewClient builds the River client of a process. With cfg.Work it registers every part's
 // queues and workers — the pipeline (fan-out and one index queue per backend), harvests and
 // rebuilds — then hands the client (and, to harvests, the record store) to their workers.
 // Without it the client only inserts.
-func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
+func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*Client, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	rc := cfg.riverConfig(logger)
 	if !cfg.Work {
-		return newRiverClient(pool, rc)
+		client, err := newRiverClient(pool, rc)
+		if err != nil {
+			return nil, err
+		}
+		return &Client{Client: client}, nil
 	}
 	rc.Queues = map[string]river.QueueConfig{}
 	rc.Workers = river.NewWorkers()
@@ -117,7 +146,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*river.Clie
 	pipe.Bind(client)
 	harvests.Bind(client, records.NewStore(pool, pipeline.EnqueueFanOut(client), cfg.Store))
 	rebuilds.Bind(client)
-	return client, nil
+	return &Client{Client: client, pipeline: pipe, reindex: rebuilds}, nil
 }
 
 func newRiverClient(pool *pgxpool.Pool, rc *river.Config) (*river.Client[pgx.Tx], error) {

@@ -102,7 +102,8 @@ func (e *harvestEnv) client(t *testing.T, noStart bool) *river.Client[pgx.Tx] {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := jobs.NewClient(e.pool, jobs.Config{
+	seedCatalog(t, e.pool, []pipeline.BackendConfig{{Backend: kw, MaxAttempts: 5}})
+	jc, err := jobs.NewClient(e.pool, jobs.Config{
 		Pipeline: pipeline.Config{
 			Backends: []pipeline.BackendConfig{{Backend: kw, Weight: 1, MaxAttempts: 5, BatchSize: 64,
 				BatchDelay: 20 * time.Millisecond, BatchTimeout: 30 * time.Second}},
@@ -122,6 +123,7 @@ func (e *harvestEnv) client(t *testing.T, noStart bool) *river.Client[pgx.Tx] {
 	if err != nil {
 		t.Fatal(err)
 	}
+	client := jc.Client
 	if !noStart {
 		if err := client.Start(context.Background()); err != nil {
 			t.Fatal(err)

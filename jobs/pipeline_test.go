@@ -103,10 +103,12 @@ func newPipeline(t *testing.T, o pipelineOpts) *writePath {
 	default:
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	client, err := jobs.NewClient(pool, cfg, logger)
+	seedCatalog(t, pool, cfg.Pipeline.Backends)
+	jc, err := jobs.NewClient(pool, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
+	client := jc.Client
 	p := &writePath{cfg: cfg, client: client, pool: pool,
 		store: records.NewStore(pool, pipeline.EnqueueFanOut(client), records.StoreConfig{Domain: testDomain})}
 	if !o.noStart {

@@ -148,6 +148,11 @@ type Backend struct {
 	Healthy bool `json:"healthy"`
 	// Queue is the job queue that feeds the backend (see [Client.QueueStats]).
 	Queue string `json:"queue"`
+	// State is the backend's state in the catalog: "building" while it is backfilled (records
+	// are fanned out to it, searches do not use it yet) or "live".
+	State string `json:"state"`
+	// Generation is the backend's generation in the catalog, 1 for its first table.
+	Generation int `json:"generation"`
 }
 
 // Backends lists the configured search backends, in configuration order, with their counts.
@@ -159,7 +164,7 @@ func (c *Client) Backends(ctx context.Context) ([]Backend, error) {
 	out := make([]Backend, len(res.Backends))
 	for i, b := range res.Backends {
 		out[i] = Backend{Name: b.Name, Kind: b.Kind, Model: b.Model, Dims: int(b.Dims), Indexed: b.Indexed,
-			Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue}
+			Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue, State: b.State, Generation: int(b.Generation)}
 	}
 	return out, nil
 }

@@ -22,14 +22,19 @@ type BackendInfo struct {
 	Queue                    string
 }
 
-// Backends lists the configured backends with their counts and health, in configuration order.
+// Backends lists the service's backends with their counts and health, in order.
 func (s *Service) Backends(ctx context.Context) ([]BackendInfo, error) {
+	return s.Describe(ctx, s.searchers())
+}
+
+// Describe lists bs with their counts and health, in order.
+func (s *Service) Describe(ctx context.Context, bs []backends.Searcher) ([]BackendInfo, error) {
 	counts, err := indexstate.Counts(ctx, s.pool)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]BackendInfo, len(s.backends))
-	for i, b := range s.backends {
+	out := make([]BackendInfo, len(bs))
+	for i, b := range bs {
 		hctx, cancel := context.WithTimeout(ctx, healthTimeout)
 		healthy := b.Health(hctx, s.pool) == nil
 		cancel()

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -148,17 +149,30 @@ type Result struct {
 	Backends []string
 }
 
-// Service answers searches over a fixed set of backends.
+// Service answers searches over a set of backends, which [Service.SetBackends] replaces while it
+// serves.
 type Service struct {
-	backends []backends.Searcher
+	backends atomic.Pointer[[]backends.Searcher]
 	cfg      Config
 	pool     *pgxpool.Pool
 }
 
 // New returns a service over bs, in configuration order (the first of each kind is its default).
 func New(pool *pgxpool.Pool, bs []backends.Searcher, cfg Config) *Service {
-	return &Service{backends: bs, cfg: cfg.WithDefaults(), pool: pool}
+	s := &Service{cfg: cfg.WithDefaults(), pool: pool}
+	s.SetBackends(bs)
+	return s
 }
+
+// SetBackends makes bs the backends searches use, from the next search on; searches running use
+// the set they started with.
+func (s *Service) SetBackends(bs []backends.Searcher) {
+	bs = slices.Clone(bs)
+	s.backends.Store(&bs)
+}
+
+// searchers returns the current backends.
+func (s *Service) searchers() []backends.Searcher { return *s.backends.Load() }
 
 // Search validates req and answers it. Invalid requests return a *domainerr.ValidationError
 // naming the field.
@@ -272,19 +286,20 @@ func (s *Service) plan(req *Request) (vec, kw backends.Searcher, mode Mode, err 
 		}
 	}
 
+	all := s.searchers()
 	var named backends.Searcher
 	if req.Backend != "" {
-		i := slices.IndexFunc(s.backends, func(b backends.Searcher) bool { return b.Name() == req.Backend })
+		i := slices.IndexFunc(all, func(b backends.Searcher) bool { return b.Name() == req.Backend })
 		if i < 0 {
-			return nil, nil, 0, domainerr.Invalid("backend", "%q is not a configured backend (one of %v)", req.Backend, s.names())
+			return nil, nil, 0, domainerr.Invalid("backend", "%q is not a configured backend (one of %v)", req.Backend, names(all))
 		}
-		named = s.backends[i]
+		named = all[i]
 	}
 	pick := func(kind string) backends.Searcher {
 		if named != nil && named.Kind() == kind {
 			return named
 		}
-		for _, b := range s.backends {
+		for _, b := range all {
 			if b.Kind() == kind {
 				return b
 			}
@@ -313,14 +328,15 @@ func (s *Service) plan(req *Request) (vec, kw backends.Searcher, mode Mode, err 
 		return nil, nil, 0, domainerr.Invalid("backend", "%q is a %s backend; %s search needs %v", named.Name(), named.Kind(), mode, need)
 	}
 	if (slices.Contains(need, backends.KindPgvector) && vec == nil) || (slices.Contains(need, backends.KindKeyword) && kw == nil) {
-		return nil, nil, 0, domainerr.Invalid("mode", "%s search needs a %v backend; configured: %v", mode, need, s.names())
+		return nil, nil, 0, domainerr.Invalid("mode", "%s search needs a %v backend; configured: %v", mode, need, names(all))
 	}
 	return vec, kw, mode, nil
 }
 
-func (s *Service) names() []string {
-	out := make([]string, len(s.backends))
-	for i, b := range s.backends {
+// names returns the names of bs.
+func names(bs []backends.Searcher) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
 		out[i] = b.Name()
 	}
 	return out

@@ -14,7 +14,6 @@ import (
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
-	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/jobs/admin"
 	"github.com/osa-archive/osa/jobs/reindex"
@@ -23,11 +22,11 @@ import (
 // adminService implements osa.v1.AdminService.
 type adminService struct {
 	osav1connect.UnimplementedAdminServiceHandler
-	all      []backends.Backend // in configuration order, parallel to backends
-	backends []string
-	pool     *pgxpool.Pool
-	queues   func() []string // the configured queues, listed even when empty
-	river    *river.Client[pgx.Tx]
+	server *Server
+	pool   *pgxpool.Pool
+	queues func() []string // the process's queues, listed even when empty
+	river  *river.Client[pgx.Tx]
+	view   *backendView
 }
 
 func (s *adminService) RetryFailed(ctx context.Context, req *connect.Request[osav1.RetryFailedRequest]) (*connect.Response[osav1.RetryFailedResponse], error) {
@@ -61,8 +60,8 @@ func (s *adminService) Reindex(ctx context.Context, req *connect.Request[osav1.R
 	if err := s.checkBackend(req.Msg.Backend); err != nil {
 		return nil, err
 	}
-	i := slices.Index(s.backends, req.Msg.Backend)
-	r, err := reindex.Start(ctx, s.river, s.pool, s.all[i])
+	b, _ := s.view.lookup(req.Msg.Backend)
+	r, err := reindex.Start(ctx, s.river, s.pool, b.bc.Backend)
 	if err != nil {
 		return nil, err
 	}
@@ -99,11 +98,12 @@ func reindexToProto(r reindex.Reindex) *osav1.ReindexJob {
 }
 
 func (s *adminService) checkBackend(name string) error {
+	names := s.view.names()
 	switch {
 	case name == "":
-		return domainerr.Invalid("backend", "is required (one of %v)", s.backends)
-	case !slices.Contains(s.backends, name):
-		return domainerr.Invalid("backend", "%q is not a configured backend (one of %v)", name, s.backends)
+		return domainerr.Invalid("backend", "is required (one of %v)", names)
+	case !slices.Contains(names, name):
+		return domainerr.Invalid("backend", "%q is not a backend of the catalog (one of %v)", name, names)
 	}
 	return nil
 }

@@ -1,10 +1,7 @@
 package server
 
 import (
-	"context"
 	"fmt"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/embed"
@@ -17,25 +14,20 @@ import (
 // wrapEmbedderFunc decorates a backend's embedder (with metrics) given its provider kind.
 type wrapEmbedderFunc func(e embed.Embedder, provider string) embed.Embedder
 
-// buildBackends builds every configured backend, with its queue settings. Field names in errors
-// are the config keys.
-func buildBackends(cfg *config.Config, wrap wrapEmbedderFunc) ([]pipeline.BackendConfig, error) {
-	out := make([]pipeline.BackendConfig, len(cfg.Backends))
-	for i, bc := range cfg.Backends {
-		b, err := buildBackend(bc, wrap)
-		if err != nil {
-			return nil, fmt.Errorf("backends[%d] (%s): %w", i, bc.Name, err)
-		}
-		out[i] = pipeline.BackendConfig{
-			Backend:      b,
-			Weight:       bc.Weight,
-			MaxAttempts:  bc.MaxAttempts,
-			BatchSize:    bc.Batch.MaxSize,
-			BatchDelay:   bc.Batch.MaxDelay,
-			BatchTimeout: bc.Batch.Timeout,
-		}
+// buildBackendConfig builds the backend of bc with its queue settings.
+func buildBackendConfig(bc config.Backend, wrap wrapEmbedderFunc) (pipeline.BackendConfig, error) {
+	b, err := buildBackend(bc, wrap)
+	if err != nil {
+		return pipeline.BackendConfig{}, fmt.Errorf("backend %q: %w", bc.Name, err)
 	}
-	return out, nil
+	return pipeline.BackendConfig{
+		Backend:      b,
+		Weight:       bc.Weight,
+		MaxAttempts:  bc.MaxAttempts,
+		BatchSize:    bc.Batch.MaxSize,
+		BatchDelay:   bc.Batch.MaxDelay,
+		BatchTimeout: bc.Batch.Timeout,
+	}, nil
 }
 
 // buildBackend builds the backend of bc, a validated configuration: a pgvector backend has its
@@ -68,22 +60,4 @@ func buildBackend(bc config.Backend, wrap wrapEmbedderFunc) (backends.Backend, e
 	default:
 		return nil, fmt.Errorf("kind %q is not pgvector or keyword", bc.Kind)
 	}
-}
-
-// ensureBackends creates or checks every backend's table.
-func ensureBackends(ctx context.Context, pool *pgxpool.Pool, bs []pipeline.BackendConfig) error {
-	for _, b := range bs {
-		if err := b.Backend.Ensure(ctx, pool); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func backendNames(bs []pipeline.BackendConfig) []string {
-	names := make([]string, len(bs))
-	for i, b := range bs {
-		names[i] = b.Backend.Name()
-	}
-	return names
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,18 +11,23 @@ import (
 
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/sdk"
-	"github.com/osa-archive/osa/server"
 )
 
-// Changing a vector backend's embedder in place is refused at start-up, with the way that
-// works in the message; that way — a new backend with the new embedder, rebuilt from the
-// records, then the old one removed — keeps every record searchable throughout.
+// backendsDoc is a backends file with the built-in vector and keyword backends plus extra.
+func backendsDoc(extra string) string {
+	return "backends:\n  - {name: vector, kind: pgvector, weight: 2}\n  - {name: keyword, kind: keyword}\n" + extra
+}
+
+// Changing a vector backend's embedder goes through the catalog: in place it is refused with the
+// way that works; that way — a new backend with the new embedder, backfilled from the records
+// with no restart, then the old one removed — keeps every record searchable throughout. A
+// process whose config file says otherwise follows the catalog and says so.
 func TestEmbedderChange(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	old := setup(t, nil)
-	c, err := sdk.New(old.baseURL)
+	b := setup(t, func(cfg *config.Config) { cfg.Catalog.PollInterval = 200 * time.Millisecond })
+	c, err := sdk.New(b.baseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,60 +44,88 @@ func TestEmbedderChange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Every process runs the new configuration before the rebuild (see the README). One that
-	// does not leaves the rebuild's jobs to the others (jobs TestReindexJobOnProcessWithoutBackend),
-	// at the price of a snooze each time it takes one.
-	old.stop()
-	sameDB := func(edit func(*config.Config)) func(*config.Config) {
-		return func(cfg *config.Config) {
-			cfg.Database.URL = old.dbURL
-			edit(cfg)
+
+	// In place: refused, naming the way that works, and nothing changes.
+	inPlace := "backends:\n  - {name: vector, kind: pgvector, weight: 2, embedder: {kind: hash, model: hash-v2, dims: 256}}\n  - {name: keyword, kind: keyword}\n"
+	if _, _, err := c.ApplyBackends(ctx, inPlace, sdk.ApplyOpts{}); !errors.Is(err, sdk.ErrFailedPrecondition) ||
+		!strings.Contains(err.Error(), "under a new name") || !strings.Contains(err.Error(), "embedder.dims") {
+		t.Fatalf("in-place embedder change: %v, want failed_precondition naming embedder.dims and the way that works", err)
+	}
+
+	// Beside the old one: a new backend, backfilled while the server runs.
+	changes, applied, err := c.ApplyBackends(ctx, backendsDoc("  - {name: vector2, kind: pgvector, embedder: {kind: hash, model: hash-v2, dims: 256}}\n"), sdk.ApplyOpts{})
+	if err != nil || !applied {
+		t.Fatalf("adding vector2: %v (applied %v)", err, applied)
+	}
+	var reindexID int64
+	for _, ch := range changes {
+		if ch.Name == "vector2" && ch.Action == "added" {
+			reindexID = ch.ReindexID
+		} else if ch.Action != "unchanged" {
+			t.Fatalf("adding vector2 changes %+v", ch)
 		}
 	}
-	newEmbedder := func(b *config.Backend) {
-		b.Embedder.Model, b.Embedder.Dims = "hash-v2", 256
+	if reindexID == 0 {
+		t.Fatalf("adding vector2: no backfill in %+v", changes)
+	}
+	if job, err := c.WaitReindex(ctx, reindexID, nil); err != nil || job.State != sdk.ReindexSucceeded {
+		t.Fatalf("backfill of vector2: %+v, %v", job, err)
+	}
+	waitBackend(ctx, t, c, "vector2", func(b sdk.Backend) bool { return b.State == "live" && b.Indexed == int64(len(params)) })
+
+	// Without the old one: removing needs allow_remove, then every record is found by the new one.
+	only := "backends:\n  - {name: vector2, kind: pgvector, embedder: {kind: hash, model: hash-v2, dims: 256}}\n  - {name: keyword, kind: keyword}\n"
+	if _, _, err := c.ApplyBackends(ctx, only, sdk.ApplyOpts{}); !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "allow_remove") {
+		t.Fatalf("removing vector without allow_remove: %v, want invalid_argument naming allow_remove", err)
+	}
+	if _, applied, err := c.ApplyBackends(ctx, only, sdk.ApplyOpts{AllowRemove: true}); err != nil || !applied {
+		t.Fatalf("removing vector: %v (applied %v)", err, applied)
+	}
+	found, err := c.Search(ctx, "zebrafish heart regeneration", &sdk.SearchOpts{Mode: sdk.SearchVector, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found.Backends) != 1 || found.Backends[0] != "vector2" || len(found.Hits) != len(params) {
+		t.Fatalf("vector search: %d of the %d records from %v, want all from vector2", len(found.Hits), len(params), found.Backends)
 	}
 
-	// In place: refused, naming the way that works.
-	cfg := config.Default()
-	sameDB(func(cfg *config.Config) { newEmbedder(&cfg.Backends[0]) })(cfg)
-	if _, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "add a backend") {
-		t.Fatalf("in-place embedder change: err = %v, want a refusal that says to add a backend", err)
+	// A process started with the old config file follows the catalog, and says what differs.
+	logs := &syncBuffer{}
+	second := setupWithLogger(t, func(cfg *config.Config) { cfg.Database.URL = b.dbURL }, slog.New(slog.NewTextHandler(logs, nil)))
+	c2, err := sdk.New(second.baseURL)
+	if err != nil {
+		t.Fatal(err)
 	}
+	bs, err := c2.Backends(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 2 || bs[0].Name != "vector2" || bs[1].Name != "keyword" {
+		t.Fatalf("second process's backends: %+v, want the catalog's vector2 and keyword", bs)
+	}
+	if l := logs.String(); !strings.Contains(l, "osa backends apply FILE") || !strings.Contains(l, "vector is not in the catalog") ||
+		!strings.Contains(l, "vector2 is in the catalog only") {
+		t.Fatalf("second process's log lacks the differences and the command:\n%s", l)
+	}
+}
 
-	// Beside the old one: a new backend, rebuilt from the records.
-	both := setup(t, sameDB(func(cfg *config.Config) {
-		b := config.DefaultBackend("vector2", config.BackendKindPgvector)
-		newEmbedder(&b)
-		cfg.Backends = append(cfg.Backends, b)
-	}))
-	c2, err := sdk.New(both.baseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	job, err := c2.Reindex(ctx, "vector2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if job, err = c2.WaitReindex(ctx, job.ID, nil); err != nil || job.State != sdk.ReindexSucceeded {
-		t.Fatalf("reindex of vector2: %+v, %v", job, err)
-	}
-	both.stop()
-
-	// Without the old one: every record found by the new backend.
-	only := setup(t, sameDB(func(cfg *config.Config) {
-		newEmbedder(&cfg.Backends[0])
-		cfg.Backends[0].Name = "vector2"
-	}))
-	c3, err := sdk.New(only.baseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	found, err := c3.Search(ctx, "zebrafish heart regeneration", &sdk.SearchOpts{Mode: sdk.SearchVector, Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(found.Hits) != len(params) {
-		t.Fatalf("vector2 found %d of the %d records", len(found.Hits), len(params))
+// waitBackend polls ListBackends until ok holds for backend name.
+func waitBackend(ctx context.Context, t *testing.T, c *sdk.Client, name string, ok func(sdk.Backend) bool) {
+	t.Helper()
+	for {
+		bs, err := c.Backends(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			if b.Name == name && ok(b) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("backend %s never got there: %+v", name, bs)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 // recordService implements osa.v1.RecordService over a [records.Store].
 type recordService struct {
 	osav1connect.UnimplementedRecordServiceHandler
-	backends []string // configured backend names, for GetIndexStatus
+	backends func() []string // the catalog's backend names, for GetIndexStatus
 	store    *records.Store
 }
 
@@ -115,7 +115,7 @@ func (s *recordService) GetIndexStatus(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, err
 	}
-	version, sts, err := s.store.IndexStatus(ctx, srn, s.backends)
+	version, sts, err := s.store.IndexStatus(ctx, srn, s.backends())
 	if err != nil {
 		return nil, err
 	}

@@ -48,11 +48,11 @@ func (s *Server) routes() http.Handler {
 
 	auth := newAuthorizer(s.cfg.Auth)
 	opts := s.handlerOptions(auth)
-	names := backendNames(s.backends)
-	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: names, store: s.store}, opts...))
-	mux.Handle(osav1connect.NewSearchServiceHandler(&searchService{search: s.search}, opts...))
-	mux.Handle(osav1connect.NewSourceServiceHandler(&sourceService{pool: s.pool, river: s.river, sources: s.sources}, opts...))
-	mux.Handle(osav1connect.NewAdminServiceHandler(&adminService{all: s.Backends(), backends: names, pool: s.pool, queues: s.queueNames, river: s.river}, opts...))
+	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: s.view.names, store: s.store}, opts...))
+	mux.Handle(osav1connect.NewSearchServiceHandler(&searchService{search: s.search, view: &s.view}, opts...))
+	mux.Handle(osav1connect.NewSourceServiceHandler(&sourceService{pool: s.pool, river: s.river.Client, sources: s.sources}, opts...))
+	mux.Handle(osav1connect.NewAdminServiceHandler(&adminService{server: s, pool: s.pool, queues: s.queueNames, river: s.river.Client,
+		view: &s.view}, opts...))
 
 	reflector := grpcreflect.NewStaticReflector(
 		osav1connect.RecordServiceName,

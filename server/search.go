@@ -10,6 +10,7 @@ import (
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
+	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/search"
 )
@@ -18,6 +19,7 @@ import (
 type searchService struct {
 	osav1connect.UnimplementedSearchServiceHandler
 	search *search.Service
+	view   *backendView
 }
 
 var (
@@ -72,14 +74,20 @@ func (s *searchService) Search(ctx context.Context, req *connect.Request[osav1.S
 }
 
 func (s *searchService) ListBackends(ctx context.Context, _ *connect.Request[osav1.ListBackendsRequest]) (*connect.Response[osav1.ListBackendsResponse], error) {
-	infos, err := s.search.Backends(ctx)
+	built := s.view.get()
+	all := make([]backends.Searcher, len(built))
+	for i, b := range built {
+		all[i] = b.bc.Backend
+	}
+	infos, err := s.search.Describe(ctx, all)
 	if err != nil {
 		return nil, err
 	}
 	out := &osav1.ListBackendsResponse{Backends: make([]*osav1.Backend, len(infos))}
 	for i, b := range infos {
 		out.Backends[i] = &osav1.Backend{Name: b.Name, Kind: b.Kind, Model: b.Model, Dims: int32(b.Dims),
-			Indexed: b.Indexed, Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue}
+			Indexed: b.Indexed, Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue,
+			State: built[i].entry.State, Generation: int32(built[i].entry.Generation)}
 	}
 	return connect.NewResponse(out), nil
 }

@@ -13,16 +13,17 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
-	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"riverqueue.com/riverui"
 
 	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/jobs"
 	"github.com/osa-archive/osa/jobs/harvest"
@@ -45,13 +46,15 @@ type Server struct {
 	logger  *slog.Logger
 	pool    *pgxpool.Pool
 	ready   *readiness
-	river   *river.Client[pgx.Tx]
+	river   *jobs.Client
 	search  *search.Service
 	store   *records.Store
 	// sources are the configured sources (sources_build.go).
 	sources *sources.Registry
-	// backends are the configured backends with their queue settings.
-	backends []pipeline.BackendConfig
+	// view is the process's backends as it last read the catalog (catalog.go); reloadMu
+	// serialises its reloads.
+	view     backendView
+	reloadMu sync.Mutex
 	onBatch  func(pipeline.BatchStats)
 	metrics  *metrics
 	tracing  *tracing // nil unless tracing.enabled
@@ -97,7 +100,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	if cfg.RiverUI.Enabled && cfg.Node.Role != config.RoleWorker {
 		s.ui, err = riverui.NewHandler(&riverui.HandlerOpts{
-			Endpoints: riverui.NewEndpoints(s.river, nil),
+			Endpoints: riverui.NewEndpoints(s.river.Client, nil),
 			Logger:    logger,
 			Prefix:    riverUIPrefix,
 		})
@@ -113,14 +116,17 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 // build makes the backends (checking their tables), the sources, the River client and the record
 // store.
 func (s *Server) build(ctx context.Context) error {
-	bs, err := buildBackends(s.cfg, s.metrics.embedder)
+	if err := s.seedCatalog(ctx); err != nil {
+		return err
+	}
+	entries, err := catalog.Load(ctx, s.pool)
 	if err != nil {
 		return err
 	}
-	if err := ensureBackends(ctx, s.pool, bs); err != nil {
-		return err
-	}
-	s.backends = bs
+	built := s.buildFromCatalog(ctx, entries, nil)
+	s.view.set(built)
+	s.warnDrift(ctx, built)
+	bs := s.view.all()
 	if s.sources, err = buildSources(s.cfg, s.logger); err != nil {
 		return err
 	}
@@ -160,12 +166,8 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.store = records.NewStore(s.pool, pipeline.EnqueueFanOut(s.river), storeCfg)
-	searchers := make([]backends.Searcher, len(s.backends))
-	for i, b := range s.backends {
-		searchers[i] = b.Backend
-	}
-	s.search = search.New(s.pool, searchers, search.Config{
+	s.store = records.NewStore(s.pool, pipeline.EnqueueFanOut(s.river.Client), storeCfg)
+	s.search = search.New(s.pool, s.view.searchers(), search.Config{
 		Domain:        s.cfg.Node.Domain,
 		EfSearch:      s.cfg.Search.EfSearch,
 		RRFK:          s.cfg.Search.RRFK,
@@ -196,16 +198,17 @@ func (s *Server) observeBatch(st pipeline.BatchStats) {
 // queueNames lists the queues of the process's configuration.
 func (s *Server) queueNames() []string {
 	names := []string{pipeline.QueueFanOut, reindex.Queue, harvest.Queue}
-	for _, b := range s.backends {
-		names = append(names, backends.Queue(b.Backend.Name()))
+	for _, name := range s.view.names() {
+		names = append(names, backends.Queue(name))
 	}
 	return names
 }
 
-// Backends returns the process's backends, in configuration order.
+// Backends returns the process's backends, building and live, as it last read the catalog.
 func (s *Server) Backends() []backends.Backend {
-	out := make([]backends.Backend, len(s.backends))
-	for i, b := range s.backends {
+	all := s.view.all()
+	out := make([]backends.Backend, len(all))
+	for i, b := range all {
 		out[i] = b.Backend
 	}
 	return out
@@ -259,8 +262,15 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		if err := s.river.Start(bg); err != nil {
 			return fmt.Errorf("error starting River: %w", err)
 		}
-		s.metrics.watchJobs(bg, s.river)
+		s.metrics.watchJobs(bg, s.river.Client)
 	}
+	followCtx, stopFollowing := context.WithCancel(bg)
+	following := make(chan struct{})
+	go func() {
+		defer close(following)
+		s.followCatalog(followCtx)
+	}()
+	defer func() { stopFollowing(); <-following }() // on an early return
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -285,6 +295,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	cancel()
 
+	stopFollowing() // no queue changes while River stops
+	<-following
 	if s.runsWorkers {
 		s.stopRiver()
 	}

@@ -53,6 +53,7 @@ then OSA_* environment variables (OSA_HTTP__ADDR=:9090 sets http.addr), then fla
 		newMigrateCmd(g),
 		newPublishCmd(),
 		newReindexCmd(),
+		newBackendsCmd(),
 		newSearchCmd(),
 		newServeCmd(g),
 		newStatusCmd(),

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/records"
 )
@@ -33,23 +34,16 @@ func EnqueueFanOut(client *river.Client[pgx.Tx]) records.EnqueueFunc {
 	}
 }
 
-// target is one backend as the fan-out sees it.
-type target struct {
-	name        string
-	maxAttempts int
-}
-
 // FanOutWorker works [FanOutArgs] in batches, through a gatherer like the index workers: in one
-// transaction a batch inserts one [IndexRecordArgs] job per record and backend into the
-// backend's queue, marks the records pending in every backend's index_state, and completes its
-// fan-out jobs — so a fan-out happens exactly once, or not at all.
+// transaction a batch reads its targets from the backend catalog (every building and live
+// backend, whatever this process's configuration says), inserts one [IndexRecordArgs] job per
+// record and target into the target's queue, marks the records pending in every target's
+// index_state, and completes its fan-out jobs — so a fan-out happens exactly once, or not at all.
 type FanOutWorker struct {
 	river.WorkerDefaults[FanOutArgs]
-	client  *river.Client[pgx.Tx] // set by Workers.Bind
-	g       *gatherer[*river.Job[FanOutArgs]]
-	names   []string
-	pool    *pgxpool.Pool
-	targets []target
+	client *river.Client[pgx.Tx] // set by Workers.Bind
+	g      *gatherer[*river.Job[FanOutArgs]]
+	pool   *pgxpool.Pool
 }
 
 // Work implements river.Worker.
@@ -59,21 +53,9 @@ func (w *FanOutWorker) Work(ctx context.Context, job *river.Job[FanOutArgs]) err
 
 // runBatch fans out a batch in one transaction; every job gets the transaction's result.
 func (w *FanOutWorker) runBatch(ctx context.Context, items []*river.Job[FanOutArgs], _ string) []error {
-	params := make([]river.InsertManyParams, 0, len(items)*len(w.targets))
 	latest := map[uuid.UUID]int{}
 	for _, job := range items {
-		a := job.Args
-		for _, t := range w.targets {
-			params = append(params, river.InsertManyParams{
-				Args: IndexRecordArgs{Backend: t.name, RecordID: a.RecordID, Version: a.Version},
-				InsertOpts: &river.InsertOpts{
-					MaxAttempts: t.maxAttempts,
-					Priority:    max(a.Priority, 1),
-					Queue:       backends.Queue(t.name),
-				},
-			})
-		}
-		latest[a.RecordID] = max(latest[a.RecordID], a.Version)
+		latest[job.Args.RecordID] = max(latest[job.Args.RecordID], job.Args.Version)
 	}
 	// In id order, as the index batches lock index_state rows: batches that share records take
 	// turns instead of deadlocking.
@@ -84,10 +66,38 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []*river.Job[FanOutAr
 	}
 
 	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		// The targets are the catalog's as this transaction reads it, after the records' commits:
+		// a backend the catalog gained before is reached whatever this process's configuration
+		// says, and one it gains later finds these records in its backfill.
+		targets, err := catalog.Targets(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if len(targets) == 0 {
+			return completeManyTx(ctx, w.client, tx, items)
+		}
+		params := make([]river.InsertManyParams, 0, len(items)*len(targets))
+		names := make([]string, len(targets))
+		for i, t := range targets {
+			names[i] = t.Name
+		}
+		for _, job := range items {
+			a := job.Args
+			for _, t := range targets {
+				params = append(params, river.InsertManyParams{
+					Args: IndexRecordArgs{Backend: t.Name, RecordID: a.RecordID, Version: a.Version},
+					InsertOpts: &river.InsertOpts{
+						MaxAttempts: t.MaxAttempts, // 0 is River's default
+						Priority:    max(a.Priority, 1),
+						Queue:       backends.Queue(t.Name),
+					},
+				})
+			}
+		}
 		if _, err := w.client.InsertManyFastTx(ctx, tx, params); err != nil {
 			return fmt.Errorf("error inserting index jobs: %w", err)
 		}
-		if err := indexstate.MarkPending(ctx, tx, ids, versions, w.names); err != nil {
+		if err := indexstate.MarkPending(ctx, tx, ids, versions, names); err != nil {
 			return err
 		}
 		return completeManyTx(ctx, w.client, tx, items)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,6 +24,10 @@ import (
 // errRolledBack says the batch's write was rolled back and every action carries its own error.
 var errRolledBack = errors.New("batch rolled back")
 
+// notHereSnooze is how long an index job waits when its backend is not (or no longer) on this
+// process.
+const notHereSnooze = 2 * time.Second
+
 // snoozeDefault is how long a rate-limited job waits when the provider gave no Retry-After.
 const snoozeDefault = 5 * time.Second
 
@@ -30,15 +35,19 @@ const snoozeDefault = 5 * time.Second
 // returns the job's own result once its batch has run.
 type IndexWorker struct {
 	river.WorkerDefaults[IndexRecordArgs]
+	mu        sync.RWMutex // guards gatherers, which Workers.SetBackends changes
 	gatherers map[string]*gatherer[*river.Job[IndexRecordArgs]]
 }
 
 // Work implements river.Worker.
 func (w *IndexWorker) Work(ctx context.Context, job *river.Job[IndexRecordArgs]) error {
+	w.mu.RLock()
 	g, ok := w.gatherers[job.Args.Backend]
+	w.mu.RUnlock()
 	if !ok {
-		// Another process may have this backend (a rolling configuration change): retry.
-		return fmt.Errorf("backend %q is not configured on this process", job.Args.Backend)
+		// The backend was removed from this process while the job was fetched: another process,
+		// or this one once it follows the catalog again, takes it. No attempt is used.
+		return river.JobSnooze(notHereSnooze)
 	}
 	return g.Do(ctx, job)
 }

@@ -12,8 +12,11 @@ package pipeline
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -129,14 +132,33 @@ func fanOutTimeout(jobTimeout time.Duration) time.Duration {
 	return jobTimeout / 2
 }
 
-// Workers are the pipeline's workers once registered; [Workers.Bind] hands them the client.
+// Workers are the pipeline's workers once registered; [Workers.Bind] hands them the client and
+// [Workers.SetBackends] changes their backends while they run.
 type Workers struct {
+	cfg    Config
 	fanOut *FanOutWorker
+	index  *IndexWorker
+	logger *slog.Logger
+	pool   *pgxpool.Pool
+
+	mu      sync.Mutex // serialises SetBackends
+	client  *river.Client[pgx.Tx]
+	current map[string]backendQueue // by backend name
+}
+
+// backendQueue is one backend's index queue as it was set up.
+type backendQueue struct {
+	cfg   BackendConfig
+	slots int
 }
 
 // Bind gives the workers the River client built from the configuration they were registered
 // on; it must be called before the client starts.
-func (w *Workers) Bind(client *river.Client[pgx.Tx]) { w.fanOut.client = client }
+func (w *Workers) Bind(client *river.Client[pgx.Tx]) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fanOut.client, w.client = client, client
+}
 
 // Register adds to rc the fanout queue and one index queue per backend, sized by
 // [QueueWorkers], and their workers; each backend's gatherer is sized by its queue. The fan-out
@@ -153,25 +175,76 @@ func Register(rc *river.Config, pool *pgxpool.Pool, cfg Config, logger *slog.Log
 		MaxSize: cfg.FanOutBatch, MaxDelay: cfg.FanOutDelay, Slots: fanSlots, Timeout: fanOutTimeout(rc.JobTimeout),
 	}, fan.runBatch)
 
+	w := &Workers{cfg: cfg, fanOut: fan, index: &IndexWorker{gatherers: map[string]*gatherer[*river.Job[IndexRecordArgs]]{}},
+		logger: logger, pool: pool, current: map[string]backendQueue{}}
 	shares := QueueWorkers(cfg.TotalWorkers, cfg.Backends)
-	idx := &IndexWorker{gatherers: map[string]*gatherer[*river.Job[IndexRecordArgs]]{}}
 	for _, b := range cfg.Backends {
-		name := b.Backend.Name()
-		slots := shares[backends.Queue(name)]
-		rc.Queues[backends.Queue(name)] = river.QueueConfig{MaxWorkers: slots}
-		fan.names = append(fan.names, name)
-		fan.targets = append(fan.targets, target{name: name, maxAttempts: b.MaxAttempts})
-		x := &indexer{backend: b.Backend, shadow: b.Backend.Shadow(), domain: cfg.Domain, logger: logger, onBatch: cfg.OnBatch,
-			pool: pool, provider: newProvider(name, logger, cfg.OutageRetryMin, cfg.OutageRetryMax)}
-		idx.gatherers[name] = newGatherer(gatherConfig{
-			MaxSize: b.BatchSize, MaxDelay: b.BatchDelay, Slots: slots, Timeout: b.BatchTimeout,
-		}, x.runBatch)
+		q := backendQueue{cfg: b, slots: shares[backends.Queue(b.Backend.Name())]}
+		rc.Queues[backends.Queue(b.Backend.Name())] = river.QueueConfig{MaxWorkers: q.slots}
+		w.addGatherer(q)
 	}
 	if err := river.AddWorkerSafely(rc.Workers, river.Worker[FanOutArgs](fan)); err != nil {
 		return nil, err
 	}
-	if err := river.AddWorkerSafely(rc.Workers, river.Worker[IndexRecordArgs](idx)); err != nil {
+	if err := river.AddWorkerSafely(rc.Workers, river.Worker[IndexRecordArgs](w.index)); err != nil {
 		return nil, err
 	}
-	return &Workers{fanOut: fan}, nil
+	return w, nil
+}
+
+// addGatherer gives q's backend its indexer and gatherer.
+func (w *Workers) addGatherer(q backendQueue) {
+	b := q.cfg
+	name := b.Backend.Name()
+	x := &indexer{backend: b.Backend, shadow: b.Backend.Shadow(), domain: w.cfg.Domain, logger: w.logger, onBatch: w.cfg.OnBatch,
+		pool: w.pool, provider: newProvider(name, w.logger, w.cfg.OutageRetryMin, w.cfg.OutageRetryMax)}
+	g := newGatherer(gatherConfig{MaxSize: b.BatchSize, MaxDelay: b.BatchDelay, Slots: q.slots, Timeout: b.BatchTimeout}, x.runBatch)
+	w.index.mu.Lock()
+	w.index.gatherers[name] = g
+	w.index.mu.Unlock()
+	w.current[name] = q
+}
+
+// SetBackends makes bs the backends the workers index, while they run: a backend that is new,
+// or whose settings or share of the workers changed, gets its queue (re)started; one that is
+// gone has its queue stopped, after its running jobs end (River's Queues().Remove). The backends'
+// tables must exist. A backend left as it was keeps its queue and its running batches.
+func (w *Workers) SetBackends(ctx context.Context, bs []BackendConfig) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.client == nil {
+		return errors.New("pipeline: SetBackends before Bind")
+	}
+	cfg := w.cfg
+	cfg.Backends = bs
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	shares := QueueWorkers(w.cfg.TotalWorkers, bs)
+	want := make(map[string]backendQueue, len(bs))
+	for _, b := range bs {
+		want[b.Backend.Name()] = backendQueue{cfg: b, slots: shares[backends.Queue(b.Backend.Name())]}
+	}
+	for name, q := range w.current {
+		if n, ok := want[name]; ok && n == q {
+			continue
+		}
+		if err := w.client.Queues().Remove(ctx, backends.Queue(name)); err != nil {
+			return fmt.Errorf("pipeline: error stopping the queue of backend %q: %w", name, err)
+		}
+		w.index.mu.Lock()
+		delete(w.index.gatherers, name)
+		w.index.mu.Unlock()
+		delete(w.current, name)
+	}
+	for name, q := range want {
+		if _, ok := w.current[name]; ok {
+			continue
+		}
+		w.addGatherer(q)
+		if err := w.client.Queues().Add(backends.Queue(name), river.QueueConfig{MaxWorkers: q.slots}); err != nil {
+			return fmt.Errorf("pipeline: error starting the queue of backend %q: %w", name, err)
+		}
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/indexerr"
+	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/jobs/pipeline"
@@ -106,27 +108,33 @@ var ErrNotFound = domainerr.New(domainerr.ErrNotFound, "reindex not found")
 // Start starts a rebuild of b, or returns the one already running for it.
 func Start(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpool.Pool, b backends.Rebuilder) (Reindex, error) {
 	var r Reindex
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		// Serialise starts of one backend, so two callers cannot both create a rebuild.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('osa.reindex.' || $1, 0))`, b.Name()); err != nil {
-			return err
-		}
-		var err error
-		r, err = scanReindex(tx.QueryRow(ctx, `SELECT `+reindexColumns+` FROM reindexes WHERE backend = $1 AND state = 'running'`, b.Name()))
-		if err == nil || !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if err := b.CreateShadow(ctx, tx); err != nil {
-			return fmt.Errorf("error creating the shadow table: %w", err)
-		}
-		r, err = scanReindex(tx.QueryRow(ctx, `INSERT INTO reindexes (backend, total)
-			VALUES ($1, (SELECT count(*) FROM records WHERE deleted_at IS NULL)) RETURNING `+reindexColumns, b.Name()))
-		if err != nil {
-			return err
-		}
-		_, err = client.InsertTx(ctx, tx, ChunkArgs{ReindexID: r.ID, Backend: b.Name()}, nil)
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) (err error) {
+		r, err = StartTx(ctx, client, tx, b)
 		return err
 	})
+	return r, err
+}
+
+// StartTx is [Start] in tx: the rebuild starts when tx commits (the backfill of a backend the
+// catalog gains starts in the transaction that adds it).
+func StartTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, b backends.Rebuilder) (Reindex, error) {
+	// Serialise starts of one backend, so two callers cannot both create a rebuild.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('osa.reindex.' || $1, 0))`, b.Name()); err != nil {
+		return Reindex{}, err
+	}
+	r, err := scanReindex(tx.QueryRow(ctx, `SELECT `+reindexColumns+` FROM reindexes WHERE backend = $1 AND state = 'running'`, b.Name()))
+	if err == nil || !errors.Is(err, pgx.ErrNoRows) {
+		return r, err
+	}
+	if err := b.CreateShadow(ctx, tx); err != nil {
+		return Reindex{}, fmt.Errorf("error creating the shadow table: %w", err)
+	}
+	r, err = scanReindex(tx.QueryRow(ctx, `INSERT INTO reindexes (backend, total)
+		VALUES ($1, (SELECT count(*) FROM records WHERE deleted_at IS NULL)) RETURNING `+reindexColumns, b.Name()))
+	if err != nil {
+		return Reindex{}, err
+	}
+	_, err = client.InsertTx(ctx, tx, ChunkArgs{ReindexID: r.ID, Backend: b.Name()}, nil)
 	return r, err
 }
 
@@ -141,6 +149,7 @@ func Get(ctx context.Context, pool *pgxpool.Pool, id int64) (Reindex, error) {
 
 // reindexer holds what the rebuild workers share.
 type reindexer struct {
+	mu       sync.RWMutex // guards backends, which Workers.SetRebuilders changes
 	backends map[string]backends.Rebuilder
 	client   *river.Client[pgx.Tx] // set by Workers.Bind
 	logger   *slog.Logger
@@ -155,7 +164,9 @@ const notHereSnooze = 5 * time.Second
 // yet restarted with the configuration that added the backend) snoozes the job, without using
 // an attempt, for a process that has it: the rebuild queue is shared by every process.
 func (x *reindexer) backend(ctx context.Context, name string) (backends.Rebuilder, error) {
+	x.mu.RLock()
 	b, ok := x.backends[name]
+	x.mu.RUnlock()
 	if !ok {
 		x.logger.WarnContext(ctx, "jobs: a rebuild's job names a backend this process does not have; left to a process "+
 			"that has it (configure the backend on every process)", "backend", name, "retry_in", notHereSnooze)
@@ -336,6 +347,11 @@ func (w *FinishWorker) finish(ctx context.Context, job *river.Job[FinishArgs], b
 		}
 		if _, err := tx.Exec(ctx, `UPDATE reindexes SET state = 'succeeded', finished_at = now() WHERE id = $1`,
 			job.Args.ReindexID); err != nil {
+			return err
+		}
+		// A backend the catalog gained is building until its first rebuild, its backfill, swaps
+		// in: from now on it holds every live record, and searches use it.
+		if err := catalog.Promote(ctx, tx, b.Name()); err != nil {
 			return err
 		}
 		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)

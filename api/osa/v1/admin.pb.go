@@ -81,6 +81,210 @@ func (ReindexState) EnumDescriptor() ([]byte, []int) {
 	return file_osa_v1_admin_proto_rawDescGZIP(), []int{0}
 }
 
+// ApplyBackendsRequest is the desired set of backends.
+type ApplyBackendsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A YAML (or JSON) document whose one key is backends, a list of the
+	// config file's shape (see config/osa.example.yaml): the whole desired set.
+	Document string `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	// Allows removing the backends the document leaves out.
+	AllowRemove bool `protobuf:"varint,2,opt,name=allow_remove,json=allowRemove,proto3" json:"allow_remove,omitempty"`
+	// Returns the plan without changing anything.
+	DryRun        bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyBackendsRequest) Reset() {
+	*x = ApplyBackendsRequest{}
+	mi := &file_osa_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyBackendsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyBackendsRequest) ProtoMessage() {}
+
+func (x *ApplyBackendsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyBackendsRequest.ProtoReflect.Descriptor instead.
+func (*ApplyBackendsRequest) Descriptor() ([]byte, []int) {
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ApplyBackendsRequest) GetDocument() string {
+	if x != nil {
+		return x.Document
+	}
+	return ""
+}
+
+func (x *ApplyBackendsRequest) GetAllowRemove() bool {
+	if x != nil {
+		return x.AllowRemove
+	}
+	return false
+}
+
+func (x *ApplyBackendsRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// ApplyBackendsResponse is the plan, applied unless dry_run was set.
+type ApplyBackendsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One entry per backend of the catalog or the document, by name.
+	Changes []*BackendChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Whether the catalog was changed (false for dry_run or when nothing
+	// differs).
+	Applied       bool `protobuf:"varint,2,opt,name=applied,proto3" json:"applied,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyBackendsResponse) Reset() {
+	*x = ApplyBackendsResponse{}
+	mi := &file_osa_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyBackendsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyBackendsResponse) ProtoMessage() {}
+
+func (x *ApplyBackendsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyBackendsResponse.ProtoReflect.Descriptor instead.
+func (*ApplyBackendsResponse) Descriptor() ([]byte, []int) {
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ApplyBackendsResponse) GetChanges() []*BackendChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ApplyBackendsResponse) GetApplied() bool {
+	if x != nil {
+		return x.Applied
+	}
+	return false
+}
+
+// BackendChange is what ApplyBackends does to one backend.
+type BackendChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the backend.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// One of "added", "changed", "removed", "unchanged".
+	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// For "changed", the keys that change, each as "key: old → new".
+	Changes []string `protobuf:"bytes,3,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Whether the change needs the backend rebuilt (a new generation).
+	NeedsRebuild bool `protobuf:"varint,4,opt,name=needs_rebuild,json=needsRebuild,proto3" json:"needs_rebuild,omitempty"`
+	// For "added", the id of the rebuild that backfills the backend (see
+	// GetReindex); 0 otherwise and for dry_run.
+	ReindexId     int64 `protobuf:"varint,5,opt,name=reindex_id,json=reindexId,proto3" json:"reindex_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackendChange) Reset() {
+	*x = BackendChange{}
+	mi := &file_osa_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackendChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackendChange) ProtoMessage() {}
+
+func (x *BackendChange) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackendChange.ProtoReflect.Descriptor instead.
+func (*BackendChange) Descriptor() ([]byte, []int) {
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *BackendChange) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BackendChange) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *BackendChange) GetChanges() []string {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *BackendChange) GetNeedsRebuild() bool {
+	if x != nil {
+		return x.NeedsRebuild
+	}
+	return false
+}
+
+func (x *BackendChange) GetReindexId() int64 {
+	if x != nil {
+		return x.ReindexId
+	}
+	return 0
+}
+
 // ReindexJob is one rebuild of a backend.
 type ReindexJob struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -107,7 +311,7 @@ type ReindexJob struct {
 
 func (x *ReindexJob) Reset() {
 	*x = ReindexJob{}
-	mi := &file_osa_v1_admin_proto_msgTypes[0]
+	mi := &file_osa_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -119,7 +323,7 @@ func (x *ReindexJob) String() string {
 func (*ReindexJob) ProtoMessage() {}
 
 func (x *ReindexJob) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[0]
+	mi := &file_osa_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -132,7 +336,7 @@ func (x *ReindexJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReindexJob.ProtoReflect.Descriptor instead.
 func (*ReindexJob) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ReindexJob) GetId() int64 {
@@ -203,7 +407,7 @@ type ReindexRequest struct {
 
 func (x *ReindexRequest) Reset() {
 	*x = ReindexRequest{}
-	mi := &file_osa_v1_admin_proto_msgTypes[1]
+	mi := &file_osa_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -215,7 +419,7 @@ func (x *ReindexRequest) String() string {
 func (*ReindexRequest) ProtoMessage() {}
 
 func (x *ReindexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[1]
+	mi := &file_osa_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -228,7 +432,7 @@ func (x *ReindexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReindexRequest.ProtoReflect.Descriptor instead.
 func (*ReindexRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ReindexRequest) GetBackend() string {
@@ -249,7 +453,7 @@ type ReindexResponse struct {
 
 func (x *ReindexResponse) Reset() {
 	*x = ReindexResponse{}
-	mi := &file_osa_v1_admin_proto_msgTypes[2]
+	mi := &file_osa_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +465,7 @@ func (x *ReindexResponse) String() string {
 func (*ReindexResponse) ProtoMessage() {}
 
 func (x *ReindexResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[2]
+	mi := &file_osa_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +478,7 @@ func (x *ReindexResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReindexResponse.ProtoReflect.Descriptor instead.
 func (*ReindexResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ReindexResponse) GetReindex() *ReindexJob {
@@ -295,7 +499,7 @@ type GetReindexRequest struct {
 
 func (x *GetReindexRequest) Reset() {
 	*x = GetReindexRequest{}
-	mi := &file_osa_v1_admin_proto_msgTypes[3]
+	mi := &file_osa_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -307,7 +511,7 @@ func (x *GetReindexRequest) String() string {
 func (*GetReindexRequest) ProtoMessage() {}
 
 func (x *GetReindexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[3]
+	mi := &file_osa_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -320,7 +524,7 @@ func (x *GetReindexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReindexRequest.ProtoReflect.Descriptor instead.
 func (*GetReindexRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetReindexRequest) GetId() int64 {
@@ -341,7 +545,7 @@ type GetReindexResponse struct {
 
 func (x *GetReindexResponse) Reset() {
 	*x = GetReindexResponse{}
-	mi := &file_osa_v1_admin_proto_msgTypes[4]
+	mi := &file_osa_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -353,7 +557,7 @@ func (x *GetReindexResponse) String() string {
 func (*GetReindexResponse) ProtoMessage() {}
 
 func (x *GetReindexResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[4]
+	mi := &file_osa_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -366,7 +570,7 @@ func (x *GetReindexResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReindexResponse.ProtoReflect.Descriptor instead.
 func (*GetReindexResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetReindexResponse) GetReindex() *ReindexJob {
@@ -387,7 +591,7 @@ type RetryFailedRequest struct {
 
 func (x *RetryFailedRequest) Reset() {
 	*x = RetryFailedRequest{}
-	mi := &file_osa_v1_admin_proto_msgTypes[5]
+	mi := &file_osa_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +603,7 @@ func (x *RetryFailedRequest) String() string {
 func (*RetryFailedRequest) ProtoMessage() {}
 
 func (x *RetryFailedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[5]
+	mi := &file_osa_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +616,7 @@ func (x *RetryFailedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryFailedRequest.ProtoReflect.Descriptor instead.
 func (*RetryFailedRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RetryFailedRequest) GetBackend() string {
@@ -434,7 +638,7 @@ type RetryFailedResponse struct {
 
 func (x *RetryFailedResponse) Reset() {
 	*x = RetryFailedResponse{}
-	mi := &file_osa_v1_admin_proto_msgTypes[6]
+	mi := &file_osa_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -446,7 +650,7 @@ func (x *RetryFailedResponse) String() string {
 func (*RetryFailedResponse) ProtoMessage() {}
 
 func (x *RetryFailedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[6]
+	mi := &file_osa_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -459,7 +663,7 @@ func (x *RetryFailedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryFailedResponse.ProtoReflect.Descriptor instead.
 func (*RetryFailedResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RetryFailedResponse) GetRetried() int64 {
@@ -478,7 +682,7 @@ type GetQueueStatsRequest struct {
 
 func (x *GetQueueStatsRequest) Reset() {
 	*x = GetQueueStatsRequest{}
-	mi := &file_osa_v1_admin_proto_msgTypes[7]
+	mi := &file_osa_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +694,7 @@ func (x *GetQueueStatsRequest) String() string {
 func (*GetQueueStatsRequest) ProtoMessage() {}
 
 func (x *GetQueueStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[7]
+	mi := &file_osa_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +707,7 @@ func (x *GetQueueStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQueueStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetQueueStatsRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 // GetQueueStatsResponse reports every job queue.
@@ -517,7 +721,7 @@ type GetQueueStatsResponse struct {
 
 func (x *GetQueueStatsResponse) Reset() {
 	*x = GetQueueStatsResponse{}
-	mi := &file_osa_v1_admin_proto_msgTypes[8]
+	mi := &file_osa_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +733,7 @@ func (x *GetQueueStatsResponse) String() string {
 func (*GetQueueStatsResponse) ProtoMessage() {}
 
 func (x *GetQueueStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[8]
+	mi := &file_osa_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +746,7 @@ func (x *GetQueueStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQueueStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetQueueStatsResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetQueueStatsResponse) GetQueues() []*QueueStats {
@@ -587,7 +791,7 @@ type QueueStats struct {
 
 func (x *QueueStats) Reset() {
 	*x = QueueStats{}
-	mi := &file_osa_v1_admin_proto_msgTypes[9]
+	mi := &file_osa_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +803,7 @@ func (x *QueueStats) String() string {
 func (*QueueStats) ProtoMessage() {}
 
 func (x *QueueStats) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_admin_proto_msgTypes[9]
+	mi := &file_osa_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +816,7 @@ func (x *QueueStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueStats.ProtoReflect.Descriptor instead.
 func (*QueueStats) Descriptor() ([]byte, []int) {
-	return file_osa_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_osa_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *QueueStats) GetName() string {
@@ -696,7 +900,21 @@ var File_osa_v1_admin_proto protoreflect.FileDescriptor
 
 const file_osa_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x12osa/v1/admin.proto\x12\x06osa.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x02\n" +
+	"\x12osa/v1/admin.proto\x12\x06osa.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"n\n" +
+	"\x14ApplyBackendsRequest\x12\x1a\n" +
+	"\bdocument\x18\x01 \x01(\tR\bdocument\x12!\n" +
+	"\fallow_remove\x18\x02 \x01(\bR\vallowRemove\x12\x17\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"b\n" +
+	"\x15ApplyBackendsResponse\x12/\n" +
+	"\achanges\x18\x01 \x03(\v2\x15.osa.v1.BackendChangeR\achanges\x12\x18\n" +
+	"\aapplied\x18\x02 \x01(\bR\aapplied\"\x99\x01\n" +
+	"\rBackendChange\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x18\n" +
+	"\achanges\x18\x03 \x03(\tR\achanges\x12#\n" +
+	"\rneeds_rebuild\x18\x04 \x01(\bR\fneedsRebuild\x12\x1d\n" +
+	"\n" +
+	"reindex_id\x18\x05 \x01(\x03R\treindexId\"\x9a\x02\n" +
 	"\n" +
 	"ReindexJob\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x18\n" +
@@ -742,13 +960,14 @@ const file_osa_v1_admin_proto_rawDesc = "" +
 	"\x19REINDEX_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15REINDEX_STATE_RUNNING\x10\x01\x12\x1b\n" +
 	"\x17REINDEX_STATE_SUCCEEDED\x10\x02\x12\x18\n" +
-	"\x14REINDEX_STATE_FAILED\x10\x032\xaf\x02\n" +
+	"\x14REINDEX_STATE_FAILED\x10\x032\xfd\x02\n" +
 	"\fAdminService\x12:\n" +
 	"\aReindex\x12\x16.osa.v1.ReindexRequest\x1a\x17.osa.v1.ReindexResponse\x12H\n" +
 	"\n" +
 	"GetReindex\x12\x19.osa.v1.GetReindexRequest\x1a\x1a.osa.v1.GetReindexResponse\"\x03\x90\x02\x01\x12F\n" +
 	"\vRetryFailed\x12\x1a.osa.v1.RetryFailedRequest\x1a\x1b.osa.v1.RetryFailedResponse\x12Q\n" +
-	"\rGetQueueStats\x12\x1c.osa.v1.GetQueueStatsRequest\x1a\x1d.osa.v1.GetQueueStatsResponse\"\x03\x90\x02\x01B-Z+github.com/osa-archive/osa/api/osa/v1;osav1b\x06proto3"
+	"\rGetQueueStats\x12\x1c.osa.v1.GetQueueStatsRequest\x1a\x1d.osa.v1.GetQueueStatsResponse\"\x03\x90\x02\x01\x12L\n" +
+	"\rApplyBackends\x12\x1c.osa.v1.ApplyBackendsRequest\x1a\x1d.osa.v1.ApplyBackendsResponseB-Z+github.com/osa-archive/osa/api/osa/v1;osav1b\x06proto3"
 
 var (
 	file_osa_v1_admin_proto_rawDescOnce sync.Once
@@ -763,43 +982,49 @@ func file_osa_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_osa_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_osa_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_osa_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_osa_v1_admin_proto_goTypes = []any{
 	(ReindexState)(0),             // 0: osa.v1.ReindexState
-	(*ReindexJob)(nil),            // 1: osa.v1.ReindexJob
-	(*ReindexRequest)(nil),        // 2: osa.v1.ReindexRequest
-	(*ReindexResponse)(nil),       // 3: osa.v1.ReindexResponse
-	(*GetReindexRequest)(nil),     // 4: osa.v1.GetReindexRequest
-	(*GetReindexResponse)(nil),    // 5: osa.v1.GetReindexResponse
-	(*RetryFailedRequest)(nil),    // 6: osa.v1.RetryFailedRequest
-	(*RetryFailedResponse)(nil),   // 7: osa.v1.RetryFailedResponse
-	(*GetQueueStatsRequest)(nil),  // 8: osa.v1.GetQueueStatsRequest
-	(*GetQueueStatsResponse)(nil), // 9: osa.v1.GetQueueStatsResponse
-	(*QueueStats)(nil),            // 10: osa.v1.QueueStats
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
+	(*ApplyBackendsRequest)(nil),  // 1: osa.v1.ApplyBackendsRequest
+	(*ApplyBackendsResponse)(nil), // 2: osa.v1.ApplyBackendsResponse
+	(*BackendChange)(nil),         // 3: osa.v1.BackendChange
+	(*ReindexJob)(nil),            // 4: osa.v1.ReindexJob
+	(*ReindexRequest)(nil),        // 5: osa.v1.ReindexRequest
+	(*ReindexResponse)(nil),       // 6: osa.v1.ReindexResponse
+	(*GetReindexRequest)(nil),     // 7: osa.v1.GetReindexRequest
+	(*GetReindexResponse)(nil),    // 8: osa.v1.GetReindexResponse
+	(*RetryFailedRequest)(nil),    // 9: osa.v1.RetryFailedRequest
+	(*RetryFailedResponse)(nil),   // 10: osa.v1.RetryFailedResponse
+	(*GetQueueStatsRequest)(nil),  // 11: osa.v1.GetQueueStatsRequest
+	(*GetQueueStatsResponse)(nil), // 12: osa.v1.GetQueueStatsResponse
+	(*QueueStats)(nil),            // 13: osa.v1.QueueStats
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
 }
 var file_osa_v1_admin_proto_depIdxs = []int32{
-	0,  // 0: osa.v1.ReindexJob.state:type_name -> osa.v1.ReindexState
-	11, // 1: osa.v1.ReindexJob.started_at:type_name -> google.protobuf.Timestamp
-	11, // 2: osa.v1.ReindexJob.finished_at:type_name -> google.protobuf.Timestamp
-	1,  // 3: osa.v1.ReindexResponse.reindex:type_name -> osa.v1.ReindexJob
-	1,  // 4: osa.v1.GetReindexResponse.reindex:type_name -> osa.v1.ReindexJob
-	10, // 5: osa.v1.GetQueueStatsResponse.queues:type_name -> osa.v1.QueueStats
-	12, // 6: osa.v1.QueueStats.oldest_available_age:type_name -> google.protobuf.Duration
-	2,  // 7: osa.v1.AdminService.Reindex:input_type -> osa.v1.ReindexRequest
-	4,  // 8: osa.v1.AdminService.GetReindex:input_type -> osa.v1.GetReindexRequest
-	6,  // 9: osa.v1.AdminService.RetryFailed:input_type -> osa.v1.RetryFailedRequest
-	8,  // 10: osa.v1.AdminService.GetQueueStats:input_type -> osa.v1.GetQueueStatsRequest
-	3,  // 11: osa.v1.AdminService.Reindex:output_type -> osa.v1.ReindexResponse
-	5,  // 12: osa.v1.AdminService.GetReindex:output_type -> osa.v1.GetReindexResponse
-	7,  // 13: osa.v1.AdminService.RetryFailed:output_type -> osa.v1.RetryFailedResponse
-	9,  // 14: osa.v1.AdminService.GetQueueStats:output_type -> osa.v1.GetQueueStatsResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	3,  // 0: osa.v1.ApplyBackendsResponse.changes:type_name -> osa.v1.BackendChange
+	0,  // 1: osa.v1.ReindexJob.state:type_name -> osa.v1.ReindexState
+	14, // 2: osa.v1.ReindexJob.started_at:type_name -> google.protobuf.Timestamp
+	14, // 3: osa.v1.ReindexJob.finished_at:type_name -> google.protobuf.Timestamp
+	4,  // 4: osa.v1.ReindexResponse.reindex:type_name -> osa.v1.ReindexJob
+	4,  // 5: osa.v1.GetReindexResponse.reindex:type_name -> osa.v1.ReindexJob
+	13, // 6: osa.v1.GetQueueStatsResponse.queues:type_name -> osa.v1.QueueStats
+	15, // 7: osa.v1.QueueStats.oldest_available_age:type_name -> google.protobuf.Duration
+	5,  // 8: osa.v1.AdminService.Reindex:input_type -> osa.v1.ReindexRequest
+	7,  // 9: osa.v1.AdminService.GetReindex:input_type -> osa.v1.GetReindexRequest
+	9,  // 10: osa.v1.AdminService.RetryFailed:input_type -> osa.v1.RetryFailedRequest
+	11, // 11: osa.v1.AdminService.GetQueueStats:input_type -> osa.v1.GetQueueStatsRequest
+	1,  // 12: osa.v1.AdminService.ApplyBackends:input_type -> osa.v1.ApplyBackendsRequest
+	6,  // 13: osa.v1.AdminService.Reindex:output_type -> osa.v1.ReindexResponse
+	8,  // 14: osa.v1.AdminService.GetReindex:output_type -> osa.v1.GetReindexResponse
+	10, // 15: osa.v1.AdminService.RetryFailed:output_type -> osa.v1.RetryFailedResponse
+	12, // 16: osa.v1.AdminService.GetQueueStats:output_type -> osa.v1.GetQueueStatsResponse
+	2,  // 17: osa.v1.AdminService.ApplyBackends:output_type -> osa.v1.ApplyBackendsResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_osa_v1_admin_proto_init() }
@@ -813,7 +1038,7 @@ func file_osa_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osa_v1_admin_proto_rawDesc), len(file_osa_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -459,7 +459,12 @@ type Backend struct {
 	Healthy bool `protobuf:"varint,8,opt,name=healthy,proto3" json:"healthy,omitempty"`
 	// Name of the job queue that feeds this backend (see
 	// AdminService.GetQueueStats).
-	Queue         string `protobuf:"bytes,9,opt,name=queue,proto3" json:"queue,omitempty"`
+	Queue string `protobuf:"bytes,9,opt,name=queue,proto3" json:"queue,omitempty"`
+	// State of the backend in the catalog: "building" while it is backfilled
+	// (records are fanned out to it, searches do not use it yet) or "live".
+	State string `protobuf:"bytes,10,opt,name=state,proto3" json:"state,omitempty"`
+	// Generation of the backend in the catalog, 1 for its first table.
+	Generation    int32 `protobuf:"varint,11,opt,name=generation,proto3" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -557,6 +562,20 @@ func (x *Backend) GetQueue() string {
 	return ""
 }
 
+func (x *Backend) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Backend) GetGeneration() int32 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
 var File_osa_v1_search_proto protoreflect.FileDescriptor
 
 const file_osa_v1_search_proto_rawDesc = "" +
@@ -585,7 +604,7 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\x06_score\"\x15\n" +
 	"\x13ListBackendsRequest\"C\n" +
 	"\x14ListBackendsResponse\x12+\n" +
-	"\bbackends\x18\x01 \x03(\v2\x0f.osa.v1.BackendR\bbackends\"\xd7\x01\n" +
+	"\bbackends\x18\x01 \x03(\v2\x0f.osa.v1.BackendR\bbackends\"\x8d\x02\n" +
 	"\aBackend\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
@@ -595,7 +614,12 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\apending\x18\x06 \x01(\x03R\apending\x12\x16\n" +
 	"\x06failed\x18\a \x01(\x03R\x06failed\x12\x18\n" +
 	"\ahealthy\x18\b \x01(\bR\ahealthy\x12\x14\n" +
-	"\x05queue\x18\t \x01(\tR\x05queue*r\n" +
+	"\x05queue\x18\t \x01(\tR\x05queue\x12\x14\n" +
+	"\x05state\x18\n" +
+	" \x01(\tR\x05state\x12\x1e\n" +
+	"\n" +
+	"generation\x18\v \x01(\x05R\n" +
+	"generation*r\n" +
 	"\n" +
 	"SearchMode\x12\x1b\n" +
 	"\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n" +

@@ -43,6 +43,9 @@ const (
 	// AdminServiceGetQueueStatsProcedure is the fully-qualified name of the AdminService's
 	// GetQueueStats RPC.
 	AdminServiceGetQueueStatsProcedure = "/osa.v1.AdminService/GetQueueStats"
+	// AdminServiceApplyBackendsProcedure is the fully-qualified name of the AdminService's
+	// ApplyBackends RPC.
+	AdminServiceApplyBackendsProcedure = "/osa.v1.AdminService/ApplyBackends"
 )
 
 // AdminServiceClient is a client for the osa.v1.AdminService service.
@@ -76,6 +79,25 @@ type AdminServiceClient interface {
 	// Errors: Unauthenticated, PermissionDenied, Unavailable as for the
 	// service.
 	GetQueueStats(context.Context, *connect.Request[v1.GetQueueStatsRequest]) (*connect.Response[v1.GetQueueStatsResponse], error)
+	// ApplyBackends makes the backend catalog, which every process follows,
+	// the set of backends in the request, and returns the plan: each backend
+	// added, changed (with what changes) or removed.
+	//
+	// An added backend is backfilled from the stored records (a rebuild, see
+	// Reindex, whose id the change carries): records are fanned out to it at
+	// once, searches use it when it holds every live record. A change of
+	// weight, batch or max_attempts applies in place, within
+	// catalog.poll_interval on every process. Removing a backend needs
+	// allow_remove. With dry_run the plan is returned and nothing changes.
+	//
+	// Errors: InvalidArgument naming the field when the document is not a
+	// valid backends file (backends[i].…), a removal lacks allow_remove, or an
+	// added embedder cannot be reached or answers with other dims;
+	// FailedPrecondition when a change needs a rebuild into a new generation
+	// (embedder, text, language or hnsw), which this server does not do yet;
+	// Unauthenticated, PermissionDenied (scope admin), Unavailable as for the
+	// service. Nothing changes when it fails.
+	ApplyBackends(context.Context, *connect.Request[v1.ApplyBackendsRequest]) (*connect.Response[v1.ApplyBackendsResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the osa.v1.AdminService service. By default, it
@@ -115,6 +137,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		applyBackends: connect.NewClient[v1.ApplyBackendsRequest, v1.ApplyBackendsResponse](
+			httpClient,
+			baseURL+AdminServiceApplyBackendsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ApplyBackends")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -124,6 +152,7 @@ type adminServiceClient struct {
 	getReindex    *connect.Client[v1.GetReindexRequest, v1.GetReindexResponse]
 	retryFailed   *connect.Client[v1.RetryFailedRequest, v1.RetryFailedResponse]
 	getQueueStats *connect.Client[v1.GetQueueStatsRequest, v1.GetQueueStatsResponse]
+	applyBackends *connect.Client[v1.ApplyBackendsRequest, v1.ApplyBackendsResponse]
 }
 
 // Reindex calls osa.v1.AdminService.Reindex.
@@ -144,6 +173,11 @@ func (c *adminServiceClient) RetryFailed(ctx context.Context, req *connect.Reque
 // GetQueueStats calls osa.v1.AdminService.GetQueueStats.
 func (c *adminServiceClient) GetQueueStats(ctx context.Context, req *connect.Request[v1.GetQueueStatsRequest]) (*connect.Response[v1.GetQueueStatsResponse], error) {
 	return c.getQueueStats.CallUnary(ctx, req)
+}
+
+// ApplyBackends calls osa.v1.AdminService.ApplyBackends.
+func (c *adminServiceClient) ApplyBackends(ctx context.Context, req *connect.Request[v1.ApplyBackendsRequest]) (*connect.Response[v1.ApplyBackendsResponse], error) {
+	return c.applyBackends.CallUnary(ctx, req)
 }
 
 // AdminServiceHandler is an implementation of the osa.v1.AdminService service.
@@ -177,6 +211,25 @@ type AdminServiceHandler interface {
 	// Errors: Unauthenticated, PermissionDenied, Unavailable as for the
 	// service.
 	GetQueueStats(context.Context, *connect.Request[v1.GetQueueStatsRequest]) (*connect.Response[v1.GetQueueStatsResponse], error)
+	// ApplyBackends makes the backend catalog, which every process follows,
+	// the set of backends in the request, and returns the plan: each backend
+	// added, changed (with what changes) or removed.
+	//
+	// An added backend is backfilled from the stored records (a rebuild, see
+	// Reindex, whose id the change carries): records are fanned out to it at
+	// once, searches use it when it holds every live record. A change of
+	// weight, batch or max_attempts applies in place, within
+	// catalog.poll_interval on every process. Removing a backend needs
+	// allow_remove. With dry_run the plan is returned and nothing changes.
+	//
+	// Errors: InvalidArgument naming the field when the document is not a
+	// valid backends file (backends[i].…), a removal lacks allow_remove, or an
+	// added embedder cannot be reached or answers with other dims;
+	// FailedPrecondition when a change needs a rebuild into a new generation
+	// (embedder, text, language or hnsw), which this server does not do yet;
+	// Unauthenticated, PermissionDenied (scope admin), Unavailable as for the
+	// service. Nothing changes when it fails.
+	ApplyBackends(context.Context, *connect.Request[v1.ApplyBackendsRequest]) (*connect.Response[v1.ApplyBackendsResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -212,6 +265,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceApplyBackendsHandler := connect.NewUnaryHandler(
+		AdminServiceApplyBackendsProcedure,
+		svc.ApplyBackends,
+		connect.WithSchema(adminServiceMethods.ByName("ApplyBackends")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/osa.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceReindexProcedure:
@@ -222,6 +281,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceRetryFailedHandler.ServeHTTP(w, r)
 		case AdminServiceGetQueueStatsProcedure:
 			adminServiceGetQueueStatsHandler.ServeHTTP(w, r)
+		case AdminServiceApplyBackendsProcedure:
+			adminServiceApplyBackendsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -245,4 +306,8 @@ func (UnimplementedAdminServiceHandler) RetryFailed(context.Context, *connect.Re
 
 func (UnimplementedAdminServiceHandler) GetQueueStats(context.Context, *connect.Request[v1.GetQueueStatsRequest]) (*connect.Response[v1.GetQueueStatsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.AdminService.GetQueueStats is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ApplyBackends(context.Context, *connect.Request[v1.ApplyBackendsRequest]) (*connect.Response[v1.ApplyBackendsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.AdminService.ApplyBackends is not implemented"))
 }

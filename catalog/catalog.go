@@ -1,0 +1,196 @@
+// Package catalog is the store of the backend catalog (table backend_catalog): the one truth
+// about which index backends exist. Every process follows it instead of its config file: the
+// fan-out reads its targets from it inside its own transaction ([Targets]), so a record is fanned
+// out to every backend the catalog holds when the record's fan-out runs, whichever process runs
+// it; workers and searches reload it ([Load]) and start or stop queues as it changes.
+//
+// A backend's settings are JSON in the config file's shape, without secrets (package config
+// encodes and decodes them); this package does not read them, except max_attempts for the
+// fan-out.
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// States of a backend in the catalog (backend_catalog.state).
+const (
+	// Building: the backend is being filled from the stored records; records are fanned out to
+	// it, searches do not use it yet.
+	Building = "building"
+	// Live: the backend holds every live record; searches use it.
+	Live = "live"
+	// Retiring: a removed backend (or generation) whose table is kept for a while.
+	Retiring = "retiring"
+)
+
+// DB runs statements: a *pgxpool.Pool, a *pgx.Conn or a pgx.Tx.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Entry is one current (building or live) backend of the catalog.
+type Entry struct {
+	Name       string
+	Generation int
+	Kind       string
+	// State is Building or Live.
+	State string
+	// Position orders the entries as the file that set them listed them (the first of each kind
+	// is the default of searches that name none).
+	Position int
+	// Settings are the backend's settings, JSON in the config file's shape without secrets.
+	Settings  json.RawMessage
+	UpdatedAt time.Time
+}
+
+// Load returns the current (building and live) entries, by position.
+func Load(ctx context.Context, db DB) ([]Entry, error) {
+	rows, err := db.Query(ctx, `SELECT name, generation, kind, state, position, settings, updated_at FROM backend_catalog
+		WHERE state <> 'retiring' ORDER BY position, name`)
+	if err != nil {
+		return nil, fmt.Errorf("error reading the backend catalog: %w", err)
+	}
+	var (
+		out []Entry
+		e   Entry
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&e.Name, &e.Generation, &e.Kind, &e.State, &e.Position, &e.Settings, &e.UpdatedAt}, func() error {
+		out = append(out, e)
+		e = Entry{}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("error reading the backend catalog: %w", err)
+	}
+	return out, nil
+}
+
+// lockSQL serialises the writers of the catalog (Seed, Put, Remove, SetState) for one transaction.
+const lockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('osa.backend_catalog', 0))`
+
+// Lock takes the catalog's write lock until tx ends: writers of the catalog take turns.
+func Lock(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, lockSQL); err != nil {
+		return fmt.Errorf("error locking the backend catalog: %w", err)
+	}
+	return nil
+}
+
+// Seed inserts entries as live, generation 1, when the catalog is empty, and reports whether it
+// did: the first process to start fills the catalog from its configuration; later ones never
+// change it. It takes the catalog's lock in its own transaction.
+func Seed(ctx context.Context, db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}, entries []Entry) (bool, error) {
+	seeded := false
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if err := Lock(ctx, tx); err != nil {
+		return false, err
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM backend_catalog`).Scan(&n); err != nil {
+		return false, fmt.Errorf("error reading the backend catalog: %w", err)
+	}
+	if n == 0 {
+		for i, e := range entries {
+			e.State, e.Position = Live, i
+			if err := Put(ctx, tx, e); err != nil {
+				return false, err
+			}
+		}
+		seeded = true
+	}
+	return seeded, tx.Commit(ctx)
+}
+
+// Put writes e, the current generation of its backend: inserted when new, its settings and
+// state replaced when that generation exists. Call it under [Lock].
+func Put(ctx context.Context, tx pgx.Tx, e Entry) error {
+	if e.Generation == 0 {
+		e.Generation = 1
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO backend_catalog (name, generation, kind, settings, state, position) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (name, generation) DO UPDATE SET kind = EXCLUDED.kind, settings = EXCLUDED.settings,
+		    state = EXCLUDED.state, position = EXCLUDED.position, updated_at = now()`, e.Name, e.Generation, e.Kind, e.Settings, e.State, e.Position)
+	if err != nil {
+		return fmt.Errorf("error writing backend %q to the catalog: %w", e.Name, err)
+	}
+	return nil
+}
+
+// NextGeneration returns the generation a new entry of backend name gets in tx: one more than any
+// it had, 1 for a new name.
+func NextGeneration(ctx context.Context, tx pgx.Tx, name string) (int, error) {
+	var g int
+	if err := tx.QueryRow(ctx, `SELECT COALESCE(max(generation), 0) + 1 FROM backend_catalog WHERE name = $1`, name).Scan(&g); err != nil {
+		return 0, fmt.Errorf("error reading the generations of backend %q: %w", name, err)
+	}
+	return g, nil
+}
+
+// ErrNotFound is returned for a backend the catalog does not hold.
+var ErrNotFound = errors.New("no such backend in the catalog")
+
+// SetState moves the current generation of backend name to state.
+func SetState(ctx context.Context, db DB, name, state string) error {
+	tag, err := db.Exec(ctx, `UPDATE backend_catalog SET state = $2, updated_at = now() WHERE name = $1 AND state <> 'retiring'`,
+		name, state)
+	if err != nil {
+		return fmt.Errorf("error setting backend %q %s: %w", name, state, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("backend %q: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
+// Promote makes the building generation of backend name live, in tx (the transaction that swaps
+// its backfilled table in); a backend that is already live, or not in the catalog, is left as
+// it is.
+func Promote(ctx context.Context, tx pgx.Tx, name string) error {
+	if _, err := tx.Exec(ctx, `UPDATE backend_catalog SET state = 'live', updated_at = now()
+		WHERE name = $1 AND state = 'building'`, name); err != nil {
+		return fmt.Errorf("error making backend %q live: %w", name, err)
+	}
+	return nil
+}
+
+// Target is a backend as the fan-out sees it.
+type Target struct {
+	Name        string
+	MaxAttempts int
+}
+
+// Targets returns the backends a record's fan-out must reach, read in tx (the fan-out's own
+// transaction): every building and live backend, by name.
+func Targets(ctx context.Context, tx pgx.Tx) ([]Target, error) {
+	rows, err := tx.Query(ctx, `SELECT name, COALESCE((settings->>'max_attempts')::int, 0) FROM backend_catalog
+		WHERE state IN ('building', 'live') ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("error reading the fan-out's targets: %w", err)
+	}
+	var (
+		out []Target
+		t   Target
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&t.Name, &t.MaxAttempts}, func() error {
+		out = append(out, t)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("error reading the fan-out's targets: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,230 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/catalog"
+	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/jobs/pipeline"
+)
+
+// builtBackend is one catalog entry as this process runs it.
+type builtBackend struct {
+	entry catalog.Entry
+	cfg   config.Backend // decoded settings, with this process's secrets
+	bc    pipeline.BackendConfig
+}
+
+// backendView is the process's backends as it last read the catalog: every building and live
+// backend, by name. It is safe for concurrent use.
+type backendView struct {
+	mu    sync.RWMutex
+	built []builtBackend
+}
+
+func (v *backendView) set(bs []builtBackend) {
+	v.mu.Lock()
+	v.built = bs
+	v.mu.Unlock()
+}
+
+func (v *backendView) get() []builtBackend {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.built
+}
+
+// all returns the queue settings of every building and live backend: what the process indexes.
+func (v *backendView) all() []pipeline.BackendConfig {
+	bs := v.get()
+	out := make([]pipeline.BackendConfig, len(bs))
+	for i, b := range bs {
+		out[i] = b.bc
+	}
+	return out
+}
+
+// searchers returns the live backends: what searches use.
+func (v *backendView) searchers() []backends.Searcher {
+	var out []backends.Searcher
+	for _, b := range v.get() {
+		if b.entry.State == catalog.Live {
+			out = append(out, b.bc.Backend)
+		}
+	}
+	return out
+}
+
+// names returns the names of every building and live backend.
+func (v *backendView) names() []string {
+	bs := v.get()
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = b.entry.Name
+	}
+	return out
+}
+
+// lookup returns the backend named name.
+func (v *backendView) lookup(name string) (builtBackend, bool) {
+	bs := v.get()
+	i := slices.IndexFunc(bs, func(b builtBackend) bool { return b.entry.Name == name })
+	if i < 0 {
+		return builtBackend{}, false
+	}
+	return bs[i], true
+}
+
+// seedCatalog fills an empty catalog from the configuration's backends (the first start of an
+// archive); a catalog that has entries is never changed by a process's configuration.
+func (s *Server) seedCatalog(ctx context.Context) error {
+	entries := make([]catalog.Entry, len(s.cfg.Backends))
+	for i, b := range s.cfg.Backends {
+		settings, err := config.EncodeBackend(b)
+		if err != nil {
+			return err
+		}
+		entries[i] = catalog.Entry{Name: b.Name, Generation: 1, Kind: b.Kind, Settings: settings}
+	}
+	seeded, err := catalog.Seed(ctx, s.pool, entries)
+	if err != nil {
+		return err
+	}
+	if seeded {
+		s.logger.InfoContext(ctx, "server: backend catalog seeded from the configuration", "backends", len(entries))
+	}
+	return nil
+}
+
+// buildFromCatalog builds the backends of entries, reusing those of prev whose entry is
+// unchanged, and checks the tables of the new ones. An entry this process cannot build (a
+// secret it lacks, a provider it cannot reach) is left out with a WARN line: other processes
+// take its jobs.
+func (s *Server) buildFromCatalog(ctx context.Context, entries []catalog.Entry, prev []builtBackend) []builtBackend {
+	out := make([]builtBackend, 0, len(entries))
+	for _, e := range entries {
+		if i := slices.IndexFunc(prev, func(b builtBackend) bool { return sameEntry(b.entry, e) }); i >= 0 {
+			out = append(out, prev[i])
+			continue
+		}
+		b, err := s.buildEntry(ctx, e)
+		if err != nil {
+			s.logger.WarnContext(ctx, "server: a backend of the catalog cannot run on this process; its jobs are left to "+
+				"processes that can run it", "backend", e.Name, "error", err)
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// buildEntry builds the backend of e and ensures its table.
+func (s *Server) buildEntry(ctx context.Context, e catalog.Entry) (builtBackend, error) {
+	cfg, err := config.DecodeBackend(e.Settings)
+	if err != nil {
+		return builtBackend{}, err
+	}
+	cfg = cfg.WithSecretsOf(s.cfg.Backends)
+	bc, err := buildBackendConfig(cfg, s.metrics.embedder)
+	if err != nil {
+		return builtBackend{}, err
+	}
+	if err := bc.Backend.Ensure(ctx, s.pool); err != nil {
+		return builtBackend{}, fmt.Errorf("backend %q: %w", e.Name, err)
+	}
+	return builtBackend{entry: e, cfg: cfg, bc: bc}, nil
+}
+
+// sameEntry reports whether a and b are the same generation with the same settings, state and
+// position.
+func sameEntry(a, b catalog.Entry) bool {
+	return a.Name == b.Name && a.Generation == b.Generation && a.State == b.State && a.Position == b.Position &&
+		bytes.Equal(a.Settings, b.Settings)
+}
+
+// warnDrift logs one WARN line when the configuration's backends differ from the catalog's: the
+// catalog wins, and the line names the differences and the command that applies the file.
+func (s *Server) warnDrift(ctx context.Context, built []builtBackend) {
+	var diffs []string
+	for _, c := range s.cfg.Backends {
+		i := slices.IndexFunc(built, func(b builtBackend) bool { return b.entry.Name == c.Name })
+		if i < 0 {
+			diffs = append(diffs, c.Name+" is not in the catalog")
+			continue
+		}
+		if changes, _ := config.DiffBackend(built[i].cfg, c); len(changes) > 0 {
+			diffs = append(diffs, fmt.Sprintf("%s differs (%s)", c.Name, strings.Join(changes, "; ")))
+		}
+	}
+	for _, b := range built {
+		if !slices.ContainsFunc(s.cfg.Backends, func(c config.Backend) bool { return c.Name == b.entry.Name }) {
+			diffs = append(diffs, b.entry.Name+" is in the catalog only")
+		}
+	}
+	if len(diffs) > 0 {
+		s.logger.WarnContext(ctx, "server: the configuration's backends differ from the backend catalog, which every "+
+			"process follows; to make the catalog the file's, run: osa backends apply FILE", "differences", strings.Join(diffs, ", "))
+	}
+}
+
+// reloadCatalog reads the catalog and, when it changed, makes this process index, rebuild and
+// search what it now says.
+func (s *Server) reloadCatalog(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	entries, err := catalog.Load(ctx, s.pool)
+	if err != nil {
+		return err
+	}
+	prev := s.view.get()
+	if len(entries) == len(prev) && !slices.ContainsFunc(entries, func(e catalog.Entry) bool {
+		return !slices.ContainsFunc(prev, func(b builtBackend) bool { return sameEntry(b.entry, e) })
+	}) {
+		return nil
+	}
+	built := s.buildFromCatalog(ctx, entries, prev)
+	all := make([]pipeline.BackendConfig, len(built))
+	for i, b := range built {
+		all[i] = b.bc
+	}
+	if err := s.river.SetBackends(ctx, all); err != nil {
+		return err
+	}
+	s.view.set(built)
+	s.search.SetBackends(s.view.searchers())
+	s.logger.InfoContext(ctx, "server: backends follow the catalog", "backends", strings.Join(describe(built), ", "))
+	return nil
+}
+
+// describe lists bs as "name (state)".
+func describe(bs []builtBackend) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = fmt.Sprintf("%s (%s)", b.entry.Name, b.entry.State)
+	}
+	return out
+}
+
+// followCatalog reloads the catalog every catalog.poll_interval until ctx ends.
+func (s *Server) followCatalog(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Catalog.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.reloadCatalog(ctx); err != nil && ctx.Err() == nil {
+				s.logger.WarnContext(ctx, "server: error following the backend catalog; trying again", "error", err,
+					"retry_in", s.cfg.Catalog.PollInterval)
+			}
+		}
+	}
+}
