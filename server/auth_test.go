@@ -78,6 +78,7 @@ var procedures = map[string]string{
 	osav1connect.AdminServiceReindexProcedure:         config.ScopeAdmin,
 	osav1connect.AdminServiceRetryFailedProcedure:     config.ScopeAdmin,
 	osav1connect.AdminServiceGetQueueStatsProcedure:   config.ScopeAdmin,
+	osav1connect.AdminServiceApplyBackendsProcedure:   config.ScopeAdmin,
 }
 
 var tokenOf = map[string]string{config.ScopeRecordsWrite: writerToken, config.ScopeSourcesRun: harvestTok, config.ScopeAdmin: adminToken}

@@ -83,10 +83,24 @@ func (v *backendView) lookup(name string) (builtBackend, bool) {
 }
 
 // seedCatalog fills an empty catalog from the configuration's backends (the first start of an
-// archive); a catalog that has entries is never changed by a process's configuration.
+// archive), once their tables check out: a table that does not match its backend (a vector
+// length or model the configuration no longer has) stops the start with the fix, and leaves the
+// catalog empty for the corrected configuration. A catalog that has entries is never changed
+// by a process's configuration.
 func (s *Server) seedCatalog(ctx context.Context) error {
+	existing, err := catalog.Load(ctx, s.pool)
+	if err != nil || len(existing) > 0 {
+		return err
+	}
 	entries := make([]catalog.Entry, len(s.cfg.Backends))
 	for i, b := range s.cfg.Backends {
+		bc, err := buildBackendConfig(b, s.metrics.embedder)
+		if err != nil {
+			return fmt.Errorf("backends[%d]: %w", i, err)
+		}
+		if err := bc.Backend.Ensure(ctx, s.pool); err != nil {
+			return fmt.Errorf("backends[%d] (%s): %w", i, b.Name, err)
+		}
 		settings, err := config.EncodeBackend(b)
 		if err != nil {
 			return err
@@ -105,41 +119,32 @@ func (s *Server) seedCatalog(ctx context.Context) error {
 
 // buildFromCatalog builds the backends of entries, reusing those of prev whose entry is
 // unchanged, and checks the tables of the new ones. An entry this process cannot build (a
-// secret it lacks, a provider it cannot reach) is left out with a WARN line: other processes
-// take its jobs.
-func (s *Server) buildFromCatalog(ctx context.Context, entries []catalog.Entry, prev []builtBackend) []builtBackend {
+// secret it lacks) is left out with a WARN line: other processes take its jobs. A table that
+// does not match its entry is an error.
+func (s *Server) buildFromCatalog(ctx context.Context, entries []catalog.Entry, prev []builtBackend) ([]builtBackend, error) {
 	out := make([]builtBackend, 0, len(entries))
 	for _, e := range entries {
 		if i := slices.IndexFunc(prev, func(b builtBackend) bool { return sameEntry(b.entry, e) }); i >= 0 {
 			out = append(out, prev[i])
 			continue
 		}
-		b, err := s.buildEntry(ctx, e)
+		cfg, err := config.DecodeBackend(e.Settings)
+		if err != nil {
+			return nil, fmt.Errorf("backend %q of the catalog: %w", e.Name, err)
+		}
+		cfg = cfg.WithSecretsOf(s.cfg.Backends)
+		bc, err := buildBackendConfig(cfg, s.metrics.embedder)
 		if err != nil {
 			s.logger.WarnContext(ctx, "server: a backend of the catalog cannot run on this process; its jobs are left to "+
 				"processes that can run it", "backend", e.Name, "error", err)
 			continue
 		}
-		out = append(out, b)
+		if err := bc.Backend.Ensure(ctx, s.pool); err != nil {
+			return nil, fmt.Errorf("backend %q of the catalog: %w", e.Name, err)
+		}
+		out = append(out, builtBackend{entry: e, cfg: cfg, bc: bc})
 	}
-	return out
-}
-
-// buildEntry builds the backend of e and ensures its table.
-func (s *Server) buildEntry(ctx context.Context, e catalog.Entry) (builtBackend, error) {
-	cfg, err := config.DecodeBackend(e.Settings)
-	if err != nil {
-		return builtBackend{}, err
-	}
-	cfg = cfg.WithSecretsOf(s.cfg.Backends)
-	bc, err := buildBackendConfig(cfg, s.metrics.embedder)
-	if err != nil {
-		return builtBackend{}, err
-	}
-	if err := bc.Backend.Ensure(ctx, s.pool); err != nil {
-		return builtBackend{}, fmt.Errorf("backend %q: %w", e.Name, err)
-	}
-	return builtBackend{entry: e, cfg: cfg, bc: bc}, nil
+	return out, nil
 }
 
 // sameEntry reports whether a and b are the same generation with the same settings, state and
@@ -189,7 +194,10 @@ func (s *Server) reloadCatalog(ctx context.Context) error {
 	}) {
 		return nil
 	}
-	built := s.buildFromCatalog(ctx, entries, prev)
+	built, err := s.buildFromCatalog(ctx, entries, prev)
+	if err != nil {
+		return err
+	}
 	all := make([]pipeline.BackendConfig, len(built))
 	for i, b := range built {
 		all[i] = b.bc

@@ -123,7 +123,10 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	built := s.buildFromCatalog(ctx, entries, nil)
+	built, err := s.buildFromCatalog(ctx, entries, nil)
+	if err != nil {
+		return err
+	}
 	s.view.set(built)
 	s.warnDrift(ctx, built)
 	bs := s.view.all()

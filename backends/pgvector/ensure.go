@@ -108,7 +108,7 @@ func (e *mismatchError) Error() string {
 	}
 	return fmt.Sprintf("backend %q: table %s holds %s%s but the config says %d dims, model %q: "+
 		"restore the old embedder settings, or to change the embedder add a backend with the new one "+
-		"under another name, rebuild it from the records (osa reindex NAME) and then remove %q",
+		"under another name (osa backends apply, which backfills it from the records) and then remove %q",
 		e.backend, e.table, e.colType, from, e.dims, e.model, e.backend)
 }
 

@@ -112,8 +112,8 @@ func TestEnsure(t *testing.T) {
 		other := mustNew(t, Config{Name: "vector", Embedder: newTestEmbedder("hash-v1", 4)})
 		err := other.Ensure(context.Background(), bundle.pool)
 		want := `backend "vector": table vec_vector holds vector(3) from model "test-v1" but the config says 4 dims, model "hash-v1": ` +
-			`restore the old embedder settings, or to change the embedder add a backend with the new one under another name, ` +
-			`rebuild it from the records (osa reindex NAME) and then remove "vector"`
+			`restore the old embedder settings, or to change the embedder add a backend with the new one under another name ` +
+			`(osa backends apply, which backfills it from the records) and then remove "vector"`
 		if err == nil || err.Error() != want {
 			t.Fatalf("err = %v\nwant %s", err, want)
 		}

@@ -1,0 +1,77 @@
+package catalog_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/osa-archive/osa/catalog"
+	"github.com/osa-archive/osa/internal/pgtest"
+)
+
+// Seed fills an empty catalog once; Put, SetState, Promote and NextGeneration move entries
+// through their states; Load and Targets read what they wrote.
+func TestCatalog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	entry := func(name string) catalog.Entry {
+		return catalog.Entry{Name: name, Kind: "keyword", Settings: []byte(`{"name": "` + name + `", "max_attempts": 7}`)}
+	}
+	if seeded, err := catalog.Seed(ctx, pool, []catalog.Entry{entry("b"), entry("a")}); err != nil || !seeded {
+		t.Fatalf("first Seed: %v, %v", seeded, err)
+	}
+	if seeded, err := catalog.Seed(ctx, pool, []catalog.Entry{entry("c")}); err != nil || seeded {
+		t.Fatalf("second Seed: %v, %v; want the catalog left as it is", seeded, err)
+	}
+	got, err := catalog.Load(ctx, pool)
+	if err != nil || len(got) != 2 || got[0].Name != "b" || got[1].Name != "a" || got[0].State != catalog.Live || got[0].Generation != 1 {
+		t.Fatalf("Load after Seed: %+v, %v; want b then a (the seed's order), live, generation 1", got, err)
+	}
+
+	inTx := func(f func(pgx.Tx) error) {
+		t.Helper()
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if err := catalog.Lock(ctx, tx); err != nil {
+				return err
+			}
+			return f(tx)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inTx(func(tx pgx.Tx) error {
+		e := entry("c")
+		e.State, e.Position = catalog.Building, 2
+		return catalog.Put(ctx, tx, e)
+	})
+	inTx(func(tx pgx.Tx) error {
+		targets, err := catalog.Targets(ctx, tx)
+		if err != nil || len(targets) != 3 || targets[2] != (catalog.Target{Name: "c", MaxAttempts: 7}) {
+			t.Errorf("Targets: %+v, %v; want a, b and the building c, max_attempts 7", targets, err)
+		}
+		return catalog.Promote(ctx, tx, "c")
+	})
+	if err := catalog.SetState(ctx, pool, "a", catalog.Retiring); err != nil {
+		t.Fatal(err)
+	}
+	if err := catalog.SetState(ctx, pool, "a", catalog.Retiring); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("SetState of a retired backend: %v, want ErrNotFound", err)
+	}
+	got, err = catalog.Load(ctx, pool)
+	if err != nil || len(got) != 2 || got[0].Name != "b" || got[1].Name != "c" || got[1].State != catalog.Live {
+		t.Fatalf("Load after the changes: %+v, %v; want b and c, live", got, err)
+	}
+	inTx(func(tx pgx.Tx) error {
+		g, err := catalog.NextGeneration(ctx, tx, "a")
+		if err != nil || g != 2 {
+			t.Errorf("NextGeneration of a retired backend: %d, %v; want 2", g, err)
+		}
+		if g, err := catalog.NextGeneration(ctx, tx, "new"); err != nil || g != 1 {
+			t.Errorf("NextGeneration of a new name: %d, %v; want 1", g, err)
+		}
+		return nil
+	})
+}
