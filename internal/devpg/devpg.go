@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,7 +63,53 @@ type Config struct {
 type Cluster struct {
 	cfg     Config
 	port    int
-	started bool // false when the cluster was already running and is not ours to stop
+	started bool // this process stops the server: it started it, or adopted a leftover one
+	// found says how Start found the server: "" when it started it, FoundLeftover or FoundShared.
+	found string
+	owner int // with FoundShared, the pid of the process that owns the server
+}
+
+// How [Start] found a server already running on the data directory ([Cluster.Found]).
+const (
+	// FoundLeftover: a server no live process owns, left by a run that did not stop it (killed,
+	// or its terminal closed); Start adopts it, and Stop stops it.
+	FoundLeftover = "leftover"
+	// FoundShared: a server another live process started; Stop leaves it running.
+	FoundShared = "shared"
+)
+
+// ownerFile names the file, in the cluster's directory, holding the pid of the process that
+// started (or adopted) the server and will stop it.
+const ownerFile = "owner.pid"
+
+// Found says how Start found the server: "" when it started it, [FoundLeftover] or
+// [FoundShared].
+func (c *Cluster) Found() string { return c.found }
+
+// Owner returns, for a [FoundShared] server, the pid of the process that owns it.
+func (c *Cluster) Owner() int { return c.owner }
+
+// liveOwner returns the pid in dir's owner file when that process is alive and is not this one.
+func liveOwner(dir string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return 0, false
+	}
+	// Signal 0 checks that the process exists without touching it.
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return 0, false
+	}
+	return pid, true
+}
+
+// own records this process as the one that stops the server.
+func (c *Cluster) own() error {
+	c.started = true
+	return os.WriteFile(filepath.Join(c.cfg.Dir, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 }
 
 // Start initialises the cluster's data directory when it has none, starts the server unless it is
@@ -96,6 +143,14 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	c := &Cluster{cfg: cfg}
 	if port, ok := c.runningPort(ctx); ok {
 		c.port = port
+		if pid, ok := liveOwner(dir); ok {
+			c.found, c.owner = FoundShared, pid
+		} else {
+			c.found = FoundLeftover
+			if err := c.own(); err != nil {
+				return nil, fmt.Errorf("devpg: %w", err)
+			}
+		}
 		return c, c.waitReady(ctx)
 	}
 	c.port = cfg.Port
@@ -118,7 +173,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		tail, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
 		return nil, fmt.Errorf("devpg: pg_ctl start failed: %w\n%s\n%s", err, out, lastLines(string(tail), 10))
 	}
-	c.started = true
+	if err := c.own(); err != nil {
+		return nil, fmt.Errorf("devpg: %w", err)
+	}
 	return c, c.waitReady(ctx)
 }
 
@@ -150,17 +207,38 @@ func (c *Cluster) CreateDatabase(ctx context.Context, name string) error {
 	return nil
 }
 
-// Stop stops the server with a fast shutdown, unless it was already running when Start was called.
+// Stop stops the server with a fast shutdown, unless another live process owns it
+// ([FoundShared]).
 func (c *Cluster) Stop(ctx context.Context) error {
 	if !c.started {
 		return nil
 	}
-	out, err := run(ctx, c.cfg.BinDir, "pg_ctl", "-D", filepath.Join(c.cfg.Dir, "data"), "-m", "fast", "-w", "stop")
-	if err != nil {
-		return fmt.Errorf("devpg: pg_ctl stop failed: %w\n%s", err, out)
+	if err := StopDir(ctx, c.cfg.BinDir, c.cfg.Dir); err != nil {
+		return err
 	}
 	c.started = false
 	return nil
+}
+
+// StopDir stops the server running on the cluster directory dir (osa dev --stop), whoever
+// started it; a directory with no running server is left as it is.
+func StopDir(ctx context.Context, binDir, dir string) error {
+	data := filepath.Join(dir, "data")
+	if _, err := run(ctx, binDir, "pg_ctl", "-D", data, "status"); err == nil {
+		if out, err := run(ctx, binDir, "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"); err != nil {
+			return fmt.Errorf("devpg: pg_ctl stop failed: %w\n%s", err, out)
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, ownerFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("devpg: %w", err)
+	}
+	return nil
+}
+
+// Running reports whether a server runs on the cluster directory dir.
+func Running(ctx context.Context, binDir, dir string) bool {
+	_, err := run(ctx, binDir, "pg_ctl", "-D", filepath.Join(dir, "data"), "status")
+	return err == nil
 }
 
 // runningPort reports the port of a server already running on the data directory.
