@@ -38,7 +38,9 @@ type DB interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// Entry is one current (building or live) backend of the catalog.
+// Entry is one current (building or live) generation of a backend of the catalog. A backend has
+// one live generation, one building generation while it is first backfilled, or both while a
+// change that needs a rebuild builds the next generation beside the live one.
 type Entry struct {
 	Name       string
 	Generation int
@@ -53,10 +55,10 @@ type Entry struct {
 	UpdatedAt time.Time
 }
 
-// Load returns the current (building and live) entries, by position.
+// Load returns the current (building and live) entries, by position, name and generation.
 func Load(ctx context.Context, db DB) ([]Entry, error) {
 	rows, err := db.Query(ctx, `SELECT name, generation, kind, state, position, settings, updated_at FROM backend_catalog
-		WHERE state <> 'retiring' ORDER BY position, name`)
+		WHERE state <> 'retiring' ORDER BY position, name, generation`)
 	if err != nil {
 		return nil, fmt.Errorf("error reading the backend catalog: %w", err)
 	}
@@ -74,7 +76,7 @@ func Load(ctx context.Context, db DB) ([]Entry, error) {
 	return out, nil
 }
 
-// lockSQL serialises the writers of the catalog (Seed, Put, Remove, SetState) for one transaction.
+// lockSQL serialises the writers of the catalog (Seed, Put, Retire, Promote) for one transaction.
 const lockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('osa.backend_catalog', 0))`
 
 // Lock takes the catalog's write lock until tx ends: writers of the catalog take turns.
@@ -116,8 +118,8 @@ func Seed(ctx context.Context, db interface {
 	return seeded, tx.Commit(ctx)
 }
 
-// Put writes e, the current generation of its backend: inserted when new, its settings and
-// state replaced when that generation exists. Call it under [Lock].
+// Put writes e, a generation of its backend: inserted when new, its settings, state and position
+// replaced when that generation exists. Call it under [Lock].
 func Put(ctx context.Context, tx pgx.Tx, e Entry) error {
 	if e.Generation == 0 {
 		e.Generation = 1
@@ -144,12 +146,12 @@ func NextGeneration(ctx context.Context, tx pgx.Tx, name string) (int, error) {
 // ErrNotFound is returned for a backend the catalog does not hold.
 var ErrNotFound = errors.New("no such backend in the catalog")
 
-// SetState moves the current generation of backend name to state.
-func SetState(ctx context.Context, db DB, name, state string) error {
-	tag, err := db.Exec(ctx, `UPDATE backend_catalog SET state = $2, updated_at = now() WHERE name = $1 AND state <> 'retiring'`,
-		name, state)
+// Retire makes every current generation of backend name retiring (the backend is removed).
+func Retire(ctx context.Context, db DB, name string) error {
+	tag, err := db.Exec(ctx, `UPDATE backend_catalog SET state = 'retiring', updated_at = now() WHERE name = $1 AND state <> 'retiring'`,
+		name)
 	if err != nil {
-		return fmt.Errorf("error setting backend %q %s: %w", name, state, err)
+		return fmt.Errorf("error retiring backend %q: %w", name, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("backend %q: %w", name, ErrNotFound)
@@ -157,15 +159,34 @@ func SetState(ctx context.Context, db DB, name, state string) error {
 	return nil
 }
 
-// Promote makes the building generation of backend name live, in tx (the transaction that swaps
-// its backfilled table in); a backend that is already live, or not in the catalog, is left as
-// it is.
+// Promote makes the building generation of backend name live and its live generation, if any,
+// retiring, in tx (the transaction that swaps the built table in); a backend with no building
+// generation is left as it is.
 func Promote(ctx context.Context, tx pgx.Tx, name string) error {
+	if _, err := tx.Exec(ctx, `UPDATE backend_catalog SET state = 'retiring', updated_at = now()
+		WHERE name = $1 AND state = 'live' AND EXISTS (SELECT 1 FROM backend_catalog WHERE name = $1 AND state = 'building')`,
+		name); err != nil {
+		return fmt.Errorf("error retiring the live generation of backend %q: %w", name, err)
+	}
 	if _, err := tx.Exec(ctx, `UPDATE backend_catalog SET state = 'live', updated_at = now()
 		WHERE name = $1 AND state = 'building'`, name); err != nil {
 		return fmt.Errorf("error making backend %q live: %w", name, err)
 	}
 	return nil
+}
+
+// LiveGeneration returns the live generation of backend name as tx sees it, 0 when it has none
+// (a backend still being added).
+func LiveGeneration(ctx context.Context, tx pgx.Tx, name string) (int, error) {
+	var g int
+	err := tx.QueryRow(ctx, `SELECT generation FROM backend_catalog WHERE name = $1 AND state = 'live'`, name).Scan(&g)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("error reading the live generation of backend %q: %w", name, err)
+	}
+	return g, nil
 }
 
 // Target is a backend as the fan-out sees it.
@@ -175,10 +196,11 @@ type Target struct {
 }
 
 // Targets returns the backends a record's fan-out must reach, read in tx (the fan-out's own
-// transaction): every building and live backend, by name.
+// transaction): every backend with a building or live generation, by name, with the newest
+// generation's max_attempts. One job reaches both generations of a backend being rebuilt.
 func Targets(ctx context.Context, tx pgx.Tx) ([]Target, error) {
-	rows, err := tx.Query(ctx, `SELECT name, COALESCE((settings->>'max_attempts')::int, 0) FROM backend_catalog
-		WHERE state IN ('building', 'live') ORDER BY name`)
+	rows, err := tx.Query(ctx, `SELECT DISTINCT ON (name) name, COALESCE((settings->>'max_attempts')::int, 0) FROM backend_catalog
+		WHERE state IN ('building', 'live') ORDER BY name, generation DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("error reading the fan-out's targets: %w", err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/osa-archive/osa/internal/pgtest"
 )
 
-// Seed fills an empty catalog once; Put, SetState, Promote and NextGeneration move entries
+// Seed fills an empty catalog once; Put, Retire, Promote and NextGeneration move entries
 // through their states; Load and Targets read what they wrote.
 func TestCatalog(t *testing.T) {
 	t.Parallel()
@@ -54,15 +54,29 @@ func TestCatalog(t *testing.T) {
 		}
 		return catalog.Promote(ctx, tx, "c")
 	})
-	if err := catalog.SetState(ctx, pool, "a", catalog.Retiring); err != nil {
+	if err := catalog.Retire(ctx, pool, "a"); err != nil {
 		t.Fatal(err)
 	}
-	if err := catalog.SetState(ctx, pool, "a", catalog.Retiring); !errors.Is(err, catalog.ErrNotFound) {
-		t.Fatalf("SetState of a retired backend: %v, want ErrNotFound", err)
+	if err := catalog.Retire(ctx, pool, "a"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("Retire of a retired backend: %v, want ErrNotFound", err)
 	}
+	// The next generation of b, built beside its live one: one target, then live, and the old one retiring.
+	inTx(func(tx pgx.Tx) error {
+		e := entry("b")
+		e.Generation, e.State, e.Settings = 2, catalog.Building, []byte(`{"max_attempts": 9}`)
+		if err := catalog.Put(ctx, tx, e); err != nil {
+			return err
+		}
+		targets, err := catalog.Targets(ctx, tx)
+		if err != nil || len(targets) != 2 || targets[0] != (catalog.Target{Name: "b", MaxAttempts: 9}) {
+			t.Errorf("Targets with a building generation: %+v, %v; want b once, with the new max_attempts", targets, err)
+		}
+		return catalog.Promote(ctx, tx, "b")
+	})
 	got, err = catalog.Load(ctx, pool)
-	if err != nil || len(got) != 2 || got[0].Name != "b" || got[1].Name != "c" || got[1].State != catalog.Live {
-		t.Fatalf("Load after the changes: %+v, %v; want b and c, live", got, err)
+	if err != nil || len(got) != 2 || got[0].Name != "b" || got[0].Generation != 2 || got[0].State != catalog.Live ||
+		got[1].Name != "c" || got[1].State != catalog.Live {
+		t.Fatalf("Load after the changes: %+v, %v; want b (generation 2) and c, live", got, err)
 	}
 	inTx(func(tx pgx.Tx) error {
 		g, err := catalog.NextGeneration(ctx, tx, "a")

@@ -12,7 +12,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/jobs/harvest"
 	"github.com/osa-archive/osa/jobs/pipeline"
 	"github.com/osa-archive/osa/jobs/reindex"
@@ -96,12 +95,21 @@ func (c *Client) SetBackends(ctx context.Context, bs []pipeline.BackendConfig) e
 	if err := c.pipeline.SetBackends(ctx, bs); err != nil {
 		return err
 	}
-	rebuilders := make([]backends.Rebuilder, len(bs))
-	for i, b := range bs {
-		rebuilders[i] = b.Backend
-	}
-	c.reindex.SetRebuilders(rebuilders)
+	c.reindex.SetRebuilders(rebuildTargets(bs))
 	return nil
+}
+
+// rebuildTargets are the rebuilds bs's backends take: of the next generation while one is
+// built, else of the backend itself.
+func rebuildTargets(bs []pipeline.BackendConfig) []reindex.Target {
+	out := make([]reindex.Target, len(bs))
+	for i, b := range bs {
+		out[i] = reindex.Target{Rebuilder: b.Backend, Generation: b.Generation}
+		if b.Next != nil {
+			out[i] = reindex.Target{Rebuilder: b.Next, Generation: b.NextGeneration}
+		}
+	}
+	return out
 }
 
 // NewClient builds the River client of a process. With cfg.Work it registers every part's
@@ -131,11 +139,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*Client, er
 	if err != nil {
 		return nil, err
 	}
-	rebuilders := make([]backends.Rebuilder, len(cfg.Pipeline.Backends))
-	for i, b := range cfg.Pipeline.Backends {
-		rebuilders[i] = b.Backend
-	}
-	rebuilds, err := reindex.Register(rc, pool, rebuilders, logger)
+	rebuilds, err := reindex.Register(rc, pool, rebuildTargets(cfg.Pipeline.Backends), logger)
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ func TestReindexWhileServing(t *testing.T) {
 		SELECT id, 'vector', version, 'pending' FROM records`); err != nil {
 		t.Fatal(err)
 	}
-	first, err := reindex.Start(ctx, p.client, p.pool, vec)
+	first, err := reindex.Start(ctx, p.client, p.pool, vec, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,11 +50,11 @@ func TestReindexWhileServing(t *testing.T) {
 	p.waitSettled(t, "vector", 30*time.Second)
 
 	start := time.Now()
-	r, err := reindex.Start(ctx, p.client, p.pool, vec)
+	r, err := reindex.Start(ctx, p.client, p.pool, vec, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, err := reindex.Start(ctx, p.client, p.pool, vec); err != nil || again.ID != r.ID {
+	if again, err := reindex.Start(ctx, p.client, p.pool, vec, 0); err != nil || again.ID != r.ID {
 		t.Fatalf("a second start = %+v, %v; want the running rebuild %d", again, err, r.ID)
 	}
 	if r.Total != n || r.State != reindex.Running {

@@ -14,5 +14,6 @@ CREATE TABLE backend_catalog (
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (name, generation)
 );
--- One current (building or live) generation per backend.
-CREATE UNIQUE INDEX backend_catalog_one_current ON backend_catalog (name) WHERE state <> 'retiring';
+-- At most one live and one building generation per backend: a change that needs a rebuild builds
+-- the next generation while the live one serves.
+CREATE UNIQUE INDEX backend_catalog_one_per_state ON backend_catalog (name, state) WHERE state <> 'retiring';

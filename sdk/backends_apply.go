@@ -33,7 +33,7 @@ type ApplyOpts struct {
 // JSON) document whose one key is backends, a list of the config file's shape. It returns the
 // plan, by backend name, and whether it was applied. Needs a token with the admin scope.
 // Errors: [ErrInvalidArgument] naming the field (document: backends[i].…, allow_remove),
-// [ErrFailedPrecondition] for a change that needs a rebuild into a new generation.
+// [ErrFailedPrecondition] when the catalog changed while the plan was made.
 func (c *Client) ApplyBackends(ctx context.Context, document string, opts ApplyOpts) ([]BackendChange, bool, error) {
 	res, err := unary(ctx, c, osav1connect.AdminServiceApplyBackendsProcedure, false,
 		&osav1.ApplyBackendsRequest{Document: document, AllowRemove: opts.AllowRemove, DryRun: opts.DryRun}, c.admin.ApplyBackends)

@@ -60,8 +60,11 @@ func (s *adminService) Reindex(ctx context.Context, req *connect.Request[osav1.R
 	if err := s.checkBackend(req.Msg.Backend); err != nil {
 		return nil, err
 	}
-	b, _ := s.view.lookup(req.Msg.Backend)
-	r, err := reindex.Start(ctx, s.river, s.pool, b.bc.Backend)
+	b, next := s.view.lookup(req.Msg.Backend)
+	if next != nil { // a backend being built: its rebuild is the one running
+		b = next
+	}
+	r, err := reindex.Start(ctx, s.river, s.pool, b.bc.Backend, b.entry.Generation)
 	if err != nil {
 		return nil, err
 	}

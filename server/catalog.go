@@ -41,12 +41,28 @@ func (v *backendView) get() []builtBackend {
 	return v.built
 }
 
-// all returns the queue settings of every building and live backend: what the process indexes.
+// all returns the queue settings of every backend: what the process indexes, one per name. A
+// backend whose next generation is being built beside its live one carries it as Next.
 func (v *backendView) all() []pipeline.BackendConfig {
-	bs := v.get()
-	out := make([]pipeline.BackendConfig, len(bs))
-	for i, b := range bs {
-		out[i] = b.bc
+	return configs(v.get())
+}
+
+// configs groups bs by name into queue settings: the live generation (or the building one of a
+// backend being added) with the building one as Next.
+func configs(bs []builtBackend) []pipeline.BackendConfig {
+	var out []pipeline.BackendConfig
+	for _, b := range bs {
+		i := slices.IndexFunc(out, func(c pipeline.BackendConfig) bool { return c.Backend.Name() == b.entry.Name })
+		switch {
+		case i < 0:
+			out = append(out, b.bc)
+		case b.entry.State == catalog.Building:
+			out[i].Next, out[i].NextGeneration = b.bc.Backend, b.entry.Generation
+		default: // the live generation listed after the building one
+			next, gen := out[i].Backend, out[i].Generation
+			out[i] = b.bc
+			out[i].Next, out[i].NextGeneration = next, gen
+		}
 	}
 	return out
 }
@@ -62,24 +78,31 @@ func (v *backendView) searchers() []backends.Searcher {
 	return out
 }
 
-// names returns the names of every building and live backend.
+// names returns the name of every backend, once.
 func (v *backendView) names() []string {
-	bs := v.get()
-	out := make([]string, len(bs))
-	for i, b := range bs {
-		out[i] = b.entry.Name
+	var out []string
+	for _, b := range v.get() {
+		if !slices.Contains(out, b.entry.Name) {
+			out = append(out, b.entry.Name)
+		}
 	}
 	return out
 }
 
-// lookup returns the backend named name.
-func (v *backendView) lookup(name string) (builtBackend, bool) {
-	bs := v.get()
-	i := slices.IndexFunc(bs, func(b builtBackend) bool { return b.entry.Name == name })
-	if i < 0 {
-		return builtBackend{}, false
+// lookup returns the generations of backend name: its live one (nil while it is first built)
+// and its building one (nil unless it is being built).
+func (v *backendView) lookup(name string) (live, building *builtBackend) {
+	for _, b := range v.get() {
+		if b.entry.Name != name {
+			continue
+		}
+		if b.entry.State == catalog.Live {
+			live = &b
+		} else {
+			building = &b
+		}
 	}
-	return bs[i], true
+	return live, building
 }
 
 // seedCatalog fills an empty catalog from the configuration's backends (the first start of an
@@ -139,9 +162,17 @@ func (s *Server) buildFromCatalog(ctx context.Context, entries []catalog.Entry, 
 				"processes that can run it", "backend", e.Name, "error", err)
 			continue
 		}
-		if err := bc.Backend.Ensure(ctx, s.pool); err != nil {
-			return nil, fmt.Errorf("backend %q of the catalog: %w", e.Name, err)
+		// The next generation of a live backend has no table of its own until its rebuild swaps
+		// its shadow in: the live table is the other generation's.
+		next := e.State == catalog.Building && slices.ContainsFunc(entries, func(o catalog.Entry) bool {
+			return o.Name == e.Name && o.State == catalog.Live
+		})
+		if !next {
+			if err := bc.Backend.Ensure(ctx, s.pool); err != nil {
+				return nil, fmt.Errorf("backend %q of the catalog: %w", e.Name, err)
+			}
 		}
+		bc.Generation = e.Generation
 		out = append(out, builtBackend{entry: e, cfg: cfg, bc: bc})
 	}
 	return out, nil
@@ -159,7 +190,11 @@ func sameEntry(a, b catalog.Entry) bool {
 func (s *Server) warnDrift(ctx context.Context, built []builtBackend) {
 	var diffs []string
 	for _, c := range s.cfg.Backends {
-		i := slices.IndexFunc(built, func(b builtBackend) bool { return b.entry.Name == c.Name })
+		// The newest generation is what the catalog asks for.
+		i := slices.IndexFunc(built, func(b builtBackend) bool { return b.entry.Name == c.Name && b.entry.State == catalog.Building })
+		if i < 0 {
+			i = slices.IndexFunc(built, func(b builtBackend) bool { return b.entry.Name == c.Name })
+		}
 		if i < 0 {
 			diffs = append(diffs, c.Name+" is not in the catalog")
 			continue
@@ -168,9 +203,9 @@ func (s *Server) warnDrift(ctx context.Context, built []builtBackend) {
 			diffs = append(diffs, fmt.Sprintf("%s differs (%s)", c.Name, strings.Join(changes, "; ")))
 		}
 	}
-	for _, b := range built {
-		if !slices.ContainsFunc(s.cfg.Backends, func(c config.Backend) bool { return c.Name == b.entry.Name }) {
-			diffs = append(diffs, b.entry.Name+" is in the catalog only")
+	for _, name := range (&backendView{built: built}).names() {
+		if !slices.ContainsFunc(s.cfg.Backends, func(c config.Backend) bool { return c.Name == name }) {
+			diffs = append(diffs, name+" is in the catalog only")
 		}
 	}
 	if len(diffs) > 0 {
@@ -198,11 +233,7 @@ func (s *Server) reloadCatalog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	all := make([]pipeline.BackendConfig, len(built))
-	for i, b := range built {
-		all[i] = b.bc
-	}
-	if err := s.river.SetBackends(ctx, all); err != nil {
+	if err := s.river.SetBackends(ctx, configs(built)); err != nil {
 		return err
 	}
 	s.view.set(built)
@@ -211,11 +242,11 @@ func (s *Server) reloadCatalog(ctx context.Context) error {
 	return nil
 }
 
-// describe lists bs as "name (state)".
+// describe lists bs as "name (state, generation g)".
 func describe(bs []builtBackend) []string {
 	out := make([]string, len(bs))
 	for i, b := range bs {
-		out[i] = fmt.Sprintf("%s (%s)", b.entry.Name, b.entry.State)
+		out[i] = fmt.Sprintf("%s (%s, generation %d)", b.entry.Name, b.entry.State, b.entry.Generation)
 	}
 	return out
 }

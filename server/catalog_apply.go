@@ -37,7 +37,8 @@ type backendChange struct {
 	needsRebuild bool
 	index        int            // the backend's index in the file; -1 when removed
 	desired      config.Backend // the file's settings; zero when removed
-	current      *catalog.Entry // the catalog's entry; nil when added
+	current      *catalog.Entry // the catalog's newest entry of the name; nil when added
+	building     bool           // the catalog has a building generation of the name (a rebuild runs)
 	reindexID    int64
 }
 
@@ -68,12 +69,12 @@ func planBackends(entries []catalog.Entry, desired []config.Backend) ([]backendC
 	var out []backendChange
 	for i, d := range desired {
 		c := backendChange{name: d.Name, index: i, desired: d, action: actionAdded}
-		if j := slices.IndexFunc(entries, func(e catalog.Entry) bool { return e.Name == d.Name }); j >= 0 {
+		if j := newest(entries, d.Name); j >= 0 {
 			cur, err := config.DecodeBackend(entries[j].Settings)
 			if err != nil {
 				return nil, fmt.Errorf("backend %q of the catalog: %w", d.Name, err)
 			}
-			c.current = &entries[j]
+			c.current, c.building = &entries[j], entries[j].State == catalog.Building
 			c.changes, c.needsRebuild = config.DiffBackend(cur, d)
 			c.action = actionUnchanged
 			if len(c.changes) > 0 {
@@ -83,12 +84,24 @@ func planBackends(entries []catalog.Entry, desired []config.Backend) ([]backendC
 		out = append(out, c)
 	}
 	for i, e := range entries {
-		if !slices.ContainsFunc(desired, func(d config.Backend) bool { return d.Name == e.Name }) {
+		if !slices.ContainsFunc(desired, func(d config.Backend) bool { return d.Name == e.Name }) &&
+			!slices.ContainsFunc(out, func(c backendChange) bool { return c.name == e.Name }) {
 			out = append(out, backendChange{name: e.Name, action: actionRemoved, index: -1, current: &entries[i]})
 		}
 	}
 	slices.SortFunc(out, func(a, b backendChange) int { return cmpString(a.name, b.name) })
 	return out, nil
+}
+
+// newest returns the index of the newest generation of backend name in entries, -1 when none.
+func newest(entries []catalog.Entry, name string) int {
+	j := -1
+	for i, e := range entries {
+		if e.Name == name && (j < 0 || e.Generation > entries[j].Generation) {
+			j = i
+		}
+	}
+	return j
 }
 
 func cmpString(a, b string) int {
@@ -108,10 +121,12 @@ func checkPlan(plan []backendChange, allowRemove bool) error {
 		switch {
 		case c.action == actionRemoved:
 			removed = append(removed, c.name)
-		case c.action == actionChanged && c.needsRebuild:
-			return domainerr.New(domainerr.ErrFailedPrecondition, "document: backends[%d] (%s): %v needs the backend rebuilt "+
-				"into a new generation, which this server does not do yet; add the new settings under a new name, "+
-				"then remove the old backend", c.index, c.name, c.changes)
+		case c.action == actionChanged && c.building:
+			return domainerr.Invalid(fmt.Sprintf("document: backends[%d]", c.index), "backend %q is being built (a rebuild "+
+				"runs: osa backends list); change it once it is live", c.name)
+		case c.action == actionChanged && c.desired.Kind != c.current.Kind:
+			return domainerr.Invalid(fmt.Sprintf("document: backends[%d].kind", c.index), "a backend's kind cannot change "+
+				"(%s to %s): add a backend of the new kind under a new name, then remove %q", c.current.Kind, c.desired.Kind, c.name)
 		}
 	}
 	if len(removed) > 0 && !allowRemove {
@@ -137,9 +152,20 @@ func (s *Server) applyBackends(ctx context.Context, desired []config.Backend, al
 	if err := checkPlan(plan, allowRemove); err != nil {
 		return nil, false, err
 	}
+	for _, c := range plan {
+		if c.action != actionChanged || !c.needsRebuild {
+			continue
+		}
+		if r, ok, err := reindex.RunningFor(ctx, s.pool, c.name); err != nil {
+			return nil, false, err
+		} else if ok {
+			return nil, false, domainerr.Invalid(fmt.Sprintf("document: backends[%d]", c.index), "rebuild %d of backend %q "+
+				"is running (osa reindex); apply the change once it has ended", r.ID, c.name)
+		}
+	}
 	built := map[string]backends.Backend{}
 	for _, c := range plan {
-		if c.action != actionAdded {
+		if c.action != actionAdded && !(c.action == actionChanged && c.needsRebuild) {
 			continue
 		}
 		bc, err := buildBackendConfig(c.desired.WithSecretsOf(s.cfg.Backends), s.metrics.embedder)
@@ -155,7 +181,7 @@ func (s *Server) applyBackends(ctx context.Context, desired []config.Backend, al
 		return plan, false, nil
 	}
 	for _, c := range plan {
-		if b, ok := built[c.name]; ok {
+		if b, ok := built[c.name]; ok && c.action == actionAdded {
 			if err := b.Ensure(ctx, s.pool); err != nil {
 				return nil, false, domainerr.Invalid(fmt.Sprintf("document: backends[%d]", c.index), "%v", err)
 			}
@@ -187,7 +213,7 @@ func (s *Server) applyBackends(ctx context.Context, desired []config.Backend, al
 					Settings: settings, State: catalog.Building, Position: c.index}); err != nil {
 					return err
 				}
-				r, err := reindex.StartTx(ctx, s.river.Client, tx, built[c.name])
+				r, err := reindex.StartTx(ctx, s.river.Client, tx, built[c.name], gen)
 				if err != nil {
 					return fmt.Errorf("error starting the backfill of backend %q: %w", c.name, err)
 				}
@@ -197,13 +223,31 @@ func (s *Server) applyBackends(ctx context.Context, desired []config.Backend, al
 				if err != nil {
 					return err
 				}
-				e := *c.current
-				e.Settings, e.Position = settings, c.index
-				if err := catalog.Put(ctx, tx, e); err != nil {
+				if !c.needsRebuild {
+					e := *c.current
+					e.Settings, e.Position = settings, c.index
+					if err := catalog.Put(ctx, tx, e); err != nil {
+						return err
+					}
+					continue
+				}
+				// The next generation, built beside the live one, which keeps serving and being
+				// written until the rebuild swaps the new table in.
+				gen, err := catalog.NextGeneration(ctx, tx, c.name)
+				if err != nil {
 					return err
 				}
+				if err := catalog.Put(ctx, tx, catalog.Entry{Name: c.name, Generation: gen, Kind: c.desired.Kind,
+					Settings: settings, State: catalog.Building, Position: c.index}); err != nil {
+					return err
+				}
+				r, err := reindex.StartTx(ctx, s.river.Client, tx, built[c.name], gen)
+				if err != nil {
+					return fmt.Errorf("error starting the rebuild of backend %q: %w", c.name, err)
+				}
+				plan[i].reindexID = r.ID
 			case actionRemoved:
-				if err := catalog.SetState(ctx, tx, c.name, catalog.Retiring); err != nil {
+				if err := catalog.Retire(ctx, tx, c.name); err != nil {
 					return err
 				}
 			case actionUnchanged:

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,10 +20,11 @@ func backendsDoc(extra string) string {
 	return "backends:\n  - {name: vector, kind: pgvector, weight: 2}\n  - {name: keyword, kind: keyword}\n" + extra
 }
 
-// Changing a vector backend's embedder goes through the catalog: in place it is refused with the
-// way that works; that way — a new backend with the new embedder, backfilled from the records
-// with no restart, then the old one removed — keeps every record searchable throughout. A
-// process whose config file says otherwise follows the catalog and says so.
+// Changing a vector backend's embedder is one ApplyBackends, with no restart: the next
+// generation is built beside the live one while publishes go on and a search runs every 100 ms,
+// none failing or coming back empty; it swaps in holding every record with the new model's
+// vectors. Removing a backend needs allow_remove. A process whose config file says otherwise
+// follows the catalog and says what differs.
 func TestEmbedderChange(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -31,65 +34,94 @@ func TestEmbedderChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	params := make([]sdk.PublishParams, 30)
-	for i := range params {
-		params[i].Metadata = map[string]any{"title": fmt.Sprintf("zebrafish heart regeneration %d", i)}
-	}
-	res, err := c.PublishMany(ctx, params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range res {
-		if _, err := c.WaitIndexed(ctx, r.SRN); err != nil {
-			t.Fatal(err)
+	publish := func(n, from int) {
+		params := make([]sdk.PublishParams, n)
+		for i := range params {
+			params[i].Metadata = map[string]any{"title": fmt.Sprintf("zebrafish heart regeneration %d", from+i)}
+		}
+		if _, err := c.PublishMany(ctx, params); err != nil {
+			t.Error(err)
 		}
 	}
+	publish(300, 0)
+	waitBackend(ctx, t, c, "vector", func(b sdk.Backend) bool { return b.Indexed == 300 })
 
-	// In place: refused, naming the way that works, and nothing changes.
-	inPlace := "backends:\n  - {name: vector, kind: pgvector, weight: 2, embedder: {kind: hash, model: hash-v2, dims: 256}}\n  - {name: keyword, kind: keyword}\n"
-	if _, _, err := c.ApplyBackends(ctx, inPlace, sdk.ApplyOpts{}); !errors.Is(err, sdk.ErrFailedPrecondition) ||
-		!strings.Contains(err.Error(), "under a new name") || !strings.Contains(err.Error(), "embedder.dims") {
-		t.Fatalf("in-place embedder change: %v, want failed_precondition naming embedder.dims and the way that works", err)
-	}
-
-	// Beside the old one: a new backend, backfilled while the server runs.
-	changes, applied, err := c.ApplyBackends(ctx, backendsDoc("  - {name: vector2, kind: pgvector, embedder: {kind: hash, model: hash-v2, dims: 256}}\n"), sdk.ApplyOpts{})
-	if err != nil || !applied {
-		t.Fatalf("adding vector2: %v (applied %v)", err, applied)
-	}
-	var reindexID int64
-	for _, ch := range changes {
-		if ch.Name == "vector2" && ch.Action == "added" {
-			reindexID = ch.ReindexID
-		} else if ch.Action != "unchanged" {
-			t.Fatalf("adding vector2 changes %+v", ch)
+	var (
+		published          atomic.Int64
+		searches, failures atomic.Int64
+		stop               = make(chan struct{})
+		wg                 sync.WaitGroup
+	)
+	published.Store(300)
+	wg.Add(2)
+	go func() { // publishes at a steady rate
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				publish(5, int(published.Load()))
+				published.Add(5)
+			}
 		}
-	}
-	if reindexID == 0 {
-		t.Fatalf("adding vector2: no backfill in %+v", changes)
-	}
-	if job, err := c.WaitReindex(ctx, reindexID, nil); err != nil || job.State != sdk.ReindexSucceeded {
-		t.Fatalf("backfill of vector2: %+v, %v", job, err)
-	}
-	waitBackend(ctx, t, c, "vector2", func(b sdk.Backend) bool { return b.State == "live" && b.Indexed == int64(len(params)) })
+	}()
+	go func() { // a vector search every 100 ms
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			res, err := c.Search(ctx, "zebrafish heart regeneration", &sdk.SearchOpts{Mode: sdk.SearchVector, Limit: 10})
+			searches.Add(1)
+			if err != nil || len(res.Hits) == 0 {
+				failures.Add(1)
+				t.Errorf("search during the change: %v, %+v", err, res)
+			}
+		}
+	}()
 
-	// Without the old one: removing needs allow_remove, then every record is found by the new one.
-	only := "backends:\n  - {name: vector2, kind: pgvector, embedder: {kind: hash, model: hash-v2, dims: 256}}\n  - {name: keyword, kind: keyword}\n"
+	newDims := "backends:\n  - {name: vector, kind: pgvector, weight: 2, embedder: {kind: hash, model: hash-v2, dims: 256}}\n  - {name: keyword, kind: keyword}\n"
+	changes, applied, err := c.ApplyBackends(ctx, newDims, sdk.ApplyOpts{})
+	if err != nil || !applied || len(changes) != 2 || changes[1].Name != "vector" || !changes[1].NeedsRebuild || changes[1].ReindexID == 0 ||
+		!strings.Contains(strings.Join(changes[1].Changes, ";"), "embedder.dims: 384 → 256") {
+		t.Fatalf("changing vector's dims: %+v, applied %v, %v", changes, applied, err)
+	}
+	if job, err := c.WaitReindex(ctx, changes[1].ReindexID, nil); err != nil || job.State != sdk.ReindexSucceeded {
+		t.Fatalf("rebuild of vector's next generation: %+v, %v", job, err)
+	}
+	time.Sleep(time.Second) // publishes and searches go on after the swap
+	close(stop)
+	wg.Wait()
+	total := published.Load()
+	waitBackend(ctx, t, c, "vector", func(b sdk.Backend) bool {
+		return b.State == "live" && b.Generation == 2 && b.Dims == 256 && b.Indexed == total
+	})
+	var rows, newVectors int64
+	if err := b.srv.Pool().QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE vector_dims(embedding) = 256) FROM vec_vector`).
+		Scan(&rows, &newVectors); err != nil || rows != total || newVectors != total {
+		t.Fatalf("vec_vector: %d rows, %d of 256 dims (%v); want every one of the %d records with the new vectors", rows, newVectors, err, total)
+	}
+	t.Logf("%d searches during the change, %d failed or empty; %d records", searches.Load(), failures.Load(), total)
+	if searches.Load() < 5 {
+		t.Fatalf("only %d searches ran during the change", searches.Load())
+	}
+
+	// Removing a backend needs allow_remove.
+	only := "backends:\n  - {name: vector, kind: pgvector, weight: 2, embedder: {kind: hash, model: hash-v2, dims: 256}}\n"
 	if _, _, err := c.ApplyBackends(ctx, only, sdk.ApplyOpts{}); !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "allow_remove") {
-		t.Fatalf("removing vector without allow_remove: %v, want invalid_argument naming allow_remove", err)
+		t.Fatalf("removing keyword without allow_remove: %v, want invalid_argument naming allow_remove", err)
 	}
 	if _, applied, err := c.ApplyBackends(ctx, only, sdk.ApplyOpts{AllowRemove: true}); err != nil || !applied {
-		t.Fatalf("removing vector: %v (applied %v)", err, applied)
+		t.Fatalf("removing keyword: %v (applied %v)", err, applied)
 	}
-	found, err := c.Search(ctx, "zebrafish heart regeneration", &sdk.SearchOpts{Mode: sdk.SearchVector, Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(found.Backends) != 1 || found.Backends[0] != "vector2" || len(found.Hits) != len(params) {
-		t.Fatalf("vector search: %d of the %d records from %v, want all from vector2", len(found.Hits), len(params), found.Backends)
+	if res, err := c.Search(ctx, "zebrafish", &sdk.SearchOpts{Mode: sdk.SearchKeyword}); !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Fatalf("keyword search after removing keyword: %+v, %v; want invalid_argument", res, err)
 	}
 
-	// A process started with the old config file follows the catalog, and says what differs.
+	// A process started with the default config file follows the catalog, and says what differs.
 	logs := &syncBuffer{}
 	second := setupWithLogger(t, func(cfg *config.Config) { cfg.Database.URL = b.dbURL }, slog.New(slog.NewTextHandler(logs, nil)))
 	c2, err := sdk.New(second.baseURL)
@@ -100,11 +132,11 @@ func TestEmbedderChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(bs) != 2 || bs[0].Name != "vector2" || bs[1].Name != "keyword" {
-		t.Fatalf("second process's backends: %+v, want the catalog's vector2 and keyword", bs)
+	if len(bs) != 1 || bs[0].Name != "vector" || bs[0].Dims != 256 {
+		t.Fatalf("second process's backends: %+v, want the catalog's vector of 256 dims", bs)
 	}
-	if l := logs.String(); !strings.Contains(l, "osa backends apply FILE") || !strings.Contains(l, "vector is not in the catalog") ||
-		!strings.Contains(l, "vector2 is in the catalog only") {
+	if l := logs.String(); !strings.Contains(l, "osa backends apply FILE") || !strings.Contains(l, "embedder.dims: 256 → 384") ||
+		!strings.Contains(l, "keyword is not in the catalog") {
 		t.Fatalf("second process's log lacks the differences and the command:\n%s", l)
 	}
 }

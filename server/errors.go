@@ -88,3 +88,15 @@ func isUnavailable(err error) bool {
 	}
 	return pgconn.SafeToRetry(err)
 }
+
+// isDomainError reports whether err is one of the domain's own answers (a bad request, a missing
+// record, a cancelled call) rather than a failure to answer.
+func isDomainError(err error) bool {
+	var (
+		invalid *domainerr.ValidationError
+		limit   *domainerr.LimitError
+	)
+	return errors.As(err, &invalid) || errors.As(err, &limit) || errors.Is(err, domainerr.ErrNotFound) ||
+		errors.Is(err, domainerr.ErrAlreadyExists) || errors.Is(err, domainerr.ErrFailedPrecondition) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -20,6 +20,7 @@ type searchService struct {
 	osav1connect.UnimplementedSearchServiceHandler
 	search *search.Service
 	view   *backendView
+	reload func(context.Context) error // reads the catalog again (Server.reloadCatalog)
 }
 
 var (
@@ -58,6 +59,13 @@ func (s *searchService) Search(ctx context.Context, req *connect.Request[osav1.S
 		sr.Filter = b
 	}
 	res, err := s.search.Search(ctx, sr)
+	if err != nil && !isDomainError(err) && s.reload != nil {
+		// A backend's table may have been swapped for its next generation's since this process
+		// last read the catalog (a vector of other dims): follow the catalog now and ask again.
+		if rerr := s.reload(ctx); rerr == nil {
+			res, err = s.search.Search(ctx, sr)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -40,9 +40,9 @@ with no restart.
 An added backend is backfilled from the stored records by a rebuild (follow it with osa
 reindex's id, or osa backends list); records published meanwhile are indexed too, and searches
 use the backend once it holds every record. Weight, batch and max_attempts change in place. A
-change of the embedder, text, language or hnsw needs a rebuild into a new generation, which
-this server refuses for now: add the new settings under a new name, then remove the old one.
-Removing a backend needs --allow-remove. --dry-run prints the plan and changes nothing. It needs
+change of the embedder, text, language or hnsw builds the backend's next generation the same
+way, beside the live one, which answers searches until the new one swaps in (needs_rebuild in
+the plan). Removing a backend needs --allow-remove. --dry-run prints the plan and changes nothing. It needs
 a token with the admin scope.`,
 		Example: `  osa backends apply backends.yaml --dry-run
   osa backends apply backends.yaml --token "$OSA_ADMIN_TOKEN"

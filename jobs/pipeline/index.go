@@ -17,6 +17,7 @@ import (
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/indexerr"
+	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/records"
 )
@@ -73,13 +74,19 @@ type BatchStats struct {
 
 // indexer runs the batches of one backend.
 type indexer struct {
-	backend  backends.Indexer
-	shadow   backends.Indexer // backend bound to its shadow table, written while a rebuild runs; nil when it has none
-	domain   string
-	logger   *slog.Logger
-	onBatch  func(BatchStats)
-	pool     *pgxpool.Pool
-	provider *provider // the health of the backend's embedding provider
+	backend backends.Indexer
+	shadow  backends.Indexer // the shadow table written while a rebuild runs; nil when there is none
+	// nextGen is set when shadow belongs to the backend's next generation (other settings): its
+	// documents are prepared by shadow itself, not shared with backend.
+	nextGen bool
+	// table and generation fence the writes (see BackendConfig.Generation); generation 0 does not.
+	table      string
+	generation int
+	domain     string
+	logger     *slog.Logger
+	onBatch    func(BatchStats)
+	pool       *pgxpool.Pool
+	provider   *provider // the health of the backend's embedding provider
 }
 
 // action is what a batch does for one record.
@@ -93,6 +100,7 @@ type action struct {
 	newest  int                // the highest version among the record's jobs
 	stale   bool               // every job is older than the record: the newer version's job indexes it
 	doc     *backends.Document // the document to write when !delete
+	nextDoc *backends.Document // with a next generation, the document prepared for its table
 	err     error              // the record's result
 }
 
@@ -188,8 +196,37 @@ func (x *indexer) plan(ctx context.Context, jobs []*river.Job[IndexRecordArgs]) 
 			a.doc = &docs[i]
 		}
 		x.checkOutage(ctx, docActs, started)
+		if x.nextGen {
+			x.prepareNext(ctx, docActs)
+		}
 	}
 	return p, nil
+}
+
+// prepareNext prepares the documents of acts for the next generation's table, with its own
+// settings (embedder, text). A record the next generation cannot prepare retries, as a rebuild
+// must not miss it.
+func (x *indexer) prepareNext(ctx context.Context, acts []*action) {
+	var (
+		docs []backends.Document
+		of   []*action
+	)
+	for _, a := range acts {
+		if a.err == nil {
+			docs = append(docs, backends.Document{RecordID: a.doc.RecordID, Version: a.doc.Version, Metadata: a.doc.Metadata})
+			of = append(of, a)
+		}
+	}
+	if len(docs) == 0 {
+		return
+	}
+	for i, err := range x.shadow.Prepare(ctx, docs) {
+		if err != nil {
+			of[i].err = fmt.Errorf("the next generation of backend %q: %w", x.backend.Name(), err)
+			continue
+		}
+		of[i].nextDoc = &docs[i]
+	}
 }
 
 // readSQL returns each record's version, deletion and last change as they are now, and whether
@@ -249,6 +286,9 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 		}
 		now, rebuilding, err := LockCurrent(ctx, tx, x.backend.Name(), ids)
 		if err != nil {
+			return err
+		}
+		if err := x.fence(ctx, tx); err != nil {
 			return err
 		}
 
@@ -313,6 +353,27 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 	})
 }
 
+// fence fails the batch when x's generation is no longer the backend's live one. It locks the
+// live table first (as the batch's write would), so a swap either waits for this transaction or
+// has committed, and then the catalog read after the lock shows the new generation.
+func (x *indexer) fence(ctx context.Context, tx pgx.Tx) error {
+	if x.generation == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{x.table}.Sanitize()+" IN ROW EXCLUSIVE MODE"); err != nil {
+		return fmt.Errorf("error locking table %s: %w", x.table, err)
+	}
+	live, err := catalog.LiveGeneration(ctx, tx, x.backend.Name())
+	if err != nil {
+		return err
+	}
+	if live != x.generation && live != 0 {
+		return fmt.Errorf("backend %q: this process writes generation %d, and the catalog's live one is %d: "+
+			"the batch is retried once the process follows the catalog", x.backend.Name(), x.generation, live)
+	}
+	return nil
+}
+
 // writeShadow repeats a batch's writes in the shadow table of a running rebuild, after the live
 // table (the order a swap locks them in). Any failure fails the batch: a rebuild must not miss a
 // record the live table has.
@@ -323,7 +384,11 @@ func (x *indexer) writeShadow(ctx context.Context, tx pgx.Tx, done []*action, de
 	}
 	var docs []backends.Document
 	for _, a := range done {
-		if !a.delete {
+		switch {
+		case a.delete:
+		case x.nextGen:
+			docs = append(docs, *a.nextDoc)
+		default:
 			docs = append(docs, *a.doc)
 		}
 	}

@@ -37,6 +37,17 @@ const (
 // BackendConfig is one backend with its queue and batch settings.
 type BackendConfig struct {
 	Backend backends.Backend
+	// Next is the backend's next generation (other settings), built beside it while a change that
+	// needs a rebuild runs: the rebuild fills Next's shadow table, and every batch writes it too,
+	// prepared by Next. nil when none; Backend's own shadow is written then.
+	Next backends.Backend
+	// NextGeneration is Next's generation in the catalog.
+	NextGeneration int
+	// Generation is Backend's generation in the catalog. When set, every batch checks, under a
+	// lock on Backend's table, that it is still the live one, and retries otherwise: a process
+	// that has not yet followed a swap to the next generation never writes the old settings'
+	// rows into the new table. 0 skips the check.
+	Generation int
 	// Weight is the backend's share of Config.TotalWorkers.
 	Weight int
 	// MaxAttempts is how often an index job is tried before it is discarded.
@@ -197,7 +208,11 @@ func (w *Workers) addGatherer(q backendQueue) {
 	b := q.cfg
 	name := b.Backend.Name()
 	x := &indexer{backend: b.Backend, shadow: b.Backend.Shadow(), domain: w.cfg.Domain, logger: w.logger, onBatch: w.cfg.OnBatch,
-		pool: w.pool, provider: newProvider(name, w.logger, w.cfg.OutageRetryMin, w.cfg.OutageRetryMax)}
+		pool: w.pool, provider: newProvider(name, w.logger, w.cfg.OutageRetryMin, w.cfg.OutageRetryMax),
+		table: b.Backend.Table(), generation: b.Generation}
+	if b.Next != nil {
+		x.shadow, x.nextGen = b.Next.Shadow(), true
+	}
 	g := newGatherer(gatherConfig{MaxSize: b.BatchSize, MaxDelay: b.BatchDelay, Slots: q.slots, Timeout: b.BatchTimeout}, x.runBatch)
 	w.index.mu.Lock()
 	w.index.gatherers[name] = g

@@ -15,12 +15,20 @@ type Workers struct {
 	x *reindexer
 }
 
-// SetRebuilders makes bs the backends whose rebuilds this process works; a rebuild's job for
-// another backend waits for a process that has it.
-func (w *Workers) SetRebuilders(bs []backends.Rebuilder) {
-	m := make(map[string]backends.Rebuilder, len(bs))
-	for _, b := range bs {
-		m[b.Name()] = b
+// Target is a backend whose rebuilds a process works: the generation of the backend it builds.
+type Target struct {
+	Rebuilder backends.Rebuilder
+	// Generation is the catalog generation Rebuilder builds; 0 when unknown (any rebuild's job
+	// of the backend is taken).
+	Generation int
+}
+
+// SetRebuilders makes ts the backends whose rebuilds this process works; a rebuild's job for
+// another backend, or another generation, waits for a process that has it.
+func (w *Workers) SetRebuilders(ts []Target) {
+	m := make(map[string]Target, len(ts))
+	for _, t := range ts {
+		m[t.Rebuilder.Name()] = t
 	}
 	w.x.mu.Lock()
 	w.x.backends = m
@@ -32,10 +40,10 @@ func (w *Workers) SetRebuilders(bs []backends.Rebuilder) {
 func (w *Workers) Bind(client *river.Client[pgx.Tx]) { w.x.client = client }
 
 // Register adds to rc the reindex queue, with one worker (the chunks of a rebuild are sequential
-// anyway), and the chunk and finish workers of rebuilds of bs.
-func Register(rc *river.Config, pool *pgxpool.Pool, bs []backends.Rebuilder, logger *slog.Logger) (*Workers, error) {
+// anyway), and the chunk and finish workers of rebuilds of ts.
+func Register(rc *river.Config, pool *pgxpool.Pool, ts []Target, logger *slog.Logger) (*Workers, error) {
 	w := &Workers{x: &reindexer{logger: logger, pool: pool}}
-	w.SetRebuilders(bs)
+	w.SetRebuilders(ts)
 	x := w.x
 	rc.Queues[Queue] = river.QueueConfig{MaxWorkers: 1}
 	if err := river.AddWorkerSafely(rc.Workers, river.Worker[ChunkArgs](&ChunkWorker{x: x})); err != nil {

@@ -69,6 +69,9 @@ type Reindex struct {
 type ChunkArgs struct {
 	ReindexID int64  `json:"reindex_id"`
 	Backend   string `json:"backend"`
+	// Generation is the backend's catalog generation the rebuild builds; 0 means whichever the
+	// process has.
+	Generation int `json:"generation,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -81,8 +84,9 @@ func (ChunkArgs) InsertOpts() river.InsertOpts {
 
 // FinishArgs builds the shadow's search index and swaps the shadow in.
 type FinishArgs struct {
-	ReindexID int64  `json:"reindex_id"`
-	Backend   string `json:"backend"`
+	ReindexID  int64  `json:"reindex_id"`
+	Backend    string `json:"backend"`
+	Generation int    `json:"generation,omitempty"` // as in ChunkArgs
 }
 
 // Kind implements river.JobArgs.
@@ -105,19 +109,21 @@ func scanReindex(row pgx.Row) (Reindex, error) {
 // [domainerr.ErrNotFound].
 var ErrNotFound = domainerr.New(domainerr.ErrNotFound, "reindex not found")
 
-// Start starts a rebuild of b, or returns the one already running for it.
-func Start(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpool.Pool, b backends.Rebuilder) (Reindex, error) {
+// Start starts a rebuild of b, generation of its backend in the catalog (0 when it has none), or
+// returns the one already running for the backend.
+func Start(ctx context.Context, client *river.Client[pgx.Tx], pool *pgxpool.Pool, b backends.Rebuilder, generation int) (Reindex, error) {
 	var r Reindex
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) (err error) {
-		r, err = StartTx(ctx, client, tx, b)
+		r, err = StartTx(ctx, client, tx, b, generation)
 		return err
 	})
 	return r, err
 }
 
 // StartTx is [Start] in tx: the rebuild starts when tx commits (the backfill of a backend the
-// catalog gains starts in the transaction that adds it).
-func StartTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, b backends.Rebuilder) (Reindex, error) {
+// catalog gains, or the build of its next generation, starts in the transaction that asks for
+// it). Its jobs run only on processes that have that generation of the backend.
+func StartTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, b backends.Rebuilder, generation int) (Reindex, error) {
 	// Serialise starts of one backend, so two callers cannot both create a rebuild.
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('osa.reindex.' || $1, 0))`, b.Name()); err != nil {
 		return Reindex{}, err
@@ -134,7 +140,7 @@ func StartTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, b bac
 	if err != nil {
 		return Reindex{}, err
 	}
-	_, err = client.InsertTx(ctx, tx, ChunkArgs{ReindexID: r.ID, Backend: b.Name()}, nil)
+	_, err = client.InsertTx(ctx, tx, ChunkArgs{ReindexID: r.ID, Backend: b.Name(), Generation: generation}, nil)
 	return r, err
 }
 
@@ -147,10 +153,19 @@ func Get(ctx context.Context, pool *pgxpool.Pool, id int64) (Reindex, error) {
 	return r, err
 }
 
+// RunningFor returns the rebuild of backend that is running, and whether there is one.
+func RunningFor(ctx context.Context, pool *pgxpool.Pool, backend string) (Reindex, bool, error) {
+	r, err := scanReindex(pool.QueryRow(ctx, `SELECT `+reindexColumns+` FROM reindexes WHERE backend = $1 AND state = 'running'`, backend))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Reindex{}, false, nil
+	}
+	return r, err == nil, err
+}
+
 // reindexer holds what the rebuild workers share.
 type reindexer struct {
 	mu       sync.RWMutex // guards backends, which Workers.SetRebuilders changes
-	backends map[string]backends.Rebuilder
+	backends map[string]Target
 	client   *river.Client[pgx.Tx] // set by Workers.Bind
 	logger   *slog.Logger
 	pool     *pgxpool.Pool
@@ -163,10 +178,18 @@ const notHereSnooze = 5 * time.Second
 // backend returns the backend a rebuild's job names. A process that does not have it (one not
 // yet restarted with the configuration that added the backend) snoozes the job, without using
 // an attempt, for a process that has it: the rebuild queue is shared by every process.
-func (x *reindexer) backend(ctx context.Context, name string) (backends.Rebuilder, error) {
+func (x *reindexer) backend(ctx context.Context, name string, generation int) (backends.Rebuilder, error) {
 	x.mu.RLock()
-	b, ok := x.backends[name]
+	t, ok := x.backends[name]
 	x.mu.RUnlock()
+	if ok && generation != 0 && t.Generation != generation {
+		x.logger.InfoContext(ctx, "jobs: a rebuild's job names a generation of a backend this process does not have yet; "+
+			"left to a process that has it, or to this one once it follows the catalog", "backend", name,
+			"generation", generation, "here", t.Generation, "retry_in", notHereSnooze)
+		return nil, fmt.Errorf("generation %d of backend %q is not on this process (it has %d): %w", generation, name,
+			t.Generation, river.JobSnooze(notHereSnooze))
+	}
+	b := t.Rebuilder
 	if !ok {
 		x.logger.WarnContext(ctx, "jobs: a rebuild's job names a backend this process does not have; left to a process "+
 			"that has it (configure the backend on every process)", "backend", name, "retry_in", notHereSnooze)
@@ -197,7 +220,7 @@ type ChunkWorker struct {
 
 // Work implements river.Worker.
 func (w *ChunkWorker) Work(ctx context.Context, job *river.Job[ChunkArgs]) error {
-	b, err := w.x.backend(ctx, job.Args.Backend)
+	b, err := w.x.backend(ctx, job.Args.Backend, job.Args.Generation)
 	if err != nil {
 		return err
 	}
@@ -292,9 +315,9 @@ func (w *ChunkWorker) copyChunk(ctx context.Context, job *river.Job[ChunkArgs], 
 				return err
 			}
 		}
-		var next river.JobArgs = ChunkArgs{ReindexID: job.Args.ReindexID, Backend: b.Name()}
+		var next river.JobArgs = ChunkArgs{ReindexID: job.Args.ReindexID, Backend: b.Name(), Generation: job.Args.Generation}
 		if len(docs) < ChunkSize {
-			next = FinishArgs{ReindexID: job.Args.ReindexID, Backend: b.Name()}
+			next = FinishArgs{ReindexID: job.Args.ReindexID, Backend: b.Name(), Generation: job.Args.Generation}
 		}
 		if _, err := w.x.client.InsertTx(ctx, tx, next, nil); err != nil {
 			return err
@@ -317,7 +340,7 @@ func (w *FinishWorker) Timeout(*river.Job[FinishArgs]) time.Duration {
 
 // Work implements river.Worker.
 func (w *FinishWorker) Work(ctx context.Context, job *river.Job[FinishArgs]) error {
-	b, err := w.x.backend(ctx, job.Args.Backend)
+	b, err := w.x.backend(ctx, job.Args.Backend, job.Args.Generation)
 	if err != nil {
 		return err
 	}

@@ -7,15 +7,13 @@ import (
 	"testing"
 
 	"github.com/riverqueue/river"
-
-	"github.com/osa-archive/osa/backends"
 )
 
 // A rebuild's job that reaches a process without its backend (one not yet restarted with the
 // configuration that added it) snoozes for a process that has it, without using an attempt.
 func TestReindexJobOnProcessWithoutBackend(t *testing.T) {
 	t.Parallel()
-	x := &reindexer{backends: map[string]backends.Rebuilder{}, logger: slog.New(slog.DiscardHandler)}
+	x := &reindexer{backends: map[string]Target{}, logger: slog.New(slog.DiscardHandler)}
 	ctx := context.Background()
 	for name, work := range map[string]func() error{
 		"chunk": func() error {

@@ -85,16 +85,19 @@ type AdminServiceClient interface {
 	//
 	// An added backend is backfilled from the stored records (a rebuild, see
 	// Reindex, whose id the change carries): records are fanned out to it at
-	// once, searches use it when it holds every live record. A change of
-	// weight, batch or max_attempts applies in place, within
-	// catalog.poll_interval on every process. Removing a backend needs
-	// allow_remove. With dry_run the plan is returned and nothing changes.
+	// once, searches use it when it holds every live record. A change of the
+	// embedder, text, language, hnsw or bm25.title_weight builds the backend's
+	// next generation the same way, beside the live one, which keeps serving
+	// until the new one swaps in. A change of weight, batch or max_attempts
+	// applies in place. Every process follows within catalog.poll_interval.
+	// Removing a backend needs allow_remove. With dry_run the plan is returned
+	// and nothing changes.
 	//
 	// Errors: InvalidArgument naming the field when the document is not a
-	// valid backends file (backends[i].…), a removal lacks allow_remove, or an
-	// added embedder cannot be reached or answers with other dims;
-	// FailedPrecondition when a change needs a rebuild into a new generation
-	// (embedder, text, language or hnsw), which this server does not do yet;
+	// valid backends file (backends[i].…), a removal lacks allow_remove, a
+	// backend's kind changes, a changed backend is being rebuilt, or an added or
+	// changed embedder cannot be reached or answers with other dims;
+	// FailedPrecondition when the catalog changed while the plan was made;
 	// Unauthenticated, PermissionDenied (scope admin), Unavailable as for the
 	// service. Nothing changes when it fails.
 	ApplyBackends(context.Context, *connect.Request[v1.ApplyBackendsRequest]) (*connect.Response[v1.ApplyBackendsResponse], error)
@@ -217,16 +220,19 @@ type AdminServiceHandler interface {
 	//
 	// An added backend is backfilled from the stored records (a rebuild, see
 	// Reindex, whose id the change carries): records are fanned out to it at
-	// once, searches use it when it holds every live record. A change of
-	// weight, batch or max_attempts applies in place, within
-	// catalog.poll_interval on every process. Removing a backend needs
-	// allow_remove. With dry_run the plan is returned and nothing changes.
+	// once, searches use it when it holds every live record. A change of the
+	// embedder, text, language, hnsw or bm25.title_weight builds the backend's
+	// next generation the same way, beside the live one, which keeps serving
+	// until the new one swaps in. A change of weight, batch or max_attempts
+	// applies in place. Every process follows within catalog.poll_interval.
+	// Removing a backend needs allow_remove. With dry_run the plan is returned
+	// and nothing changes.
 	//
 	// Errors: InvalidArgument naming the field when the document is not a
-	// valid backends file (backends[i].…), a removal lacks allow_remove, or an
-	// added embedder cannot be reached or answers with other dims;
-	// FailedPrecondition when a change needs a rebuild into a new generation
-	// (embedder, text, language or hnsw), which this server does not do yet;
+	// valid backends file (backends[i].…), a removal lacks allow_remove, a
+	// backend's kind changes, a changed backend is being rebuilt, or an added or
+	// changed embedder cannot be reached or answers with other dims;
+	// FailedPrecondition when the catalog changed while the plan was made;
 	// Unauthenticated, PermissionDenied (scope admin), Unavailable as for the
 	// service. Nothing changes when it fails.
 	ApplyBackends(context.Context, *connect.Request[v1.ApplyBackendsRequest]) (*connect.Response[v1.ApplyBackendsResponse], error)
