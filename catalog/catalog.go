@@ -175,18 +175,15 @@ func Promote(ctx context.Context, tx pgx.Tx, name string) error {
 	return nil
 }
 
-// LiveGeneration returns the live generation of backend name as tx sees it, 0 when it has none
-// (a backend still being added).
-func LiveGeneration(ctx context.Context, tx pgx.Tx, name string) (int, error) {
-	var g int
-	err := tx.QueryRow(ctx, `SELECT generation FROM backend_catalog WHERE name = $1 AND state = 'live'`, name).Scan(&g)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
+// Generations returns the live and the building generation of backend name as tx sees them, 0
+// for a state it has none in.
+func Generations(ctx context.Context, tx pgx.Tx, name string) (live, building int, err error) {
+	err = tx.QueryRow(ctx, `SELECT COALESCE(max(generation) FILTER (WHERE state = 'live'), 0),
+		COALESCE(max(generation) FILTER (WHERE state = 'building'), 0) FROM backend_catalog WHERE name = $1`, name).Scan(&live, &building)
 	if err != nil {
-		return 0, fmt.Errorf("error reading the live generation of backend %q: %w", name, err)
+		return 0, 0, fmt.Errorf("error reading the generations of backend %q: %w", name, err)
 	}
-	return g, nil
+	return live, building, nil
 }
 
 // Target is a backend as the fan-out sees it.

@@ -79,14 +79,16 @@ type indexer struct {
 	// nextGen is set when shadow belongs to the backend's next generation (other settings): its
 	// documents are prepared by shadow itself, not shared with backend.
 	nextGen bool
-	// table and generation fence the writes (see BackendConfig.Generation); generation 0 does not.
-	table      string
-	generation int
-	domain     string
-	logger     *slog.Logger
-	onBatch    func(BatchStats)
-	pool       *pgxpool.Pool
-	provider   *provider // the health of the backend's embedding provider
+	// table, generation and nextGeneration fence the writes (see BackendConfig.Generation);
+	// generation 0 does not.
+	table          string
+	generation     int
+	nextGeneration int
+	domain         string
+	logger         *slog.Logger
+	onBatch        func(BatchStats)
+	pool           *pgxpool.Pool
+	provider       *provider // the health of the backend's embedding provider
 }
 
 // action is what a batch does for one record.
@@ -353,9 +355,12 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 	})
 }
 
-// fence fails the batch when x's generation is no longer the backend's live one. It locks the
-// live table first (as the batch's write would), so a swap either waits for this transaction or
-// has committed, and then the catalog read after the lock shows the new generation.
+// fence fails the batch when this process's generations of the backend are not the catalog's:
+// its live one was swapped out, or a next generation is being built that this process does not
+// write yet (its shadow table holds the next settings' rows). It locks the live table first (as
+// the batch's write would), so a swap either waits for this transaction or has committed, and
+// the catalog read after the lock shows it. The batch is retried; by then the process has
+// followed the catalog.
 func (x *indexer) fence(ctx context.Context, tx pgx.Tx) error {
 	if x.generation == 0 {
 		return nil
@@ -363,13 +368,17 @@ func (x *indexer) fence(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{x.table}.Sanitize()+" IN ROW EXCLUSIVE MODE"); err != nil {
 		return fmt.Errorf("error locking table %s: %w", x.table, err)
 	}
-	live, err := catalog.LiveGeneration(ctx, tx, x.backend.Name())
+	live, building, err := catalog.Generations(ctx, tx, x.backend.Name())
 	if err != nil {
 		return err
 	}
-	if live != x.generation && live != 0 {
+	switch {
+	case live != 0 && live != x.generation:
 		return fmt.Errorf("backend %q: this process writes generation %d, and the catalog's live one is %d: "+
 			"the batch is retried once the process follows the catalog", x.backend.Name(), x.generation, live)
+	case building != 0 && building != x.generation && building != x.nextGeneration:
+		return fmt.Errorf("backend %q: the catalog builds generation %d, which this process does not write yet: "+
+			"the batch is retried once the process follows the catalog", x.backend.Name(), building)
 	}
 	return nil
 }
@@ -394,7 +403,9 @@ func (x *indexer) writeShadow(ctx context.Context, tx pgx.Tx, done []*action, de
 	}
 	if len(docs) > 0 {
 		if err := errors.Join(shadow.IngestBatch(ctx, tx, docs)...); err != nil {
-			return fmt.Errorf("error writing the shadow table of a rebuild: %w", err)
+			// Never permanent for the records: the shadow is the rebuild's, and the jobs retry
+			// (%v, not %w, so that a rejected row of the shadow does not cancel them).
+			return fmt.Errorf("error writing the shadow table of a rebuild: %v", err)
 		}
 	}
 	if len(deletes) > 0 {

@@ -209,7 +209,7 @@ func (w *Workers) addGatherer(q backendQueue) {
 	name := b.Backend.Name()
 	x := &indexer{backend: b.Backend, shadow: b.Backend.Shadow(), domain: w.cfg.Domain, logger: w.logger, onBatch: w.cfg.OnBatch,
 		pool: w.pool, provider: newProvider(name, w.logger, w.cfg.OutageRetryMin, w.cfg.OutageRetryMax),
-		table: b.Backend.Table(), generation: b.Generation}
+		table: b.Backend.Table(), generation: b.Generation, nextGeneration: b.NextGeneration}
 	if b.Next != nil {
 		x.shadow, x.nextGen = b.Next.Shadow(), true
 	}
