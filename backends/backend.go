@@ -50,6 +50,12 @@ type Document struct {
 	Metadata map[string]any
 	// Embedding is filled by Prepare for backends that embed; nil otherwise.
 	Embedding []float32
+	// TextHash is the SHA-256 of the text the backend builds its row from, filled by Prepare for
+	// backends that keep it.
+	TextHash []byte
+	// Unchanged is set by Prepare when the backend's stored row was built from the same text
+	// with the same settings: IngestBatch then only moves the row's version, with no embedding.
+	Unchanged bool
 }
 
 // Info names a backend and says what it is.

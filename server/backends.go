@@ -3,6 +3,8 @@ package server
 import (
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/embed"
 	"github.com/osa-archive/osa/backends/keyword"
@@ -11,12 +13,10 @@ import (
 	"github.com/osa-archive/osa/jobs/pipeline"
 )
 
-// wrapEmbedderFunc decorates a backend's embedder (with metrics) given its provider kind.
-type wrapEmbedderFunc func(e embed.Embedder, provider string) embed.Embedder
-
-// buildBackendConfig builds the backend of bc with its queue settings.
-func buildBackendConfig(bc config.Backend, wrap wrapEmbedderFunc) (pipeline.BackendConfig, error) {
-	b, err := buildBackend(bc, wrap)
+// buildBackendConfig builds the backend of bc with its queue settings: its embedder timed by the
+// metrics, and a vector backend reusing the vectors of unchanged texts on the server's pool.
+func (s *Server) buildBackendConfig(bc config.Backend) (pipeline.BackendConfig, error) {
+	b, err := buildBackend(bc, s.metrics, s.pool)
 	if err != nil {
 		return pipeline.BackendConfig{}, fmt.Errorf("backend %q: %w", bc.Name, err)
 	}
@@ -32,7 +32,7 @@ func buildBackendConfig(bc config.Backend, wrap wrapEmbedderFunc) (pipeline.Back
 
 // buildBackend builds the backend of bc, a validated configuration: a pgvector backend has its
 // embedder and hnsw settings, a keyword backend its bm25 settings.
-func buildBackend(bc config.Backend, wrap wrapEmbedderFunc) (backends.Backend, error) {
+func buildBackend(bc config.Backend, m *metrics, pool *pgxpool.Pool) (backends.Backend, error) {
 	text := backends.TextConfig{Fields: bc.Text.Fields, MaxChars: bc.Text.MaxChars}
 	switch bc.Kind {
 	case config.BackendKindPgvector:
@@ -44,8 +44,9 @@ func buildBackend(bc config.Backend, wrap wrapEmbedderFunc) (backends.Backend, e
 		if err != nil {
 			return nil, err
 		}
-		pc := pgvector.Config{Name: bc.Name, Text: text, Embedder: wrap(emb, e.Kind), MinSimilarity: e.MinSimilarity,
-			M: bc.HNSW.M, EfConstruction: bc.HNSW.EfConstruction}
+		saved := m.embedSaved.WithLabelValues(bc.Name)
+		pc := pgvector.Config{Name: bc.Name, Text: text, Embedder: m.embedder(emb, e.Kind), MinSimilarity: e.MinSimilarity,
+			M: bc.HNSW.M, EfConstruction: bc.HNSW.EfConstruction, Reuse: pool, OnReuse: func(n int) { saved.Add(float64(n)) }}
 		if h, ok := emb.(*embed.Hash); ok {
 			pc.SharesWord = h.SharesWord
 		}

@@ -117,7 +117,7 @@ func (s *Server) seedCatalog(ctx context.Context) error {
 	}
 	entries := make([]catalog.Entry, len(s.cfg.Backends))
 	for i, b := range s.cfg.Backends {
-		bc, err := buildBackendConfig(b, s.metrics.embedder)
+		bc, err := s.buildBackendConfig(b)
 		if err != nil {
 			return fmt.Errorf("backends[%d]: %w", i, err)
 		}
@@ -156,7 +156,7 @@ func (s *Server) buildFromCatalog(ctx context.Context, entries []catalog.Entry, 
 			return nil, fmt.Errorf("backend %q of the catalog: %w", e.Name, err)
 		}
 		cfg = cfg.WithSecretsOf(s.cfg.Backends)
-		bc, err := buildBackendConfig(cfg, s.metrics.embedder)
+		bc, err := s.buildBackendConfig(cfg)
 		if err != nil {
 			s.logger.WarnContext(ctx, "server: a backend of the catalog cannot run on this process; its jobs are left to "+
 				"processes that can run it", "backend", e.Name, "error", err)

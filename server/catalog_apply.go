@@ -168,7 +168,7 @@ func (s *Server) applyBackends(ctx context.Context, desired []config.Backend, al
 		if c.action != actionAdded && !(c.action == actionChanged && c.needsRebuild) {
 			continue
 		}
-		bc, err := buildBackendConfig(c.desired.WithSecretsOf(s.cfg.Backends), s.metrics.embedder)
+		bc, err := s.buildBackendConfig(c.desired.WithSecretsOf(s.cfg.Backends))
 		if err != nil {
 			return nil, false, domainerr.Invalid(fmt.Sprintf("document: backends[%d]", c.index), "%v", err)
 		}

@@ -31,6 +31,7 @@ type metrics struct {
 	batchSeconds *prometheus.HistogramVec
 	embedSeconds *prometheus.HistogramVec
 	embedErrors  *prometheus.CounterVec
+	embedSaved   *prometheus.CounterVec
 	freshness    *prometheus.HistogramVec
 	outage       *prometheus.GaugeVec
 }
@@ -66,6 +67,10 @@ func newMetrics(pool *pgxpool.Pool, queues func() []string, logger *slog.Logger)
 		embedErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "osa_embed_errors_total", Help: "Texts an embedding call failed to embed, by provider.",
 		}, []string{"provider"}),
+		embedSaved: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "osa_embed_inputs_saved_total",
+			Help: "Texts a backend did not embed because its stored row was built from the same text with the same model, by backend.",
+		}, []string{"backend"}),
 		freshness: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "osa_index_freshness_seconds", Help: "Time from a record version's commit to its commit in a backend.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
@@ -76,7 +81,7 @@ func newMetrics(pool *pgxpool.Pool, queues func() []string, logger *slog.Logger)
 		}, []string{"backend"}),
 	}
 	m.registry.MustRegister(m.rpcs, m.rpcSeconds, m.jobs, m.batchSize, m.batchFlushes, m.batchSeconds,
-		m.embedSeconds, m.embedErrors, m.freshness, m.outage,
+		m.embedSeconds, m.embedErrors, m.embedSaved, m.freshness, m.outage,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{pool: pool, queues: queues, logger: logger})
 	return m

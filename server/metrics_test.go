@@ -13,6 +13,7 @@ import (
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/sdk"
 )
 
 // metricValue returns the value of the first sample line of the exposition matching re.
@@ -85,5 +86,43 @@ func TestMetricsOnWorker(t *testing.T) {
 	code, body := get(t, b.baseURL+"/metrics")
 	if code != http.StatusOK || !strings.Contains(body, "osa_queue_jobs") {
 		t.Fatalf("/metrics on a worker: %d\n%.300s", code, body)
+	}
+}
+
+// A new version whose indexed text is unchanged (only a number changed) makes no embedding call:
+// the vector backend moves its row to the new version, and /metrics counts the text saved.
+func TestUnchangedTextMakesNoEmbeddingCall(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b := setup(t, nil)
+	c, err := sdk.New(b.baseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(samples int) {
+		t.Helper()
+		res, err := c.PublishMany(ctx, []sdk.PublishParams{{Source: "lab", SourceID: "s1",
+			Metadata: map[string]any{"title": "Zebrafish heart regeneration", "sample_count": samples}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.WaitIndexed(ctx, res[0].SRN); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := func() float64 {
+		_, body := get(t, b.baseURL+"/metrics")
+		return metricValue(t, body, `osa_embed_duration_seconds_count\{provider="hash"\}`)
+	}
+	publish(3)
+	before := calls()
+	publish(4)
+	if after := calls(); after != before || before < 1 {
+		t.Fatalf("embedding calls: %v before the unchanged-text version, %v after; want one before and none more", before, after)
+	}
+	_, body := get(t, b.baseURL+"/metrics")
+	if saved := metricValue(t, body, `osa_embed_inputs_saved_total\{backend="vector"\}`); saved != 1 {
+		t.Fatalf("osa_embed_inputs_saved_total = %v, want 1", saved)
 	}
 }

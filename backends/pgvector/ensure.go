@@ -31,6 +31,9 @@ func (b *Backend) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
 			if err := b.checkTable(ctx, tx); err != nil {
 				return err
 			}
+			if _, err := tx.Exec(ctx, b.sql.addTextHash); err != nil { // a table from before text hashes
+				return err
+			}
 		} else if _, err := tx.Exec(ctx, b.sql.createTable); err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@
 package pgvector
 
 import (
+	"github.com/jackc/pgx/v5/pgxpool"
 	"fmt"
 	"regexp"
 
@@ -65,6 +66,14 @@ type Config struct {
 	// without one is a hash collision rather than a match, and Search drops it. Defaults to nil:
 	// no such check.
 	SharesWord func(query string) func(text string) bool
+	// Reuse, when set, is the pool on which Prepare looks up the text hashes of the stored rows:
+	// a record whose text and model are those of its row is not embedded again (its row only
+	// moves to the new version), and a rebuild copies a live row's vector instead of embedding
+	// its unchanged text. nil embeds every text.
+	Reuse *pgxpool.Pool
+	// OnReuse, when set, is called with the number of texts a Prepare did not embed because of
+	// Reuse (for metrics). It must be fast and safe for concurrent use.
+	OnReuse func(n int)
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -148,7 +157,7 @@ func newBackend(cfg Config, names shadow.Names, table, index string) *Backend {
 		model: cfg.Embedder.Model(),
 		table: table,
 		names: names,
-		sql:   newStatements(table, index, cfg.Embedder.Dims(), cfg.M, cfg.EfConstruction),
+		sql:   newStatements(table, index, names.Live, cfg.Embedder.Dims(), cfg.M, cfg.EfConstruction),
 	}
 }
 

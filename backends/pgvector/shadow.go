@@ -32,7 +32,11 @@ func (b *Backend) CreateShadow(ctx context.Context, tx pgx.Tx) error {
 			return err
 		}
 		if exists {
-			return sh.checkTable(ctx, tx)
+			if err := sh.checkTable(ctx, tx); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, sh.sql.addTextHash)
+			return err
 		}
 		_, err = tx.Exec(ctx, sh.sql.createTable)
 		return err

@@ -14,6 +14,10 @@ type statements struct {
 	sampleModel             string
 	upsert                  string // vectors as vector[] (pgvector types registered on the connection)
 	upsertText              string // vectors as text[] of '[1,2,3]' literals (types not registered)
+	addTextHash             string // the text_hash column of a table made before it existed
+	storedHashes            string // record_id and text_hash of $1's rows of model $2
+	storedVectorsLive       string // of the live table: record_id, text_hash and embedding (as text) of $1's rows of model $2
+	moveVersion             string // the unchanged rows to their new version; returns those it could not move
 	delete                  string
 	// search and searchFiltered return (record_id, version, score, metadata) of the nearest
 	// live records to $1, at most $2, best first; searchFiltered keeps metadata @> $3.
@@ -40,8 +44,31 @@ CREATE TABLE IF NOT EXISTS {table} (
     version    integer     NOT NULL,
     model      text        NOT NULL,
     embedding  vector({dims}) NOT NULL,
+    text_hash  bytea,
     indexed_at timestamptz NOT NULL DEFAULT now()
 )`
+
+	addTextHashSQL = `ALTER TABLE {table} ADD COLUMN IF NOT EXISTS text_hash bytea`
+
+	storedHashesSQL = `SELECT record_id, text_hash FROM {table}
+WHERE record_id = ANY($1::uuid[]) AND model = $2 AND text_hash IS NOT NULL`
+
+	storedVectorsSQL = `SELECT record_id, text_hash, embedding::text FROM {table}
+WHERE record_id = ANY($1::uuid[]) AND model = $2 AND text_hash IS NOT NULL`
+
+	// moveVersionSQL moves rows built from the same text ($3) with the same model ($4) to
+	// their new version, and returns the records it could not move although their row is older:
+	// their text changed since Prepare looked, so they must be embedded again.
+	moveVersionSQL = `
+WITH u AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::bytea[]) AS u (record_id, version, text_hash)
+), moved AS (
+    UPDATE {table} t SET version = u.version, indexed_at = now()
+    FROM u WHERE t.record_id = u.record_id AND t.text_hash = u.text_hash AND t.model = $4 AND t.version < u.version
+    RETURNING t.record_id
+)
+SELECT u.record_id FROM u LEFT JOIN {table} t ON t.record_id = u.record_id
+WHERE u.record_id NOT IN (SELECT record_id FROM moved) AND (t.record_id IS NULL OR t.version < u.version)`
 
 	createIndexSQL = `
 CREATE INDEX {concurrently}IF NOT EXISTS {index} ON {table}
@@ -55,11 +82,12 @@ USING hnsw (embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {ef})`
 	// row; a row of the same version is rewritten only when its vector changed, so re-running a
 	// batch does not pay for HNSW inserts again.
 	upsertSQL = `
-INSERT INTO {table} AS t (record_id, version, model, embedding)
-SELECT u.record_id, u.version, $3::text, u.embedding
-FROM unnest($1::uuid[], $2::int[], {vectors}) AS u (record_id, version, embedding)
+INSERT INTO {table} AS t (record_id, version, model, embedding, text_hash)
+SELECT u.record_id, u.version, $3::text, u.embedding, u.text_hash
+FROM unnest($1::uuid[], $2::int[], {vectors}, $5::bytea[]) AS u (record_id, version, embedding, text_hash)
 ON CONFLICT (record_id) DO UPDATE
-SET version = EXCLUDED.version, model = EXCLUDED.model, embedding = EXCLUDED.embedding, indexed_at = now()
+SET version = EXCLUDED.version, model = EXCLUDED.model, embedding = EXCLUDED.embedding, text_hash = EXCLUDED.text_hash,
+    indexed_at = now()
 WHERE t.version < EXCLUDED.version
    OR (t.version = EXCLUDED.version AND (t.model <> EXCLUDED.model OR t.embedding <> EXCLUDED.embedding))`
 
@@ -82,8 +110,9 @@ FROM c JOIN records r ON r.id = c.record_id
 ORDER BY c.distance, c.record_id`
 )
 
-// newStatements returns the statements on table, whose HNSW index is named index.
-func newStatements(table, index string, dims, m, ef int) statements {
+// newStatements returns the statements on table, whose HNSW index is named index; live is the
+// live table (table itself, or the live table of a shadow).
+func newStatements(table, index, live string, dims, m, ef int) statements {
 	r := strings.NewReplacer(
 		"{table}", table,
 		"{index}", index,
@@ -99,6 +128,10 @@ func newStatements(table, index string, dims, m, ef int) statements {
 		upsert:                  strings.Replace(r.Replace(upsertSQL), "{vectors}", "$4::vector[]", 1),
 		upsertText:              strings.Replace(r.Replace(upsertSQL), "{vectors}", "$4::text[]::vector[]", 1),
 		delete:                  r.Replace(deleteSQL),
+		addTextHash:             r.Replace(addTextHashSQL),
+		storedHashes:            r.Replace(storedHashesSQL),
+		storedVectorsLive:       strings.ReplaceAll(storedVectorsSQL, "{table}", live),
+		moveVersion:             r.Replace(moveVersionSQL),
 		search:                  strings.Replace(r.Replace(searchSQL), "{filter}", "", 1),
 		searchFiltered:          strings.Replace(r.Replace(searchSQL), "{filter}", "AND r.metadata @> $3::jsonb", 1),
 	}

@@ -391,14 +391,33 @@ func (x *indexer) writeShadow(ctx context.Context, tx pgx.Tx, done []*action, de
 	if shadow == nil {
 		return fmt.Errorf("a rebuild of backend %q is running, and this process has no shadow table to write for it", x.backend.Name())
 	}
-	var docs []backends.Document
+	var (
+		docs      []backends.Document
+		unchanged []int // docs the live table only moved: the shadow needs their vector
+	)
 	for _, a := range done {
 		switch {
 		case a.delete:
 		case x.nextGen:
 			docs = append(docs, *a.nextDoc)
 		default:
+			if a.doc.Unchanged {
+				unchanged = append(unchanged, len(docs))
+			}
 			docs = append(docs, *a.doc)
+		}
+	}
+	if len(unchanged) > 0 {
+		// The shadow prepares them itself: it copies the live row's vector of an unchanged text.
+		prep := make([]backends.Document, len(unchanged))
+		for k, i := range unchanged {
+			prep[k] = backends.Document{RecordID: docs[i].RecordID, Version: docs[i].Version, Metadata: docs[i].Metadata}
+		}
+		if err := errors.Join(shadow.Prepare(ctx, prep)...); err != nil {
+			return fmt.Errorf("error preparing the shadow table's rows of a rebuild: %v", err)
+		}
+		for k, i := range unchanged {
+			docs[i] = prep[k]
 		}
 	}
 	if len(docs) > 0 {
