@@ -14,8 +14,8 @@
 package pgvector
 
 import (
-	"github.com/jackc/pgx/v5/pgxpool"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"regexp"
 
 	"github.com/osa-archive/osa/backends"
