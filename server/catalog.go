@@ -27,12 +27,22 @@ type builtBackend struct {
 type backendView struct {
 	mu    sync.RWMutex
 	built []builtBackend
+	// seen are the entries the view was built from, those this process could not build included
+	// (a reload rebuilds only when they change).
+	seen []catalog.Entry
 }
 
-func (v *backendView) set(bs []builtBackend) {
+func (v *backendView) set(bs []builtBackend, seen []catalog.Entry) {
 	v.mu.Lock()
-	v.built = bs
+	v.built, v.seen = bs, seen
 	v.mu.Unlock()
+}
+
+// unchanged reports whether entries are those the view was built from.
+func (v *backendView) unchanged(entries []catalog.Entry) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return slices.EqualFunc(entries, v.seen, sameEntry)
 }
 
 func (v *backendView) get() []builtBackend {
@@ -223,20 +233,17 @@ func (s *Server) reloadCatalog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	prev := s.view.get()
-	if len(entries) == len(prev) && !slices.ContainsFunc(entries, func(e catalog.Entry) bool {
-		return !slices.ContainsFunc(prev, func(b builtBackend) bool { return sameEntry(b.entry, e) })
-	}) {
+	if s.view.unchanged(entries) {
 		return nil
 	}
-	built, err := s.buildFromCatalog(ctx, entries, prev)
+	built, err := s.buildFromCatalog(ctx, entries, s.view.get())
 	if err != nil {
 		return err
 	}
 	if err := s.river.SetBackends(ctx, configs(built)); err != nil {
 		return err
 	}
-	s.view.set(built)
+	s.view.set(built, entries)
 	s.search.SetBackends(s.view.searchers())
 	s.logger.InfoContext(ctx, "server: backends follow the catalog", "backends", strings.Join(describe(built), ", "))
 	return nil

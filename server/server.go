@@ -127,7 +127,7 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.view.set(built)
+	s.view.set(built, entries)
 	s.warnDrift(ctx, built)
 	bs := s.view.all()
 	if s.sources, err = buildSources(s.cfg, s.logger); err != nil {
