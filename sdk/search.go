@@ -153,6 +153,10 @@ type Backend struct {
 	State string `json:"state"`
 	// Generation is the backend's generation in the catalog, 1 for its first table.
 	Generation int `json:"generation"`
+	// BuildDone and BuildTotal are, for a building backend, the records its rebuild has copied
+	// and how many it copies; 0 otherwise.
+	BuildDone  int64 `json:"build_done,omitempty"`
+	BuildTotal int64 `json:"build_total,omitempty"`
 }
 
 // Backends lists the configured search backends, in configuration order, with their counts.
@@ -164,7 +168,8 @@ func (c *Client) Backends(ctx context.Context) ([]Backend, error) {
 	out := make([]Backend, len(res.Backends))
 	for i, b := range res.Backends {
 		out[i] = Backend{Name: b.Name, Kind: b.Kind, Model: b.Model, Dims: int(b.Dims), Indexed: b.Indexed,
-			Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue, State: b.State, Generation: int(b.Generation)}
+			Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue, State: b.State, Generation: int(b.Generation),
+			BuildDone: b.BuildDone, BuildTotal: b.BuildTotal}
 	}
 	return out, nil
 }

@@ -143,3 +143,33 @@ func TestApplyBackendsRefusesBadInput(t *testing.T) {
 		t.Fatalf("weight change: %+v, applied %v, %v", changes, applied, err)
 	}
 }
+
+// ListBackends shows a backend being added as building, with its backfill's progress.
+func TestListBackendsShowsBuildProgress(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b := setup(t, func(cfg *config.Config) { cfg.Node.Role = config.RoleAPI }) // no workers: the backfill waits
+	c, err := sdk.New(b.baseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := make([]sdk.PublishParams, 5)
+	for i := range params {
+		params[i].Metadata = map[string]any{"title": fmt.Sprintf("record %d", i)}
+	}
+	if _, err := c.PublishMany(ctx, params); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.ApplyBackends(ctx, backendsDoc("  - {name: kw2, kind: keyword}\n"), sdk.ApplyOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := c.Backends(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 3 || bs[2].Name != "kw2" || bs[2].State != "building" || bs[2].BuildTotal != 5 || bs[2].BuildDone != 0 ||
+		bs[0].State != "live" || bs[0].BuildTotal != 0 {
+		t.Fatalf("backends: %+v; want kw2 building, 0 of 5 records, after the live vector and keyword", bs)
+	}
+}

@@ -8,10 +8,14 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
 	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/domainerr"
+	"github.com/osa-archive/osa/jobs/reindex"
 	"github.com/osa-archive/osa/search"
 )
 
@@ -21,6 +25,7 @@ type searchService struct {
 	search *search.Service
 	view   *backendView
 	reload func(context.Context) error // reads the catalog again (Server.reloadCatalog)
+	pool   *pgxpool.Pool               // for the progress of building backends
 }
 
 var (
@@ -96,6 +101,13 @@ func (s *searchService) ListBackends(ctx context.Context, _ *connect.Request[osa
 		out.Backends[i] = &osav1.Backend{Name: b.Name, Kind: b.Kind, Model: b.Model, Dims: int32(b.Dims),
 			Indexed: b.Indexed, Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue,
 			State: built[i].entry.State, Generation: int32(built[i].entry.Generation)}
+		if built[i].entry.State == catalog.Building && s.pool != nil {
+			if r, ok, err := reindex.RunningFor(ctx, s.pool, b.Name); err != nil {
+				return nil, err
+			} else if ok {
+				out.Backends[i].BuildDone, out.Backends[i].BuildTotal = r.Done, r.Total
+			}
+		}
 	}
 	return connect.NewResponse(out), nil
 }

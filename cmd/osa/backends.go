@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -122,22 +121,18 @@ func newBackendsListCmd() *cobra.Command {
 			if cf.json {
 				return printJSON(w, bs)
 			}
-			fmt.Fprintf(w, "%-16s %-9s %-9s %4s %10s %10s %8s\n", "NAME", "KIND", "STATE", "GEN", "INDEXED", "PENDING", "FAILED")
+			fmt.Fprintf(w, "%-16s %-9s %-9s %4s %10s %10s %8s  %s\n", "NAME", "KIND", "STATE", "GEN", "INDEXED", "PENDING", "FAILED", "BUILD")
 			for _, b := range bs {
-				fmt.Fprintf(w, "%-16s %-9s %-9s %4d %10d %10d %8d%s\n", b.Name, b.Kind, b.State, b.Generation, b.Indexed, b.Pending,
-					b.Failed, strings.Repeat(" (unhealthy)", boolInt(!b.Healthy)))
+				build := ""
+				if b.State == "building" {
+					build = fmt.Sprintf("%d of %d records", b.BuildDone, b.BuildTotal)
+				}
+				fmt.Fprintf(w, "%-16s %-9s %-9s %4d %10d %10d %8d  %s\n", b.Name, b.Kind, b.State, b.Generation, b.Indexed, b.Pending,
+					b.Failed, build)
 			}
 			return nil
 		},
 	}
 	cf.add(cmd)
 	return cmd
-}
-
-// boolInt is 1 for true.
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

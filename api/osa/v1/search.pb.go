@@ -464,7 +464,11 @@ type Backend struct {
 	// (records are fanned out to it, searches do not use it yet) or "live".
 	State string `protobuf:"bytes,10,opt,name=state,proto3" json:"state,omitempty"`
 	// Generation of the backend in the catalog, 1 for its first table.
-	Generation    int32 `protobuf:"varint,11,opt,name=generation,proto3" json:"generation,omitempty"`
+	Generation int32 `protobuf:"varint,11,opt,name=generation,proto3" json:"generation,omitempty"`
+	// For a building backend, the records its rebuild has copied so far and
+	// how many it copies (see AdminService.GetReindex); 0 otherwise.
+	BuildDone     int64 `protobuf:"varint,12,opt,name=build_done,json=buildDone,proto3" json:"build_done,omitempty"`
+	BuildTotal    int64 `protobuf:"varint,13,opt,name=build_total,json=buildTotal,proto3" json:"build_total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -576,6 +580,20 @@ func (x *Backend) GetGeneration() int32 {
 	return 0
 }
 
+func (x *Backend) GetBuildDone() int64 {
+	if x != nil {
+		return x.BuildDone
+	}
+	return 0
+}
+
+func (x *Backend) GetBuildTotal() int64 {
+	if x != nil {
+		return x.BuildTotal
+	}
+	return 0
+}
+
 var File_osa_v1_search_proto protoreflect.FileDescriptor
 
 const file_osa_v1_search_proto_rawDesc = "" +
@@ -604,7 +622,7 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\x06_score\"\x15\n" +
 	"\x13ListBackendsRequest\"C\n" +
 	"\x14ListBackendsResponse\x12+\n" +
-	"\bbackends\x18\x01 \x03(\v2\x0f.osa.v1.BackendR\bbackends\"\x8d\x02\n" +
+	"\bbackends\x18\x01 \x03(\v2\x0f.osa.v1.BackendR\bbackends\"\xcd\x02\n" +
 	"\aBackend\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
@@ -619,7 +637,11 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	" \x01(\tR\x05state\x12\x1e\n" +
 	"\n" +
 	"generation\x18\v \x01(\x05R\n" +
-	"generation*r\n" +
+	"generation\x12\x1d\n" +
+	"\n" +
+	"build_done\x18\f \x01(\x03R\tbuildDone\x12\x1f\n" +
+	"\vbuild_total\x18\r \x01(\x03R\n" +
+	"buildTotal*r\n" +
 	"\n" +
 	"SearchMode\x12\x1b\n" +
 	"\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n" +
