@@ -179,9 +179,16 @@ type Embedder struct {
 	// ollama. Defaults to "".
 	BaseURL string `koanf:"base_url"`
 
-	// APIKey is sent to the provider. Secret: redacted by [Config.Redacted].
-	// Defaults to "".
+	// APIKey is sent to the provider. Secret: redacted by [Config.Redacted],
+	// and never stored in the backend catalog. Defaults to "".
 	APIKey string `koanf:"api_key"`
+
+	// APIKeyEnv names the environment variable that holds the API key, for a
+	// key every process takes from its own environment: the catalog stores
+	// this name, never the key, and a process without the variable does not
+	// run the backend (its jobs go to the processes that have it). api_key,
+	// when set, wins. Defaults to "".
+	APIKeyEnv string `koanf:"api_key_env"`
 
 	// MaxInputs is the most inputs in one embedding call, 1..10000. Defaults
 	// to 128.

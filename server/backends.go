@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -37,8 +38,14 @@ func buildBackend(bc config.Backend, m *metrics, pool *pgxpool.Pool) (backends.B
 	switch bc.Kind {
 	case config.BackendKindPgvector:
 		e := bc.Embedder
+		key := e.APIKey
+		if key == "" && e.APIKeyEnv != "" {
+			if key = os.Getenv(e.APIKeyEnv); key == "" {
+				return nil, fmt.Errorf("embedder.api_key_env: the environment variable %s is not set on this process", e.APIKeyEnv)
+			}
+		}
 		emb, err := embed.New(embed.Config{
-			Kind: e.Kind, Model: e.Model, Dims: e.Dims, BaseURL: e.BaseURL, APIKey: e.APIKey,
+			Kind: e.Kind, Model: e.Model, Dims: e.Dims, BaseURL: e.BaseURL, APIKey: key,
 			MaxInputs: e.MaxInputs, Timeout: e.Timeout, SendDimensions: e.SendDimensions,
 		})
 		if err != nil {
