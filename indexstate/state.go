@@ -28,6 +28,9 @@ const (
 	Failed = "failed"
 	// Deleted: the backend has removed the deleted record.
 	Deleted = "deleted"
+	// Empty: the record has no text the backend can index (Status.LastError says which fields
+	// it looked in); a terminal state, not a failure. Filters still find the record.
+	Empty = "empty"
 )
 
 // DB runs statements: a *pgxpool.Pool, a *pgx.Conn or a pgx.Tx.
@@ -39,7 +42,7 @@ type DB interface {
 // Status is where one record stands in one backend.
 type Status struct {
 	Backend string
-	// State is one of Pending, Indexed, Failed, Deleted.
+	// State is one of Pending, Indexed, Failed, Deleted, Empty.
 	State string
 	// Version is the version the backend is asked to reach.
 	Version int
@@ -47,7 +50,7 @@ type Status struct {
 	IndexedVersion int
 	// Attempts counts the tries of the latest index job.
 	Attempts int
-	// LastError is the latest failure, "" after a success.
+	// LastError is the latest failure, "" after a success; for Empty, why the record has no text.
 	LastError string
 	// IndexedAt is when the backend last wrote the record; nil before the first write.
 	IndexedAt *time.Time

@@ -43,7 +43,7 @@ func Lock(ctx context.Context, tx pgx.Tx, backend string, ids []uuid.UUID) error
 	return nil
 }
 
-// Done is a record a backend has written (or removed, when Deleted).
+// Done is a record a backend has written (or removed, when Deleted or Empty).
 type Done struct {
 	RecordID uuid.UUID
 	Version  int
@@ -51,19 +51,22 @@ type Done struct {
 	Attempt int
 	// Deleted says the backend removed the deleted record.
 	Deleted bool
+	// Empty, when not "", says the version has no text the backend can index, and why: the
+	// backend holds no row for it, and its state is Empty with this as its LastError.
+	Empty string
 }
 
 // markDoneSQL records successful writes, never moving a row back to an older version.
 const markDoneSQL = `
 INSERT INTO index_state AS s (record_id, backend, version, indexed_version, state, attempts, last_error, updated_at, indexed_at)
-SELECT u.id, $1, u.version, u.version, u.state, u.attempt, NULL, now(), now()
-FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[]) AS u(id, version, state, attempt)
+SELECT u.id, $1, u.version, u.version, u.state, u.attempt, NULLIF(u.reason, ''), now(), now()
+FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[], $6::text[]) AS u(id, version, state, attempt, reason)
 ON CONFLICT (record_id, backend) DO UPDATE
     SET version = EXCLUDED.version, indexed_version = EXCLUDED.indexed_version, state = EXCLUDED.state,
-        attempts = EXCLUDED.attempts, last_error = NULL, updated_at = now(), indexed_at = now()
+        attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error, updated_at = now(), indexed_at = now()
     WHERE s.version <= EXCLUDED.version`
 
-// MarkDone marks done Indexed (or Deleted) at their versions in backend, in tx — the transaction
+// MarkDone marks done Indexed (or Deleted, or Empty) at their versions in backend, in tx — the transaction
 // of the backend's write, so the state commits with the index row. A row already at a newer
 // version is left alone.
 func MarkDone(ctx context.Context, tx pgx.Tx, backend string, done []Done) error {
@@ -75,14 +78,18 @@ func MarkDone(ctx context.Context, tx pgx.Tx, backend string, done []Done) error
 		versions = make([]int32, len(done))
 		states   = make([]string, len(done))
 		attempts = make([]int32, len(done))
+		reasons  = make([]string, len(done))
 	)
 	for i, d := range done {
-		ids[i], versions[i], states[i], attempts[i] = d.RecordID, int32(d.Version), Indexed, int32(d.Attempt)
-		if d.Deleted {
+		ids[i], versions[i], states[i], attempts[i], reasons[i] = d.RecordID, int32(d.Version), Indexed, int32(d.Attempt), d.Empty
+		switch {
+		case d.Deleted:
 			states[i] = Deleted
+		case d.Empty != "":
+			states[i] = Empty
 		}
 	}
-	if _, err := tx.Exec(ctx, markDoneSQL, backend, ids, versions, states, attempts); err != nil {
+	if _, err := tx.Exec(ctx, markDoneSQL, backend, ids, versions, states, attempts, reasons); err != nil {
 		return fmt.Errorf("error marking records indexed: %w", err)
 	}
 	return nil

@@ -26,6 +26,9 @@ const (
 	IndexFailed IndexState = "failed"
 	// IndexDeleted: the record was deleted and the backend dropped it.
 	IndexDeleted IndexState = "deleted"
+	// IndexEmpty: the record's latest version has no text the backend can index (LastError says
+	// which fields it looked in); a terminal state, not a failure.
+	IndexEmpty IndexState = "empty"
 )
 
 var indexStates = map[osav1.IndexState]IndexState{
@@ -33,6 +36,7 @@ var indexStates = map[osav1.IndexState]IndexState{
 	osav1.IndexState_INDEX_STATE_INDEXED: IndexIndexed,
 	osav1.IndexState_INDEX_STATE_FAILED:  IndexFailed,
 	osav1.IndexState_INDEX_STATE_DELETED: IndexDeleted,
+	osav1.IndexState_INDEX_STATE_EMPTY:   IndexEmpty,
 }
 
 // IndexStatus is how far a record has been indexed by every backend.
@@ -177,7 +181,7 @@ func (c *Client) WaitIndexed(ctx context.Context, srn string, backends ...string
 					continue
 				}
 				return st, &IndexFailedError{SRN: st.SRN, Backend: s.Backend, LastError: s.LastError}
-			case IndexIndexed:
+			case IndexIndexed, IndexEmpty:
 				done = done && !deleted && s.IndexedVersion >= want
 			case IndexDeleted:
 			default:

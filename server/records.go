@@ -142,6 +142,7 @@ var indexStates = map[string]osav1.IndexState{
 	indexstate.Indexed: osav1.IndexState_INDEX_STATE_INDEXED,
 	indexstate.Failed:  osav1.IndexState_INDEX_STATE_FAILED,
 	indexstate.Deleted: osav1.IndexState_INDEX_STATE_DELETED,
+	indexstate.Empty:   osav1.IndexState_INDEX_STATE_EMPTY,
 }
 
 // publishParams turns one request into store params; metadata travels as JSON.

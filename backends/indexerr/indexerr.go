@@ -41,6 +41,31 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+// NoTextError says a document has no text the backend can index (a record whose metadata holds
+// no string field the text is built from). It is not a failure: the record is legitimate, and
+// filters find it; the job layer gives it the terminal state "empty", with the reason, and the
+// backend holds no row for it.
+type NoTextError struct {
+	Err error
+}
+
+// Error implements error.
+func (e *NoTextError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *NoTextError) Unwrap() error { return e.Err }
+
+// NoTextf returns a [NoTextError] of fmt.Errorf(format, args...).
+func NoTextf(format string, args ...any) error {
+	return &NoTextError{Err: fmt.Errorf(format, args...)}
+}
+
+// IsNoText reports whether err is, or wraps, a [NoTextError].
+func IsNoText(err error) bool {
+	var n *NoTextError
+	return errors.As(err, &n)
+}
+
 // RateLimitError says the provider refused the call for now and when to try again.
 type RateLimitError struct {
 	// RetryAfter is how long to wait; zero when the provider gave no advice.

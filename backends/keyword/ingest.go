@@ -14,8 +14,8 @@ import (
 	"github.com/osa-archive/osa/backends/internal/batchwrite"
 )
 
-// Prepare has nothing to do outside the database: it only gives a doc without text a permanent
-// error.
+// Prepare has nothing to do outside the database: it only gives a doc without text an
+// [indexerr.NoTextError].
 func (b *Backend) Prepare(_ context.Context, docs []backends.Document) []error {
 	errs := make([]error, len(docs))
 	for i, d := range docs {
@@ -27,7 +27,7 @@ func (b *Backend) Prepare(_ context.Context, docs []backends.Document) []error {
 }
 
 func (b *Backend) errNoText() error {
-	return indexerr.Permanentf("record has no text to index in fields %s or any other top-level string field",
+	return indexerr.NoTextf("record has no text to index in fields %s or any other top-level string field",
 		strings.Join(b.cfg.Text.Fields, ", "))
 }
 

@@ -153,7 +153,7 @@ func TestPrepare(t *testing.T) {
 	if errs[0] != nil || errs[2] != nil {
 		t.Fatalf("errs = %v", errs)
 	}
-	if !indexerr.IsPermanent(errs[1]) || !strings.Contains(errs[1].Error(), "record has no text to index in fields title, summary") {
+	if !indexerr.IsNoText(errs[1]) || !strings.Contains(errs[1].Error(), "record has no text to index in fields title, summary") {
 		t.Fatalf("errs[1] = %v", errs[1])
 	}
 }
@@ -214,7 +214,7 @@ func TestIngestBatch(t *testing.T) {
 		docs := testDocs(2, 1)
 		docs[0].Metadata = map[string]any{"nested": map[string]any{"title": "x"}}
 		errs := bundle.ingest(t, docs)
-		if !indexerr.IsPermanent(errs[0]) || errs[1] != nil {
+		if !indexerr.IsNoText(errs[0]) || errs[1] != nil {
 			t.Fatalf("errs = %v", errs)
 		}
 	})

@@ -20,7 +20,7 @@ import (
 
 // Prepare embeds the text of every doc in one [embed.Embedder.Embed] call (the embedder splits
 // it by its own input limit) and stores each vector in the doc's Embedding, and the text's hash
-// in its TextHash. A doc without text gets a permanent error and is not sent to the embedder; a
+// in its TextHash. A doc without text gets an [indexerr.NoTextError] and is not sent to the embedder; a
 // doc the embedder fails gets its error (classified by the embedder); an invalid vector (wrong
 // length, NaN, infinite or zero) is a permanent error.
 //
@@ -36,7 +36,7 @@ func (b *Backend) Prepare(ctx context.Context, docs []backends.Document) []error
 		docs[i].Embedding, docs[i].Unchanged = nil, false
 		text := backends.Text(docs[i].Metadata, b.cfg.Text)
 		if text == "" {
-			errs[i] = indexerr.Permanentf("record has no text to embed in fields %s or any other top-level string field",
+			errs[i] = indexerr.NoTextf("record has no text to embed in fields %s or any other top-level string field",
 				strings.Join(b.cfg.Text.Fields, ", "))
 			continue
 		}

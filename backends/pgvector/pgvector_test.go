@@ -201,7 +201,7 @@ func TestPrepare(t *testing.T) {
 		if errs[0] != nil || errs[2] != nil {
 			t.Fatalf("errs = %v", errs)
 		}
-		if !indexerr.IsPermanent(errs[1]) || !strings.Contains(errs[1].Error(), "record has no text to embed in fields title, summary") {
+		if !indexerr.IsNoText(errs[1]) || !strings.Contains(errs[1].Error(), "record has no text to embed in fields title, summary") {
 			t.Fatalf("errs[1] = %v", errs[1])
 		}
 		if texts := bundle.embedder.lastCall(); len(texts) != 2 {

@@ -103,6 +103,7 @@ type action struct {
 	stale   bool               // every job is older than the record: the newer version's job indexes it
 	doc     *backends.Document // the document to write when !delete
 	nextDoc *backends.Document // with a next generation, the document prepared for its table
+	empty   string             // why the record has no text the backend can index; "" when it has
 	err     error              // the record's result
 }
 
@@ -138,7 +139,7 @@ func (x *indexer) runBatch(ctx context.Context, jobs []*river.Job[IndexRecordArg
 	if err == nil {
 		now := time.Now()
 		for _, a := range p.acts {
-			if a.written && !a.delete {
+			if a.written && !a.delete && a.empty == "" {
 				fresh = append(fresh, now.Sub(a.changed))
 			}
 		}
@@ -192,6 +193,11 @@ func (x *indexer) plan(ctx context.Context, jobs []*river.Job[IndexRecordArgs]) 
 	if len(docs) > 0 {
 		started := time.Now()
 		for i, err := range x.backend.Prepare(ctx, docs) {
+			if indexerr.IsNoText(err) {
+				// Not a failure: the backend holds no row for this version, and its state says why.
+				docActs[i].empty = err.Error()
+				continue
+			}
 			docActs[i].err = err
 		}
 		for i, a := range docActs {
@@ -214,7 +220,7 @@ func (x *indexer) prepareNext(ctx context.Context, acts []*action) {
 		of   []*action
 	)
 	for _, a := range acts {
-		if a.err == nil {
+		if a.err == nil && a.empty == "" {
 			docs = append(docs, backends.Document{RecordID: a.doc.RecordID, Version: a.doc.Version, Metadata: a.doc.Metadata})
 			of = append(of, a)
 		}
@@ -311,6 +317,10 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 			case a.delete || !ok || cur.Deleted || cur.Version != a.version:
 				// Changed since the plan was made: the change enqueued a newer job.
 				continue
+			case a.empty != "":
+				// No text to index: the backend must not keep an older version's row.
+				deletes = append(deletes, a.id)
+				done = append(done, a)
 			default:
 				a.changed = cur.Changed
 				docs = append(docs, *a.doc)
@@ -349,7 +359,7 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 		marks := make([]indexstate.Done, len(done))
 		for i, a := range done {
 			a.written = true
-			marks[i] = indexstate.Done{RecordID: a.id, Version: a.version, Attempt: a.attempt, Deleted: a.delete}
+			marks[i] = indexstate.Done{RecordID: a.id, Version: a.version, Attempt: a.attempt, Deleted: a.delete, Empty: a.empty}
 		}
 		return indexstate.MarkDone(ctx, tx, x.backend.Name(), marks)
 	})
@@ -397,7 +407,7 @@ func (x *indexer) writeShadow(ctx context.Context, tx pgx.Tx, done []*action, de
 	)
 	for _, a := range done {
 		switch {
-		case a.delete:
+		case a.delete || a.empty != "": // removed from the shadow with deletes
 		case x.nextGen:
 			docs = append(docs, *a.nextDoc)
 		default:
@@ -487,8 +497,13 @@ func (x *indexer) recordFailures(ctx context.Context, jobs []*river.Job[IndexRec
 			snooze *snoozed
 		)
 		isSnooze := errors.As(err, &snooze)
+		isCancel := errors.As(err, &cancel)
+		msg := err.Error()
+		if isCancel && cancel.Unwrap() != nil {
+			msg = cancel.Unwrap().Error() // not River's "JobCancelError: " prefix
+		}
 		fs = append(fs, indexstate.Failure{RecordID: j.Args.RecordID, Version: j.Args.Version, Attempt: j.Attempt,
-			Error: err.Error(), Final: !isSnooze && (errors.As(err, &cancel) || j.Attempt >= j.MaxAttempts), Snoozed: isSnooze})
+			Error: msg, Final: !isSnooze && (isCancel || j.Attempt >= j.MaxAttempts), Snoozed: isSnooze})
 	}
 	if err := indexstate.RecordFailures(context.WithoutCancel(ctx), x.pool, x.backend.Name(), fs); err != nil {
 		x.logger.WarnContext(ctx, "jobs: error recording index failures", "backend", x.backend.Name(), "error", err)

@@ -277,7 +277,7 @@ func (w *ChunkWorker) copyChunk(ctx context.Context, job *river.Job[ChunkArgs], 
 		switch {
 		case err == nil:
 			ready = append(ready, docs[i])
-		case !indexerr.IsPermanent(err):
+		case !indexerr.IsPermanent(err) && !indexerr.IsNoText(err):
 			return fmt.Errorf("error embedding record %s: %w", docs[i].RecordID, err)
 		}
 	}

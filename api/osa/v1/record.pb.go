@@ -39,6 +39,11 @@ const (
 	IndexState_INDEX_STATE_FAILED IndexState = 3
 	// The record was deleted and the backend has removed it.
 	IndexState_INDEX_STATE_DELETED IndexState = 4
+	// The record's version (indexed_version) has no text this backend can
+	// index, for example metadata without string fields; last_error says which
+	// fields it looked in. A terminal state, not a failure: nothing is retried,
+	// and filters still find the record.
+	IndexState_INDEX_STATE_EMPTY IndexState = 5
 )
 
 // Enum value maps for IndexState.
@@ -49,6 +54,7 @@ var (
 		2: "INDEX_STATE_INDEXED",
 		3: "INDEX_STATE_FAILED",
 		4: "INDEX_STATE_DELETED",
+		5: "INDEX_STATE_EMPTY",
 	}
 	IndexState_value = map[string]int32{
 		"INDEX_STATE_UNSPECIFIED": 0,
@@ -56,6 +62,7 @@ var (
 		"INDEX_STATE_INDEXED":     2,
 		"INDEX_STATE_FAILED":      3,
 		"INDEX_STATE_DELETED":     4,
+		"INDEX_STATE_EMPTY":       5,
 	}
 )
 
@@ -1008,14 +1015,15 @@ const file_osa_v1_record_proto_rawDesc = "" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\"b\n" +
 	"\x16GetIndexStatusResponse\x12\x10\n" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\x126\n" +
-	"\bstatuses\x18\x02 \x03(\v2\x1a.osa.v1.BackendIndexStatusR\bstatuses*\x8c\x01\n" +
+	"\bstatuses\x18\x02 \x03(\v2\x1a.osa.v1.BackendIndexStatusR\bstatuses*\xa3\x01\n" +
 	"\n" +
 	"IndexState\x12\x1b\n" +
 	"\x17INDEX_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13INDEX_STATE_PENDING\x10\x01\x12\x17\n" +
 	"\x13INDEX_STATE_INDEXED\x10\x02\x12\x16\n" +
 	"\x12INDEX_STATE_FAILED\x10\x03\x12\x17\n" +
-	"\x13INDEX_STATE_DELETED\x10\x042\xe3\x03\n" +
+	"\x13INDEX_STATE_DELETED\x10\x04\x12\x15\n" +
+	"\x11INDEX_STATE_EMPTY\x10\x052\xe3\x03\n" +
 	"\rRecordService\x12L\n" +
 	"\rPublishRecord\x12\x1c.osa.v1.PublishRecordRequest\x1a\x1d.osa.v1.PublishRecordResponse\x12O\n" +
 	"\x0ePublishRecords\x12\x1d.osa.v1.PublishRecordsRequest\x1a\x1e.osa.v1.PublishRecordsResponse\x12E\n" +
