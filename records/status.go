@@ -15,7 +15,7 @@ import (
 // reports pending at the current version, with what it holds as IndexedVersion.
 func (s *Store) IndexStatus(ctx context.Context, srn SRN, backends []string) (int, []indexstate.Status, error) {
 	if srn.Domain != s.cfg.Domain {
-		return 0, nil, ErrNotFound
+		return 0, nil, otherDomain(srn, s.cfg.Domain)
 	}
 	var (
 		version   int

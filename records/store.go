@@ -268,7 +268,7 @@ func scanRecord(row pgx.Row) (Record, error) {
 // (deleted_at reflects the record now). A record of another domain, or absent, is [ErrNotFound].
 func (s *Store) Get(ctx context.Context, srn SRN) (Record, error) {
 	if srn.Domain != s.cfg.Domain {
-		return Record{}, ErrNotFound
+		return Record{}, otherDomain(srn, s.cfg.Domain)
 	}
 	r, err := scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordColumns+` FROM records WHERE id = $1`, srn.ID))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -348,7 +348,7 @@ func decodePageToken(tok string) (uuid.UUID, error) {
 // a no-op; an unknown record is [ErrNotFound].
 func (s *Store) Delete(ctx context.Context, srn SRN) error {
 	if srn.Domain != s.cfg.Domain {
-		return ErrNotFound
+		return otherDomain(srn, s.cfg.Domain)
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var (

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -264,12 +265,14 @@ func (s *Service) plan(req *Request) (vec, kw backends.Searcher, mode Mode, err 
 		return nil, nil, 0, domainerr.Invalid("query", "is not valid UTF-8")
 	case n == 0:
 		return nil, nil, 0, domainerr.Invalid("query", "is required")
+	case strings.TrimSpace(req.Query) == "":
+		return nil, nil, 0, domainerr.Invalid("query", "is only spaces: send the words to search for")
 	case n > QueryMaxChars:
 		return nil, nil, 0, domainerr.Invalid("query", "is %d characters, over the limit of %d", n, QueryMaxChars)
 	}
 	switch {
 	case req.Limit < 0 || req.Limit > s.cfg.MaxLimit:
-		return nil, nil, 0, domainerr.Invalid("limit", "must be between 1 and %d (0 means %d), got %d", s.cfg.MaxLimit, LimitDefault, req.Limit)
+		return nil, nil, 0, s.InvalidLimit(req.Limit)
 	case req.Limit == 0:
 		req.Limit = LimitDefault
 	}
@@ -331,6 +334,12 @@ func (s *Service) plan(req *Request) (vec, kw backends.Searcher, mode Mode, err 
 		return nil, nil, 0, domainerr.Invalid("mode", "%s search needs a %v backend; configured: %v", mode, need, names(all))
 	}
 	return vec, kw, mode, nil
+}
+
+// InvalidLimit is the error of a limit out of range, stated as the API states the rule: 1 to
+// search.max_limit, and unset for LimitDefault.
+func (s *Service) InvalidLimit(got int) error {
+	return domainerr.Invalid("limit", "must be between 1 and %d (leave it unset for %d), got %d", s.cfg.MaxLimit, LimitDefault, got)
 }
 
 // names returns the names of bs.

@@ -52,7 +52,7 @@ func (s *searchService) Search(ctx context.Context, req *connect.Request[osav1.S
 	if m.Limit != nil {
 		// search.Request reads 0 as "the default"; a limit the client set to 0 is an error.
 		if *m.Limit < 1 {
-			return nil, domainerr.Invalid("limit", "must be at least 1, got %d", *m.Limit)
+			return nil, s.search.InvalidLimit(int(*m.Limit))
 		}
 		sr.Limit = int(*m.Limit)
 	}

@@ -38,6 +38,10 @@ the string. A dotted KEY reaches into nested objects: --filter sample.tissue=hea
   osa search atlas --json | jq -r '.hits[].srn'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("limit") && opts.Limit < 1 {
+				// The API's rule: a limit is 1..search.max_limit; leaving it out gives 20.
+				return fmt.Errorf("--limit must be at least 1 (leave it out for 20), got %d", opts.Limit)
+			}
 			switch m := sdk.SearchMode(mode); m {
 			case sdk.SearchVector, sdk.SearchKeyword, sdk.SearchHybrid, sdk.SearchDefault:
 				opts.Mode = m
@@ -79,7 +83,7 @@ the string. A dotted KEY reaches into nested objects: --filter sample.tissue=hea
 	}
 	cf.add(cmd)
 	cmd.Flags().StringVar(&mode, "mode", "", "hybrid, vector or keyword (default: the server's choice, hybrid when it can)")
-	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "most hits to show, 1..100 (default 20)")
+	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "most hits to show, 1..100 (search.max_limit); left out, 20")
 	cmd.Flags().IntVar(&opts.Offset, "offset", 0, "skip this many best hits, to page")
 	cmd.Flags().StringVar(&opts.Backend, "backend", "", "backend to query (default: the first of the mode's kind)")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "KEY=VALUE the metadata must contain (repeatable)")
