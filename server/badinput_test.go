@@ -39,7 +39,7 @@ func TestBadInputThroughTheServer(t *testing.T) {
 		{"deeply nested metadata", "/osa.v1.RecordService/PublishRecord", "application/json", `{"metadata": ` + deep + `}`,
 			http.StatusBadRequest, "invalid_argument", "records.max_depth"},
 		{"oversized body", "/osa.v1.RecordService/PublishRecord", "application/json",
-			`{"metadata": {"title": "` + strings.Repeat("x", 100<<10) + `"}}`, http.StatusTooManyRequests, "resource_exhausted", ""},
+			`{"metadata": {"title": "` + strings.Repeat("x", 100<<10) + `"}}`, http.StatusBadRequest, "invalid_argument", "http.read_max_bytes"},
 		{"huge limit", "/osa.v1.SearchService/Search", "application/json", `{"query": "x", "limit": 2147483647}`,
 			http.StatusBadRequest, "invalid_argument", "limit"},
 		{"huge offset", "/osa.v1.SearchService/Search", "application/json", `{"query": "x", "offset": 2147483647}`,

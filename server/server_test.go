@@ -232,8 +232,14 @@ func TestRequestSizeLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = client.PublishRecord(context.Background(), connect.NewRequest(&osav1.PublishRecordRequest{Metadata: meta}))
-	if connect.CodeOf(err) != connect.CodeResourceExhausted {
-		t.Fatalf("oversized request: %v, want resource_exhausted", err)
+	if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "http.read_max_bytes") {
+		t.Fatalf("oversized request: %v, want invalid_argument naming http.read_max_bytes", err)
+	}
+	// Over gRPC too, in its own protocol.
+	grpcClient := osav1connect.NewRecordServiceClient(h2cClient(), b.baseURL, connect.WithGRPC())
+	_, err = grpcClient.PublishRecord(context.Background(), connect.NewRequest(&osav1.PublishRecordRequest{Metadata: meta}))
+	if connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("oversized gRPC request: %v, want invalid_argument", err)
 	}
 }
 

@@ -66,8 +66,8 @@ type RecordServiceClient interface {
 	//
 	// Errors: InvalidArgument when metadata is missing, larger than
 	// records.max_metadata_bytes, nested deeper than records.max_depth, or when
-	// only one of source/source_id is set; ResourceExhausted when the request
-	// body is larger than http.read_max_bytes;
+	// only one of source/source_id is set, or when the request body is larger
+	// than http.read_max_bytes;
 	// Unauthenticated, PermissionDenied, Unavailable as for the service.
 	PublishRecord(context.Context, *connect.Request[v1.PublishRecordRequest]) (*connect.Response[v1.PublishRecordResponse], error)
 	// PublishRecords publishes 1 to 1000 records in one transaction: either all
@@ -221,8 +221,8 @@ type RecordServiceHandler interface {
 	//
 	// Errors: InvalidArgument when metadata is missing, larger than
 	// records.max_metadata_bytes, nested deeper than records.max_depth, or when
-	// only one of source/source_id is set; ResourceExhausted when the request
-	// body is larger than http.read_max_bytes;
+	// only one of source/source_id is set, or when the request body is larger
+	// than http.read_max_bytes;
 	// Unauthenticated, PermissionDenied, Unavailable as for the service.
 	PublishRecord(context.Context, *connect.Request[v1.PublishRecordRequest]) (*connect.Response[v1.PublishRecordResponse], error)
 	// PublishRecords publishes 1 to 1000 records in one transaction: either all
