@@ -62,9 +62,10 @@ func (e *PublishManyError) Unwrap() error { return e.Err }
 // chunk as a whole, naming the first bad record (InvalidArgument, field
 // "records[i]…"), so PublishMany gives that record the error and sends the rest of the chunk
 // again, until the chunk is accepted. Nothing of a rejected chunk is stored, so no record is
-// published twice. A chunk over the server's size limits (ResourceExhausted, or a
+// published twice. A chunk over the server's size limits (a body over http.read_max_bytes, or a
 // records.max_batch below 1000) is split in halves and retried; the remaining chunks use the
-// smaller size. A single record over the request size limit gets ResourceExhausted.
+// smaller size. A single record over the request size limit gets the server's error, its
+// Field naming the record.
 //
 // Any other failure (Unauthenticated, PermissionDenied, Unavailable after the retries of
 // [WithRetry], a cancelled context…) stops the call: the records of the failing chunk and of
@@ -153,7 +154,9 @@ func (p *publisher) publish(ctx context.Context, idx []int) error {
 		if !errors.As(err, &e) {
 			return err
 		}
-		tooLarge := e.Code == CodeResourceExhausted || (e.Code == CodeInvalidArgument && e.Field == "records")
+		// Over the request size (the server names the field body, or a server before that answered
+		// resource_exhausted) or over records.max_batch (the field records).
+		tooLarge := e.Code == CodeResourceExhausted || (e.Code == CodeInvalidArgument && (e.Field == "records" || e.Field == "body"))
 		switch {
 		case tooLarge && len(idx) > 1:
 			half := len(idx) / 2
@@ -162,8 +165,10 @@ func (p *publisher) publish(ctx context.Context, idx []int) error {
 				return err
 			}
 			return p.publish(ctx, idx[half:])
-		case e.Code == CodeResourceExhausted:
-			p.results[idx[0]].Err = e.reindexed(0, idx[0])
+		case e.Code == CodeResourceExhausted || tooLarge && e.Field == "body":
+			c := *e
+			c.Field = fmt.Sprintf("records[%d]", idx[0])
+			p.results[idx[0]].Err = &c
 			return nil
 		case e.Code == CodeInvalidArgument:
 			j, ok := recordOf(e.Field)

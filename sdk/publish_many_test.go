@@ -98,15 +98,16 @@ func TestPublishManySplits(t *testing.T) {
 	params[321].Metadata = map[string]any{"text": strings.Repeat("y", 100<<10)} // over read_max_bytes alone
 	results, err := c.PublishMany(ctx, params)
 	var pe *sdk.PublishManyError
-	if !errors.As(err, &pe) || pe.Failed != 1 || !errors.Is(err, sdk.ErrResourceExhausted) {
+	if !errors.As(err, &pe) || pe.Failed != 1 || !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Fatalf("PublishMany error = %v, want one record over the size limit", err)
 	}
 	for i, r := range results {
 		switch {
 		case i == 321:
 			var e *sdk.Error
-			if !errors.As(r.Err, &e) || e.Code != sdk.CodeResourceExhausted || e.Field != "records[321]" {
-				t.Fatalf("result 321 = %+v, want resource_exhausted naming records[321]", r)
+			if !errors.As(r.Err, &e) || e.Code != sdk.CodeInvalidArgument || e.Field != "records[321]" ||
+				!strings.Contains(e.Message, "http.read_max_bytes") {
+				t.Fatalf("result 321 = %+v, want invalid_argument naming records[321] and http.read_max_bytes", r)
 			}
 		case r.Err != nil || r.SRN == "":
 			t.Fatalf("result %d = %+v, want published", i, r)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -16,10 +17,9 @@ func limitBody(max int64, next http.Handler) http.Handler {
 	ew := connect.NewErrorWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max && ew.IsSupported(r) {
-			err := connect.NewError(connect.CodeInvalidArgument, fmt.Errorf(
-				"the request body is %d bytes, over the limit of %d (http.read_max_bytes): send less per call, "+
-					"such as fewer records per PublishRecords", r.ContentLength, max))
-			_ = ew.Write(w, r, err)
+			reason := fmt.Sprintf("the request body is %d bytes, over the limit of %d (http.read_max_bytes): send less "+
+				"per call, such as fewer records per PublishRecords", r.ContentLength, max)
+			_ = ew.Write(w, r, invalidArgument(errors.New(reason), "body", reason))
 			return
 		}
 		next.ServeHTTP(w, r)
