@@ -201,51 +201,27 @@ func (s *Server) applyBackends(ctx context.Context, desired []config.Backend, al
 		for i, c := range plan {
 			switch c.action {
 			case actionAdded:
-				settings, err := config.EncodeBackend(c.desired)
-				if err != nil {
+				if plan[i].reindexID, err = s.buildGeneration(ctx, tx, c, built[c.name]); err != nil {
 					return err
 				}
-				gen, err := catalog.NextGeneration(ctx, tx, c.name)
-				if err != nil {
-					return err
-				}
-				if err := catalog.Put(ctx, tx, catalog.Entry{Name: c.name, Generation: gen, Kind: c.desired.Kind,
-					Settings: settings, State: catalog.Building, Position: c.index}); err != nil {
-					return err
-				}
-				r, err := reindex.StartTx(ctx, s.river.Client, tx, built[c.name], gen)
-				if err != nil {
-					return fmt.Errorf("error starting the backfill of backend %q: %w", c.name, err)
-				}
-				plan[i].reindexID = r.ID
 			case actionChanged:
-				settings, err := config.EncodeBackend(c.desired)
-				if err != nil {
-					return err
-				}
-				if !c.needsRebuild {
-					e := *c.current
-					e.Settings, e.Position = settings, c.index
-					if err := catalog.Put(ctx, tx, e); err != nil {
+				if c.needsRebuild {
+					// The next generation, built beside the live one, which keeps serving and being
+					// written until the rebuild swaps the new table in.
+					if plan[i].reindexID, err = s.buildGeneration(ctx, tx, c, built[c.name]); err != nil {
 						return err
 					}
 					continue
 				}
-				// The next generation, built beside the live one, which keeps serving and being
-				// written until the rebuild swaps the new table in.
-				gen, err := catalog.NextGeneration(ctx, tx, c.name)
+				settings, err := config.EncodeBackend(c.desired)
 				if err != nil {
 					return err
 				}
-				if err := catalog.Put(ctx, tx, catalog.Entry{Name: c.name, Generation: gen, Kind: c.desired.Kind,
-					Settings: settings, State: catalog.Building, Position: c.index}); err != nil {
+				e := *c.current
+				e.Settings, e.Position = settings, c.index
+				if err := catalog.Put(ctx, tx, e); err != nil {
 					return err
 				}
-				r, err := reindex.StartTx(ctx, s.river.Client, tx, built[c.name], gen)
-				if err != nil {
-					return fmt.Errorf("error starting the rebuild of backend %q: %w", c.name, err)
-				}
-				plan[i].reindexID = r.ID
 			case actionRemoved:
 				if err := catalog.Retire(ctx, tx, c.name); err != nil {
 					return err
@@ -270,6 +246,28 @@ func (s *Server) applyBackends(ctx context.Context, desired []config.Backend, al
 			"again every catalog.poll_interval", "error", err)
 	}
 	return plan, true, nil
+}
+
+// buildGeneration puts c's desired settings in tx as the backend's new building generation (its
+// first, for an added backend) and starts the rebuild that fills it, returning the rebuild's id.
+func (s *Server) buildGeneration(ctx context.Context, tx pgx.Tx, c backendChange, b backends.Backend) (int64, error) {
+	settings, err := config.EncodeBackend(c.desired)
+	if err != nil {
+		return 0, err
+	}
+	gen, err := catalog.NextGeneration(ctx, tx, c.name)
+	if err != nil {
+		return 0, err
+	}
+	if err := catalog.Put(ctx, tx, catalog.Entry{Name: c.name, Generation: gen, Kind: c.desired.Kind,
+		Settings: settings, State: catalog.Building, Position: c.index}); err != nil {
+		return 0, err
+	}
+	r, err := reindex.StartTx(ctx, s.river.Client, tx, b, gen)
+	if err != nil {
+		return 0, fmt.Errorf("error starting the rebuild of backend %q: %w", c.name, err)
+	}
+	return r.ID, nil
 }
 
 // probe checks that b can index a document: an added backend's embedder answers, with vectors
