@@ -69,5 +69,5 @@ func (s *Server) routes() http.Handler {
 	if s.ui != nil {
 		mux.Handle(riverUIPrefix+"/", auth.riverUI(s.ui))
 	}
-	return limitBody(int64(s.cfg.HTTP.ReadMaxBytes), mux)
+	return explainStatus(limitBody(int64(s.cfg.HTTP.ReadMaxBytes), mux))
 }
