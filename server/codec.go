@@ -10,7 +10,9 @@ import (
 
 // strictJSON is Connect's JSON codec, except that a field the API does not have is an error
 // naming it, not silently dropped: a misspelt "sourceId" must not publish a record without its
-// source id. (The binary protobuf codec keeps the usual forward compatibility.)
+// source id. Its errors say what to send instead (codec_hints.go), and a top-level enum value
+// may be given by its short form ("keyword" for SEARCH_MODE_KEYWORD). (The binary protobuf codec
+// keeps the usual forward compatibility.)
 type strictJSON struct{}
 
 // Name implements connect.Codec; it replaces the built-in "json" codec.
@@ -34,5 +36,17 @@ func (strictJSON) Unmarshal(data []byte, m any) error {
 	if len(data) == 0 {
 		return errors.New("the request body is empty: want a JSON object")
 	}
-	return protojson.UnmarshalOptions{}.Unmarshal(data, pm)
+	md := pm.ProtoReflect().Descriptor()
+	err := protojson.UnmarshalOptions{}.Unmarshal(data, pm)
+	if err != nil && badEnumRe.MatchString(err.Error()) {
+		// "mode": "keyword" for SEARCH_MODE_KEYWORD: the short spellings are accepted too.
+		if fixed, ok := enumAliases(data, md); ok {
+			proto.Reset(pm)
+			err = protojson.UnmarshalOptions{}.Unmarshal(fixed, pm)
+		}
+	}
+	if err != nil {
+		return explainDecodeError(err, md)
+	}
+	return nil
 }
