@@ -99,6 +99,9 @@ func (FinishArgs) InsertOpts() river.InsertOpts {
 
 const reindexColumns = `id, backend, state, total, done, COALESCE(error, ''), started_at, finished_at`
 
+// runningSQL reads the running rebuild of backend $1 (at most one runs: reindexes_one_running).
+const runningSQL = `SELECT ` + reindexColumns + ` FROM reindexes WHERE backend = $1 AND state = 'running'`
+
 func scanReindex(row pgx.Row) (Reindex, error) {
 	var r Reindex
 	err := row.Scan(&r.ID, &r.Backend, &r.State, &r.Total, &r.Done, &r.Error, &r.StartedAt, &r.FinishedAt)
@@ -128,7 +131,7 @@ func StartTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, b bac
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('osa.reindex.' || $1, 0))`, b.Name()); err != nil {
 		return Reindex{}, err
 	}
-	r, err := scanReindex(tx.QueryRow(ctx, `SELECT `+reindexColumns+` FROM reindexes WHERE backend = $1 AND state = 'running'`, b.Name()))
+	r, err := scanReindex(tx.QueryRow(ctx, runningSQL, b.Name()))
 	if err == nil || !errors.Is(err, pgx.ErrNoRows) {
 		return r, err
 	}
@@ -155,7 +158,7 @@ func Get(ctx context.Context, pool *pgxpool.Pool, id int64) (Reindex, error) {
 
 // RunningFor returns the rebuild of backend that is running, and whether there is one.
 func RunningFor(ctx context.Context, pool *pgxpool.Pool, backend string) (Reindex, bool, error) {
-	r, err := scanReindex(pool.QueryRow(ctx, `SELECT `+reindexColumns+` FROM reindexes WHERE backend = $1 AND state = 'running'`, backend))
+	r, err := scanReindex(pool.QueryRow(ctx, runningSQL, backend))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Reindex{}, false, nil
 	}
