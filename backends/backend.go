@@ -21,7 +21,9 @@
 //     during the rebuild is missed.
 //  3. [Rebuilder.IndexShadow] builds the search index once, without blocking those writes.
 //  4. [Rebuilder.SwapShadow] replaces the live table by the shadow in the caller's transaction;
-//     searches wait for it only while it commits.
+//     searches wait for it only while it commits. The replaced table is dropped, or, when the
+//     rebuild built a new generation of the backend, kept as the old generation's retired table
+//     until the catalog drops it.
 //  5. After the swap the indexer writes the live table alone; [Rebuilder.DropShadow] discards the
 //     shadow of an abandoned or failed rebuild instead.
 package backends
@@ -127,12 +129,19 @@ type Rebuilder interface {
 	IndexShadow(ctx context.Context, pool *pgxpool.Pool) error
 	// SwapShadow replaces the live table by the shadow table in tx: it locks the live table,
 	// then the shadow (ACCESS EXCLUSIVE, which blocks searches and writes until tx ends), drops
-	// the live table and renames the shadow, its search index and its primary key to the live
-	// names. It fails, and tx is then aborted, when the shadow table or its valid search index is
-	// missing, or when a lock is not granted within 2 s (or the transaction's shorter
-	// lock_timeout): a long transaction on either table is in the way, and the caller should
-	// roll back and try again. Commit tx promptly.
-	SwapShadow(ctx context.Context, tx pgx.Tx) error
+	// the live table, or keeps it as generation retireAs's retired table when retireAs is not 0,
+	// and renames the shadow, its search index and its primary key to the live names. It returns
+	// the retired tables' names (none when the live table is dropped or missing). It fails, and
+	// tx is then aborted, when the shadow table or its valid search index is missing, or when a
+	// lock is not granted within 2 s (or the transaction's shorter lock_timeout): a long
+	// transaction on either table is in the way, and the caller should roll back and try again.
+	// Commit tx promptly.
+	SwapShadow(ctx context.Context, tx pgx.Tx, retireAs int) ([]string, error)
+	// Retire renames the live tables to generation's retired tables in tx (vec_x to
+	// vec_x_retired_2), out of the way of writers, searches and a later backend of the same
+	// name, and returns their names; none when there is no live table. The catalog drops them
+	// after catalog.retire_after.
+	Retire(ctx context.Context, tx pgx.Tx, generation int) ([]string, error)
 	// DropShadow drops the shadow table in tx, if it exists.
 	DropShadow(ctx context.Context, tx pgx.Tx) error
 	// ShadowExists reports whether the shadow table exists.

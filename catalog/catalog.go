@@ -146,10 +146,24 @@ func NextGeneration(ctx context.Context, tx pgx.Tx, name string) (int, error) {
 // ErrNotFound is returned for a backend the catalog does not hold.
 var ErrNotFound = errors.New("no such backend in the catalog")
 
-// Retire makes every current generation of backend name retiring (the backend is removed).
-func Retire(ctx context.Context, db DB, name string) error {
-	tag, err := db.Exec(ctx, `UPDATE backend_catalog SET state = 'retiring', updated_at = now() WHERE name = $1 AND state <> 'retiring'`,
-		name)
+// Retirement is what becomes of a generation that turns retiring: its tables, renamed out of the
+// way ([backends.Rebuilder.Retire]), are kept for After, then dropped with its row
+// ([DropRetired]).
+type Retirement struct {
+	// After is how long the tables are kept (catalog.retire_after); 0 drops them at the next
+	// [DropRetired].
+	After time.Duration
+	// Tables are the retired tables' names.
+	Tables []string
+}
+
+// Retire makes every current generation of backend name retiring in tx (the backend is removed);
+// generation's row gets r, the others none. Call it under [Lock].
+func Retire(ctx context.Context, tx pgx.Tx, name string, generation int, r Retirement) error {
+	tag, err := tx.Exec(ctx, `UPDATE backend_catalog SET state = 'retiring', updated_at = now(),
+		retire_at = now() + $3 * interval '1 microsecond',
+		retired_tables = CASE WHEN generation = $2 THEN $4::text[] ELSE '{}' END
+		WHERE name = $1 AND state <> 'retiring'`, name, generation, r.After.Microseconds(), tables(r))
 	if err != nil {
 		return fmt.Errorf("error retiring backend %q: %w", name, err)
 	}
@@ -159,18 +173,89 @@ func Retire(ctx context.Context, db DB, name string) error {
 	return nil
 }
 
+// tables is r.Tables, never nil (a NOT NULL array).
+func tables(r Retirement) []string {
+	if r.Tables == nil {
+		return []string{}
+	}
+	return r.Tables
+}
+
 // Promote makes the building generation of backend name live and its live generation, if any,
-// retiring, in tx (the transaction that swaps the built table in); a backend with no building
-// generation is left as it is.
-func Promote(ctx context.Context, tx pgx.Tx, name string) error {
-	if _, err := tx.Exec(ctx, `UPDATE backend_catalog SET state = 'retiring', updated_at = now()
+// retiring with r, in tx (the transaction that swaps the built table in); a backend with no
+// building generation is left as it is.
+func Promote(ctx context.Context, tx pgx.Tx, name string, r Retirement) error {
+	if _, err := tx.Exec(ctx, `UPDATE backend_catalog SET state = 'retiring', updated_at = now(),
+		    retire_at = now() + $2 * interval '1 microsecond', retired_tables = $3
 		WHERE name = $1 AND state = 'live' AND EXISTS (SELECT 1 FROM backend_catalog WHERE name = $1 AND state = 'building')`,
-		name); err != nil {
+		name, r.After.Microseconds(), tables(r)); err != nil {
 		return fmt.Errorf("error retiring the live generation of backend %q: %w", name, err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE backend_catalog SET state = 'live', updated_at = now()
 		WHERE name = $1 AND state = 'building'`, name); err != nil {
 		return fmt.Errorf("error making backend %q live: %w", name, err)
+	}
+	return nil
+}
+
+// Dropped is a retired generation whose tables [DropRetired] dropped.
+type Dropped struct {
+	Name       string
+	Generation int
+	Tables     []string
+}
+
+// DropRetired drops the tables of every retiring generation whose retire_at has passed, and
+// deletes its row, in one transaction under [Lock], and returns what it dropped. Every process
+// calls it as it follows the catalog; they take turns, and a dropped generation is gone for the
+// next.
+func DropRetired(ctx context.Context, db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}) ([]Dropped, error) {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	// Most calls find nothing: look before taking the lock.
+	var due bool
+	if err := tx.QueryRow(ctx, dueSQL).Scan(&due); err != nil || !due {
+		return nil, wrapDrop(err)
+	}
+	if err := Lock(ctx, tx); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `DELETE FROM backend_catalog WHERE state = 'retiring' AND retire_at <= now()
+		RETURNING name, generation, retired_tables`)
+	if err != nil {
+		return nil, wrapDrop(err)
+	}
+	var (
+		out []Dropped
+		d   Dropped
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&d.Name, &d.Generation, &d.Tables}, func() error {
+		out = append(out, d)
+		return nil
+	}); err != nil {
+		return nil, wrapDrop(err)
+	}
+	for _, d := range out {
+		for _, t := range d.Tables {
+			if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{t}.Sanitize()); err != nil {
+				return nil, fmt.Errorf("error dropping table %s of retired generation %d of backend %q: %w", t, d.Generation, d.Name, err)
+			}
+		}
+	}
+	return out, wrapDrop(tx.Commit(ctx))
+}
+
+// dueSQL reports whether a retiring generation is due to be dropped.
+const dueSQL = `SELECT EXISTS (SELECT 1 FROM backend_catalog WHERE state = 'retiring' AND retire_at <= now())`
+
+func wrapDrop(err error) error {
+	if err != nil {
+		return fmt.Errorf("error dropping retired generations: %w", err)
 	}
 	return nil
 }

@@ -3,7 +3,9 @@ package catalog_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -52,14 +54,20 @@ func TestCatalog(t *testing.T) {
 		if err != nil || len(targets) != 3 || targets[2] != (catalog.Target{Name: "c", MaxAttempts: 7}) {
 			t.Errorf("Targets: %+v, %v; want a, b and the building c, max_attempts 7", targets, err)
 		}
-		return catalog.Promote(ctx, tx, "c")
+		return catalog.Promote(ctx, tx, "c", catalog.Retirement{})
 	})
-	if err := catalog.Retire(ctx, pool, "a"); err != nil {
+	if _, err := pool.Exec(ctx, `CREATE TABLE t_a_1 (id int)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := catalog.Retire(ctx, pool, "a"); !errors.Is(err, catalog.ErrNotFound) {
-		t.Fatalf("Retire of a retired backend: %v, want ErrNotFound", err)
-	}
+	inTx(func(tx pgx.Tx) error {
+		return catalog.Retire(ctx, tx, "a", 1, catalog.Retirement{Tables: []string{"t_a_1"}})
+	})
+	inTx(func(tx pgx.Tx) error {
+		if err := catalog.Retire(ctx, tx, "a", 1, catalog.Retirement{}); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("Retire of a retired backend: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
 	// The next generation of b, built beside its live one: one target, then live, and the old one retiring.
 	inTx(func(tx pgx.Tx) error {
 		e := entry("b")
@@ -71,7 +79,7 @@ func TestCatalog(t *testing.T) {
 		if err != nil || len(targets) != 2 || targets[0] != (catalog.Target{Name: "b", MaxAttempts: 9}) {
 			t.Errorf("Targets with a building generation: %+v, %v; want b once, with the new max_attempts", targets, err)
 		}
-		return catalog.Promote(ctx, tx, "b")
+		return catalog.Promote(ctx, tx, "b", catalog.Retirement{After: time.Hour, Tables: []string{"t_b_1"}})
 	})
 	got, err = catalog.Load(ctx, pool)
 	if err != nil || len(got) != 2 || got[0].Name != "b" || got[0].Generation != 2 || got[0].State != catalog.Live ||
@@ -88,4 +96,25 @@ func TestCatalog(t *testing.T) {
 		}
 		return nil
 	})
+	// a's retirement is due (retire_after 0), b's generation 1 is not (1h): only a's table and row go.
+	if _, err := pool.Exec(ctx, `CREATE TABLE t_b_1 (id int)`); err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := catalog.DropRetired(ctx, pool)
+	if err != nil || len(dropped) != 1 || dropped[0].Name != "a" || dropped[0].Generation != 1 ||
+		!slices.Equal(dropped[0].Tables, []string{"t_a_1"}) {
+		t.Fatalf("DropRetired: %+v, %v; want a's generation 1 and its table", dropped, err)
+	}
+	var left []string
+	if err := pool.QueryRow(ctx, `SELECT array_agg(relname::text ORDER BY relname) FROM pg_class WHERE relname IN ('t_a_1', 't_b_1')`).Scan(&left); err != nil ||
+		!slices.Equal(left, []string{"t_b_1"}) {
+		t.Fatalf("tables after DropRetired: %v, %v; want t_b_1 only", left, err)
+	}
+	var rows int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM backend_catalog WHERE state = 'retiring'`).Scan(&rows); err != nil || rows != 1 {
+		t.Fatalf("retiring rows after DropRetired: %d, %v; want 1 (b's generation 1)", rows, err)
+	}
+	if dropped, err := catalog.DropRetired(ctx, pool); err != nil || len(dropped) != 0 {
+		t.Fatalf("DropRetired again: %+v, %v; want nothing", dropped, err)
+	}
 }

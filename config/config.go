@@ -111,6 +111,9 @@ const (
 	CatalogPollIntervalDefault = 2 * time.Second
 	CatalogPollIntervalMin     = 100 * time.Millisecond
 	CatalogPollIntervalMax     = time.Minute
+	CatalogRetireAfterDefault  = 24 * time.Hour
+	CatalogRetireAfterMin      = 0
+	CatalogRetireAfterMax      = 90 * 24 * time.Hour
 
 	RiverUIEnabledDefault = true
 
@@ -358,6 +361,10 @@ type Catalog struct {
 	// PollInterval is how often a process reads the catalog to start or stop the backends it
 	// changed, 100ms..1m: a change applies everywhere within it. Defaults to 2s.
 	PollInterval time.Duration `koanf:"poll_interval"`
+	// RetireAfter is how long a retired generation keeps its table (renamed, e.g. vec_x_retired_2)
+	// after a rebuild replaced it or its backend was removed, 0s..2160h (90 days); then a process
+	// following the catalog drops it. 0s drops it at the next poll. Defaults to 24h.
+	RetireAfter time.Duration `koanf:"retire_after"`
 }
 
 // RiverUI configures the River UI.
@@ -447,7 +454,7 @@ func Default() *Config {
 			MaxLimit:      MaxLimitDefault,
 			MaxOffset:     MaxOffsetDefault,
 		},
-		Catalog: Catalog{PollInterval: CatalogPollIntervalDefault},
+		Catalog: Catalog{PollInterval: CatalogPollIntervalDefault, RetireAfter: CatalogRetireAfterDefault},
 		RiverUI: RiverUI{Enabled: RiverUIEnabledDefault},
 		Auth:    Auth{PublicRead: PublicReadDefault, Tokens: []Token{}},
 		Tracing: Tracing{ServiceName: TracingServiceNameDefault},

@@ -45,6 +45,10 @@ func (c *Config) Validate() error {
 		p.add("catalog.poll_interval", "%s is out of range (%s..%s)", formatDuration(d),
 			formatDuration(CatalogPollIntervalMin), formatDuration(CatalogPollIntervalMax))
 	}
+	if d := c.Catalog.RetireAfter; d < CatalogRetireAfterMin || d > CatalogRetireAfterMax {
+		p.add("catalog.retire_after", "%s is out of range (%s..%s)", formatDuration(d),
+			formatDuration(CatalogRetireAfterMin), formatDuration(CatalogRetireAfterMax))
+	}
 	c.Dev.validate(&p)
 	c.Auth.validate(&p)
 	if c.Tracing.ServiceName == "" {

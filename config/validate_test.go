@@ -54,6 +54,7 @@ func TestLoadInvalidValue(t *testing.T) {
 		{"MaxBatch", nil, []string{"records.max_batch=0"}, `config: records.max_batch: 0 is out of range (1..10000)`},
 		{"EfSearch", nil, []string{"search.ef_search=0"}, `config: search.ef_search: 0 is out of range (1..1000)`},
 		{"MaxOffset", nil, []string{"search.max_offset=-1"}, `config: search.max_offset: -1 is out of range`},
+		{"RetireAfter", nil, []string{"catalog.retire_after=-1s"}, `config: catalog.retire_after: -1s is out of range (0s..2160h)`},
 		{"DevPort", nil, []string{"dev.port=70000"}, `config: dev.port: 70000 is out of range (0..65535)`},
 		{"DevSize", nil, []string{"dev.work_mem=lots"}, `config: dev.work_mem: "lots" is not a Postgres size`},
 		{"RescueAfter", nil, []string{"worker.rescue_after=3m"},

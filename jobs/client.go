@@ -24,6 +24,8 @@ type Config struct {
 	Pipeline pipeline.Config
 	// Harvest configures the harvests of sources.
 	Harvest harvest.Config
+	// Reindex configures rebuilds.
+	Reindex reindex.Config
 	// Store configures the record store harvest chunks publish through: the API's settings.
 	Store records.StoreConfig
 
@@ -139,7 +141,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*Client, er
 	if err != nil {
 		return nil, err
 	}
-	rebuilds, err := reindex.Register(rc, pool, rebuildTargets(cfg.Pipeline.Backends), logger)
+	rebuilds, err := reindex.Register(rc, cfg.Reindex, pool, rebuildTargets(cfg.Pipeline.Backends), logger)
 	if err != nil {
 		return nil, err
 	}

@@ -258,7 +258,8 @@ func describe(bs []builtBackend) []string {
 	return out
 }
 
-// followCatalog reloads the catalog every catalog.poll_interval until ctx ends.
+// followCatalog reloads the catalog every catalog.poll_interval until ctx ends, and drops the
+// tables of retired generations whose catalog.retire_after has passed.
 func (s *Server) followCatalog(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Catalog.PollInterval)
 	defer t.Stop()
@@ -271,6 +272,24 @@ func (s *Server) followCatalog(ctx context.Context) {
 				s.logger.WarnContext(ctx, "server: error following the backend catalog; trying again", "error", err,
 					"retry_in", s.cfg.Catalog.PollInterval)
 			}
+			s.dropRetired(ctx)
 		}
+	}
+}
+
+// dropRetired drops the tables of the retired generations that are due (catalog.DropRetired),
+// logging each.
+func (s *Server) dropRetired(ctx context.Context) {
+	dropped, err := catalog.DropRetired(ctx, s.pool)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "server: error dropping retired backend tables; trying again", "error", err,
+				"retry_in", s.cfg.Catalog.PollInterval)
+		}
+		return
+	}
+	for _, d := range dropped {
+		s.logger.InfoContext(ctx, "server: retired generation dropped after catalog.retire_after", "backend", d.Name,
+			"generation", d.Generation, "tables", strings.Join(d.Tables, ", "), "retire_after", s.cfg.Catalog.RetireAfter)
 	}
 }

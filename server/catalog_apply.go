@@ -86,7 +86,8 @@ func planBackends(entries []catalog.Entry, desired []config.Backend) ([]backendC
 	for i, e := range entries {
 		if !slices.ContainsFunc(desired, func(d config.Backend) bool { return d.Name == e.Name }) &&
 			!slices.ContainsFunc(out, func(c backendChange) bool { return c.name == e.Name }) {
-			out = append(out, backendChange{name: e.Name, action: actionRemoved, index: -1, current: &entries[i]})
+			building := slices.ContainsFunc(entries, func(o catalog.Entry) bool { return o.Name == e.Name && o.State == catalog.Building })
+			out = append(out, backendChange{name: e.Name, action: actionRemoved, index: -1, current: &entries[i], building: building})
 		}
 	}
 	slices.SortFunc(out, func(a, b backendChange) int { return cmpString(a.name, b.name) })
@@ -119,6 +120,9 @@ func checkPlan(plan []backendChange, allowRemove bool) error {
 	var removed []string
 	for _, c := range plan {
 		switch {
+		case c.action == actionRemoved && c.building:
+			return domainerr.Invalid("document: backends", "backend %q is being built (a rebuild runs: osa backends "+
+				"list); remove it once it is live", c.name)
 		case c.action == actionRemoved:
 			removed = append(removed, c.name)
 		case c.action == actionChanged && c.building:
@@ -223,7 +227,7 @@ func (s *Server) applyBackends(ctx context.Context, desired []config.Backend, al
 					return err
 				}
 			case actionRemoved:
-				if err := catalog.Retire(ctx, tx, c.name); err != nil {
+				if err := s.retireBackend(ctx, tx, *c.current); err != nil {
 					return err
 				}
 			case actionUnchanged:
@@ -268,6 +272,31 @@ func (s *Server) buildGeneration(ctx context.Context, tx pgx.Tx, c backendChange
 		return 0, fmt.Errorf("error starting the rebuild of backend %q: %w", c.name, err)
 	}
 	return r.ID, nil
+}
+
+// retireBackend makes removed backend e retiring in tx, its tables renamed out of the way of a
+// later backend of the same name and kept for catalog.retire_after.
+func (s *Server) retireBackend(ctx context.Context, tx pgx.Tx, e catalog.Entry) error {
+	var b backends.Rebuilder
+	if live, _ := s.view.lookup(e.Name); live != nil && live.entry.Generation == e.Generation {
+		b = live.bc.Backend
+	} else {
+		cfg, err := config.DecodeBackend(e.Settings)
+		if err != nil {
+			return fmt.Errorf("backend %q of the catalog: %w", e.Name, err)
+		}
+		bc, err := s.buildBackendConfig(cfg.WithSecretsOf(s.cfg.Backends))
+		if err != nil {
+			return domainerr.Invalid("document: backends", "backend %q cannot be removed by this process, which cannot "+
+				"run it (%v): apply the file through a process that runs it", e.Name, err)
+		}
+		b = bc.Backend
+	}
+	tables, err := b.Retire(ctx, tx, e.Generation)
+	if err != nil {
+		return err
+	}
+	return catalog.Retire(ctx, tx, e.Name, e.Generation, catalog.Retirement{After: s.cfg.Catalog.RetireAfter, Tables: tables})
 }
 
 // probe checks that b can index a document: an added backend's embedder answers, with vectors

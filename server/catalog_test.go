@@ -144,7 +144,8 @@ func TestApplyBackendsRefusesBadInput(t *testing.T) {
 	}
 }
 
-// ListBackends shows a backend being added as building, with its backfill's progress.
+// ListBackends shows a backend being added as building, with its backfill's progress; the
+// backend cannot be removed until it is live.
 func TestListBackendsShowsBuildProgress(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -171,5 +172,10 @@ func TestListBackendsShowsBuildProgress(t *testing.T) {
 	if len(bs) != 3 || bs[2].Name != "kw2" || bs[2].State != "building" || bs[2].BuildTotal != 5 || bs[2].BuildDone != 0 ||
 		bs[0].State != "live" || bs[0].BuildTotal != 0 {
 		t.Fatalf("backends: %+v; want kw2 building, 0 of 5 records, after the live vector and keyword", bs)
+	}
+	// A backend being built is not removed under its rebuild.
+	if _, _, err := c.ApplyBackends(ctx, backendsDoc(""), sdk.ApplyOpts{AllowRemove: true}); !errors.Is(err, sdk.ErrInvalidArgument) ||
+		!strings.Contains(err.Error(), `backend "kw2" is being built`) {
+		t.Fatalf("removing kw2 while it is built: %v; want invalid_argument saying it is being built", err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/sdk"
 )
@@ -23,13 +25,17 @@ func backendsDoc(extra string) string {
 // Changing a vector backend's embedder is one ApplyBackends, with no restart: the next
 // generation is built beside the live one while publishes go on and a search runs every 100 ms,
 // none failing or coming back empty; it swaps in holding every record with the new model's
-// vectors. Removing a backend needs allow_remove. A process whose config file says otherwise
+// vectors; the replaced generation's table is kept, retired, then dropped after
+// catalog.retire_after. Removing a backend needs allow_remove, and retires its tables alike. A process whose config file says otherwise
 // follows the catalog and says what differs.
 func TestEmbedderChange(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	b := setup(t, func(cfg *config.Config) { cfg.Catalog.PollInterval = 200 * time.Millisecond })
+	b := setup(t, func(cfg *config.Config) {
+		cfg.Catalog.PollInterval = 200 * time.Millisecond
+		cfg.Catalog.RetireAfter = 5 * time.Second
+	})
 	c, err := sdk.New(b.baseURL)
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +98,10 @@ func TestEmbedderChange(t *testing.T) {
 	if job, err := c.WaitReindex(ctx, changes[1].ReindexID, nil); err != nil || job.State != sdk.ReindexSucceeded {
 		t.Fatalf("rebuild of vector's next generation: %+v, %v", job, err)
 	}
+	// The replaced generation is kept, retired, for catalog.retire_after.
+	if n := tableRows(ctx, t, b, "vec_vector_retired_1"); n < 300 {
+		t.Fatalf("vec_vector_retired_1 right after the swap: %d rows, want the old generation's (at least 300)", n)
+	}
 	time.Sleep(time.Second) // publishes and searches go on after the swap
 	close(stop)
 	wg.Wait()
@@ -120,6 +130,23 @@ func TestEmbedderChange(t *testing.T) {
 	if res, err := c.Search(ctx, "zebrafish", &sdk.SearchOpts{Mode: sdk.SearchKeyword}); !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Fatalf("keyword search after removing keyword: %+v, %v; want invalid_argument", res, err)
 	}
+	if n := tableRows(ctx, t, b, "kw_keyword_retired_1"); n != total || tableRows(ctx, t, b, "kw_keyword") >= 0 {
+		t.Fatalf("keyword removed: kw_keyword_retired_1 has %d rows, want %d, and kw_keyword must be gone", n, total)
+	}
+	// After catalog.retire_after, the retired tables are dropped, and their catalog rows.
+	for _, table := range []string{"vec_vector_retired_1", "kw_keyword_retired_1", "kws_keyword_retired_1"} {
+		for tableRows(ctx, t, b, table) >= 0 {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s was never dropped", table)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	var retiring int
+	if err := b.srv.Pool().QueryRow(ctx, `SELECT count(*) FROM backend_catalog WHERE state = 'retiring'`).Scan(&retiring); err != nil || retiring != 0 {
+		t.Fatalf("%d retiring catalog rows after retire_after (%v), want 0", retiring, err)
+	}
 
 	// A process started with the default config file follows the catalog, and says what differs.
 	logs := &syncBuffer{}
@@ -139,6 +166,23 @@ func TestEmbedderChange(t *testing.T) {
 		!strings.Contains(l, "keyword is not in the catalog") {
 		t.Fatalf("second process's log lacks the differences and the command:\n%s", l)
 	}
+}
+
+// tableRows returns the rows of table, -1 when there is no such table.
+func tableRows(ctx context.Context, t *testing.T, b *testBundle, table string) int64 {
+	t.Helper()
+	var exists bool
+	if err := b.srv.Pool().QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if !exists {
+		return -1
+	}
+	var n int64
+	if err := b.srv.Pool().QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // waitBackend polls ListBackends until ok holds for backend name.

@@ -157,6 +157,7 @@ func (s *Server) build(ctx context.Context) error {
 			TotalWorkers:   w.TotalWorkers,
 		},
 		Harvest:           harvest.Config{Sources: s.sources},
+		Reindex:           reindex.Config{RetireAfter: s.cfg.Catalog.RetireAfter},
 		Store:             storeCfg,
 		Middleware:        middleware,
 		FetchCooldown:     w.FetchCooldown,

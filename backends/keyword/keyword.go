@@ -112,8 +112,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("keyword backend: name %q is not valid ([a-z][a-z0-9_]{0,39})", c.Name)
 	}
 	if shadow.Reserved(c.Name) {
-		return fmt.Errorf("keyword backend: name %q is reserved: a name with _shadow at its end or before an underscore "+
-			"would collide with the shadow tables of a rebuild", c.Name)
+		return fmt.Errorf("keyword backend: name %q is reserved: %s", c.Name, shadow.ReservedProblem)
 	}
 	if !languageRe.MatchString(c.Language) {
 		return fmt.Errorf("backend %q: language %q is not a text search configuration name ([a-z_]+)", c.Name, c.Language)
@@ -160,7 +159,7 @@ func New(cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	names := shadow.NewNames(TablePrefix+cfg.Name, indexSuffix)
-	stats := shadow.NewNames(StatsPrefix+cfg.Name, "")
+	stats := shadow.NewNames(StatsPrefix+cfg.Name, "_idx")
 	live := &Backend{cfg: cfg, table: names.Live, stats: stats.Live, names: names, statsNames: stats,
 		sql: newStatements(names.Live, names.LiveIndex, stats.Live)}
 	sh := &Backend{cfg: cfg, table: names.Shadow, stats: stats.Shadow, names: names, statsNames: stats,

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/internal/shadow"
 )
 
 // Shadow returns the backend bound to the shadow table kw_<name>_shadow (and its statistics
@@ -26,20 +27,41 @@ func (b *Backend) CreateShadow(ctx context.Context, tx pgx.Tx) error {
 }
 
 // SwapShadow replaces the live table by the shadow table in tx, and the live statistics by the
-// shadow's. See [backends.Backend].
-func (b *Backend) SwapShadow(ctx context.Context, tx pgx.Tx) error {
-	if err := b.Ops.SwapShadow(ctx, tx); err != nil {
-		return err
+// shadow's; the live ones are dropped, or kept as generation retireAs's retired tables, whose
+// names it returns. See [backends.Rebuilder].
+func (b *Backend) SwapShadow(ctx context.Context, tx pgx.Tx, retireAs int) ([]string, error) {
+	retired, err := b.Ops.SwapShadow(ctx, tx, retireAs)
+	if err != nil {
+		return nil, err
 	}
 	// The tables' locks are held: every writer of the statistics writes the table first.
-	s := b.statsNames
-	_, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+s.Live+";\n"+
-		"ALTER TABLE "+s.Shadow+" RENAME TO "+s.Live+";\n"+
-		"ALTER INDEX "+s.Shadow+"_idx RENAME TO "+s.Live+"_idx")
+	stats, err := shadow.Replace(ctx, tx, b.statsNames, retireAs)
 	if err != nil {
-		return fmt.Errorf("backend %q: error swapping %s for %s: %w", b.cfg.Name, s.Shadow, s.Live, err)
+		return nil, fmt.Errorf("backend %q: error swapping %s for %s: %w", b.cfg.Name, b.statsNames.Shadow, b.statsNames.Live, err)
 	}
-	return nil
+	return appendName(retired, stats), nil
+}
+
+// Retire renames the live table and statistics to generation's retired tables in tx and returns
+// their names. See [backends.Rebuilder].
+func (b *Backend) Retire(ctx context.Context, tx pgx.Tx, generation int) ([]string, error) {
+	retired, err := b.Ops.Retire(ctx, tx, generation)
+	if err != nil {
+		return nil, err
+	}
+	stats, err := shadow.Retire(ctx, tx, b.statsNames, generation)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q: %w", b.cfg.Name, err)
+	}
+	return appendName(retired, stats), nil
+}
+
+// appendName appends name to names unless it is "".
+func appendName(names []string, name string) []string {
+	if name == "" {
+		return names
+	}
+	return append(names, name)
 }
 
 // IndexShadow builds the shadow table's GIN index (see [backends.Backend]), then sums up the

@@ -180,7 +180,8 @@ func TestShadow(t *testing.T) {
 		// What an interrupted CREATE INDEX CONCURRENTLY leaves behind.
 		backendtest.Invalidate(t, bundle.pool, "kw_keyword_shadow_document_idx")
 		err := pgx.BeginFunc(context.Background(), bundle.pool, func(tx pgx.Tx) error {
-			return bundle.backend.SwapShadow(context.Background(), tx)
+			_, err := bundle.backend.SwapShadow(context.Background(), tx, 0)
+			return err
 		})
 		if err == nil || !strings.Contains(err.Error(), "kw_keyword_shadow_document_idx of shadow table kw_keyword_shadow is invalid") {
 			t.Fatalf("SwapShadow with an invalid index: %v", err)
@@ -313,6 +314,54 @@ func TestShadow(t *testing.T) {
 		}
 	})
 
+	t.Run("RetireKeepsTheReplacedGeneration", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		bundle := setup(t, Config{})
+		bundle.ensure(t)
+		bundle.ingest(t, testDocs(3, 1))
+		bundle.createShadow(t)
+		bundle.ingestInto(t, bundle.backend.Shadow(), testDocs(2, 1))
+		bundle.indexShadow(t)
+		var retired []string
+		err := pgx.BeginFunc(ctx, bundle.pool, func(tx pgx.Tx) error {
+			var err error
+			retired, err = bundle.backend.SwapShadow(ctx, tx, 1)
+			return err
+		})
+		if err != nil || strings.Join(retired, ",") != "kw_keyword_retired_1,kws_keyword_retired_1" {
+			t.Fatalf("SwapShadow(retireAs 1) = %v, %v; want kw_keyword_retired_1,kws_keyword_retired_1", retired, err)
+		}
+		if n, m := backendtest.Count(t, bundle.pool, "kw_keyword"), backendtest.Count(t, bundle.pool, "kw_keyword_retired_1"); n != 2 || m != 3 {
+			t.Fatalf("rows: %d live, %d retired; want the shadow's 2 live and the old 3 retired", n, m)
+		}
+		if got := backendtest.Indexes(t, bundle.pool, "kw_keyword_retired_1"); strings.Join(got, ",") != "kw_keyword_retired_1_document_idx,kw_keyword_retired_1_pkey" {
+			t.Fatalf("indexes of the retired table: %v", got)
+		}
+		if got := backendtest.Indexes(t, bundle.pool, "kw_keyword"); strings.Join(got, ",") != "kw_keyword_document_idx,kw_keyword_pkey" {
+			t.Fatalf("indexes of the live table: %v", got)
+		}
+		// The backend removed: its tables step aside, and a backend of the same name starts afresh.
+		err = pgx.BeginFunc(ctx, bundle.pool, func(tx pgx.Tx) error {
+			var err error
+			retired, err = bundle.backend.Retire(ctx, tx, 2)
+			return err
+		})
+		if err != nil || strings.Join(retired, ",") != "kw_keyword_retired_2,kws_keyword_retired_2" {
+			t.Fatalf("Retire(2) = %v, %v; want kw_keyword_retired_2,kws_keyword_retired_2", retired, err)
+		}
+		bundle.ensure(t)
+		if n, m := backendtest.Count(t, bundle.pool, "kw_keyword"), backendtest.Count(t, bundle.pool, "kw_keyword_retired_2"); n != 0 || m != 2 {
+			t.Fatalf("rows after Retire and Ensure: %d live, %d retired; want 0 and 2", n, m)
+		}
+		if err := pgx.BeginFunc(ctx, bundle.pool, func(tx pgx.Tx) error {
+			_, err := bundle.backend.Retire(ctx, tx, 2)
+			return err
+		}); err == nil {
+			t.Fatal("Retire to a retired table's name succeeded; want an error (it would overwrite it)")
+		}
+	})
+
 	t.Run("SwapShadowLockTimeout", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t, Config{})
@@ -334,7 +383,8 @@ func TestShadow(t *testing.T) {
 			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '200ms'"); err != nil {
 				return err
 			}
-			return bundle.backend.SwapShadow(ctx, tx)
+			_, err := bundle.backend.SwapShadow(ctx, tx, 0)
+			return err
 		})
 		if err == nil || !strings.Contains(err.Error(), "locking kw_keyword_shadow: ERROR: canceling statement due to lock timeout") {
 			t.Fatalf("SwapShadow = %v", err)
@@ -352,7 +402,8 @@ func TestShadow(t *testing.T) {
 		bundle.ensure(t)
 		bundle.createShadow(t)
 		err := pgx.BeginFunc(context.Background(), bundle.pool, func(tx pgx.Tx) error {
-			return bundle.backend.SwapShadow(context.Background(), tx)
+			_, err := bundle.backend.SwapShadow(context.Background(), tx, 0)
+			return err
 		})
 		want := `backend "keyword": error swapping kw_keyword_shadow for kw_keyword: shadow table kw_keyword_shadow has no search index kw_keyword_shadow_document_idx: build it first`
 		if err == nil || err.Error() != want {
@@ -366,7 +417,8 @@ func TestShadow(t *testing.T) {
 		bundle.ensure(t)
 		bundle.ingest(t, testDocs(2, 1))
 		err := pgx.BeginFunc(context.Background(), bundle.pool, func(tx pgx.Tx) error {
-			return bundle.backend.SwapShadow(context.Background(), tx)
+			_, err := bundle.backend.SwapShadow(context.Background(), tx, 0)
+			return err
 		})
 		want := `backend "keyword": error swapping kw_keyword_shadow for kw_keyword: shadow table kw_keyword_shadow does not exist: there is no rebuild to swap in`
 		if err == nil || err.Error() != want {
@@ -451,7 +503,8 @@ func (tb *testBundle) search(t *testing.T, pool *pgxpool.Pool, be backends.Backe
 func (tb *testBundle) swap(t *testing.T) {
 	t.Helper()
 	err := pgx.BeginFunc(context.Background(), tb.pool, func(tx pgx.Tx) error {
-		return tb.backend.SwapShadow(context.Background(), tx)
+		_, err := tb.backend.SwapShadow(context.Background(), tx, 0)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -93,8 +93,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("pgvector backend: name %q is not valid ([a-z][a-z0-9_]{0,39})", c.Name)
 	}
 	if shadow.Reserved(c.Name) {
-		return fmt.Errorf("pgvector backend: name %q is reserved: a name with _shadow at its end or before an underscore "+
-			"would collide with the shadow tables of a rebuild", c.Name)
+		return fmt.Errorf("pgvector backend: name %q is reserved: %s", c.Name, shadow.ReservedProblem)
 	}
 	if c.Embedder == nil {
 		return fmt.Errorf("backend %q: an embedder is required", c.Name)

@@ -182,7 +182,8 @@ func TestShadow(t *testing.T) {
 		// What an interrupted CREATE INDEX CONCURRENTLY leaves behind.
 		backendtest.Invalidate(t, bundle.pool, "vec_vector_shadow_embedding_idx")
 		err := pgx.BeginFunc(context.Background(), bundle.pool, func(tx pgx.Tx) error {
-			return bundle.backend.SwapShadow(context.Background(), tx)
+			_, err := bundle.backend.SwapShadow(context.Background(), tx, 0)
+			return err
 		})
 		if err == nil || !strings.Contains(err.Error(), "vec_vector_shadow_embedding_idx of shadow table vec_vector_shadow is invalid") {
 			t.Fatalf("SwapShadow with an invalid index: %v", err)
@@ -317,6 +318,54 @@ func TestShadow(t *testing.T) {
 		}
 	})
 
+	t.Run("RetireKeepsTheReplacedGeneration", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		bundle := setup(t, 3)
+		bundle.ensure(t)
+		bundle.ingest(t, testDocs(3, 1))
+		bundle.createShadow(t)
+		bundle.ingestInto(t, bundle.backend.Shadow(), testDocs(2, 1))
+		bundle.indexShadow(t)
+		var retired []string
+		err := pgx.BeginFunc(ctx, bundle.pool, func(tx pgx.Tx) error {
+			var err error
+			retired, err = bundle.backend.SwapShadow(ctx, tx, 1)
+			return err
+		})
+		if err != nil || strings.Join(retired, ",") != "vec_vector_retired_1" {
+			t.Fatalf("SwapShadow(retireAs 1) = %v, %v; want vec_vector_retired_1", retired, err)
+		}
+		if n, m := backendtest.Count(t, bundle.pool, "vec_vector"), backendtest.Count(t, bundle.pool, "vec_vector_retired_1"); n != 2 || m != 3 {
+			t.Fatalf("rows: %d live, %d retired; want the shadow's 2 live and the old 3 retired", n, m)
+		}
+		if got := backendtest.Indexes(t, bundle.pool, "vec_vector_retired_1"); strings.Join(got, ",") != "vec_vector_retired_1_embedding_idx,vec_vector_retired_1_pkey" {
+			t.Fatalf("indexes of the retired table: %v", got)
+		}
+		if got := backendtest.Indexes(t, bundle.pool, "vec_vector"); strings.Join(got, ",") != "vec_vector_embedding_idx,vec_vector_pkey" {
+			t.Fatalf("indexes of the live table: %v", got)
+		}
+		// The backend removed: its tables step aside, and a backend of the same name starts afresh.
+		err = pgx.BeginFunc(ctx, bundle.pool, func(tx pgx.Tx) error {
+			var err error
+			retired, err = bundle.backend.Retire(ctx, tx, 2)
+			return err
+		})
+		if err != nil || strings.Join(retired, ",") != "vec_vector_retired_2" {
+			t.Fatalf("Retire(2) = %v, %v; want vec_vector_retired_2", retired, err)
+		}
+		bundle.ensure(t)
+		if n, m := backendtest.Count(t, bundle.pool, "vec_vector"), backendtest.Count(t, bundle.pool, "vec_vector_retired_2"); n != 0 || m != 2 {
+			t.Fatalf("rows after Retire and Ensure: %d live, %d retired; want 0 and 2", n, m)
+		}
+		if err := pgx.BeginFunc(ctx, bundle.pool, func(tx pgx.Tx) error {
+			_, err := bundle.backend.Retire(ctx, tx, 2)
+			return err
+		}); err == nil {
+			t.Fatal("Retire to a retired table's name succeeded; want an error (it would overwrite it)")
+		}
+	})
+
 	t.Run("SwapShadowLockTimeout", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t, 3)
@@ -342,7 +391,8 @@ func TestShadow(t *testing.T) {
 				if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+tt.setting+"'"); err != nil {
 					return err
 				}
-				return bundle.backend.SwapShadow(ctx, tx)
+				_, err := bundle.backend.SwapShadow(ctx, tx, 0)
+				return err
 			})
 			took := time.Since(start)
 			if err == nil || !strings.Contains(err.Error(), "locking vec_vector: ERROR: canceling statement due to lock timeout") {
@@ -368,7 +418,7 @@ func TestShadow(t *testing.T) {
 			if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '1h'"); err != nil {
 				return err
 			}
-			if err := bundle.backend.SwapShadow(ctx, tx); err != nil {
+			if _, err := bundle.backend.SwapShadow(ctx, tx, 0); err != nil {
 				return err
 			}
 			var setting string
@@ -388,7 +438,8 @@ func TestShadow(t *testing.T) {
 		bundle.ensure(t)
 		bundle.createShadow(t)
 		err := pgx.BeginFunc(context.Background(), bundle.pool, func(tx pgx.Tx) error {
-			return bundle.backend.SwapShadow(context.Background(), tx)
+			_, err := bundle.backend.SwapShadow(context.Background(), tx, 0)
+			return err
 		})
 		want := `backend "vector": error swapping vec_vector_shadow for vec_vector: shadow table vec_vector_shadow has no search index vec_vector_shadow_embedding_idx: build it first`
 		if err == nil || err.Error() != want {
@@ -405,7 +456,8 @@ func TestShadow(t *testing.T) {
 		bundle.ensure(t)
 		bundle.ingest(t, testDocs(2, 1))
 		err := pgx.BeginFunc(context.Background(), bundle.pool, func(tx pgx.Tx) error {
-			return bundle.backend.SwapShadow(context.Background(), tx)
+			_, err := bundle.backend.SwapShadow(context.Background(), tx, 0)
+			return err
 		})
 		want := `backend "vector": error swapping vec_vector_shadow for vec_vector: shadow table vec_vector_shadow does not exist: there is no rebuild to swap in`
 		if err == nil || err.Error() != want {
@@ -583,7 +635,8 @@ func (tb *testBundle) search(t *testing.T, be backends.Backend, d backends.Docum
 func (tb *testBundle) swap(t *testing.T) {
 	t.Helper()
 	err := pgx.BeginFunc(context.Background(), tb.pool, func(tx pgx.Tx) error {
-		return tb.backend.SwapShadow(context.Background(), tx)
+		_, err := tb.backend.SwapShadow(context.Background(), tx, 0)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

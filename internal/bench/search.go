@@ -445,7 +445,7 @@ func loadCorpus(ctx context.Context, pool *pgxpool.Pool, bs []backends.Backend, 
 		if err := b.IndexShadow(ctx, pool); err != nil {
 			return err
 		}
-		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return b.SwapShadow(ctx, tx) }); err != nil {
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := b.SwapShadow(ctx, tx, 0); return err }); err != nil {
 			return err
 		}
 		progress("search: built the %s index in %.1f s", b.Name(), time.Since(t0).Seconds())

@@ -2,6 +2,7 @@ package reindex
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -9,6 +10,13 @@ import (
 
 	"github.com/osa-archive/osa/backends"
 )
+
+// Config configures rebuilds.
+type Config struct {
+	// RetireAfter is how long the generation a rebuild replaces keeps its table, retired
+	// (catalog.retire_after); 0 drops it at the catalog's next check.
+	RetireAfter time.Duration
+}
 
 // Workers are the rebuild workers once registered; [Workers.Bind] hands them the client.
 type Workers struct {
@@ -40,9 +48,9 @@ func (w *Workers) SetRebuilders(ts []Target) {
 func (w *Workers) Bind(client *river.Client[pgx.Tx]) { w.x.client = client }
 
 // Register adds to rc the reindex queue, with one worker (the chunks of a rebuild are sequential
-// anyway), and the chunk and finish workers of rebuilds of ts.
-func Register(rc *river.Config, pool *pgxpool.Pool, ts []Target, logger *slog.Logger) (*Workers, error) {
-	w := &Workers{x: &reindexer{logger: logger, pool: pool}}
+// anyway), and the chunk and finish workers of rebuilds of ts, configured by cfg.
+func Register(rc *river.Config, cfg Config, pool *pgxpool.Pool, ts []Target, logger *slog.Logger) (*Workers, error) {
+	w := &Workers{x: &reindexer{cfg: cfg, logger: logger, pool: pool}}
 	w.SetRebuilders(ts)
 	x := w.x
 	rc.Queues[Queue] = river.QueueConfig{MaxWorkers: 1}

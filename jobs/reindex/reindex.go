@@ -167,6 +167,7 @@ func RunningFor(ctx context.Context, pool *pgxpool.Pool, backend string) (Reinde
 
 // reindexer holds what the rebuild workers share.
 type reindexer struct {
+	cfg      Config
 	mu       sync.RWMutex // guards backends, which Workers.SetRebuilders changes
 	backends map[string]Target
 	client   *river.Client[pgx.Tx] // set by Workers.Bind
@@ -368,7 +369,18 @@ func (w *FinishWorker) finish(ctx context.Context, job *river.Job[FinishArgs], b
 	}
 	built := time.Since(start)
 	err := pgx.BeginFunc(ctx, w.x.pool, func(tx pgx.Tx) error {
-		if err := b.SwapShadow(ctx, tx); err != nil {
+		// A rebuild of a new generation keeps the one it replaces, retired, for
+		// catalog.retire_after; a rebuild of the live generation (osa reindex) replaces it.
+		live, building, err := catalog.Generations(ctx, tx, b.Name())
+		if err != nil {
+			return err
+		}
+		retireAs := 0
+		if building != 0 {
+			retireAs = live
+		}
+		retired, err := b.SwapShadow(ctx, tx, retireAs)
+		if err != nil {
 			return fmt.Errorf("error swapping in the shadow table: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE reindexes SET state = 'succeeded', finished_at = now() WHERE id = $1`,
@@ -377,10 +389,10 @@ func (w *FinishWorker) finish(ctx context.Context, job *river.Job[FinishArgs], b
 		}
 		// A backend the catalog gained is building until its first rebuild, its backfill, swaps
 		// in: from now on it holds every live record, and searches use it.
-		if err := catalog.Promote(ctx, tx, b.Name()); err != nil {
+		if err := catalog.Promote(ctx, tx, b.Name(), catalog.Retirement{After: w.x.cfg.RetireAfter, Tables: retired}); err != nil {
 			return err
 		}
-		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 		return err
 	})
 	if err != nil {

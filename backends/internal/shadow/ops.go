@@ -11,7 +11,7 @@ import (
 )
 
 // Ops are the shadow methods of [backends.Backend] that are the same for every backend kind:
-// dropping, indexing, finding and swapping in the shadow table. A backend embeds them and adds
+// dropping, indexing, finding and swapping in the shadow table, and retiring the live one. A backend embeds them and adds
 // CreateShadow, whose table is its own.
 type Ops struct {
 	backend     string // the backend's name, for errors
@@ -43,9 +43,26 @@ func (o Ops) ShadowExists(ctx context.Context, q backends.Querier) (bool, error)
 }
 
 // SwapShadow replaces the live table by the shadow table in tx; the shadow's index and primary
-// key take the live names, so the backend's Ensure finds them. See [backends.Backend].
-func (o Ops) SwapShadow(ctx context.Context, tx pgx.Tx) error {
-	return o.wrap(Swap(ctx, tx, o.names))
+// key take the live names, so the backend's Ensure finds them. The live table is dropped, or
+// kept as generation retireAs's retired table, whose name it returns. See [backends.Rebuilder].
+func (o Ops) SwapShadow(ctx context.Context, tx pgx.Tx, retireAs int) ([]string, error) {
+	retired, err := Swap(ctx, tx, o.names, retireAs)
+	return tables(retired), o.wrap(err)
+}
+
+// Retire renames the live table to generation's retired table in tx and returns its name; none
+// when there is no live table. See [backends.Rebuilder].
+func (o Ops) Retire(ctx context.Context, tx pgx.Tx, generation int) ([]string, error) {
+	retired, err := Retire(ctx, tx, o.names, generation)
+	return tables(retired), o.wrap(err)
+}
+
+// tables is the list of the one table named, none for "".
+func tables(name string) []string {
+	if name == "" {
+		return nil
+	}
+	return []string{name}
 }
 
 // wrap names the backend in err; nil stays nil.

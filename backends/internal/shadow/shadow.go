@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -25,17 +26,26 @@ const Suffix = "_shadow"
 // new searches queue behind it, so it is kept short; a swap that times out is retried.
 const LockTimeoutDefault = "2s"
 
+// RetiredInfix joins a live table's name and a generation in the name of the table a retired
+// generation is kept as until it is dropped: vec_x_retired_2.
+const RetiredInfix = "_retired_"
+
 // identMax is the longest identifier Postgres keeps (NAMEDATALEN - 1 bytes); it truncates longer
 // ones in every statement alike.
 const identMax = 63
 
-// reservedRe matches backend names whose table would be named like another backend's shadow
-// relation (backend x_shadow's table vec_x_shadow is backend x's shadow table).
-var reservedRe = regexp.MustCompile(`_shadow($|_)`)
+// reservedRe matches backend names whose table would be named like another backend's shadow or
+// retired relation (backend x_shadow's table vec_x_shadow is backend x's shadow table, backend
+// x_retired_2's table vec_x_retired_2 is backend x's generation 2, retired).
+var reservedRe = regexp.MustCompile(`_(shadow|retired)($|_)`)
 
-// Reserved reports whether a backend name is reserved for shadow relations: it contains
-// "_shadow" at its end or before an underscore.
+// Reserved reports whether a backend name is reserved for shadow and retired relations: it
+// contains "_shadow" or "_retired" at its end or before an underscore.
 func Reserved(name string) bool { return reservedRe.MatchString(name) }
+
+// ReservedProblem says why a [Reserved] name is refused, for the backends' validation errors.
+const ReservedProblem = "a name with _shadow or _retired at its end or before an underscore would collide with the " +
+	"tables of a rebuild or of a retired generation"
 
 // Names are the relations of a live table and its shadow.
 type Names struct {
@@ -45,6 +55,8 @@ type Names struct {
 	LiveIndex, ShadowIndex string
 	// LivePkey is the name of the live table's primary key constraint (and its index).
 	LivePkey string
+
+	indexSuffix string
 }
 
 // NewNames returns the names of the live table's relations, its search index being named
@@ -58,7 +70,13 @@ func NewNames(live, indexSuffix string) Names {
 		LiveIndex:   ident(live + indexSuffix),
 		ShadowIndex: ident(shadow + indexSuffix),
 		LivePkey:    ident(live + "_pkey"),
+		indexSuffix: indexSuffix,
 	}
+}
+
+// Retired returns the name generation's live table is kept as once retired: vec_x_retired_2.
+func (n Names) Retired(generation int) string {
+	return ident(n.Live + RetiredInfix + strconv.Itoa(generation))
 }
 
 func ident(name string) string {
@@ -190,74 +208,116 @@ func build(ctx context.Context, conn *pgx.Conn, n Names, create string, invalid 
 
 // Swap replaces the live table by the shadow table in tx: it locks the live table, then the
 // shadow (ACCESS EXCLUSIVE, in that order, each wait bounded by [LockTimeoutDefault] or the
-// transaction's shorter lock_timeout), checks that the shadow has a valid search index, drops
-// the live table and renames the shadow, its search index and its primary key to the live names.
-// A missing live table is not an error: the shadow takes its place.
-func Swap(ctx context.Context, tx pgx.Tx, n Names) error {
-	if err := swap(ctx, tx, n); err != nil {
-		return fmt.Errorf("error swapping %s for %s: %w", n.Shadow, n.Live, err)
+// transaction's shorter lock_timeout), checks that the shadow has a valid search index, and
+// replaces the live relations by the shadow's ([Replace]): the live table is dropped, or kept as
+// generation retireAs's retired table when retireAs is not 0, whose name Swap returns. A missing
+// live table is not an error: the shadow takes its place, and nothing is retired.
+func Swap(ctx context.Context, tx pgx.Tx, n Names, retireAs int) (string, error) {
+	retired, err := swap(ctx, tx, n, retireAs)
+	if err != nil {
+		return "", fmt.Errorf("error swapping %s for %s: %w", n.Shadow, n.Live, err)
 	}
-	return nil
+	return retired, nil
 }
 
-func swap(ctx context.Context, tx pgx.Tx, n Names) error {
+func swap(ctx context.Context, tx pgx.Tx, n Names, retireAs int) (string, error) {
 	exists, err := Exists(ctx, tx, n.Shadow)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !exists {
-		return fmt.Errorf("shadow table %s does not exist: there is no rebuild to swap in", n.Shadow)
+		return "", fmt.Errorf("shadow table %s does not exist: there is no rebuild to swap in", n.Shadow)
 	}
 	liveExists, err := Exists(ctx, tx, n.Live)
 	if err != nil {
-		return err
+		return "", err
 	}
 
 	// The live table first, always: dual writes lock it first too.
 	var lockTimeout, discard string
 	if err := tx.QueryRow(ctx, lockTimeoutSQL, LockTimeoutDefault).Scan(&lockTimeout, &discard); err != nil {
-		return err
+		return "", err
 	}
 	if liveExists {
 		if _, err := tx.Exec(ctx, "LOCK TABLE "+n.Live+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-			return fmt.Errorf("locking %s: %w", n.Live, err)
+			return "", fmt.Errorf("locking %s: %w", n.Live, err)
 		}
 	}
 	if _, err := tx.Exec(ctx, "LOCK TABLE "+n.Shadow+" IN ACCESS EXCLUSIVE MODE"); err != nil {
-		return fmt.Errorf("locking %s: %w", n.Shadow, err)
+		return "", fmt.Errorf("locking %s: %w", n.Shadow, err)
 	}
 	if _, err := tx.Exec(ctx, restoreLockTimeoutSQL, lockTimeout); err != nil {
-		return err
+		return "", err
 	}
 
 	// Checked under the lock: no index build can be running now.
 	found, valid, err := indexState(ctx, tx, n.ShadowIndex, n.Shadow)
 	switch {
 	case err != nil:
-		return err
+		return "", err
 	case !found:
-		return fmt.Errorf("shadow table %s has no search index %s: build it first", n.Shadow, n.ShadowIndex)
+		return "", fmt.Errorf("shadow table %s has no search index %s: build it first", n.Shadow, n.ShadowIndex)
 	case !valid:
-		return fmt.Errorf("the search index %s of shadow table %s is invalid (an interrupted build): build it again", n.ShadowIndex, n.Shadow)
+		return "", fmt.Errorf("the search index %s of shadow table %s is invalid (an interrupted build): build it again", n.ShadowIndex, n.Shadow)
 	}
+	return Replace(ctx, tx, n, retireAs)
+}
+
+// Replace renames the shadow table, its search index and its primary key to the live names in
+// tx, after dropping the live table, or renaming it to generation retireAs's retired table
+// ([Retire]) when retireAs is not 0, whose name it returns. It takes no lock and checks no index:
+// [Swap] does, and a companion table whose writers lock its main table first (keyword's
+// statistics) is replaced with it under the main table's locks.
+func Replace(ctx context.Context, tx pgx.Tx, n Names, retireAs int) (string, error) {
+	retired := ""
+	if retireAs != 0 {
+		var err error
+		if retired, err = Retire(ctx, tx, n, retireAs); err != nil {
+			return "", err
+		}
+	} else if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+n.Live); err != nil {
+		return "", fmt.Errorf("error dropping %s: %w", n.Live, err)
+	}
+	if err := rename(ctx, tx, n.Shadow, n.ShadowIndex, n.Live, n.LiveIndex, n.LivePkey); err != nil {
+		return "", err
+	}
+	return retired, nil
+}
+
+// Retire renames the live table, its search index and its primary key to generation's retired
+// names in tx ([Names.Retired]) and returns the table's: a retired generation's table is kept,
+// out of every writer's and search's way, until the catalog drops it. A missing live table is
+// not an error, and "" is returned.
+func Retire(ctx context.Context, tx pgx.Tx, n Names, generation int) (string, error) {
+	exists, err := Exists(ctx, tx, n.Live)
+	if err != nil || !exists {
+		return "", err
+	}
+	retired := n.Retired(generation)
+	if err := rename(ctx, tx, n.Live, n.LiveIndex, retired, ident(retired+n.indexSuffix), ident(retired+"_pkey")); err != nil {
+		return "", err
+	}
+	return retired, nil
+}
+
+// rename renames table from to to in tx, its index fromIndex (when it has one) to toIndex and its
+// primary key (when it has one) to pkeyTo. Every name comes from a validated backend name; the
+// primary key's current name, read from the catalog, is quoted.
+func rename(ctx context.Context, tx pgx.Tx, from, fromIndex, to, toIndex, pkeyTo string) error {
 	var pkey string
-	if err := tx.QueryRow(ctx, pkeySQL, n.Shadow).Scan(&pkey); errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("shadow table %s has no primary key", n.Shadow)
-	} else if err != nil {
+	err := tx.QueryRow(ctx, pkeySQL, from).Scan(&pkey)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
-
-	// Table and index names come from validated backend names; pkey, from the catalog, is quoted.
-	sql := "ALTER TABLE " + n.Shadow + " RENAME TO " + n.Live + ";\n" +
-		"ALTER INDEX " + n.ShadowIndex + " RENAME TO " + n.LiveIndex
-	if pkey != n.LivePkey {
-		sql += ";\nALTER TABLE " + n.Live + " RENAME CONSTRAINT " + pgx.Identifier{pkey}.Sanitize() + " TO " + n.LivePkey
+	sql := "ALTER TABLE " + from + " RENAME TO " + to + ";\n" +
+		"ALTER INDEX IF EXISTS " + fromIndex + " RENAME TO " + toIndex
+	if pkey != "" && pkey != pkeyTo {
+		sql += ";\nALTER TABLE " + to + " RENAME CONSTRAINT " + pgx.Identifier{pkey}.Sanitize() + " TO " + pkeyTo
 	}
-	if liveExists {
-		sql = "DROP TABLE " + n.Live + ";\n" + sql
+	if _, err := tx.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("error renaming %s to %s: %w", from, to, err)
 	}
-	_, err = tx.Exec(ctx, sql)
-	return err
+	return nil
 }
 
 // Drop drops the shadow table in tx, if it exists.

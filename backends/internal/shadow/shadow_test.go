@@ -14,7 +14,7 @@ func TestNewNames(t *testing.T) {
 		want := Names{
 			Live: "vec_vector", Shadow: "vec_vector_shadow",
 			LiveIndex: "vec_vector_embedding_idx", ShadowIndex: "vec_vector_shadow_embedding_idx",
-			LivePkey: "vec_vector_pkey",
+			LivePkey: "vec_vector_pkey", indexSuffix: "_embedding_idx",
 		}
 		if got != want {
 			t.Fatalf("NewNames = %+v, want %+v", got, want)
@@ -30,6 +30,10 @@ func TestNewNames(t *testing.T) {
 		}
 		if got.LiveIndex != live+"_embedding_idx" || got.Shadow != live+"_shadow" {
 			t.Fatalf("names = %+v", got)
+		}
+		// The longest name and generation still fit: distinct generations keep distinct names.
+		if r := got.Retired(2147483647); r != live+"_retired_2147483647" || len(r) > 63 {
+			t.Fatalf("Retired = %q", r)
 		}
 	})
 }
@@ -47,6 +51,10 @@ func TestReserved(t *testing.T) {
 		"x_shadow_embedding_idx": true,
 		"x_shadow_document_idx":  true,
 		"a_shadow_b":             true,
+		"retired":                false,
+		"x_retiredness":          false,
+		"x_retired":              true,
+		"x_retired_2":            true,
 	} {
 		if got := Reserved(name); got != want {
 			t.Errorf("Reserved(%q) = %v, want %v", name, got, want)
