@@ -35,7 +35,8 @@ func (s *Server) handlerOptions(auth *authorizer) []connect.HandlerOption {
 
 // routes builds the mux for the process's role. Every role serves /healthz, /readyz and
 // grpc.health.v1; the api and all roles add the four OSA services, gRPC reflection and River UI,
-// the services and River UI behind the authorizer.
+// the services and River UI behind the authorizer, and answer the browsers of http.cors's
+// origins (cors.go).
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", serveHealthz)
@@ -69,5 +70,5 @@ func (s *Server) routes() http.Handler {
 	if s.ui != nil {
 		mux.Handle(riverUIPrefix+"/", auth.riverUI(s.ui))
 	}
-	return explainStatus(limitBody(int64(s.cfg.HTTP.ReadMaxBytes), mux))
+	return withCORS(s.cfg.HTTP.CORS, explainStatus(limitBody(int64(s.cfg.HTTP.ReadMaxBytes), mux)))
 }
