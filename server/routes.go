@@ -14,9 +14,9 @@ import (
 // riverUIPrefix is where River UI is served.
 const riverUIPrefix = "/riverui"
 
-// handlerOptions are the options of every OSA service handler: the interceptors (tracing,
-// metrics, logging, error mapping, then auth, outermost first), the read limit, compression and
-// the strict JSON codec.
+// handlerOptions are the options of every OSA service handler: the interceptors (the caching
+// headers of GETs, tracing, metrics, logging, error mapping, then auth, outermost first), the
+// read limit, compression and the strict JSON codec.
 func (s *Server) handlerOptions(auth *authorizer) []connect.HandlerOption {
 	interceptors := []connect.Interceptor{s.metrics.interceptor(), logInterceptor(s.logger), errorInterceptor(s.logger), auth.interceptor()}
 	if s.tracing != nil {
@@ -25,6 +25,8 @@ func (s *Server) handlerOptions(auth *authorizer) []connect.HandlerOption {
 			interceptors = append([]connect.Interceptor{ti}, interceptors...)
 		}
 	}
+	cache := &cacheInterceptor{cfg: s.cfg.HTTP.Cache, publicRead: s.cfg.Auth.PublicRead}
+	interceptors = append([]connect.Interceptor{cache}, interceptors...)
 	return []connect.HandlerOption{
 		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(int(s.cfg.HTTP.ReadMaxBytes)),
