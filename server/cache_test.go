@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
@@ -37,16 +36,12 @@ func getRPC(t *testing.T, baseURL, procedure, msg string, headers map[string]str
 	return resp.StatusCode, resp.Header, string(body)
 }
 
-// publish publishes a record with the given title and returns its SRN with its version.
-func publish(t *testing.T, baseURL, title string) string {
+// publish publishes a record with the given title (always the same source id) and returns its
+// SRN with its version.
+func publish(t *testing.T, b *testBundle, title string) string {
 	t.Helper()
-	meta, err := structpb.NewStruct(map[string]any{"title": title})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := osav1connect.NewRecordServiceClient(http.DefaultClient, baseURL)
-	resp, err := client.PublishRecord(context.Background(), connect.NewRequest(&osav1.PublishRecordRequest{
-		Metadata: meta, Source: "lab", SourceId: "cache-1",
+	resp, err := recordClient(b).PublishRecord(context.Background(), connect.NewRequest(&osav1.PublishRecordRequest{
+		Metadata: mustStruct(t, map[string]any{"title": title}), Source: "lab", SourceId: "cache-1",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +55,7 @@ func publish(t *testing.T, baseURL, title string) string {
 func TestCacheHeaders(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	versioned := publish(t, b.baseURL, "Zebrafish heart regeneration atlas")
+	versioned := publish(t, b, "Zebrafish heart regeneration atlas")
 	latest, _, _ := strings.Cut(versioned, "@")
 	getRecord := osav1connect.RecordServiceGetRecordProcedure
 
@@ -159,7 +154,7 @@ func TestCacheHeadersConfigured(t *testing.T) {
 		c.HTTP.Cache.VersionMaxAge = 365 * 24 * time.Hour
 		c.Auth.PublicRead = false // with no tokens, loopback callers may still read
 	})
-	versioned := publish(t, b.baseURL, "Mouse heart atlas")
+	versioned := publish(t, b, "Mouse heart atlas")
 	latest, _, _ := strings.Cut(versioned, "@")
 	getRecord := osav1connect.RecordServiceGetRecordProcedure
 
@@ -173,7 +168,7 @@ func TestCacheHeadersConfigured(t *testing.T) {
 	}
 
 	old := h.Get("ETag")
-	publish(t, b.baseURL, "Mouse heart atlas, second edition") // same source id: version 2
+	publish(t, b, "Mouse heart atlas, second edition") // same source id: version 2
 	code, h, body := getRPC(t, b.baseURL, getRecord, `{"srn": "`+latest+`"}`, map[string]string{"If-None-Match": old})
 	if code != http.StatusOK || h.Get("ETag") == old || !strings.Contains(body, "second edition") {
 		t.Fatalf("GET after a change with the old ETag: %d ETag %q (old %q) %s, want 200 with the new version and a new ETag", code, h.Get("ETag"), old, body)
