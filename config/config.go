@@ -218,6 +218,13 @@ type HTTP struct {
 	// ShutdownTimeout is how long in-flight requests get to finish on
 	// shutdown. Defaults to 30s.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+
+	// CORS lets pages of other origins call the API from a browser. Defaults to
+	// no origins.
+	CORS CORS `koanf:"cors"`
+
+	// Cache sets the caching headers of the GET answers of read RPCs.
+	Cache Cache `koanf:"cache"`
 }
 
 // Database configures the Postgres connection.
@@ -424,6 +431,8 @@ func Default() *Config {
 			CompressMinBytes:  CompressMinBytesDefault,
 			ReadHeaderTimeout: ReadHeaderTimeoutDefault,
 			ShutdownTimeout:   HTTPShutdownTimeoutDefault,
+			CORS:              CORS{AllowedOrigins: []string{}, MaxAge: CORSMaxAgeDefault},
+			Cache:             Cache{MaxAge: CacheMaxAgeDefault, VersionMaxAge: CacheVersionMaxAgeDefault},
 		},
 		Database: Database{MaxConns: MaxConnsDefault, AutoMigrate: AutoMigrateDefault},
 		Log:      Log{Level: LogLevelDefault, Format: LogFormatDefault},

@@ -183,6 +183,14 @@ func TestLoad(t *testing.T) {
 			t.Fatalf("text.fields = %q", got)
 		}
 	})
+
+	t.Run("AllowedOriginsFromEnvironment", func(t *testing.T) {
+		t.Parallel()
+		cfg := mustLoad(t, LoadOpts{Env: []string{"OSA_HTTP__CORS__ALLOWED_ORIGINS=https://app.example.org,http://localhost:5173"}})
+		if got := cfg.HTTP.CORS.AllowedOrigins; !reflect.DeepEqual(got, []string{"https://app.example.org", "http://localhost:5173"}) {
+			t.Fatalf("http.cors.allowed_origins = %q", got)
+		}
+	})
 }
 
 func TestLoadLists(t *testing.T) {

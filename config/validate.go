@@ -117,6 +117,8 @@ func (h *HTTP) validate(p *problems) {
 	p.intRange("http.compress_min_bytes", h.CompressMinBytes, 0, CompressMinBytesMax)
 	p.positive("http.read_header_timeout", h.ReadHeaderTimeout)
 	p.positive("http.shutdown_timeout", h.ShutdownTimeout)
+	h.CORS.validate(p)
+	h.Cache.validate(p)
 }
 
 func (d *Database) validate(p *problems) {
@@ -367,6 +369,16 @@ func (p *problems) floatRange(key string, v, minimum, maximum float64) {
 func (p *problems) positive(key string, d time.Duration) {
 	if d <= 0 {
 		p.add(key, "%s is not a positive duration", formatDuration(d))
+	}
+}
+
+// seconds adds a problem unless d is a whole number of seconds in 0..maximum (an HTTP max-age).
+func (p *problems) seconds(key string, d, maximum time.Duration) {
+	switch {
+	case d < 0 || d > maximum:
+		p.add(key, "%s is out of range (0s..%s)", formatDuration(d), formatDuration(maximum))
+	case d%time.Second != 0:
+		p.add(key, "%s is not a whole number of seconds", formatDuration(d))
 	}
 }
 

@@ -14,9 +14,9 @@ import (
 // riverUIPrefix is where River UI is served.
 const riverUIPrefix = "/riverui"
 
-// handlerOptions are the options of every OSA service handler: the interceptors (tracing,
-// metrics, logging, error mapping, then auth, outermost first), the read limit, compression and
-// the strict JSON codec.
+// handlerOptions are the options of every OSA service handler: the interceptors (the caching
+// headers of GETs, tracing, metrics, logging, error mapping, then auth, outermost first), the
+// read limit, compression and the strict JSON codec.
 func (s *Server) handlerOptions(auth *authorizer) []connect.HandlerOption {
 	interceptors := []connect.Interceptor{s.metrics.interceptor(), logInterceptor(s.logger), errorInterceptor(s.logger), auth.interceptor()}
 	if s.tracing != nil {
@@ -25,6 +25,8 @@ func (s *Server) handlerOptions(auth *authorizer) []connect.HandlerOption {
 			interceptors = append([]connect.Interceptor{ti}, interceptors...)
 		}
 	}
+	cache := &cacheInterceptor{cfg: s.cfg.HTTP.Cache, publicRead: s.cfg.Auth.PublicRead}
+	interceptors = append([]connect.Interceptor{cache}, interceptors...)
 	return []connect.HandlerOption{
 		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(int(s.cfg.HTTP.ReadMaxBytes)),
@@ -35,7 +37,8 @@ func (s *Server) handlerOptions(auth *authorizer) []connect.HandlerOption {
 
 // routes builds the mux for the process's role. Every role serves /healthz, /readyz and
 // grpc.health.v1; the api and all roles add the four OSA services, gRPC reflection and River UI,
-// the services and River UI behind the authorizer.
+// the services and River UI behind the authorizer, and answer the browsers of http.cors's
+// origins (cors.go).
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", serveHealthz)
@@ -69,5 +72,5 @@ func (s *Server) routes() http.Handler {
 	if s.ui != nil {
 		mux.Handle(riverUIPrefix+"/", auth.riverUI(s.ui))
 	}
-	return explainStatus(limitBody(int64(s.cfg.HTTP.ReadMaxBytes), mux))
+	return withCORS(s.cfg.HTTP.CORS, explainStatus(limitBody(int64(s.cfg.HTTP.ReadMaxBytes), mux)))
 }

@@ -282,6 +282,11 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if len(s.cfg.Auth.Tokens) == 0 && s.cfg.Node.Role != config.RoleWorker {
 		s.logger.WarnContext(ctx, "server: no tokens configured (auth.tokens): callers on loopback may do anything, "+
 			"writes from other addresses are refused; see `osa token new`")
+		if len(s.cfg.HTTP.CORS.AllowedOrigins) > 0 {
+			// A browser on this machine calls from loopback: a page of an allowed origin may write.
+			s.logger.WarnContext(ctx, "server: no tokens configured and http.cors.allowed_origins set: pages of those origins "+
+				"opened on this machine may write", "allowed_origins", s.cfg.HTTP.CORS.AllowedOrigins)
+		}
 	}
 
 	var err error
