@@ -215,7 +215,8 @@ func (s *Source) Pull(ctx context.Context, cur sources.Cursor) (sources.Page, so
 			return sources.Page{}, cur, fmt.Errorf("geo: the cursor's session is not a GEO session: %w", errors.Join(err, sources.ErrPermanent))
 		}
 	}
-	if sess.WebEnv == "" || sess.Term != term {
+	// A session of no hits has no WebEnv, and needs none: every page of it is past the end.
+	if sess.Term != term || (sess.WebEnv == "" && sess.Count > 0) {
 		if sess, err = s.search(ctx, term); err != nil {
 			return sources.Page{}, cur, err
 		}
@@ -336,14 +337,21 @@ func (s *Source) Health(ctx context.Context) error {
 }
 
 // search runs esearch with usehistory=y for term and returns the history session; retmax=0,
-// since the ids are read from the history server page by page.
+// since the ids are read from the history server page by page. A search without hits returns a
+// session of count 0 and no WebEnv.
 func (s *Source) search(ctx context.Context, term string) (session, error) {
 	res, err := s.esearch(ctx, url.Values{"term": {term}, "usehistory": {"y"}, "retmax": {"0"}})
 	if err != nil {
 		return session{}, err
 	}
+	if res.Count == 0 {
+		// NCBI keeps no history entry for a search without hits: its answer has count "0" and
+		// neither webenv nor querykey, even with usehistory=y. That is an empty result set.
+		s.logger.DebugContext(ctx, "geo: searched, nothing matches", "term", term)
+		return session{Term: term}, nil
+	}
 	if res.WebEnv == "" || res.QueryKey == "" {
-		return session{}, errors.New("geo: esearch answered without a WebEnv and query_key")
+		return session{}, fmt.Errorf("geo: esearch found %d documents but answered without a WebEnv and query_key", res.Count)
 	}
 	s.logger.DebugContext(ctx, "geo: searched", "term", term, "count", res.Count)
 	return session{Count: res.Count, QueryKey: res.QueryKey, Term: term, WebEnv: res.WebEnv}, nil

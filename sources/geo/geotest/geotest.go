@@ -285,7 +285,7 @@ var (
 )
 
 // esearch answers like NCBI: count, retmax, retstart and idlist as strings, plus querykey and
-// webenv with usehistory=y.
+// webenv with usehistory=y when something matched.
 func (s *Server) esearch(q url.Values) any {
 	term := q.Get("term")
 	var match []Doc
@@ -317,7 +317,13 @@ func (s *Server) esearch(q url.Values) any {
 		"translationset":   []any{},
 		"querytranslation": term,
 	}
-	if q.Get("usehistory") == "y" {
+	if len(match) == 0 {
+		// NCBI's answer for no hits: no querykey and no webenv, even with usehistory=y, and a
+		// warning instead (ESEARCH_EMPTY in fixtures.go).
+		res["errorlist"] = map[string]any{"phrasesnotfound": []string{}, "fieldsnotfound": []string{}}
+		res["warninglist"] = map[string]any{"phrasesignored": []string{}, "quotedphrasesnotfound": []string{},
+			"outputmessages": []string{"No items found."}}
+	} else if q.Get("usehistory") == "y" {
 		s.mu.Lock()
 		s.nextEnv++
 		env := fmt.Sprintf("MCID_%08d", s.nextEnv)
