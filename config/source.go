@@ -24,6 +24,8 @@ const (
 	GeoPageSizeMin        = 1
 	GeoPageSizeMax        = 500
 	GeoTimeoutDefault     = 30 * time.Second
+	GeoMaxSamplesDefault  = 100
+	GeoMaxSamplesMax      = 10000
 	SourceLimitDefault    = 0  // all records
 	SourceScheduleDefault = "" // no scheduled harvests
 )
@@ -82,6 +84,11 @@ type Geo struct {
 
 	// Timeout is the longest time one request may take. Defaults to 30s.
 	Timeout time.Duration `koanf:"timeout"`
+
+	// MaxSamples is how many sample accessions (GSM…) a record keeps in its
+	// samples field, the first NCBI lists (sample_count counts them all);
+	// -1 keeps none, 0 means the default, at most 10000. Defaults to 100.
+	MaxSamples int `koanf:"max_samples"`
 }
 
 // DefaultSource returns the defaults that fill a source item listed in a
@@ -102,6 +109,7 @@ func DefaultSource(name, kind string) Source {
 			BaseURL:    GeoBaseURLDefault,
 			PageSize:   GeoPageSizeDefault,
 			Timeout:    GeoTimeoutDefault,
+			MaxSamples: GeoMaxSamplesDefault,
 		}
 	}
 	return s

@@ -330,6 +330,7 @@ func (g *Geo) validate(p *problems, key string, enabled bool) {
 	p.httpURL(key+".base_url", g.BaseURL)
 	p.intRange(key+".page_size", g.PageSize, GeoPageSizeMin, GeoPageSizeMax)
 	p.positive(key+".timeout", g.Timeout)
+	p.intRange(key+".max_samples", g.MaxSamples, -1, GeoMaxSamplesMax)
 }
 
 // isCron reports whether s looks like a cron expression: five fields, or a

@@ -36,6 +36,7 @@ func buildSource(sc config.Source, logger *slog.Logger) (sources.Entry, error) {
 			BaseURL:    g.BaseURL,
 			PageSize:   g.PageSize,
 			Timeout:    g.Timeout,
+			MaxSamples: g.MaxSamples,
 			Logger:     logger,
 		})
 		if err != nil {

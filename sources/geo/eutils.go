@@ -251,19 +251,13 @@ func (s *Source) esearch(ctx context.Context, params url.Values) (esearchResult,
 	return esearchResult{Count: count, IDList: out.Result.IDList, QueryKey: out.Result.QueryKey, WebEnv: out.Result.WebEnv}, nil
 }
 
-// summary is one document of an esummary version 2.0 answer for the gds database.
+// summary is one document of an esummary version 2.0 answer for the gds database: its uid, NCBI's
+// error for it, or its members as sent. The members are read one by one ([docReader]), so that
+// one of an unexpected shape (a number sent as "", say) costs that value, not the document.
 type summary struct {
-	Accession string      `json:"accession"`
-	EntryType string      `json:"entrytype"`
-	Error     string      `json:"error"`
-	GDSType   string      `json:"gdstype"`
-	GPL       string      `json:"gpl"`
-	NSamples  json.Number `json:"n_samples"`
-	PDAT      string      `json:"pdat"`
-	Summary   string      `json:"summary"`
-	Taxon     string      `json:"taxon"`
-	Title     string      `json:"title"`
-	UID       string      `json:"uid"`
+	UID    string
+	Error  string
+	fields map[string]json.RawMessage
 }
 
 // summaries runs esummary (version 2.0) on the gds database with params (a WebEnv, query_key,
@@ -307,10 +301,15 @@ func (s *Source) summaries(ctx context.Context, params url.Values) ([]summary, e
 			docs[i] = summary{UID: uid, Error: "no document in the answer"}
 			continue
 		}
-		if err := json.Unmarshal(raw, &docs[i]); err != nil {
-			docs[i] = summary{UID: uid, Error: "unreadable document: " + err.Error()}
-		}
 		docs[i].UID = uid
+		if err := json.Unmarshal(raw, &docs[i].fields); err != nil || docs[i].fields == nil {
+			docs[i].Error = "the document is not a JSON object"
+			continue
+		}
+		var msg string
+		if json.Unmarshal(docs[i].fields["error"], &msg) == nil && msg != "" {
+			docs[i].Error = msg
+		}
 	}
 	return docs, nil
 }
