@@ -28,6 +28,10 @@ const (
 	GeoMaxSamplesMax      = 10000
 	SourceLimitDefault    = 0  // all records
 	SourceScheduleDefault = "" // no scheduled harvests
+	// SourceMaxUnfetchedIDsDefault is how many ids of documents a source could not return
+	// one harvest keeps in its row; SourceMaxUnfetchedIDsMax bounds it.
+	SourceMaxUnfetchedIDsDefault = 1000
+	SourceMaxUnfetchedIDsMax     = 100000
 )
 
 // Source configures one source of records.
@@ -50,6 +54,12 @@ type Source struct {
 	// Limit is the most records one scheduled harvest fetches; 0 means all.
 	// Defaults to 0.
 	Limit int `koanf:"limit"`
+
+	// MaxUnfetchedIDs is how many ids of the documents the source could not
+	// return (for GEO, uids esummary answered with an error) one harvest keeps
+	// in its row; the count is always complete. -1 keeps none, 0 means the
+	// default, at most 100000. Defaults to 1000.
+	MaxUnfetchedIDs int `koanf:"max_unfetched_ids"`
 
 	// Geo holds the settings of kind geo_entrez; required for that kind and
 	// an error on any other.
@@ -101,6 +111,8 @@ func DefaultSource(name, kind string) Source {
 		Enabled:  SourceEnabledDefault,
 		Schedule: SourceScheduleDefault,
 		Limit:    SourceLimitDefault,
+
+		MaxUnfetchedIDs: SourceMaxUnfetchedIDsDefault,
 	}
 	if kind == SourceKindGeoEntrez {
 		s.Geo = &Geo{

@@ -306,6 +306,7 @@ func (s *Source) validate(p *problems, key string) {
 	if s.Limit < 0 {
 		p.add(key+".limit", "%d is negative (0 means all records)", s.Limit)
 	}
+	p.intRange(key+".max_unfetched_ids", s.MaxUnfetchedIDs, -1, SourceMaxUnfetchedIDsMax)
 	switch {
 	case s.Kind == SourceKindGeoEntrez && s.Geo == nil:
 		p.add(key+".geo", "required for kind geo_entrez")

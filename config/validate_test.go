@@ -121,6 +121,8 @@ func TestLoadInvalidValue(t *testing.T) {
 			`config: sources[0].schedule: "daily" is not a cron expression`},
 		{"GeoPageSize", nil, []string{"sources=[{name: s, kind: geo_entrez, geo: {email: a@b.org, page_size: 501}}]"},
 			`config: sources[0].geo.page_size: 501 is out of range (1..500)`},
+		{"MaxUnfetchedIDs", nil, []string{"sources=[{name: s, kind: geo_entrez, geo: {email: a@b.org}, max_unfetched_ids: 100001}]"},
+			`config: sources[0].max_unfetched_ids: 100001 is out of range (-1..100000)`},
 		{"GeoMaxSamples", nil, []string{"sources=[{name: s, kind: geo_entrez, geo: {email: a@b.org, max_samples: -2}}]"},
 			`config: sources[0].geo.max_samples: -2 is out of range (-1..10000)`},
 		{"GeoRecordType", nil, []string{"sources=[{name: s, kind: geo_entrez, geo: {email: a@b.org, record_type: gsm}}]"},
