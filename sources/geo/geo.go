@@ -347,7 +347,7 @@ func (s *Source) Health(ctx context.Context) error {
 		return err
 	}
 	if out.Error != "" || len(out.Result) == 0 {
-		return fmt.Errorf("geo: einfo answered without a result: %q", out.Error)
+		return fmt.Errorf("geo: einfo answered without a result: %q", s.scrub(out.Error))
 	}
 	return nil
 }
