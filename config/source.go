@@ -24,8 +24,14 @@ const (
 	GeoPageSizeMin        = 1
 	GeoPageSizeMax        = 500
 	GeoTimeoutDefault     = 30 * time.Second
+	GeoMaxSamplesDefault  = 100
+	GeoMaxSamplesMax      = 10000
 	SourceLimitDefault    = 0  // all records
 	SourceScheduleDefault = "" // no scheduled harvests
+	// SourceMaxUnfetchedIDsDefault is how many ids of documents a source could not return
+	// one harvest keeps in its row; SourceMaxUnfetchedIDsMax bounds it.
+	SourceMaxUnfetchedIDsDefault = 1000
+	SourceMaxUnfetchedIDsMax     = 100000
 )
 
 // Source configures one source of records.
@@ -48,6 +54,12 @@ type Source struct {
 	// Limit is the most records one scheduled harvest fetches; 0 means all.
 	// Defaults to 0.
 	Limit int `koanf:"limit"`
+
+	// MaxUnfetchedIDs is how many ids of the documents the source could not
+	// return (for GEO, uids esummary answered with an error) one harvest keeps
+	// in its row; the count is always complete. -1 keeps none, 0 means the
+	// default, at most 100000. Defaults to 1000.
+	MaxUnfetchedIDs int `koanf:"max_unfetched_ids"`
 
 	// Geo holds the settings of kind geo_entrez; required for that kind and
 	// an error on any other.
@@ -82,6 +94,11 @@ type Geo struct {
 
 	// Timeout is the longest time one request may take. Defaults to 30s.
 	Timeout time.Duration `koanf:"timeout"`
+
+	// MaxSamples is how many sample accessions (GSM…) a record keeps in its
+	// samples field, the first NCBI lists (sample_count counts them all);
+	// -1 keeps none, 0 means the default, at most 10000. Defaults to 100.
+	MaxSamples int `koanf:"max_samples"`
 }
 
 // DefaultSource returns the defaults that fill a source item listed in a
@@ -94,6 +111,8 @@ func DefaultSource(name, kind string) Source {
 		Enabled:  SourceEnabledDefault,
 		Schedule: SourceScheduleDefault,
 		Limit:    SourceLimitDefault,
+
+		MaxUnfetchedIDs: SourceMaxUnfetchedIDsDefault,
 	}
 	if kind == SourceKindGeoEntrez {
 		s.Geo = &Geo{
@@ -102,6 +121,7 @@ func DefaultSource(name, kind string) Source {
 			BaseURL:    GeoBaseURLDefault,
 			PageSize:   GeoPageSizeDefault,
 			Timeout:    GeoTimeoutDefault,
+			MaxSamples: GeoMaxSamplesDefault,
 		}
 	}
 	return s

@@ -312,6 +312,7 @@ func (s *Source) validate(p *problems, key string) {
 	if s.Limit < 0 {
 		p.add(key+".limit", "%d is negative (0 means all records)", s.Limit)
 	}
+	p.intRange(key+".max_unfetched_ids", s.MaxUnfetchedIDs, -1, SourceMaxUnfetchedIDsMax)
 	switch {
 	case s.Kind == SourceKindGeoEntrez && s.Geo == nil:
 		p.add(key+".geo", "required for kind geo_entrez")
@@ -336,6 +337,7 @@ func (g *Geo) validate(p *problems, key string, enabled bool) {
 	p.httpURL(key+".base_url", g.BaseURL)
 	p.intRange(key+".page_size", g.PageSize, GeoPageSizeMin, GeoPageSizeMax)
 	p.positive(key+".timeout", g.Timeout)
+	p.intRange(key+".max_samples", g.MaxSamples, -1, GeoMaxSamplesMax)
 }
 
 // isCron reports whether s looks like a cron expression: five fields, or a

@@ -39,6 +39,8 @@ type testSource struct {
 	disabled bool
 	schedule string
 	limit    int // of scheduled harvests
+	// maxUnfetched is the entry's MaxUnfetchedIDs.
+	maxUnfetched int
 
 	fake *geotest.Server
 }
@@ -68,7 +70,7 @@ func newHarvestEnv(t *testing.T, srcs ...*testSource) *harvestEnv {
 			t.Fatal(err)
 		}
 		entries = append(entries, sources.Entry{Source: src, Kind: geo.Kind, Enabled: !s.disabled, Schedule: s.schedule,
-			Limit: s.limit, PageSize: 10, MaxPageSize: geo.PageSizeMax})
+			Limit: s.limit, PageSize: 10, MaxPageSize: geo.PageSizeMax, MaxUnfetchedIDs: s.maxUnfetched})
 		e.srcs[s.name] = s
 	}
 	reg, err := sources.NewRegistry(entries)

@@ -44,8 +44,18 @@ type Harvest struct {
 	Published int64 `json:"published"`
 	// Unchanged is how many fetched records matched the stored version.
 	Unchanged int64 `json:"unchanged"`
-	// Skipped is how many fetched records could not be converted or broke a record limit.
+	// Skipped is how many fetched records could not be converted, could not be fetched
+	// (Unfetched) or broke a record limit.
 	Skipped int64 `json:"skipped"`
+	// Unfetched is how many records the source listed but could not return (for GEO, the
+	// uids NCBI answered with an error); they are counted in Skipped too.
+	Unfetched int64 `json:"unfetched,omitempty"`
+	// UnfetchedIDs are the source's ids (GEO uids) of the first unfetched records, capped by
+	// the source's max_unfetched_ids; Unfetched counts them all.
+	UnfetchedIDs []string `json:"unfetched_ids,omitempty"`
+	// Warnings is how many values were left out of published records because the source sent
+	// them in an unreadable shape (a GEO n_samples of "", say).
+	Warnings int64 `json:"warnings,omitempty"`
 	// Error says why the harvest failed; empty unless State is [HarvestFailed].
 	Error string `json:"error,omitempty"`
 	// Limit is the most records to fetch, as requested; 0 means all.
@@ -68,7 +78,8 @@ func fromHarvest(h *osav1.Harvest) *Harvest {
 		return nil
 	}
 	return &Harvest{ID: h.Id, Source: h.Source, State: harvestStates[h.State], Total: h.Total, Fetched: h.Fetched,
-		Published: h.Published, Unchanged: h.Unchanged, Skipped: h.Skipped, Error: h.Error, Limit: h.Limit,
+		Published: h.Published, Unchanged: h.Unchanged, Skipped: h.Skipped, Unfetched: h.Unfetched,
+		UnfetchedIDs: h.UnfetchedIds, Warnings: h.Warnings, Error: h.Error, Limit: h.Limit,
 		Since: h.Since, ChunkSize: int(h.ChunkSize), StartedAt: fromTime(h.StartedAt), FinishedAt: fromTimePtr(h.FinishedAt)}
 }
 

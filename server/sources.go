@@ -99,6 +99,10 @@ func harvestToProto(h harvest.Harvest) *osav1.Harvest {
 		Limit:     int64(h.Limit),
 		Since:     h.Since,
 		ChunkSize: int32(h.ChunkSize),
+
+		Unfetched:    h.Unfetched,
+		UnfetchedIds: h.UnfetchedIDs,
+		Warnings:     h.Warnings,
 	}
 	if h.FinishedAt != nil {
 		p.FinishedAt = timestamppb.New(*h.FinishedAt)

@@ -36,19 +36,21 @@ func buildSource(sc config.Source, logger *slog.Logger) (sources.Entry, error) {
 			BaseURL:    g.BaseURL,
 			PageSize:   g.PageSize,
 			Timeout:    g.Timeout,
+			MaxSamples: g.MaxSamples,
 			Logger:     logger,
 		})
 		if err != nil {
 			return sources.Entry{}, err
 		}
 		return sources.Entry{
-			Source:      src,
-			Kind:        sc.Kind,
-			Enabled:     sc.Enabled,
-			Schedule:    sc.Schedule,
-			Limit:       sc.Limit,
-			PageSize:    src.PageSize(),
-			MaxPageSize: geo.PageSizeMax,
+			Source:          src,
+			Kind:            sc.Kind,
+			Enabled:         sc.Enabled,
+			Schedule:        sc.Schedule,
+			Limit:           sc.Limit,
+			MaxUnfetchedIDs: sc.MaxUnfetchedIDs,
+			PageSize:        src.PageSize(),
+			MaxPageSize:     geo.PageSizeMax,
 		}, nil
 	default:
 		return sources.Entry{}, fmt.Errorf("kind %q is not %s", sc.Kind, config.SourceKindGeoEntrez)

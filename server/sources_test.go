@@ -205,3 +205,29 @@ func TestBadScheduleIsAStartupError(t *testing.T) {
 		t.Fatalf("server.New = %v, want an error naming the schedule", err)
 	}
 }
+
+// TestGetHarvestReportsWhatItCouldNotDo: the uids NCBI could not return and the values left
+// out of records reach GetHarvest (issue 15 items 13 and 14).
+func TestGetHarvestReportsWhatItCouldNotDo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	docs := geotest.Series(12)
+	docs[2].Error = "cannot get document summary"
+	docs[7].Error = "cannot get document summary"
+	docs[5].Raw = map[string]any{"n_samples": geotest.NoSampleCount}
+	fake := geotest.New(t, docs)
+	b := setup(t, func(c *config.Config) {
+		c.Sources = []config.Source{geoSource("geo", fake.URL())}
+		c.Sources[0].MaxUnfetchedIDs = 1
+	})
+	c := sourceClient(b)
+	start, err := c.StartHarvest(ctx, connect.NewRequest(&osav1.StartHarvestRequest{Source: "geo"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := waitHarvest(t, c, start.Msg.Harvest.Id)
+	if h.State != osav1.HarvestState_HARVEST_STATE_SUCCEEDED || h.Published != 10 || h.Skipped != 2 || h.Unfetched != 2 ||
+		len(h.UnfetchedIds) != 1 || (h.UnfetchedIds[0] != docs[2].UID && h.UnfetchedIds[0] != docs[7].UID) || h.Warnings != 1 {
+		t.Fatalf("harvest %v, want 2 unfetched (1 listed) and 1 warning", h)
+	}
+}

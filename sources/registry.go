@@ -14,6 +14,12 @@ var ErrUnknownSource = domainerr.New(domainerr.ErrNotFound, "unknown source")
 // [domainerr.ErrFailedPrecondition].
 var ErrDisabled = domainerr.New(domainerr.ErrFailedPrecondition, "source is disabled")
 
+// Bounds of [Entry.MaxUnfetchedIDs].
+const (
+	MaxUnfetchedIDsDefault = 1000
+	MaxUnfetchedIDsMax     = 100000
+)
+
 // Entry is one configured source with the settings that govern its harvests.
 type Entry struct {
 	// Source is the connector. Required.
@@ -36,6 +42,11 @@ type Entry struct {
 	// PageSize is the chunk size of a harvest that asks for none: the documents one chunk job
 	// fetches and publishes. Required, 1..MaxPageSize.
 	PageSize int
+
+	// MaxUnfetchedIDs is how many ids of documents the source could not return one harvest
+	// keeps in its row (the count is always complete); 0 means [MaxUnfetchedIDsDefault], -1
+	// none.
+	MaxUnfetchedIDs int
 
 	// MaxPageSize is the largest chunk size a harvest may ask for (for GEO, the 500 summaries
 	// NCBI returns at most per JSON request). Required.
@@ -66,6 +77,9 @@ func NewRegistry(entries []Entry) (*Registry, error) {
 			return nil, fmt.Errorf("sources: source %q: page size %d is out of range (1..%d)", e.Name(), e.PageSize, e.MaxPageSize)
 		case e.Limit < 0:
 			return nil, fmt.Errorf("sources: source %q: limit %d is negative", e.Name(), e.Limit)
+		case e.MaxUnfetchedIDs < -1 || e.MaxUnfetchedIDs > MaxUnfetchedIDsMax:
+			return nil, fmt.Errorf("sources: source %q: MaxUnfetchedIDs %d is out of range (-1 for none, 0 for %d, up to %d)",
+				e.Name(), e.MaxUnfetchedIDs, MaxUnfetchedIDsDefault, MaxUnfetchedIDsMax)
 		}
 		if _, dup := r.byName[e.Name()]; dup {
 			return nil, fmt.Errorf("sources: two sources are named %q", e.Name())

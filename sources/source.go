@@ -70,6 +70,15 @@ type Page struct {
 
 	// Total is the size of the whole result set as the source reports it.
 	Total int
+
+	// Unfetched are the ids (for GEO, the uids) of the skipped documents the source listed but
+	// could not return: NCBI answered an error for them, or sent none. They are counted in
+	// Skipped.
+	Unfetched []string
+
+	// Warnings counts the values left out of the page's records because they could not be read
+	// (for GEO, a numeric field holding "" or text); the records are kept without them.
+	Warnings int
 }
 
 // Record is one document of a source, converted to a record's metadata.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -126,4 +127,10 @@ func printHarvestEnd(w io.Writer, h *sdk.Harvest) {
 	}
 	fmt.Fprintf(w, "harvest %d %s: %d fetched, %d published, %d unchanged, %d skipped in %s\n",
 		h.ID, h.State, h.Fetched, h.Published, h.Unchanged, h.Skipped, took)
+	if h.Unfetched > 0 {
+		fmt.Fprintf(w, "  %d could not be fetched from the source (ids %s)\n", h.Unfetched, strings.Join(h.UnfetchedIDs, ", "))
+	}
+	if h.Warnings > 0 {
+		fmt.Fprintf(w, "  %d values left out of records: the source sent them in an unreadable shape\n", h.Warnings)
+	}
 }

@@ -87,8 +87,18 @@ type Harvest struct {
 	Published int64
 	// Unchanged counts the records whose metadata equalled the stored version.
 	Unchanged int64
-	// Skipped counts the documents not published: not convertible, or over a record limit.
+	// Skipped counts the documents not published: not convertible, not fetched, or over a
+	// record limit.
 	Skipped int64
+	// Unfetched counts the skipped documents the source listed but could not return (for GEO,
+	// the uids esummary answered with an error).
+	Unfetched int64
+	// UnfetchedIDs are the ids of the first of them (for GEO, uids), at most the source's
+	// [sources.Entry.MaxUnfetchedIDs]; Unfetched counts them all.
+	UnfetchedIDs []string
+	// Warnings counts the values left out of published records because they could not be read
+	// (a numeric field holding "", say); the records are published without them.
+	Warnings int64
 	// Error says why a failed harvest failed.
 	Error      string
 	StartedAt  time.Time
@@ -221,7 +231,8 @@ func validate(reg *sources.Registry, req Request) (harvestParams, error) {
 }
 
 // harvestColumns are the columns [scanHarvest] reads.
-const harvestColumns = `id, source, params, state, total, fetched, published, unchanged, skipped, COALESCE(error, ''), started_at, finished_at`
+const harvestColumns = `id, source, params, state, total, fetched, published, unchanged, skipped, unfetched, unfetched_ids,
+	warnings, COALESCE(error, ''), started_at, finished_at`
 
 func scanHarvest(row pgx.Row) (Harvest, error) {
 	var (
@@ -229,7 +240,7 @@ func scanHarvest(row pgx.Row) (Harvest, error) {
 		params []byte
 	)
 	err := row.Scan(&h.ID, &h.Source, &params, &h.State, &h.Total, &h.Fetched, &h.Published, &h.Unchanged, &h.Skipped,
-		&h.Error, &h.StartedAt, &h.FinishedAt)
+		&h.Unfetched, &h.UnfetchedIDs, &h.Warnings, &h.Error, &h.StartedAt, &h.FinishedAt)
 	if err != nil {
 		return Harvest{}, err
 	}

@@ -101,6 +101,18 @@ func (w *ChunkWorker) work(ctx context.Context, job *river.Job[ChunkArgs]) error
 		total = min(total, a.Limit)
 	}
 
+	if len(page.Unfetched) > 0 {
+		// Once per chunk: the harvest's row keeps the count and the first ids for good.
+		log.WarnContext(ctx, "harvest: documents the source could not return", "offset", cur.Offset,
+			"count", len(page.Unfetched), "ids", page.Unfetched)
+	}
+	maxIDs := entry.MaxUnfetchedIDs
+	switch maxIDs {
+	case 0:
+		maxIDs = sources.MaxUnfetchedIDsDefault
+	case -1:
+		maxIDs = 0
+	}
 	params, invalid := w.publishParams(ctx, log, a.Source, page.Records)
 	var published, unchanged int
 	err = pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
@@ -121,11 +133,8 @@ func (w *ChunkWorker) work(ctx context.Context, job *river.Job[ChunkArgs]) error
 					}
 				}
 			}
-			if _, err := tx.Exec(ctx, `UPDATE harvests SET total = $2, fetched = fetched + $3, published = published + $4,
-				unchanged = unchanged + $5, skipped = skipped + $6,
-				state = CASE WHEN $7 THEN 'succeeded' ELSE state END, finished_at = CASE WHEN $7 THEN now() END
-				WHERE id = $1`,
-				a.HarvestID, total, page.Fetched, published, unchanged, page.Skipped+invalid, end != ""); err != nil {
+			if _, err := tx.Exec(ctx, updateHarvestSQL, a.HarvestID, total, page.Fetched, published, unchanged,
+				page.Skipped+invalid, end != "", len(page.Unfetched), page.Unfetched, maxIDs, page.Warnings); err != nil {
 				return fmt.Errorf("error updating harvest %d: %w", a.HarvestID, err)
 			}
 			if end == "" {
@@ -149,13 +158,23 @@ func (w *ChunkWorker) work(ctx context.Context, job *river.Job[ChunkArgs]) error
 		return nil
 	}
 	log.InfoContext(ctx, "harvest: chunk", "offset", cur.Offset, "fetched", page.Fetched, "published", published,
-		"unchanged", unchanged, "skipped", page.Skipped+invalid, "total", total, "duration", time.Since(start).Round(time.Millisecond))
+		"unchanged", unchanged, "skipped", page.Skipped+invalid, "unfetched", len(page.Unfetched), "warnings", page.Warnings,
+		"total", total, "duration", time.Since(start).Round(time.Millisecond))
 	if end != "" {
 		log.DebugContext(ctx, "harvest: "+end, "offset", next.Offset, "limit", a.Limit, "total", page.Total, "fetched", page.Fetched)
 		log.InfoContext(ctx, "harvest: succeeded", "reason", end, "records", next.Offset)
 	}
 	return nil
 }
+
+// updateHarvestSQL adds a chunk's counts to its harvest ($1) and ends it when $7: total ($2),
+// fetched, published, unchanged, skipped ($3–$6), unfetched ($8) with their ids ($9) appended to
+// those kept, up to $10 in all, and warnings ($11).
+const updateHarvestSQL = `UPDATE harvests SET total = $2, fetched = fetched + $3, published = published + $4,
+	unchanged = unchanged + $5, skipped = skipped + $6,
+	unfetched = unfetched + $8, unfetched_ids = (unfetched_ids || $9::text[])[1:$10::int], warnings = warnings + $11,
+	state = CASE WHEN $7 THEN 'succeeded' ELSE state END, finished_at = CASE WHEN $7 THEN now() END
+	WHERE id = $1`
 
 // publishParams turns a page's records into publish params, leaving out (and counting) those
 // whose metadata breaks a record limit: one oversized document must not fail its whole chunk.

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,18 +115,67 @@ func (s *Source) try(ctx context.Context, u string, out any) error {
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		return &retryableError{
-			err:        fmt.Errorf("HTTP %s%s", resp.Status, snippet(body)),
+			err:        fmt.Errorf("HTTP %s%s", resp.Status, s.summarize(body)),
 			retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		}
 	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("HTTP %s%s: %w", resp.Status, snippet(body), sources.ErrPermanent)
+		return fmt.Errorf("HTTP %s%s: %w", resp.Status, s.summarize(body), sources.ErrPermanent)
 	case len(body) > maxBody:
 		return fmt.Errorf("the answer is over %d MiB; lower the page size: %w", maxBody>>20, sources.ErrPermanent)
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return &retryableError{err: fmt.Errorf("the answer is not valid JSON (%v)%s", err, snippet(body))}
+		// The decoder's message names a character and an offset, never the body's text.
+		return &retryableError{err: fmt.Errorf("the answer is not valid JSON (%v, %d bytes)", err, len(body))}
 	}
 	return nil
+}
+
+// summarize returns what an error may say of an answer's body: ": NCBI: " and NCBI's message
+// (the "error" or "ERROR" member of a JSON object, with the "limit" of a rate-limit answer),
+// scrubbed and shortened; "" for any other body. Errors end up in harvests, which anyone may
+// read, and NCBI's bodies echo the caller: the rate-limit answer names its address (or API key)
+// under "api-key", so no body is ever repeated as sent.
+func (s *Source) summarize(body []byte) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return ""
+	}
+	var msg string
+	for _, k := range []string{"error", "ERROR"} {
+		if json.Unmarshal(m[k], &msg) == nil && msg != "" {
+			break
+		}
+	}
+	if msg = s.scrub(msg); msg == "" {
+		return ""
+	}
+	var limit string
+	if json.Unmarshal(m["limit"], &limit) == nil && isDigits(limit) {
+		msg += " (limit " + limit + " requests/s)"
+	}
+	return ": NCBI: " + msg
+}
+
+// addressRe matches what looks like an IPv4 or IPv6 address.
+var addressRe = regexp.MustCompile(`(?i)\b\d{1,3}(?:\.\d{1,3}){3}\b|(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}`)
+
+// scrub returns msg without the API key and without anything that looks like an IP address,
+// collapsed to one line of at most 200 characters.
+func (s *Source) scrub(msg string) string {
+	if s.cfg.APIKey != "" {
+		msg = strings.ReplaceAll(msg, s.cfg.APIKey, "[api key]")
+	}
+	msg = addressRe.ReplaceAllStringFunc(msg, func(a string) string {
+		if strings.Count(a, ":") < 3 && !strings.Contains(a, ".") {
+			return a // a time of day (12:30:00), not an IPv6 address
+		}
+		return "[address]"
+	})
+	msg = strings.Join(strings.Fields(msg), " ")
+	if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	return msg
 }
 
 // transportError turns a failed request into a retryable error without the URL (*url.Error
@@ -138,7 +188,7 @@ func (s *Source) transportError(ctx context.Context, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return &retryableError{err: err}
+	return &retryableError{err: errors.New(s.scrub(err.Error()))}
 }
 
 // backoff returns the delay before retry number attempt (1 for the first): BackoffBase doubled
@@ -173,18 +223,6 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
-}
-
-// snippet returns the start of an answer for an error message.
-func snippet(body []byte) string {
-	s := strings.Join(strings.Fields(string(body)), " ")
-	if s == "" {
-		return ""
-	}
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return ": " + s
 }
 
 // limiters are the process's rate limiters, one per E-utilities URL, API key and rate: NCBI
@@ -242,7 +280,7 @@ func (s *Source) esearch(ctx context.Context, params url.Values) (esearchResult,
 		return esearchResult{}, err
 	}
 	if msg := cmp.Or(out.Error, out.Result.Error); msg != "" {
-		return esearchResult{}, fmt.Errorf("geo: esearch: NCBI answered with an error: %s", msg)
+		return esearchResult{}, fmt.Errorf("geo: esearch: NCBI answered with an error: %s", s.scrub(msg))
 	}
 	count, err := strconv.Atoi(out.Result.Count)
 	if err != nil || count < 0 {
@@ -251,19 +289,13 @@ func (s *Source) esearch(ctx context.Context, params url.Values) (esearchResult,
 	return esearchResult{Count: count, IDList: out.Result.IDList, QueryKey: out.Result.QueryKey, WebEnv: out.Result.WebEnv}, nil
 }
 
-// summary is one document of an esummary version 2.0 answer for the gds database.
+// summary is one document of an esummary version 2.0 answer for the gds database: its uid, NCBI's
+// error for it, or its members as sent. The members are read one by one ([docReader]), so that
+// one of an unexpected shape (a number sent as "", say) costs that value, not the document.
 type summary struct {
-	Accession string      `json:"accession"`
-	EntryType string      `json:"entrytype"`
-	Error     string      `json:"error"`
-	GDSType   string      `json:"gdstype"`
-	GPL       string      `json:"gpl"`
-	NSamples  json.Number `json:"n_samples"`
-	PDAT      string      `json:"pdat"`
-	Summary   string      `json:"summary"`
-	Taxon     string      `json:"taxon"`
-	Title     string      `json:"title"`
-	UID       string      `json:"uid"`
+	UID    string
+	Error  string
+	fields map[string]json.RawMessage
 }
 
 // summaries runs esummary (version 2.0) on the gds database with params (a WebEnv, query_key,
@@ -282,7 +314,7 @@ func (s *Source) summaries(ctx context.Context, params url.Values) ([]summary, e
 	if err := s.call(ctx, "esummary", params, &out, s.cfg.MaxAttempts); err != nil {
 		return nil, err
 	}
-	if msg := cmp.Or(out.Error, messages(out.ESummaryResult)); msg != "" {
+	if msg := s.scrub(cmp.Or(out.Error, messages(out.ESummaryResult))); msg != "" {
 		lower := strings.ToLower(msg)
 		for _, m := range historyMarkers {
 			if strings.Contains(lower, m) {
@@ -307,10 +339,15 @@ func (s *Source) summaries(ctx context.Context, params url.Values) ([]summary, e
 			docs[i] = summary{UID: uid, Error: "no document in the answer"}
 			continue
 		}
-		if err := json.Unmarshal(raw, &docs[i]); err != nil {
-			docs[i] = summary{UID: uid, Error: "unreadable document: " + err.Error()}
-		}
 		docs[i].UID = uid
+		if err := json.Unmarshal(raw, &docs[i].fields); err != nil || docs[i].fields == nil {
+			docs[i].Error = "the document is not a JSON object"
+			continue
+		}
+		var msg string
+		if json.Unmarshal(docs[i].fields["error"], &msg) == nil && msg != "" {
+			docs[i].Error = msg
+		}
 	}
 	return docs, nil
 }

@@ -54,6 +54,8 @@ const (
 	BackoffMaxDefault   = 60 * time.Second
 	RateLimitDefault    = 3.0  // requests per second without an API key
 	RateLimitWithAPIKey = 10.0 // requests per second with one
+	MaxSamplesDefault   = 100
+	MaxSamplesMax       = 10000
 )
 
 // Config configures a GEO [Source].
@@ -102,6 +104,10 @@ type Config struct {
 	// BackoffMax caps every delay between attempts, Retry-After included. Defaults to 60s.
 	BackoffMax time.Duration
 
+	// MaxSamples is how many sample accessions (GSM…) a record keeps in its samples field, the
+	// first ones NCBI lists; sample_count still gives them all. -1 keeps none. Defaults to 100.
+	MaxSamples int
+
 	// HTTPClient sends the requests. Defaults to a client of its own (timeouts come from
 	// Timeout, not from the client).
 	HTTPClient *http.Client
@@ -130,6 +136,7 @@ func (c Config) withDefaults() Config {
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, MaxAttemptsDefault)
 	c.BackoffBase = cmp.Or(c.BackoffBase, BackoffBaseDefault)
 	c.BackoffMax = cmp.Or(c.BackoffMax, BackoffMaxDefault)
+	c.MaxSamples = cmp.Or(c.MaxSamples, MaxSamplesDefault)
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
@@ -155,6 +162,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("geo: MaxAttempts %d is below 1", c.MaxAttempts)
 	case c.BackoffBase < 0 || c.BackoffMax < 0:
 		return errors.New("geo: BackoffBase and BackoffMax must not be negative")
+	case c.MaxSamples < -1 || c.MaxSamples > MaxSamplesMax:
+		return fmt.Errorf("geo: MaxSamples %d is out of range (-1 for none, 1..%d)", c.MaxSamples, MaxSamplesMax)
 	}
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -215,7 +224,8 @@ func (s *Source) Pull(ctx context.Context, cur sources.Cursor) (sources.Page, so
 			return sources.Page{}, cur, fmt.Errorf("geo: the cursor's session is not a GEO session: %w", errors.Join(err, sources.ErrPermanent))
 		}
 	}
-	if sess.WebEnv == "" || sess.Term != term {
+	// A session of no hits has no WebEnv, and needs none: every page of it is past the end.
+	if sess.Term != term || (sess.WebEnv == "" && sess.Count > 0) {
 		if sess, err = s.search(ctx, term); err != nil {
 			return sources.Page{}, cur, err
 		}
@@ -244,17 +254,24 @@ func (s *Source) Pull(ctx context.Context, cur sources.Cursor) (sources.Page, so
 	page := sources.Page{Fetched: len(docs), Total: sess.Count}
 	ids := make([]string, 0, len(docs))
 	for _, d := range docs {
-		rec, reason := s.convert(d)
-		if reason != "" {
+		c := s.convert(d)
+		if c.skip != "" {
 			page.Skipped++
-			s.logger.DebugContext(ctx, "geo: skipped document", "uid", d.UID, "accession", d.Accession, "reason", reason)
+			if c.unfetched {
+				page.Unfetched = append(page.Unfetched, d.UID)
+			}
+			s.logger.DebugContext(ctx, "geo: skipped document", "uid", d.UID, "reason", c.skip)
 			continue
 		}
-		page.Records = append(page.Records, rec)
-		ids = append(ids, rec.ID)
+		if len(c.warnings) > 0 {
+			page.Warnings += len(c.warnings)
+			s.logger.DebugContext(ctx, "geo: values left out of a record", "uid", d.UID, "accession", c.rec.ID, "fields", c.warnings)
+		}
+		page.Records = append(page.Records, c.rec)
+		ids = append(ids, c.rec.ID)
 	}
 	s.logger.DebugContext(ctx, "geo: fetched", "offset", cur.Offset, "fetched", page.Fetched, "skipped", page.Skipped,
-		"total", page.Total, "ids", ids)
+		"unfetched", len(page.Unfetched), "warnings", page.Warnings, "total", page.Total, "ids", ids)
 
 	next := cur
 	next.Offset += page.Fetched
@@ -313,8 +330,8 @@ func (s *Source) Get(ctx context.Context, id string) (sources.Record, error) {
 		return sources.Record{}, err
 	}
 	for _, d := range docs {
-		if rec, reason := s.convert(d); reason == "" && rec.ID == id {
-			return rec, nil
+		if c := s.convert(d); c.skip == "" && c.rec.ID == id {
+			return c.rec, nil
 		}
 	}
 	return sources.Record{}, fmt.Errorf("geo: %s: %w", id, sources.ErrNotFound)
@@ -330,20 +347,27 @@ func (s *Source) Health(ctx context.Context) error {
 		return err
 	}
 	if out.Error != "" || len(out.Result) == 0 {
-		return fmt.Errorf("geo: einfo answered without a result: %q", out.Error)
+		return fmt.Errorf("geo: einfo answered without a result: %q", s.scrub(out.Error))
 	}
 	return nil
 }
 
 // search runs esearch with usehistory=y for term and returns the history session; retmax=0,
-// since the ids are read from the history server page by page.
+// since the ids are read from the history server page by page. A search without hits returns a
+// session of count 0 and no WebEnv.
 func (s *Source) search(ctx context.Context, term string) (session, error) {
 	res, err := s.esearch(ctx, url.Values{"term": {term}, "usehistory": {"y"}, "retmax": {"0"}})
 	if err != nil {
 		return session{}, err
 	}
+	if res.Count == 0 {
+		// NCBI keeps no history entry for a search without hits: its answer has count "0" and
+		// neither webenv nor querykey, even with usehistory=y. That is an empty result set.
+		s.logger.DebugContext(ctx, "geo: searched, nothing matches", "term", term)
+		return session{Term: term}, nil
+	}
 	if res.WebEnv == "" || res.QueryKey == "" {
-		return session{}, errors.New("geo: esearch answered without a WebEnv and query_key")
+		return session{}, fmt.Errorf("geo: esearch found %d documents but answered without a WebEnv and query_key", res.Count)
 	}
 	s.logger.DebugContext(ctx, "geo: searched", "term", term, "count", res.Count)
 	return session{Count: res.Count, QueryKey: res.QueryKey, Term: term, WebEnv: res.WebEnv}, nil

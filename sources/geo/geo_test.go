@@ -326,15 +326,15 @@ func TestPullMetadata(t *testing.T) {
 		"entry_type":   "GSE",
 		"gds_type":     "Expression profiling by array",
 		"source_url":   "https://www.ncbi.nlm.nih.gov/geo/query/acc.cgi?acc=GSE40726",
+		// The fake's defaults for what the document does not set.
+		"samples":             []any{"GSM200040726"},
+		"supplementary_types": []any{"CEL"},
+		"ftp_link":            "ftp://ftp.ncbi.nlm.nih.gov/geo/series/GSE40726/",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("metadata %v, want %v", got, want)
 	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("metadata[%q] = %v, want %v", k, got[k], v)
-		}
-	}
+	assertMetadata(t, got, want)
 }
 
 func TestRateLimiter(t *testing.T) {

@@ -186,7 +186,8 @@ type Harvest struct {
 	// version, so no new version was written.
 	Unchanged int64 `protobuf:"varint,7,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
 	// Number of fetched records not published, because they could not be
-	// converted or broke a record limit (size, depth).
+	// converted, could not be fetched (see unfetched) or broke a record limit
+	// (size, depth).
 	Skipped int64 `protobuf:"varint,8,opt,name=skipped,proto3" json:"skipped,omitempty"`
 	// Error message when state is FAILED; empty otherwise.
 	Error string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
@@ -201,7 +202,19 @@ type Harvest struct {
 	// the whole source is harvested.
 	Since string `protobuf:"bytes,13,opt,name=since,proto3" json:"since,omitempty"`
 	// Number of records fetched and published per chunk.
-	ChunkSize     int32 `protobuf:"varint,14,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`
+	ChunkSize int32 `protobuf:"varint,14,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`
+	// Number of records the source listed but could not return (for
+	// geo_entrez, the uids NCBI's esummary answered with an error, such as
+	// "cannot get document summary"); counted in skipped too.
+	Unfetched int64 `protobuf:"varint,15,opt,name=unfetched,proto3" json:"unfetched,omitempty"`
+	// Ids of the first unfetched records in the source (for geo_entrez, GEO
+	// uids), at most the source's max_unfetched_ids (1000 by default);
+	// unfetched counts them all.
+	UnfetchedIds []string `protobuf:"bytes,16,rep,name=unfetched_ids,json=unfetchedIds,proto3" json:"unfetched_ids,omitempty"`
+	// Number of values left out of published records because the source sent
+	// them in a shape that could not be read (for geo_entrez, a numeric field
+	// such as n_samples holding ""); the records were published without them.
+	Warnings      int64 `protobuf:"varint,17,opt,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -330,6 +343,27 @@ func (x *Harvest) GetSince() string {
 func (x *Harvest) GetChunkSize() int32 {
 	if x != nil {
 		return x.ChunkSize
+	}
+	return 0
+}
+
+func (x *Harvest) GetUnfetched() int64 {
+	if x != nil {
+		return x.Unfetched
+	}
+	return 0
+}
+
+func (x *Harvest) GetUnfetchedIds() []string {
+	if x != nil {
+		return x.UnfetchedIds
+	}
+	return nil
+}
+
+func (x *Harvest) GetWarnings() int64 {
+	if x != nil {
+		return x.Warnings
 	}
 	return 0
 }
@@ -645,7 +679,7 @@ const file_osa_v1_source_proto_rawDesc = "" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
 	"\aenabled\x18\x03 \x01(\bR\aenabled\x12\x1a\n" +
 	"\bschedule\x18\x04 \x01(\tR\bschedule\x122\n" +
-	"\flast_harvest\x18\x05 \x01(\v2\x0f.osa.v1.HarvestR\vlastHarvest\"\xbc\x03\n" +
+	"\flast_harvest\x18\x05 \x01(\v2\x0f.osa.v1.HarvestR\vlastHarvest\"\x9b\x04\n" +
 	"\aHarvest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x16\n" +
 	"\x06source\x18\x02 \x01(\tR\x06source\x12*\n" +
@@ -664,7 +698,10 @@ const file_osa_v1_source_proto_rawDesc = "" +
 	"\x05limit\x18\f \x01(\x03R\x05limit\x12\x14\n" +
 	"\x05since\x18\r \x01(\tR\x05since\x12\x1d\n" +
 	"\n" +
-	"chunk_size\x18\x0e \x01(\x05R\tchunkSize\"\x14\n" +
+	"chunk_size\x18\x0e \x01(\x05R\tchunkSize\x12\x1c\n" +
+	"\tunfetched\x18\x0f \x01(\x03R\tunfetched\x12#\n" +
+	"\runfetched_ids\x18\x10 \x03(\tR\funfetchedIds\x12\x1a\n" +
+	"\bwarnings\x18\x11 \x01(\x03R\bwarnings\"\x14\n" +
 	"\x12ListSourcesRequest\"?\n" +
 	"\x13ListSourcesResponse\x12(\n" +
 	"\asources\x18\x01 \x03(\v2\x0e.osa.v1.SourceR\asources\"x\n" +

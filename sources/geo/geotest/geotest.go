@@ -1,8 +1,12 @@
 // Package geotest is a fake NCBI E-utilities server for tests of the geo source and of harvests.
 // It answers esearch (with usehistory=y), esummary (version=2.0, JSON, through WebEnv + query_key
 // or an id list) and einfo with the JSON shapes NCBI uses, keeps a log of every request, and can
-// be told to fail: HTTP errors with Retry-After, slow answers, invalid JSON, expired history
-// sessions, or a request held until the test lets it go.
+// be told to fail: HTTP errors with Retry-After, NCBI's rate-limit answer, slow answers, invalid
+// JSON, expired history sessions, esummaryresult messages, or a request held until the test lets
+// it go.
+//
+// The shapes follow answers NCBI really sent, as recorded in public clients' test data (see
+// fixtures.go for each source).
 package geotest
 
 import (
@@ -33,6 +37,24 @@ type Doc struct {
 	GDSType   string
 	PDAT      string // YYYY/MM/DD: what [PDAT] ranges match
 	NSamples  int
+	// GSE is the gse member: for a DataSet, its series' numbers ("54723", or "1;2"); empty for
+	// a series means its own number, as NCBI serves it.
+	GSE string
+	// PubMedIDs are the pubmedids, served as strings as NCBI does (["25348610"]).
+	PubMedIDs []string
+	// BioProject is the bioproject member, such as "PRJNA237500".
+	BioProject string
+	// SuppFile is the suppfile member: supplementary file types, such as "CSV, IDAT"; empty
+	// means "CEL".
+	SuppFile string
+	// Samples are the accessions of the samples member; nil means one, "GSM" + UID.
+	Samples []string
+	// FTPLink is the ftplink member; empty means the series folder of the accession.
+	FTPLink string
+	// Raw replaces or adds members of the served document, as NCBI spells them, for shapes the
+	// typed fields cannot express: {"n_samples": ""} is what NCBI serves for a document without
+	// a sample count.
+	Raw map[string]any
 	// Error, when set, makes esummary answer {"uid": ..., "error": Error} for the document.
 	Error string
 }
@@ -79,6 +101,25 @@ type Fault struct {
 	// unless Status or Body is set.
 	Delay time.Duration
 }
+
+// RateLimited is NCBI's answer to a client over its rate limit: 429 without Retry-After, and a
+// body that names the caller under "api-key" (its IP address when it sent no key) with the
+// requests counted in the last second and the limit.
+func RateLimited(caller string) Fault {
+	return Fault{Status: http.StatusTooManyRequests,
+		Body: fmt.Sprintf(`{"error":"API rate limit exceeded","api-key":%q,"count":"4","limit":"3"}`, caller)}
+}
+
+// ESummaryMessages is an esummary answer of 200 that holds only esummaryresult messages, the
+// JSON form of <eSummaryResult><ERROR>: "Unable to obtain query #1" for an expired history entry
+// (what [Server.ExpireSessions] causes), [MessageEmptyResult], or any other.
+func ESummaryMessages(msgs ...string) Fault {
+	b, _ := json.Marshal(map[string]any{"header": header("esummary"), "esummaryresult": msgs})
+	return Fault{Body: string(b)}
+}
+
+// MessageEmptyResult is the esummaryresult message NCBI answers a request for no documents with.
+const MessageEmptyResult = "Empty result - nothing todo"
 
 // Server is a fake E-utilities server. Its methods are safe for concurrent use.
 type Server struct {
@@ -285,7 +326,7 @@ var (
 )
 
 // esearch answers like NCBI: count, retmax, retstart and idlist as strings, plus querykey and
-// webenv with usehistory=y.
+// webenv with usehistory=y when something matched.
 func (s *Server) esearch(q url.Values) any {
 	term := q.Get("term")
 	var match []Doc
@@ -317,7 +358,13 @@ func (s *Server) esearch(q url.Values) any {
 		"translationset":   []any{},
 		"querytranslation": term,
 	}
-	if q.Get("usehistory") == "y" {
+	if len(match) == 0 {
+		// NCBI's answer for no hits: no querykey and no webenv, even with usehistory=y, and a
+		// warning instead (ESEARCH_EMPTY in fixtures.go).
+		res["errorlist"] = map[string]any{"phrasesnotfound": []string{}, "fieldsnotfound": []string{}}
+		res["warninglist"] = map[string]any{"phrasesignored": []string{}, "quotedphrasesnotfound": []string{},
+			"outputmessages": []string{"No items found."}}
+	} else if q.Get("usehistory") == "y" {
 		s.mu.Lock()
 		s.nextEnv++
 		env := fmt.Sprintf("MCID_%08d", s.nextEnv)
@@ -377,16 +424,39 @@ func (s *Server) esummary(q url.Values) any {
 	return map[string]any{"header": header("esummary"), "result": result}
 }
 
-// json returns the document as NCBI's esummary version 2.0 serves a gds document.
+// json returns the document as NCBI's esummary version 2.0 serves a gds document (the members of
+// GSE_ME and GDS_5435 in fixtures.go), with d.Raw applied last.
 func (d Doc) json() map[string]any {
-	gse := ""
-	if d.EntryType == "GSE" {
+	gse := d.GSE
+	if gse == "" && d.EntryType == "GSE" {
 		gse = strings.TrimPrefix(d.Accession, "GSE")
 	}
-	return map[string]any{
+	gds := ""
+	if d.EntryType == "GDS" {
+		gds = strings.TrimPrefix(d.Accession, "GDS")
+	}
+	samples := []any{}
+	accs := d.Samples
+	if accs == nil {
+		accs = []string{"GSM" + d.UID}
+	}
+	for i, a := range accs {
+		samples = append(samples, map[string]string{"accession": a, "title": fmt.Sprintf("sample %d", i+1)})
+	}
+	pubmed := []string{}
+	pubmed = append(pubmed, d.PubMedIDs...)
+	suppfile := d.SuppFile
+	if suppfile == "" {
+		suppfile = "CEL"
+	}
+	ftp := d.FTPLink
+	if ftp == "" {
+		ftp = "ftp://ftp.ncbi.nlm.nih.gov/geo/series/" + d.Accession + "/"
+	}
+	m := map[string]any{
 		"uid":           d.UID,
 		"accession":     d.Accession,
-		"gds":           "",
+		"gds":           gds,
 		"title":         d.Title,
 		"summary":       d.Summary,
 		"gpl":           d.GPL,
@@ -399,8 +469,8 @@ func (d Doc) json() map[string]any {
 		"ssinfo":        "",
 		"subsetinfo":    "",
 		"pdat":          d.PDAT,
-		"suppfile":      "CEL",
-		"samples":       []any{map[string]string{"accession": "GSM" + d.UID, "title": "sample 1"}},
+		"suppfile":      suppfile,
+		"samples":       samples,
 		"relations":     []any{},
 		"extrelations":  []any{},
 		"n_samples":     d.NSamples,
@@ -408,9 +478,14 @@ func (d Doc) json() map[string]any {
 		"platformtitle": "",
 		"platformtaxa":  "",
 		"samplestaxa":   "",
-		"pubmedids":     []any{},
+		"pubmedids":     pubmed,
 		"projects":      []any{},
-		"ftplink":       "ftp://ftp.ncbi.nlm.nih.gov/geo/series/" + d.Accession + "/",
+		"ftplink":       ftp,
 		"geo2r":         "yes",
+		"bioproject":    d.BioProject,
 	}
+	for k, v := range d.Raw {
+		m[k] = v
+	}
+	return m
 }
