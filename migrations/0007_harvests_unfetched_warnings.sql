@@ -1,4 +1,4 @@
--- 0006_harvests_unfetched_warnings: what a harvest could not do, in its row (public reads).
+-- 0007_harvests_unfetched_warnings: what a harvest could not do, in its row (public reads).
 -- unfetched counts the documents the source listed but could not return (for GEO, the uids
 -- esummary answered with an error), unfetched_ids keeps the first of their ids (capped by the
 -- source's max_unfetched_ids), and warnings counts the values left out of published records
