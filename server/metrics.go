@@ -32,6 +32,7 @@ type metrics struct {
 	embedSeconds *prometheus.HistogramVec
 	embedErrors  *prometheus.CounterVec
 	embedSaved   *prometheus.CounterVec
+	embedInputs  *prometheus.CounterVec
 	freshness    *prometheus.HistogramVec
 	outage       *prometheus.GaugeVec
 }
@@ -71,6 +72,10 @@ func newMetrics(pool *pgxpool.Pool, queues func() []string, logger *slog.Logger)
 			Name: "osa_embed_inputs_saved_total",
 			Help: "Texts a backend did not embed because its stored row was built from the same text with the same model, by backend.",
 		}, []string{"backend"}),
+		embedInputs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "osa_embed_inputs_total",
+			Help: "Texts a backend sent to its embedder, by backend (every generation of it: a rebuild's included).",
+		}, []string{"backend"}),
 		freshness: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "osa_index_freshness_seconds", Help: "Time from a record version's commit to its commit in a backend.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
@@ -81,7 +86,7 @@ func newMetrics(pool *pgxpool.Pool, queues func() []string, logger *slog.Logger)
 		}, []string{"backend"}),
 	}
 	m.registry.MustRegister(m.rpcs, m.rpcSeconds, m.jobs, m.batchSize, m.batchFlushes, m.batchSeconds,
-		m.embedSeconds, m.embedErrors, m.embedSaved, m.freshness, m.outage,
+		m.embedSeconds, m.embedErrors, m.embedSaved, m.embedInputs, m.freshness, m.outage,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{pool: pool, queues: queues, logger: logger})
 	return m
@@ -138,18 +143,22 @@ func (m *metrics) watchJobs(ctx context.Context, client *river.Client[pgx.Tx]) {
 	}()
 }
 
-// embedder wraps e so its calls are timed and its failures counted under provider.
-func (m *metrics) embedder(e embed.Embedder, provider string) embed.Embedder {
-	return &timedEmbedder{Embedder: e, seconds: m.embedSeconds.WithLabelValues(provider), errors: m.embedErrors.WithLabelValues(provider)}
+// embedder wraps backend's embedder e so its calls are timed and its failures counted under
+// provider, and its inputs under backend.
+func (m *metrics) embedder(e embed.Embedder, provider, backend string) embed.Embedder {
+	return &timedEmbedder{Embedder: e, seconds: m.embedSeconds.WithLabelValues(provider), errors: m.embedErrors.WithLabelValues(provider),
+		inputs: m.embedInputs.WithLabelValues(backend)}
 }
 
 type timedEmbedder struct {
 	embed.Embedder
 	seconds prometheus.Observer
 	errors  prometheus.Counter
+	inputs  prometheus.Counter
 }
 
 func (t *timedEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, []error) {
+	t.inputs.Add(float64(len(texts)))
 	start := time.Now()
 	vecs, errs := t.Embedder.Embed(ctx, texts)
 	t.seconds.Observe(time.Since(start).Seconds())

@@ -125,4 +125,7 @@ func TestUnchangedTextMakesNoEmbeddingCall(t *testing.T) {
 	if saved := metricValue(t, body, `osa_embed_inputs_saved_total\{backend="vector"\}`); saved != 1 {
 		t.Fatalf("osa_embed_inputs_saved_total = %v, want 1", saved)
 	}
+	if inputs := metricValue(t, body, `osa_embed_inputs_total\{backend="vector"\}`); inputs != 1 {
+		t.Fatalf("osa_embed_inputs_total = %v, want 1 (the first version's text)", inputs)
+	}
 }
