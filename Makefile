@@ -43,9 +43,10 @@ fuzz-smoke:
 	done
 
 ## bench: the full benchmark, osa bench all (ingest: six scenarios beside the raw River, HNSW-insert and COPY
-## ceilings measured in the same run, and freshness at a steady 100 records/s; then search on 100,000 records),
-## on the private cluster of osa dev (dev.data_dir, dev.port; OSA_DEV__PORT=0 for any free port) or database.url.
-## Writes bench/results/all-ingest.{md,json,svg} and all-search.{md,json}; about 10 minutes; run it on an idle machine.
+## ceilings measured in the same run, and freshness at a steady 100 records/s; then search on 100,000 records; then a
+## rebuild of 100,000 records beside the bulk path), on the private cluster of osa dev (dev.data_dir, dev.port;
+## OSA_DEV__PORT=0 for any free port) or database.url. Writes bench/results/all-ingest.{md,json,svg}, all-search.{md,json}
+## and all-rebuild.{md,json}; about 15 minutes; run it on an idle machine.
 bench: build
 	./bin/osa bench all --out bench/results/all $(BENCH_FLAGS)
 
@@ -54,7 +55,7 @@ bench: build
 RELEVANCE_DATASET ?= ../shared/bench/scifact
 
 ## bench-smoke: osa bench all --smoke, then osa bench relevance --smoke on RELEVANCE_DATASET, on one throw-away cluster
-## (about 30 s; make test runs it): checks that every part of the benchmarks runs, not their figures; their reports go
+## (about a minute; make test runs it): checks that every part of the benchmarks runs, not their figures; their reports go
 ## to a temporary folder, kept only when one fails
 bench-smoke: build
 	@test -f "$(RELEVANCE_DATASET)/corpus.jsonl" || { echo "bench-smoke: no BEIR dataset at RELEVANCE_DATASET=$(RELEVANCE_DATASET)" \

@@ -74,7 +74,7 @@ func newMetrics(pool *pgxpool.Pool, queues func() []string, logger *slog.Logger)
 		}, []string{"backend"}),
 		embedInputs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "osa_embed_inputs_total",
-			Help: "Texts a backend sent to its embedder, by backend (every generation of it: a rebuild's included).",
+			Help: "Texts a backend embedded to index them (queries not counted), by backend: every generation of it, a rebuild's included.",
 		}, []string{"backend"}),
 		freshness: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "osa_index_freshness_seconds", Help: "Time from a record version's commit to its commit in a backend.",
@@ -143,22 +143,18 @@ func (m *metrics) watchJobs(ctx context.Context, client *river.Client[pgx.Tx]) {
 	}()
 }
 
-// embedder wraps backend's embedder e so its calls are timed and its failures counted under
-// provider, and its inputs under backend.
-func (m *metrics) embedder(e embed.Embedder, provider, backend string) embed.Embedder {
-	return &timedEmbedder{Embedder: e, seconds: m.embedSeconds.WithLabelValues(provider), errors: m.embedErrors.WithLabelValues(provider),
-		inputs: m.embedInputs.WithLabelValues(backend)}
+// embedder wraps e so its calls are timed and its failures counted under provider.
+func (m *metrics) embedder(e embed.Embedder, provider string) embed.Embedder {
+	return &timedEmbedder{Embedder: e, seconds: m.embedSeconds.WithLabelValues(provider), errors: m.embedErrors.WithLabelValues(provider)}
 }
 
 type timedEmbedder struct {
 	embed.Embedder
 	seconds prometheus.Observer
 	errors  prometheus.Counter
-	inputs  prometheus.Counter
 }
 
 func (t *timedEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, []error) {
-	t.inputs.Add(float64(len(texts)))
 	start := time.Now()
 	vecs, errs := t.Embedder.Embed(ctx, texts)
 	t.seconds.Observe(time.Since(start).Seconds())

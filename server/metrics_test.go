@@ -121,11 +121,14 @@ func TestUnchangedTextMakesNoEmbeddingCall(t *testing.T) {
 	if after := calls(); after != before || before < 1 {
 		t.Fatalf("embedding calls: %v before the unchanged-text version, %v after; want one before and none more", before, after)
 	}
+	if _, err := c.Search(ctx, "zebrafish heart", &sdk.SearchOpts{Mode: sdk.SearchVector}); err != nil {
+		t.Fatal(err)
+	}
 	_, body := get(t, b.baseURL+"/metrics")
 	if saved := metricValue(t, body, `osa_embed_inputs_saved_total\{backend="vector"\}`); saved != 1 {
 		t.Fatalf("osa_embed_inputs_saved_total = %v, want 1", saved)
 	}
 	if inputs := metricValue(t, body, `osa_embed_inputs_total\{backend="vector"\}`); inputs != 1 {
-		t.Fatalf("osa_embed_inputs_total = %v, want 1 (the first version's text)", inputs)
+		t.Fatalf("osa_embed_inputs_total = %v, want 1 (the first version's text; a search's query is not counted)", inputs)
 	}
 }

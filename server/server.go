@@ -156,8 +156,10 @@ func (s *Server) build(ctx context.Context) error {
 			OutageRetryMin: w.OutageRetryMin,
 			TotalWorkers:   w.TotalWorkers,
 		},
-		Harvest:           harvest.Config{Sources: s.sources},
-		Reindex:           reindex.Config{RetireAfter: s.cfg.Catalog.RetireAfter},
+		Harvest: harvest.Config{Sources: s.sources},
+		// A rebuild's job may be fetched before its process follows the catalog change that
+		// started it: the process has it within catalog.poll_interval.
+		Reindex:           reindex.Config{RetireAfter: s.cfg.Catalog.RetireAfter, NotHereSnooze: s.cfg.Catalog.PollInterval},
 		Store:             storeCfg,
 		Middleware:        middleware,
 		FetchCooldown:     w.FetchCooldown,

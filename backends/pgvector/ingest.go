@@ -51,6 +51,9 @@ func (b *Backend) Prepare(ctx context.Context, docs []backends.Document) []error
 	if len(texts) == 0 {
 		return errs
 	}
+	if b.cfg.OnEmbed != nil {
+		b.cfg.OnEmbed(len(texts))
+	}
 	vecs, embedErrs := b.cfg.Embedder.Embed(ctx, texts)
 	if len(vecs) != len(texts) || len(embedErrs) != len(texts) {
 		err := fmt.Errorf("embedder %s returned %d vectors and %d errors for %d texts", b.model, len(vecs), len(embedErrs), len(texts))

@@ -74,6 +74,9 @@ type Config struct {
 	// OnReuse, when set, is called with the number of texts a Prepare did not embed because of
 	// Reuse (for metrics). It must be fast and safe for concurrent use.
 	OnReuse func(n int)
+	// OnEmbed, when set, is called with the number of texts a Prepare sends to the embedder (for
+	// metrics; a search's query is not counted). It must be fast and safe for concurrent use.
+	OnEmbed func(n int)
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.

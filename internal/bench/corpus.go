@@ -9,6 +9,10 @@ import (
 	"github.com/osa-archive/osa/backends"
 )
 
+// CorpusSource is the source of the records the benchmarks load directly; a record's source id
+// is its index in [Corpus].
+const CorpusSource = "bench"
+
 // CorpusSeed is the seed of the generated records: every run publishes the same records.
 const CorpusSeed = 20240917
 

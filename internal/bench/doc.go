@@ -16,12 +16,18 @@
 // search against exact search, and the latency of every mode at 1 and 8 clients beside the
 // vector backend's own statement sent straight to PostgreSQL.
 //
+// [Rebuild] applies a change of the vector backend that needs a new generation to a running
+// server holding 100,000 records while searches and text changes go on, and measures the
+// rebuild beside the bulk path (one COPY plus one index build with the same settings), the new
+// generation's embedding inputs beside the records whose text changed, and search p99 during it
+// beside idle.
+//
 // [Relevance] publishes a dataset in BEIR's layout through the API and measures how well every
 // mode ranks it against the dataset's judgements (nDCG@10, Recall@100, MRR@10, zero-hit queries,
 // latency), beside a reference BM25 computed here over PostgreSQL's own tokens; variants restart
 // the server on the same records with other settings.
 //
-// `osa bench ingest|search|relevance|all` runs them from the command line; BenchmarkIngest runs a small
+// `osa bench ingest|search|rebuild|relevance|all` runs them from the command line; BenchmarkIngest runs a small
 // version under `go test -bench`. Each scenario runs in its own scratch database
 // (osa_bench_<random>) on the server of the admin URL, dropped when the scenario ends.
 package bench

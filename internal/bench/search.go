@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -392,7 +393,8 @@ func searchQueries(corpus []map[string]any, n int) []string {
 	return out
 }
 
-// loadCorpus publishes the corpus (without fan-out: the benchmark fills the backends itself) and
+// loadCorpus publishes the corpus (source [CorpusSource], each record's index its source id;
+// without fan-out: the benchmark fills the backends itself) and
 // builds both backends the way a rebuild does: bulk writes into shadow tables without their
 // search index, one index build, a swap.
 func loadCorpus(ctx context.Context, pool *pgxpool.Pool, bs []backends.Backend, corpus []map[string]any, progress func(string, ...any)) error {
@@ -407,7 +409,7 @@ func loadCorpus(ctx context.Context, pool *pgxpool.Pool, bs []backends.Backend, 
 		params := make([]records.PublishParams, len(part))
 		for i, m := range part {
 			b, _ := json.Marshal(m)
-			params[i] = records.PublishParams{Metadata: b}
+			params[i] = records.PublishParams{Metadata: b, Source: CorpusSource, SourceID: strconv.Itoa(start + i)}
 		}
 		res, err := store.Publish(ctx, params, records.PriorityBulk)
 		if err != nil {

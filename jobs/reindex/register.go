@@ -16,6 +16,10 @@ type Config struct {
 	// RetireAfter is how long the generation a rebuild replaces keeps its table, retired
 	// (catalog.retire_after); 0 drops it at the catalog's next check.
 	RetireAfter time.Duration
+	// NotHereSnooze is how long a rebuild's job waits when this process does not have its
+	// backend or generation (yet): a process that follows the catalog every poll_interval has
+	// it within that. 0 means [NotHereSnoozeDefault].
+	NotHereSnooze time.Duration
 }
 
 // Workers are the rebuild workers once registered; [Workers.Bind] hands them the client.
@@ -50,6 +54,9 @@ func (w *Workers) Bind(client *river.Client[pgx.Tx]) { w.x.client = client }
 // Register adds to rc the reindex queue, with one worker (the chunks of a rebuild are sequential
 // anyway), and the chunk and finish workers of rebuilds of ts, configured by cfg.
 func Register(rc *river.Config, cfg Config, pool *pgxpool.Pool, ts []Target, logger *slog.Logger) (*Workers, error) {
+	if cfg.NotHereSnooze <= 0 {
+		cfg.NotHereSnooze = NotHereSnoozeDefault
+	}
 	w := &Workers{x: &reindexer{cfg: cfg, logger: logger, pool: pool}}
 	w.SetRebuilders(ts)
 	x := w.x

@@ -175,9 +175,9 @@ type reindexer struct {
 	pool     *pgxpool.Pool
 }
 
-// notHereSnooze is how long a rebuild's job waits when this process does not have its backend,
-// so that a process that has it takes the job.
-const notHereSnooze = 5 * time.Second
+// NotHereSnoozeDefault is how long a rebuild's job waits, by default, when this process does
+// not have its backend (or generation), so that a process that has it takes the job.
+const NotHereSnoozeDefault = 5 * time.Second
 
 // backend returns the backend a rebuild's job names. A process that does not have it (one not
 // yet restarted with the configuration that added the backend) snoozes the job, without using
@@ -189,15 +189,15 @@ func (x *reindexer) backend(ctx context.Context, name string, generation int) (b
 	if ok && generation != 0 && t.Generation != generation {
 		x.logger.InfoContext(ctx, "jobs: a rebuild's job names a generation of a backend this process does not have yet; "+
 			"left to a process that has it, or to this one once it follows the catalog", "backend", name,
-			"generation", generation, "here", t.Generation, "retry_in", notHereSnooze)
+			"generation", generation, "here", t.Generation, "retry_in", x.cfg.NotHereSnooze)
 		return nil, fmt.Errorf("generation %d of backend %q is not on this process (it has %d): %w", generation, name,
-			t.Generation, river.JobSnooze(notHereSnooze))
+			t.Generation, river.JobSnooze(x.cfg.NotHereSnooze))
 	}
 	b := t.Rebuilder
 	if !ok {
 		x.logger.WarnContext(ctx, "jobs: a rebuild's job names a backend this process does not have; left to a process "+
-			"that has it (configure the backend on every process)", "backend", name, "retry_in", notHereSnooze)
-		return nil, fmt.Errorf("backend %q is not configured on this process: %w", name, river.JobSnooze(notHereSnooze))
+			"that has it (configure the backend on every process)", "backend", name, "retry_in", x.cfg.NotHereSnooze)
+		return nil, fmt.Errorf("backend %q is not configured on this process: %w", name, river.JobSnooze(x.cfg.NotHereSnooze))
 	}
 	return b, nil
 }

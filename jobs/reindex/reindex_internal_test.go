@@ -5,15 +5,17 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/riverqueue/river"
 )
 
 // A rebuild's job that reaches a process without its backend (one not yet restarted with the
-// configuration that added it) snoozes for a process that has it, without using an attempt.
+// configuration that added it) snoozes for a process that has it, without using an attempt, for
+// Config.NotHereSnooze.
 func TestReindexJobOnProcessWithoutBackend(t *testing.T) {
 	t.Parallel()
-	x := &reindexer{backends: map[string]Target{}, logger: slog.New(slog.DiscardHandler)}
+	x := &reindexer{cfg: Config{NotHereSnooze: 3 * time.Second}, backends: map[string]Target{}, logger: slog.New(slog.DiscardHandler)}
 	ctx := context.Background()
 	for name, work := range map[string]func() error{
 		"chunk": func() error {
@@ -24,8 +26,8 @@ func TestReindexJobOnProcessWithoutBackend(t *testing.T) {
 		},
 	} {
 		var snooze *river.JobSnoozeError
-		if err := work(); !errors.As(err, &snooze) || snooze.Duration != notHereSnooze {
-			t.Errorf("%s job for a backend this process lacks: %v, want a snooze of %v", name, err, notHereSnooze)
+		if err := work(); !errors.As(err, &snooze) || snooze.Duration != x.cfg.NotHereSnooze {
+			t.Errorf("%s job for a backend this process lacks: %v, want a snooze of %v", name, err, x.cfg.NotHereSnooze)
 		}
 	}
 }
