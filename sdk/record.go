@@ -36,7 +36,14 @@ type Record struct {
 
 	// DeletedAt is when the record was deleted; nil while it is live.
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+
+	pb *osav1.Record // what it was read from, for Proto
 }
+
+// Proto returns the API message r was read from, so that a caller can print the API's own
+// JSON form (protojson, as the Connect JSON API answers), as osa --json does. It is nil for a
+// Record not read from a server. The message is shared: do not modify it.
+func (r *Record) Proto() *osav1.Record { return r.pb }
 
 // PublishParams is one record to publish.
 type PublishParams struct {
