@@ -12,12 +12,18 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/osa-archive/osa/records"
 )
 
 // NamePattern is what a backend's or a source's name must match, whole: a lower-case letter,
 // then up to 39 lower-case letters, digits or underscores (a name becomes part of a queue and
-// table name).
-const NamePattern = `[a-z][a-z0-9_]{0,39}`
+// table name). It is [records.SourceNamePattern], the rule for the source a record is published
+// under, so that one rule holds for every name and harvested records always pass it.
+const NamePattern = records.SourceNamePattern
+
+// nameProblem is the problem of a name that does not match [NamePattern], with what to write.
+const nameProblem = "%q is not a valid name: write a lower-case letter, then up to 39 lower-case letters, digits or underscores (%s)"
 
 var (
 	domainRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
@@ -214,7 +220,7 @@ func (d *Dev) validate(p *problems) {
 func (b *Backend) validate(p *problems, key string, totalWorkers int) {
 	switch {
 	case !nameRe.MatchString(b.Name):
-		p.add(key+".name", "%q is not a valid name (%s)", b.Name, NamePattern)
+		p.add(key+".name", nameProblem, b.Name, NamePattern)
 	case strings.HasSuffix(b.Name, "_shadow") || strings.Contains(b.Name, "_shadow_"):
 		// A rebuild of backend x writes to the table of x_shadow.
 		p.add(key+".name", "%q must not contain \"_shadow\" as a word: it names the tables of rebuilds", b.Name)
@@ -303,7 +309,7 @@ func (e *Embedder) validate(p *problems, key string) {
 
 func (s *Source) validate(p *problems, key string) {
 	if !nameRe.MatchString(s.Name) {
-		p.add(key+".name", "%q is not a valid name (%s)", s.Name, NamePattern)
+		p.add(key+".name", nameProblem, s.Name, NamePattern)
 	}
 	p.oneOf(key+".kind", s.Kind, SourceKindGeoEntrez)
 	if s.Schedule != "" && !isCron(s.Schedule) {

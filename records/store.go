@@ -183,7 +183,7 @@ func (s *Store) validate(params []PublishParams, field func(i int, name string) 
 		if (p.Source == "") != (p.SourceID == "") {
 			return domainerr.Invalid(field(i, "source_id"), "source and source_id must be set together")
 		}
-		if err := checkText(field(i, "source"), p.Source, 200); err != nil {
+		if err := ValidateSource(field(i, "source"), p.Source); err != nil {
 			return err
 		}
 		if err := checkText(field(i, "source_id"), p.SourceID, 500); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -50,6 +51,58 @@ func (l Limits) withDefaults() Limits {
 		l.MaxDepth = MaxDepthDefault
 	}
 	return l
+}
+
+// SourceNamePattern is what the source a record is published under must match, whole: a
+// lower-case letter, then up to 39 lower-case letters, digits or underscores, e.g. "geo" or
+// "my_lab". It is the pattern of every name OSA has (config.NamePattern is this constant), so
+// the records a configured source harvests, published under its name, always pass.
+const SourceNamePattern = `[a-z][a-z0-9_]{0,39}`
+
+var sourceNameRe = regexp.MustCompile(`^` + SourceNamePattern + `$`)
+
+// ValidateSource checks name, the source a record is published under; field names it in the
+// error, e.g. "records[3].source"; empty means "source". An empty name (no source) is valid.
+// Anything else that does not match [SourceNamePattern] is a *[domainerr.ValidationError] that
+// says what to send, with a suggestion made from name when one can be made.
+func ValidateSource(field, name string) error {
+	field = cmp.Or(field, "source")
+	if name == "" || sourceNameRe.MatchString(name) {
+		return nil
+	}
+	msg := fmt.Sprintf("%q is not a valid source name: send a lower-case letter, then up to 39 lower-case letters, digits or underscores (%s)",
+		name, SourceNamePattern)
+	if s := suggestSourceName(name); s != "" {
+		msg += fmt.Sprintf(", e.g. %q", s)
+	}
+	return domainerr.Invalid(field, "%s", msg)
+}
+
+// suggestSourceName returns name made valid, lower-cased with each run of other characters
+// turned into one underscore ("My Lab!" → "my_lab"), or "" when nothing of name is left.
+func suggestSourceName(name string) string {
+	var b strings.Builder
+	under := false
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			if under && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r)
+			under = false
+		default:
+			under = true
+		}
+	}
+	s := strings.TrimLeft(b.String(), "0123456789_")
+	if len(s) > 40 {
+		s = strings.TrimRight(s[:40], "_")
+	}
+	if !sourceNameRe.MatchString(s) {
+		return ""
+	}
+	return s
 }
 
 // ValidateMetadata checks that raw, the JSON encoding of a record's metadata,

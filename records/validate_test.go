@@ -2,6 +2,7 @@ package records
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"math"
@@ -325,6 +326,45 @@ func FuzzValidateMetadata(f *testing.F) {
 		}
 		if canon2, err := CanonicalJSON(again); err != nil || !bytes.Equal(canon2, canon) {
 			t.Fatalf("CanonicalJSON is not a fixed point: %s then %s, %v", canon, canon2, err)
+		}
+	})
+}
+
+func TestValidateSource(t *testing.T) {
+	t.Parallel()
+	t.Run("Valid", func(t *testing.T) {
+		t.Parallel()
+		for _, name := range []string{"", "geo", "my_lab", "lab2", "a" + strings.Repeat("b", 39)} {
+			if err := ValidateSource("source", name); err != nil {
+				t.Errorf("ValidateSource(%q) = %v, want nil", name, err)
+			}
+		}
+	})
+	t.Run("Invalid", func(t *testing.T) {
+		t.Parallel()
+		const rule = `: send a lower-case letter, then up to 39 lower-case letters, digits or underscores ([a-z][a-z0-9_]{0,39})`
+		tests := []struct {
+			name, field, source, want string
+		}{
+			{"Digit", "source", "2lab", `source: "2lab" is not a valid source name` + rule + `, e.g. "lab"`},
+			{"FieldDefault", "", "Lab", `source: "Lab" is not a valid source name` + rule + `, e.g. "lab"`},
+			{"FieldIndexed", "records[1].source", "my-lab", `records[1].source: "my-lab" is not a valid source name` + rule + `, e.g. "my_lab"`},
+			{"Long", "source", "a" + strings.Repeat("b", 40), `source: "a` + strings.Repeat("b", 40) + `" is not a valid source name` + rule + `, e.g. "a` + strings.Repeat("b", 39) + `"`},
+			{"NoSuggestion", "source", "!!", `source: "!!" is not a valid source name` + rule},
+			{"Spaces", "source", "My Lab!", `source: "My Lab!" is not a valid source name` + rule + `, e.g. "my_lab"`},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				err := ValidateSource(tt.field, tt.source)
+				var ve *domainerr.ValidationError
+				if !errors.As(err, &ve) || err.Error() != tt.want {
+					t.Fatalf("ValidateSource(%q) = %v, want a ValidationError %q", tt.source, err, tt.want)
+				}
+				if want := cmp.Or(tt.field, "source"); ve.Field != want {
+					t.Fatalf("field %q, want %q", ve.Field, want)
+				}
+			})
 		}
 	})
 }

@@ -46,7 +46,14 @@ type ReindexJob struct {
 	StartedAt time.Time `json:"started_at"`
 	// FinishedAt is when it ended; nil while running.
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+
+	pb *osav1.ReindexJob // what it was read from, for Proto
 }
+
+// Proto returns the API message j was read from, so that a caller can print the API's own
+// JSON form (protojson, as the Connect JSON API answers), as osa --json does. It is nil for a
+// ReindexJob not read from a server. The message is shared: do not modify it.
+func (j *ReindexJob) Proto() *osav1.ReindexJob { return j.pb }
 
 // Ended reports whether the reindex has ended, successfully or not.
 func (j *ReindexJob) Ended() bool { return j.State == ReindexSucceeded || j.State == ReindexFailed }
@@ -56,7 +63,7 @@ func fromReindex(procedure string, r *osav1.ReindexJob) (*ReindexJob, error) {
 		return nil, &Error{Code: CodeInternal, Procedure: procedure, Message: "server returned no reindex job"}
 	}
 	return &ReindexJob{ID: r.Id, Backend: r.Backend, State: reindexStates[r.State], Total: r.Total, Done: r.Done,
-		Error: r.Error, StartedAt: fromTime(r.StartedAt), FinishedAt: fromTimePtr(r.FinishedAt)}, nil
+		Error: r.Error, StartedAt: fromTime(r.StartedAt), FinishedAt: fromTimePtr(r.FinishedAt), pb: r}, nil
 }
 
 // Reindex starts a rebuild of backend from the stored records and returns it, running; when a
@@ -163,7 +170,14 @@ type QueueStats struct {
 	OldestAvailableAge time.Duration `json:"oldest_available_age"`
 	// CompletedPerSecond is the throughput over the last minute.
 	CompletedPerSecond float64 `json:"completed_per_second"`
+
+	pb *osav1.QueueStats // what it was read from, for Proto
 }
+
+// Proto returns the API message q was read from, so that a caller can print the API's own
+// JSON form (protojson, as the Connect JSON API answers), as osa --json does. It is nil for a
+// QueueStats not read from a server. The message is shared: do not modify it.
+func (q *QueueStats) Proto() *osav1.QueueStats { return q.pb }
 
 // QueueStats reports every job queue: the fan-out queue and one per backend. Needs a token with
 // the admin scope.
@@ -177,7 +191,7 @@ func (c *Client) QueueStats(ctx context.Context) ([]QueueStats, error) {
 		out[i] = QueueStats{Name: q.Name, Available: q.Available, Pending: q.Pending, Scheduled: q.Scheduled,
 			Running: q.Running, Retryable: q.Retryable, Completed: q.Completed, Cancelled: q.Cancelled,
 			Discarded: q.Discarded, OldestAvailableAge: q.OldestAvailableAge.AsDuration(),
-			CompletedPerSecond: q.CompletedPerSecond}
+			CompletedPerSecond: q.CompletedPerSecond, pb: q}
 	}
 	return out, nil
 }

@@ -19,7 +19,14 @@ type BackendChange struct {
 	NeedsRebuild bool `json:"needs_rebuild,omitempty"`
 	// ReindexID is, for "added", the rebuild that backfills the backend (see [Client.ReindexJob]).
 	ReindexID int64 `json:"reindex_id,omitempty"`
+
+	pb *osav1.BackendChange // what it was read from, for Proto
 }
+
+// Proto returns the API message c was read from, so that a caller can print the API's own
+// JSON form (protojson, as the Connect JSON API answers), as osa --json does. It is nil for a
+// BackendChange not read from a server. The message is shared: do not modify it.
+func (c *BackendChange) Proto() *osav1.BackendChange { return c.pb }
 
 // ApplyOpts are the options of [Client.ApplyBackends].
 type ApplyOpts struct {
@@ -42,7 +49,7 @@ func (c *Client) ApplyBackends(ctx context.Context, document string, opts ApplyO
 	}
 	out := make([]BackendChange, len(res.Changes))
 	for i, ch := range res.Changes {
-		out[i] = BackendChange{Name: ch.Name, Action: ch.Action, Changes: ch.Changes, NeedsRebuild: ch.NeedsRebuild, ReindexID: ch.ReindexId}
+		out[i] = BackendChange{Name: ch.Name, Action: ch.Action, Changes: ch.Changes, NeedsRebuild: ch.NeedsRebuild, ReindexID: ch.ReindexId, pb: ch}
 	}
 	return out, res.Applied, nil
 }

@@ -99,5 +99,6 @@ func fromRecord(r *osav1.Record) *Record {
 		CreatedAt: fromTime(r.CreatedAt),
 		UpdatedAt: fromTime(r.UpdatedAt),
 		DeletedAt: fromTimePtr(r.DeletedAt),
+		pb:        r,
 	}
 }

@@ -1,6 +1,7 @@
 // Package sdk is the Go client of an OSA (Open Science Archive) server: publish metadata
 // records, wait until the search backends have indexed them, search, and run harvests and
-// admin tasks, with plain Go types and typed errors — no protobuf in sight.
+// admin tasks, with plain Go types and typed errors — no protobuf in sight unless asked for
+// (see The API's messages).
 //
 // # Publish, wait, search
 //
@@ -58,6 +59,14 @@
 //		errors.As(err, &e)
 //		fmt.Println("bad field:", e.Field) // "srn"
 //	}
+//
+// # The API's messages
+//
+// The types that a call reads from the server (Record, SearchResult, IndexStatus, Backend,
+// QueueStats, Harvest, ReindexJob, BackendChange) keep the API message they were read from;
+// their Proto method returns it. protojson.Marshal of it is the JSON the Connect JSON API
+// answers (lowerCamelCase names, enum names such as SEARCH_MODE_VECTOR, 64-bit integers as
+// strings), which is what osa --json prints. Nothing else needs the generated types.
 //
 // # Connecting
 //

@@ -68,7 +68,14 @@ type Harvest struct {
 	StartedAt time.Time `json:"started_at"`
 	// FinishedAt is when it ended; nil while running.
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+
+	pb *osav1.Harvest // what it was read from, for Proto
 }
+
+// Proto returns the API message h was read from, so that a caller can print the API's own
+// JSON form (protojson, as the Connect JSON API answers), as osa --json does. It is nil for a
+// Harvest not read from a server. The message is shared: do not modify it.
+func (h *Harvest) Proto() *osav1.Harvest { return h.pb }
 
 // Ended reports whether the harvest has ended, successfully or not.
 func (h *Harvest) Ended() bool { return h.State == HarvestSucceeded || h.State == HarvestFailed }
@@ -80,7 +87,7 @@ func fromHarvest(h *osav1.Harvest) *Harvest {
 	return &Harvest{ID: h.Id, Source: h.Source, State: harvestStates[h.State], Total: h.Total, Fetched: h.Fetched,
 		Published: h.Published, Unchanged: h.Unchanged, Skipped: h.Skipped, Unfetched: h.Unfetched,
 		UnfetchedIDs: h.UnfetchedIds, Warnings: h.Warnings, Error: h.Error, Limit: h.Limit,
-		Since: h.Since, ChunkSize: int(h.ChunkSize), StartedAt: fromTime(h.StartedAt), FinishedAt: fromTimePtr(h.FinishedAt)}
+		Since: h.Since, ChunkSize: int(h.ChunkSize), StartedAt: fromTime(h.StartedAt), FinishedAt: fromTimePtr(h.FinishedAt), pb: h}
 }
 
 // Source is one configured external source of records.

@@ -47,7 +47,14 @@ type IndexStatus struct {
 
 	// Backends has one entry per configured backend, in configuration order.
 	Backends []BackendStatus `json:"backends"`
+
+	pb *osav1.GetIndexStatusResponse // what it was read from, for Proto
 }
+
+// Proto returns the API message s was read from, so that a caller can print the API's own
+// JSON form (protojson, as the Connect JSON API answers), as osa --json does. It is nil for a
+// IndexStatus not read from a server. The message is shared: do not modify it.
+func (s *IndexStatus) Proto() *osav1.GetIndexStatusResponse { return s.pb }
 
 // Backend returns the status on the backend named name, or nil.
 func (s *IndexStatus) Backend(name string) *BackendStatus {
@@ -94,7 +101,7 @@ func (c *Client) IndexStatus(ctx context.Context, srn string) (*IndexStatus, err
 	if err != nil {
 		return nil, err
 	}
-	out := &IndexStatus{SRN: res.Srn, Backends: make([]BackendStatus, len(res.Statuses))}
+	out := &IndexStatus{SRN: res.Srn, Backends: make([]BackendStatus, len(res.Statuses)), pb: res}
 	for i, s := range res.Statuses {
 		out.Backends[i] = BackendStatus{
 			Backend:        s.Backend,

@@ -36,7 +36,14 @@ type Record struct {
 
 	// DeletedAt is when the record was deleted; nil while it is live.
 	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+
+	pb *osav1.Record // what it was read from, for Proto
 }
+
+// Proto returns the API message r was read from, so that a caller can print the API's own
+// JSON form (protojson, as the Connect JSON API answers), as osa --json does. It is nil for a
+// Record not read from a server. The message is shared: do not modify it.
+func (r *Record) Proto() *osav1.Record { return r.pb }
 
 // PublishParams is one record to publish.
 type PublishParams struct {
@@ -47,7 +54,9 @@ type PublishParams struct {
 
 	// Source and SourceID, set together, make the publish an upsert: the record published
 	// before under the same pair gets a new version when Metadata differs, and stays as it is
-	// when Metadata is the same. Leave both empty to create a new record every time.
+	// when Metadata is the same. Leave both empty to create a new record every time. Source is
+	// a lower-case letter, then up to 39 lower-case letters, digits or underscores
+	// ([a-z][a-z0-9_]{0,39}, e.g. "my_lab"); another is [ErrInvalidArgument] naming "source".
 	Source   string
 	SourceID string
 }
@@ -66,7 +75,8 @@ func (p PublishParams) toProto(field string) (*osav1.PublishRecordRequest, error
 // Publish stores one record and queues it for indexing on every backend, and returns it as
 // stored. With Source and SourceID set it upserts: when the metadata is the same as the stored
 // version's, that version is returned unchanged. Errors: [ErrInvalidArgument] naming the field
-// (metadata missing, too large or too deep; only one of source and source_id set),
+// (metadata missing, too large or too deep; only one of source and source_id set; a source name
+// not of [PublishParams].Source's form),
 // [ErrUnauthenticated], [ErrPermissionDenied] (the token lacks records:write), [ErrUnavailable].
 func (c *Client) Publish(ctx context.Context, p PublishParams) (*Record, error) {
 	req, err := p.toProto("metadata")

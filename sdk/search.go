@@ -66,7 +66,14 @@ type SearchResult struct {
 
 	// Backends are the backends queried: the vector one then the keyword one for hybrid.
 	Backends []string `json:"backends"`
+
+	pb *osav1.SearchResponse // what it was read from, for Proto
 }
+
+// Proto returns the API message r was read from, so that a caller can print the API's own
+// JSON form (protojson, as the Connect JSON API answers), as osa --json does. It is nil for a
+// SearchResult not read from a server. The message is shared: do not modify it.
+func (r *SearchResult) Proto() *osav1.SearchResponse { return r.pb }
 
 // Hit is one record that matched.
 type Hit struct {
@@ -115,7 +122,7 @@ func (c *Client) Search(ctx context.Context, query string, opts *SearchOpts) (*S
 	if err != nil {
 		return nil, err
 	}
-	out := &SearchResult{Hits: make([]Hit, len(res.Hits)), Backends: res.Backends}
+	out := &SearchResult{Hits: make([]Hit, len(res.Hits)), Backends: res.Backends, pb: res}
 	for m, pm := range searchModes {
 		if pm == res.Mode {
 			out.Mode = m
@@ -157,7 +164,14 @@ type Backend struct {
 	// and how many it copies; 0 otherwise.
 	BuildDone  int64 `json:"build_done,omitempty"`
 	BuildTotal int64 `json:"build_total,omitempty"`
+
+	pb *osav1.Backend // what it was read from, for Proto
 }
+
+// Proto returns the API message b was read from, so that a caller can print the API's own
+// JSON form (protojson, as the Connect JSON API answers), as osa --json does. It is nil for a
+// Backend not read from a server. The message is shared: do not modify it.
+func (b *Backend) Proto() *osav1.Backend { return b.pb }
 
 // Backends lists the configured search backends, in configuration order, with their counts.
 func (c *Client) Backends(ctx context.Context) ([]Backend, error) {
@@ -169,7 +183,7 @@ func (c *Client) Backends(ctx context.Context) ([]Backend, error) {
 	for i, b := range res.Backends {
 		out[i] = Backend{Name: b.Name, Kind: b.Kind, Model: b.Model, Dims: int(b.Dims), Indexed: b.Indexed,
 			Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue, State: b.State, Generation: int(b.Generation),
-			BuildDone: b.BuildDone, BuildTotal: b.BuildTotal}
+			BuildDone: b.BuildDone, BuildTotal: b.BuildTotal, pb: b}
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/sdk"
 )
 
@@ -70,10 +71,11 @@ a token with the admin scope.`,
 			}
 			w := cmd.OutOrStdout()
 			if cf.json {
-				return printJSON(w, struct {
-					Changes []sdk.BackendChange `json:"changes"`
-					Applied bool                `json:"applied"`
-				}{changes, applied})
+				res := &osav1.ApplyBackendsResponse{Changes: make([]*osav1.BackendChange, len(changes)), Applied: applied}
+				for i := range changes {
+					res.Changes[i] = changes[i].Proto()
+				}
+				return printJSON(w, res)
 			}
 			for _, c := range changes {
 				fmt.Fprintf(w, "%-9s %s", c.Action, c.Name)
@@ -119,7 +121,7 @@ func newBackendsListCmd() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			if cf.json {
-				return printJSON(w, bs)
+				return printJSON(w, listBackendsResponse(bs))
 			}
 			fmt.Fprintf(w, "%-16s %-9s %-9s %4s %10s %10s %8s  %s\n", "NAME", "KIND", "STATE", "GEN", "INDEXED", "PENDING", "FAILED", "BUILD")
 			for _, b := range bs {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +28,7 @@ type clientFlags struct {
 func (f *clientFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.server, "server", "", "server URL (default $OSA_SERVER, else "+clientServerDefault+")")
 	cmd.Flags().StringVar(&f.token, "token", "", "bearer token (default $OSA_TOKEN)")
-	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON for scripts instead of tables")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON for scripts instead of tables: the API's answer, as curl of the API shows it")
 }
 
 // serverURL returns --server, else $OSA_SERVER, else clientServerDefault; "host:port" means http.
@@ -72,14 +71,6 @@ func (f *clientFlags) explain(err error) error {
 		return fmt.Errorf("%w (pass a token with --token or OSA_TOKEN)", err)
 	}
 	return err
-}
-
-// printJSON writes v as indented JSON.
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
 }
 
 // newTable returns a tab writer for aligned columns; call Flush when done.

@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/internal/pgtest"
 	"github.com/osa-archive/osa/sdk"
@@ -144,8 +147,9 @@ func TestClientCommands(t *testing.T) {
 		}
 	}
 	out, _ = mustRunCLI(t, "", append([]string{"get", mouse, "--json"}, srv...)...)
-	var rec sdk.Record
-	if err := json.Unmarshal([]byte(out), &rec); err != nil || rec.SRN != mouse || rec.Source != "lab" || rec.Metadata["title"] != "Mouse heart development" {
+	var rec osav1.GetRecordResponse
+	if err := protojson.Unmarshal([]byte(out), &rec); err != nil || rec.Record.GetSrn() != mouse || rec.Record.GetSource() != "lab" ||
+		rec.Record.GetMetadata().AsMap()["title"] != "Mouse heart development" {
 		t.Fatalf("get --json printed %s (%v)", out, err)
 	}
 	if _, _, err := runCLI(t, "", append([]string{"get", "urn:osa:localhost:rec:0190b2a4-7c1e-7cc0-9d2a-6d3c1f0a9e11"}, srv...)...); !errors.Is(err, sdk.ErrNotFound) {
@@ -158,8 +162,9 @@ func TestClientCommands(t *testing.T) {
 		t.Fatalf("search --filter printed:\n%s", out)
 	}
 	out, _ = mustRunCLI(t, "", append([]string{"search", "heart", "development", "--limit", "1", "--json"}, srv...)...)
-	var res sdk.SearchResult
-	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Mode != sdk.SearchHybrid || len(res.Hits) != 1 || res.Hits[0].SRN != mouse {
+	var res osav1.SearchResponse
+	if err := protojson.Unmarshal([]byte(out), &res); err != nil || res.Mode != osav1.SearchMode_SEARCH_MODE_HYBRID || len(res.Hits) != 1 ||
+		res.Hits[0].Srn != mouse {
 		t.Fatalf("search --json printed %s (%v)", out, err)
 	}
 	if _, _, err := runCLI(t, "", append([]string{"search", "x", "--mode", "fuzzy"}, srv...)...); err == nil || !strings.Contains(err.Error(), "--mode") {
@@ -178,10 +183,14 @@ func TestClientCommands(t *testing.T) {
 	}
 	out, _ = mustRunCLI(t, "", append([]string{"status", "--json"}, srv...)...)
 	var st struct {
-		Backends []sdk.Backend    `json:"backends"`
-		Queues   []sdk.QueueStats `json:"queues"`
+		Backends []json.RawMessage `json:"backends"`
+		Queues   []json.RawMessage `json:"queues"`
 	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Backends) != 2 || st.Backends[1].Indexed != 3 || len(st.Queues) < 3 {
+	var kw osav1.Backend
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Backends) != 2 || len(st.Queues) < 3 {
+		t.Fatalf("status --json printed %s (%v)", out, err)
+	}
+	if err := protojson.Unmarshal(st.Backends[1], &kw); err != nil || kw.Indexed != 3 {
 		t.Fatalf("status --json printed %s (%v)", out, err)
 	}
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/sdk"
 )
 
@@ -20,9 +21,12 @@ func newGetCmd() *cobra.Command {
 		Short: "Show a record, and with --status how far each backend has indexed it",
 		Long: `get shows one record: the version the SRN names when it ends in @{version}, else the latest. A
 deleted record is shown with its deletion time. With --status it also shows, per backend, the
-version the backend holds and whether work is pending or failed.`,
+version the backend holds and whether work is pending or failed.
+
+--json prints the API's GetRecordResponse ({"record": {...}}), with --status beside the
+srn and statuses of GetIndexStatusResponse, named as the API names them.`,
 		Example: `  osa get urn:osa:localhost:rec:0190b2a4-7c1e-7cc0-9d2a-6d3c1f0a9e11
-  osa get urn:osa:localhost:rec:0190b2a4-7c1e-7cc0-9d2a-6d3c1f0a9e11@2 --json | jq .metadata
+  osa get urn:osa:localhost:rec:0190b2a4-7c1e-7cc0-9d2a-6d3c1f0a9e11@2 --json | jq .record.metadata
   osa get "$SRN" --status`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -42,13 +46,11 @@ version the backend holds and whether work is pending or failed.`,
 			}
 			w := cmd.OutOrStdout()
 			if cf.json {
+				res := &osav1.GetRecordResponse{Record: rec.Proto()}
 				if st == nil {
-					return printJSON(w, rec)
+					return printJSON(w, res)
 				}
-				return printJSON(w, struct {
-					*sdk.Record
-					IndexStatus []sdk.BackendStatus `json:"index_status"`
-				}{rec, st.Backends})
+				return printJSON(w, res, st.Proto())
 			}
 			tw := newTable(w)
 			fmt.Fprintf(tw, "SRN\t%s\n", rec.SRN)

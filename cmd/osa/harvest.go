@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/sdk"
 )
 
@@ -30,13 +32,14 @@ not change get no new version. It needs a token with the sources:run scope.
 harvest prints the harvest's id and returns, or, with --wait, follows the harvest until it ends:
 on standard error a progress bar (fetched / total, records/s) on a terminal, a line of counts
 every second otherwise. The exit status is 1 when the harvest failed. With --json, standard output
-gets the harvest as one JSON object: as started, or with --wait as it ended.
+gets the harvest as the API answers it ({"harvest": {...}}, StartHarvestResponse, or with --wait
+GetHarvestResponse as it ended).
 
 A source is harvested by one harvest at a time; asking for a second one while the first runs
 fails with already_exists and names the running one.`,
 		Example: `  osa harvest geo --limit 1000 --wait
   osa harvest geo --since 2024-01-01 --server https://osa.example.org --token "$OSA_TOKEN"
-  osa harvest geo --wait --json | jq .published`,
+  osa harvest geo --wait --json | jq -r '.harvest.published // 0'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mode, err := progressMode(progressArg, cmd.ErrOrStderr())
@@ -63,7 +66,12 @@ fails with already_exists and names the running one.`,
 			}
 			switch {
 			case cf.json:
-				if perr := printJSON(w, h); perr != nil {
+				// GetHarvestResponse as it ended, or StartHarvestResponse; the two have one shape.
+				var res proto.Message = &osav1.StartHarvestResponse{Harvest: h.Proto()}
+				if wait {
+					res = &osav1.GetHarvestResponse{Harvest: h.Proto()}
+				}
+				if perr := printJSON(w, res); perr != nil {
 					return perr
 				}
 			case wait:

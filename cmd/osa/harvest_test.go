@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/sdk"
 	"github.com/osa-archive/osa/sources/geo/geotest"
@@ -82,20 +84,26 @@ func TestHarvestCommand(t *testing.T) {
 
 		// --json prints the ended harvest on standard output, the bar goes to standard error.
 		out, errw := mustRunCLI(t, "", "harvest", "geo", "--server", url, "--limit", "12", "--wait", "--json", "--progress", "bar")
-		var h sdk.Harvest
-		if err := json.Unmarshal([]byte(out), &h); err != nil || h.ID != 2 || h.State != sdk.HarvestSucceeded ||
-			h.Fetched != 12 || h.Unchanged != 12 || h.Published != 0 || h.FinishedAt == nil {
+		var h osav1.GetHarvestResponse
+		if err := protojson.Unmarshal([]byte(out), &h); err != nil || h.Harvest.GetId() != 2 || h.Harvest.GetState() != osav1.HarvestState_HARVEST_STATE_SUCCEEDED ||
+			h.Harvest.GetFetched() != 12 || h.Harvest.GetUnchanged() != 12 || h.Harvest.GetPublished() != 0 || h.Harvest.GetFinishedAt() == nil {
 			t.Fatalf("osa harvest --wait --json printed %s (%v)", out, err)
 		}
+		// It is the API's answer: GetHarvest of the same harvest, as curl shows it.
+		requireSameJSON(t, "harvest --wait --json", out, callAPI(t, url, "osa.v1.SourceService/GetHarvest", `{"id": 2}`))
 		if !strings.Contains(errw, "\r\033[K[") || !strings.Contains(errw, "] 100%  12 of 12 fetched") || !strings.Contains(errw, "records/s") {
 			t.Fatalf("progress bar output:\n%q", errw)
 		}
 
 		// Without --wait, --json prints the harvest as started.
 		out, _ = mustRunCLI(t, "", "harvest", "geo", "--server", url, "--json")
-		h = sdk.Harvest{}
-		if err := json.Unmarshal([]byte(out), &h); err != nil || h.ID != 3 || h.Source != "geo" || h.State != sdk.HarvestRunning || h.ChunkSize == 0 {
+		var started osav1.StartHarvestResponse
+		if err := protojson.Unmarshal([]byte(out), &started); err != nil || started.Harvest.GetId() != 3 || started.Harvest.GetSource() != "geo" ||
+			started.Harvest.GetState() != osav1.HarvestState_HARVEST_STATE_RUNNING || started.Harvest.GetChunkSize() == 0 {
 			t.Fatalf("osa harvest --json printed %s (%v)", out, err)
+		}
+		if !strings.Contains(out, `"chunkSize"`) || !strings.Contains(out, `"HARVEST_STATE_RUNNING"`) {
+			t.Fatalf("osa harvest --json is not in the API's form (chunkSize, HARVEST_STATE_RUNNING):\n%s", out)
 		}
 	})
 	t.Run("Failed", func(t *testing.T) {

@@ -45,7 +45,9 @@ or an envelope with the metadata and an optional source and source_id:
   {"metadata": {"title": "Zebrafish heart atlas"}, "source": "lab", "source_id": "ZH-1"}
 A line is an envelope when it has a "metadata" object and no keys but metadata, source and
 source_id; any other object is metadata. With source and source_id a record is an upsert: the
-same metadata published again keeps its version, so a file can be published again safely.
+same metadata published again keeps its version, so a file can be published again safely. A
+source is a lower-case letter, then up to 39 lower-case letters, digits or underscores
+("my_lab", not "My Lab!"); the server rejects another.
 
 A malformed line (not a JSON object, or rejected by the server) is reported with its line
 number on standard error. With --on-error skip (the default) the other lines are published.

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/sdk"
 )
 
@@ -30,7 +32,7 @@ With --wait, reindex follows the rebuild until it ends (a progress bar on a term
 of counts every second otherwise) and exits 1 when it failed.`,
 		Example: `  osa reindex vector
   osa reindex keyword --wait --token "$OSA_ADMIN_TOKEN"
-  osa reindex vector --json | jq .id`,
+  osa reindex vector --json | jq -r .reindex.id`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mode, err := progressMode(progressArg, cmd.ErrOrStderr())
@@ -71,7 +73,12 @@ of counts every second otherwise) and exits 1 when it failed.`,
 				}
 			}
 			if cf.json {
-				if perr := printJSON(w, job); perr != nil {
+				// GetReindexResponse when followed, else ReindexResponse; the two have one shape.
+				var res proto.Message = &osav1.ReindexResponse{Reindex: job.Proto()}
+				if wait {
+					res = &osav1.GetReindexResponse{Reindex: job.Proto()}
+				}
+				if perr := printJSON(w, res); perr != nil {
 					return perr
 				}
 			}

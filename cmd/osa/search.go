@@ -63,7 +63,7 @@ the string. A dotted KEY reaches into nested objects: --filter sample.tissue=hea
 			}
 			w := cmd.OutOrStdout()
 			if cf.json {
-				return printJSON(w, res)
+				return printJSON(w, res.Proto())
 			}
 			if len(res.Hits) == 0 {
 				fmt.Fprintf(w, "no hits (mode %s, backends %s)\n", res.Mode, strings.Join(res.Backends, ", "))

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/sdk"
 )
 
@@ -19,10 +21,13 @@ func newStatusCmd() *cobra.Command {
 on, health) and every job queue (jobs by state, age of the oldest waiting job, throughput).
 
 The queues need a token with the admin scope. Without one, status shows the backends and says
-on standard error that the queues were left out; it still exits 0.`,
+on standard error that the queues were left out; it still exits 0.
+
+--json prints ListBackendsResponse's backends and GetQueueStatsResponse's queues in one object,
+as the API spells them (no queues key when they were left out).`,
 		Example: `  osa status
   osa status --server https://osa.example.org --token "$OSA_ADMIN_TOKEN"
-  osa status --json | jq '.backends[] | select(.failed > 0) | .name'`,
+  osa status --json | jq -r '.backends[] | select(.failed) | .name'   # failed is left out when 0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			client, err := cf.client()
@@ -40,15 +45,13 @@ on standard error that the queues were left out; it still exits 0.`,
 			}
 			w := cmd.OutOrStdout()
 			if cf.json {
-				out := struct {
-					Backends    []sdk.Backend    `json:"backends"`
-					Queues      []sdk.QueueStats `json:"queues"`
-					QueuesError string           `json:"queues_error,omitempty"`
-				}{Backends: backends, Queues: queues}
-				if qerr != nil {
-					out.QueuesError = qerr.Error()
+				msgs := []proto.Message{listBackendsResponse(backends)}
+				if qerr == nil {
+					msgs = append(msgs, queueStatsResponse(queues))
+				} else {
+					fmt.Fprintf(cmd.ErrOrStderr(), "queues left out: %v (they need a token with the admin scope)\n", qerr)
 				}
-				return printJSON(w, out)
+				return printJSON(w, msgs...)
 			}
 			tw := newTable(w)
 			fmt.Fprintln(tw, "BACKEND\tKIND\tMODEL\tDIMS\tINDEXED\tPENDING\tFAILED\tHEALTHY\tQUEUE")
@@ -97,4 +100,22 @@ func age(d time.Duration) string {
 		return d.Round(time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+// listBackendsResponse returns the API's answer that bs were read from.
+func listBackendsResponse(bs []sdk.Backend) *osav1.ListBackendsResponse {
+	res := &osav1.ListBackendsResponse{Backends: make([]*osav1.Backend, len(bs))}
+	for i := range bs {
+		res.Backends[i] = bs[i].Proto()
+	}
+	return res
+}
+
+// queueStatsResponse returns the API's answer that qs were read from.
+func queueStatsResponse(qs []sdk.QueueStats) *osav1.GetQueueStatsResponse {
+	res := &osav1.GetQueueStatsResponse{Queues: make([]*osav1.QueueStats, len(qs))}
+	for i := range qs {
+		res.Queues[i] = qs[i].Proto()
+	}
+	return res
 }

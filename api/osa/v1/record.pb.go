@@ -330,7 +330,10 @@ type PublishRecordRequest struct {
 	Metadata *structpb.Struct `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// Name of the source the record comes from. Set together with source_id to
 	// upsert; leave both empty to always create a new record. Setting only one
-	// of the two is InvalidArgument.
+	// of the two is InvalidArgument. A name is a lower-case letter, then up to
+	// 39 lower-case letters, digits or underscores ([a-z][a-z0-9_]{0,39}, the
+	// rule of configured sources' names, e.g. "geo" or "my_lab"); any other is
+	// InvalidArgument naming the field.
 	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
 	// Identifier of the record within source. Set together with source to
 	// upsert; leave both empty to always create a new record.
