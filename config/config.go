@@ -90,6 +90,9 @@ const (
 	MaxBatchDefault         = records.MaxBatchDefault
 	MaxBatchMin             = 1
 	MaxBatchMax             = 10000
+	WaitTimeoutDefault      = 10 * time.Second
+	WaitTimeoutMaxDefault   = time.Minute
+	WaitTimeoutMaxMax       = 10 * time.Minute
 
 	EfSearchDefault      = search.EfSearchDefault
 	EfSearchMin          = 1
@@ -316,6 +319,16 @@ type Records struct {
 	// MaxBatch is the most records one PublishRecords call may carry,
 	// 1..10000. Defaults to 1000.
 	MaxBatch int `koanf:"max_batch"`
+
+	// WaitTimeoutDefault is how long a publish with wait_indexed waits for
+	// the live backends to index its records when it sets no wait_timeout,
+	// more than 0 and at most WaitTimeoutMax. Defaults to 10s.
+	WaitTimeoutDefault time.Duration `koanf:"wait_timeout_default"`
+
+	// WaitTimeoutMax is the longest wait_timeout a publish may ask for, more
+	// than 0 and at most 10m; a longer one is InvalidArgument. A waiting call
+	// holds no database connection between its polls. Defaults to 1m.
+	WaitTimeoutMax time.Duration `koanf:"wait_timeout_max"`
 }
 
 // Fusions of hybrid search, the values of search.fusion.
@@ -450,9 +463,11 @@ func Default() *Config {
 			OutageRetryMax:    OutageRetryMaxDefault,
 		},
 		Records: Records{
-			MaxMetadataBytes: MaxMetadataBytesDefault,
-			MaxDepth:         MaxDepthDefault,
-			MaxBatch:         MaxBatchDefault,
+			MaxMetadataBytes:   MaxMetadataBytesDefault,
+			MaxDepth:           MaxDepthDefault,
+			MaxBatch:           MaxBatchDefault,
+			WaitTimeoutDefault: WaitTimeoutDefault,
+			WaitTimeoutMax:     WaitTimeoutMaxDefault,
 		},
 		Search: Search{
 			EfSearch:      EfSearchDefault,

@@ -189,6 +189,15 @@ func (r *Records) validate(p *problems) {
 	p.intRange("records.max_metadata_bytes", r.MaxMetadataBytes, MaxMetadataBytesMin, MaxMetadataBytesMax)
 	p.intRange("records.max_depth", r.MaxDepth, MaxDepthMin, MaxDepthMax)
 	p.intRange("records.max_batch", r.MaxBatch, MaxBatchMin, MaxBatchMax)
+	p.positive("records.wait_timeout_max", r.WaitTimeoutMax)
+	p.positive("records.wait_timeout_default", r.WaitTimeoutDefault)
+	switch {
+	case r.WaitTimeoutMax > WaitTimeoutMaxMax:
+		p.add("records.wait_timeout_max", "%s is over the limit of %s", formatDuration(r.WaitTimeoutMax), formatDuration(WaitTimeoutMaxMax))
+	case r.WaitTimeoutMax > 0 && r.WaitTimeoutDefault > r.WaitTimeoutMax:
+		p.add("records.wait_timeout_default", "%s is longer than records.wait_timeout_max (%s)",
+			formatDuration(r.WaitTimeoutDefault), formatDuration(r.WaitTimeoutMax))
+	}
 }
 
 func (s *Search) validate(p *problems) {

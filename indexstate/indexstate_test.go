@@ -129,3 +129,31 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("SyncFromTable of a missing table: %v, want an error naming it", err)
 	}
 }
+
+// Settled is true once a backend is done with a version for good or ill, and only then.
+func TestStatusSettled(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		st   indexstate.Status
+		want bool
+	}{
+		{"IndexedAtVersion", indexstate.Status{State: indexstate.Indexed, Version: 2, IndexedVersion: 2}, true},
+		{"IndexedLater", indexstate.Status{State: indexstate.Indexed, Version: 3, IndexedVersion: 3}, true},
+		{"IndexedOlder", indexstate.Status{State: indexstate.Indexed, Version: 1, IndexedVersion: 1}, false},
+		{"EmptyAtVersion", indexstate.Status{State: indexstate.Empty, Version: 2, IndexedVersion: 2}, true},
+		{"FailedAtVersion", indexstate.Status{State: indexstate.Failed, Version: 2, IndexedVersion: 1}, true},
+		{"FailedOlder", indexstate.Status{State: indexstate.Failed, Version: 1}, false},
+		{"DeletedAfter", indexstate.Status{State: indexstate.Deleted, Version: 2, IndexedVersion: 2}, true},
+		{"DeletedBefore", indexstate.Status{State: indexstate.Deleted, Version: 1, IndexedVersion: 1}, false},
+		{"Pending", indexstate.Status{State: indexstate.Pending, Version: 2, IndexedVersion: 1}, false},
+		{"PendingNewerHoldingOlder", indexstate.Status{State: indexstate.Pending, Version: 3, IndexedVersion: 2}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tc.st.Settled(2); got != tc.want {
+				t.Fatalf("%+v Settled(2) = %v, want %v", tc.st, got, tc.want)
+			}
+		})
+	}
+}

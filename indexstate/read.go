@@ -61,3 +61,34 @@ func OfRecord(ctx context.Context, db DB, id uuid.UUID) (map[string]Status, erro
 	}
 	return out, nil
 }
+
+// ofRecordsSQL reads the rows of some records in some backends: one index scan of the primary
+// key per record.
+const ofRecordsSQL = `SELECT record_id, backend, state, version, COALESCE(indexed_version, 0), attempts,
+	COALESCE(last_error, ''), indexed_at, updated_at FROM index_state WHERE record_id = ANY($1) AND backend = ANY($2)`
+
+// OfRecords returns the rows of the records ids in backends, by record id and backend name. A
+// record and backend its fan-out has not reached has no row.
+func OfRecords(ctx context.Context, db DB, ids []uuid.UUID, backends []string) (map[uuid.UUID]map[string]Status, error) {
+	rows, err := db.Query(ctx, ofRecordsSQL, ids, backends)
+	if err != nil {
+		return nil, fmt.Errorf("error reading index state: %w", err)
+	}
+	out := map[uuid.UUID]map[string]Status{}
+	var (
+		id uuid.UUID
+		st Status
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &st.Backend, &st.State, &st.Version, &st.IndexedVersion, &st.Attempts,
+		&st.LastError, &st.IndexedAt, &st.UpdatedAt}, func() error {
+		if out[id] == nil {
+			out[id] = map[string]Status{}
+		}
+		out[id][st.Backend] = st
+		st = Status{} // the next row must not scan into this row's IndexedAt
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("error reading index state: %w", err)
+	}
+	return out, nil
+}

@@ -2,7 +2,8 @@
 // backend. It is the one place that writes or reads the table, through named operations — mark
 // pending ([MarkPending]), lock ([Lock]), mark done ([MarkDone]), record failures
 // ([RecordFailures]), reset failed ([ResetFailed]), sync from a rebuilt table ([SyncFromTable]),
-// and the reads ([Counts], [OfRecord]).
+// and the reads ([Counts], [OfRecord], [OfRecords]; [Status.Settled] says whether a row is done
+// with a version).
 //
 // Every write is guarded by version: a row never moves back to an older version than it has.
 // Writers that touch rows another writer may hold lock them in record id order ([Lock],
@@ -55,4 +56,19 @@ type Status struct {
 	// IndexedAt is when the backend last wrote the record; nil before the first write.
 	IndexedAt *time.Time
 	UpdatedAt time.Time
+}
+
+// Settled reports whether the backend is done with version of its record, for good or ill: it
+// holds that version or a later one (Indexed), or ended there in a terminal state (Empty,
+// Failed, Deleted). A row that still asks for an older version is not settled: the fan-out of
+// version has not reached it. Nothing moves a settled row back, except a newer version's
+// fan-out and [ResetFailed].
+func (st Status) Settled(version int) bool {
+	switch st.State {
+	case Indexed, Empty:
+		return st.IndexedVersion >= version
+	case Failed, Deleted:
+		return st.Version >= version
+	}
+	return false
 }

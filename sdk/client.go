@@ -92,9 +92,17 @@ func (c *Client) Protocol() Protocol { return c.cfg.protocol }
 func unary[Req, Res any](ctx context.Context, c *Client, procedure string, retry bool, msg *Req,
 	fn func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
 ) (*Res, error) {
+	return unaryLonger(ctx, c, 0, procedure, retry, msg, fn)
+}
+
+// unaryLonger is unary with the client's timeout (when it has one) extended by extra: the time
+// the server is asked to wait before it answers (a publish's WaitTimeout).
+func unaryLonger[Req, Res any](ctx context.Context, c *Client, extra time.Duration, procedure string, retry bool, msg *Req,
+	fn func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
+) (*Res, error) {
 	if c.cfg.timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout+extra)
 		defer cancel()
 	}
 	attempts := 1

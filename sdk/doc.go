@@ -6,15 +6,20 @@
 // # Publish, wait, search
 //
 //	client, _ := sdk.New("http://localhost:8080") // fails only on a malformed URL
-//	rec, err := client.Publish(ctx, sdk.PublishParams{Metadata: map[string]any{"title": "Zebrafish heart atlas"}})
+//	rec, err := client.PublishWithOpts(ctx, sdk.PublishParams{Metadata: map[string]any{"title": "Zebrafish heart atlas"}},
+//		&sdk.PublishOpts{WaitIndexed: true}) // answers once the backends searches use hold it
 //	if err != nil {
 //		return err
 //	}
-//	if _, err := client.WaitIndexed(ctx, rec.SRN); err != nil { // every backend holds it
-//		return err
+//	if !rec.Indexed {
+//		fmt.Println("not indexed yet:", rec.NotIndexed) // the wait ran out, or a backend failed
 //	}
 //	res, err := client.Search(ctx, "zebrafish heart", &sdk.SearchOpts{Limit: 5})
 //	// res.Hits[0].SRN == rec.SRN
+//
+// [Client.Publish] answers as soon as the record is stored, and the record is searchable a
+// moment later; [Client.WaitIndexed] polls a record's status from the client until every
+// backend holds it.
 //
 // The package example below is the same, runnable.
 //

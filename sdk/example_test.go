@@ -21,14 +21,14 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	rec, err := client.Publish(ctx, sdk.PublishParams{Metadata: map[string]any{
+	rec, err := client.PublishWithOpts(ctx, sdk.PublishParams{Metadata: map[string]any{
 		"title": "Zebrafish heart regeneration atlas", "organism": "Danio rerio",
-	}})
+	}}, &sdk.PublishOpts{WaitIndexed: true})
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := client.WaitIndexed(ctx, rec.SRN); err != nil {
-		log.Fatal(err)
+	if !rec.Indexed {
+		log.Fatalf("not indexed yet: %+v", rec.NotIndexed)
 	}
 	res, err := client.Search(ctx, "zebrafish regeneration", &sdk.SearchOpts{Limit: 5})
 	if err != nil {

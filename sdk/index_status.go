@@ -101,9 +101,14 @@ func (c *Client) IndexStatus(ctx context.Context, srn string) (*IndexStatus, err
 	if err != nil {
 		return nil, err
 	}
-	out := &IndexStatus{SRN: res.Srn, Backends: make([]BackendStatus, len(res.Statuses)), pb: res}
-	for i, s := range res.Statuses {
-		out.Backends[i] = BackendStatus{
+	return &IndexStatus{SRN: res.Srn, Backends: fromBackendStatuses(res.Statuses), pb: res}, nil
+}
+
+// fromBackendStatuses converts statuses.
+func fromBackendStatuses(sts []*osav1.BackendIndexStatus) []BackendStatus {
+	out := make([]BackendStatus, len(sts))
+	for i, s := range sts {
+		out[i] = BackendStatus{
 			Backend:        s.Backend,
 			State:          indexStates[s.State],
 			IndexedVersion: int(s.IndexedVersion),
@@ -114,7 +119,7 @@ func (c *Client) IndexStatus(ctx context.Context, srn string) (*IndexStatus, err
 			UpdatedAt:      fromTime(s.UpdatedAt),
 		}
 	}
-	return out, nil
+	return out
 }
 
 // IndexFailedError is the error of [Client.WaitIndexed] when a backend gave up indexing the

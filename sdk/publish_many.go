@@ -20,6 +20,14 @@ type PublishResult struct {
 
 	// Unchanged is true when an upsert found the same metadata stored: nothing was written.
 	Unchanged bool
+	// Indexed is true, with [PublishOpts].WaitIndexed, when every live backend had indexed
+	// the record's version when the call answered; always false without it.
+	Indexed bool
+	// NotIndexed lists, with [PublishOpts].WaitIndexed, the live backends that had not indexed
+	// the record's version when the call answered, each with its state: [IndexPending] when
+	// the wait ran out first (LastError may say why it waits), [IndexFailed], [IndexEmpty] (no
+	// text that backend can index) or [IndexDeleted]. Nil when Indexed, or without WaitIndexed.
+	NotIndexed []BackendStatus
 
 	// Err says why the record was not published; nil when it was. A record the server
 	// rejected has an [*Error] whose Field names its index in the caller's slice, e.g.
@@ -74,9 +82,19 @@ func (e *PublishManyError) Unwrap() error { return e.Err }
 //
 // The error is nil when every record was published, and a [*PublishManyError] otherwise.
 // Chunks of upserts (every record with Source and SourceID) are retried on Unavailable; other
-// chunks are not (see [WithRetry]).
+// chunks are not (see [WithRetry]). To wait until the backends have indexed the records, see
+// [Client.PublishManyWithOpts].
 func (c *Client) PublishMany(ctx context.Context, records []PublishParams) ([]PublishResult, error) {
-	p := &publisher{c: c, reqs: make([]*osav1.PublishRecordRequest, len(records)),
+	return c.PublishManyWithOpts(ctx, records, nil)
+}
+
+// PublishManyWithOpts is [Client.PublishMany] with options: with opts.WaitIndexed each chunk's
+// call answers once the live backends have indexed its records (or its WaitTimeout has
+// passed), and the results say which backends have not indexed which record (Indexed,
+// NotIndexed; see [PublishOpts]). The next chunk is sent after that answer, so that records
+// are still published in order; waiting costs throughput on large imports.
+func (c *Client) PublishManyWithOpts(ctx context.Context, records []PublishParams, opts *PublishOpts) ([]PublishResult, error) {
+	p := &publisher{c: c, opts: opts, reqs: make([]*osav1.PublishRecordRequest, len(records)),
 		results: make([]PublishResult, len(records)), upsert: make([]bool, len(records)), chunk: PublishChunkMax}
 	todo := make([]int, 0, len(records))
 	for i, r := range records {
@@ -119,6 +137,7 @@ func (c *Client) PublishMany(ctx context.Context, records []PublishParams) ([]Pu
 type publisher struct {
 	c       *Client
 	chunk   int // chunk size; halved when the server finds a chunk too large
+	opts    *PublishOpts
 	reqs    []*osav1.PublishRecordRequest
 	results []PublishResult
 	upsert  []bool
@@ -131,12 +150,14 @@ func (p *publisher) publish(ctx context.Context, idx []int) error {
 	idx = append([]int(nil), idx...) // removing rejected records must not touch the caller's slice
 	for len(idx) > 0 {
 		req := &osav1.PublishRecordsRequest{Records: make([]*osav1.PublishRecordRequest, len(idx))}
+		req.WaitIndexed, req.WaitTimeout = p.opts.toProto()
 		retry := true
 		for j, i := range idx {
 			req.Records[j] = p.reqs[i]
 			retry = retry && p.upsert[i]
 		}
-		res, err := unary(ctx, p.c, osav1connect.RecordServicePublishRecordsProcedure, retry, req, p.c.records.PublishRecords)
+		res, err := unaryLonger(ctx, p.c, p.opts.budget(), osav1connect.RecordServicePublishRecordsProcedure, retry, req,
+			p.c.records.PublishRecords)
 		if err == nil {
 			if len(res.Records) != len(idx) {
 				return &Error{Code: CodeInternal, Procedure: osav1connect.RecordServicePublishRecordsProcedure,
@@ -146,6 +167,13 @@ func (p *publisher) publish(ctx context.Context, idx []int) error {
 				p.results[i] = PublishResult{SRN: res.Records[j].Srn, Version: int(res.Records[j].Version)}
 				if j < len(res.Unchanged) {
 					p.results[i].Unchanged = res.Unchanged[j]
+				}
+				p.results[i].Indexed = req.WaitIndexed // but for those of NotIndexed
+			}
+			for _, ni := range res.NotIndexed {
+				if j := int(ni.Index); j >= 0 && j < len(idx) {
+					p.results[idx[j]].Indexed = false
+					p.results[idx[j]].NotIndexed = fromBackendStatuses(ni.Backends)
 				}
 			}
 			return nil

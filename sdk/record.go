@@ -5,6 +5,8 @@ import (
 	"iter"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
 )
@@ -72,22 +74,92 @@ func (p PublishParams) toProto(field string) (*osav1.PublishRecordRequest, error
 	return &osav1.PublishRecordRequest{Metadata: m, Source: p.Source, SourceId: p.SourceID}, nil
 }
 
+// WaitTimeoutDefault is how long a publish with [PublishOpts].WaitIndexed and no WaitTimeout
+// waits on a server of the default configuration (records.wait_timeout_default); the server's
+// limit, records.wait_timeout_max, is 1m by default.
+const WaitTimeoutDefault = 10 * time.Second
+
+// PublishOpts are the optional settings of [Client.PublishWithOpts] and
+// [Client.PublishManyWithOpts]; nil means none.
+type PublishOpts struct {
+	// WaitIndexed makes the call answer only once every live backend (those searches use) has
+	// indexed the records' stored versions, or once WaitTimeout has passed: a search made
+	// after it finds the records (read-your-writes). Running out of time is not an error: the
+	// result says which backends have not indexed which record ([PublishResult].NotIndexed). A
+	// backend that failed to index a record, or found no text in it to index, ends its wait
+	// at once and is reported too. [Client.PublishManyWithOpts] waits for each chunk before it
+	// sends the next.
+	WaitIndexed bool
+
+	// WaitTimeout bounds the wait of WaitIndexed, of each call (each chunk of PublishMany).
+	// Defaults to the server's records.wait_timeout_default ([WaitTimeoutDefault]); over the
+	// server's records.wait_timeout_max, or negative, it is [ErrInvalidArgument] (field
+	// "wait_timeout") and nothing is published. The client's timeout ([WithTimeout]) is extended
+	// by it.
+	WaitTimeout time.Duration
+}
+
+// toProto returns the wait fields of a request: wait_timeout only when set.
+func (o *PublishOpts) toProto() (bool, *durationpb.Duration) {
+	if o == nil || !o.WaitIndexed {
+		return false, nil
+	}
+	if o.WaitTimeout == 0 {
+		return true, nil
+	}
+	return true, durationpb.New(o.WaitTimeout)
+}
+
+// budget is how much longer than the client's timeout a call may take: the wait it asks for.
+func (o *PublishOpts) budget() time.Duration {
+	switch {
+	case o == nil || !o.WaitIndexed:
+		return 0
+	case o.WaitTimeout > 0:
+		return o.WaitTimeout
+	}
+	return WaitTimeoutDefault
+}
+
 // Publish stores one record and queues it for indexing on every backend, and returns it as
 // stored. With Source and SourceID set it upserts: when the metadata is the same as the stored
 // version's, that version is returned unchanged. Errors: [ErrInvalidArgument] naming the field
 // (metadata missing, too large or too deep; only one of source and source_id set; a source name
 // not of [PublishParams].Source's form),
 // [ErrUnauthenticated], [ErrPermissionDenied] (the token lacks records:write), [ErrUnavailable].
+// The record is searchable once its backends have indexed it: to publish and wait for that,
+// see [Client.PublishWithOpts].
 func (c *Client) Publish(ctx context.Context, p PublishParams) (*Record, error) {
-	req, err := p.toProto("metadata")
-	if err != nil {
-		return nil, err
-	}
-	res, err := unary(ctx, c, osav1connect.RecordServicePublishRecordProcedure, p.upsert(), req, c.records.PublishRecord)
+	res, err := c.publish(ctx, p, nil)
 	if err != nil {
 		return nil, err
 	}
 	return fromRecord(res.Record), nil
+}
+
+// PublishWithOpts is [Client.Publish] with options: with opts.WaitIndexed it answers once the
+// live backends have indexed the record, or says in the result's NotIndexed which have not
+// (see [PublishOpts]). Its result's Err is always nil: errors are returned.
+func (c *Client) PublishWithOpts(ctx context.Context, p PublishParams, opts *PublishOpts) (*PublishResult, error) {
+	res, err := c.publish(ctx, p, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := &PublishResult{SRN: res.Record.GetSrn(), Version: int(res.Record.GetVersion()), Unchanged: res.Unchanged,
+		Indexed: res.Indexed}
+	if len(res.NotIndexed) > 0 {
+		out.NotIndexed = fromBackendStatuses(res.NotIndexed)
+	}
+	return out, nil
+}
+
+func (c *Client) publish(ctx context.Context, p PublishParams, opts *PublishOpts) (*osav1.PublishRecordResponse, error) {
+	req, err := p.toProto("metadata")
+	if err != nil {
+		return nil, err
+	}
+	req.WaitIndexed, req.WaitTimeout = opts.toProto()
+	return unaryLonger(ctx, c, opts.budget(), osav1connect.RecordServicePublishRecordProcedure, p.upsert(), req, c.records.PublishRecord)
 }
 
 // Get returns a record: the version srn names when it ends in "@{version}", else the latest.

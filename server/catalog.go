@@ -88,6 +88,18 @@ func (v *backendView) searchers() []backends.Searcher {
 	return out
 }
 
+// liveNames returns the names of the live backends: those searched, which a publish with
+// wait_indexed waits for.
+func (v *backendView) liveNames() []string {
+	var out []string
+	for _, b := range v.get() {
+		if b.entry.State == catalog.Live {
+			out = append(out, b.entry.Name)
+		}
+	}
+	return out
+}
+
 // names returns the name of every backend, once.
 func (v *backendView) names() []string {
 	var out []string

@@ -22,10 +22,15 @@ type recordService struct {
 	osav1connect.UnimplementedRecordServiceHandler
 	backends func() []string // the catalog's backend names, for GetIndexStatus
 	store    *records.Store
+	waiter   *indexWaiter // the waits of wait_indexed
 }
 
 func (s *recordService) PublishRecord(ctx context.Context, req *connect.Request[osav1.PublishRecordRequest]) (*connect.Response[osav1.PublishRecordResponse], error) {
 	p, err := publishParams(req.Msg)
+	if err != nil {
+		return nil, err
+	}
+	timeout, err := s.waiter.timeout("", req.Msg.WaitIndexed, req.Msg.WaitTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +42,16 @@ func (s *recordService) PublishRecord(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&osav1.PublishRecordResponse{Record: rec, Unchanged: res.Unchanged}), nil
+	out := &osav1.PublishRecordResponse{Record: rec, Unchanged: res.Unchanged}
+	if req.Msg.WaitIndexed {
+		waiting, err := s.waiter.wait(ctx, []waitTarget{{id: res.Record.ID, version: res.Record.Version}}, timeout)
+		if err != nil {
+			return nil, err
+		}
+		out.Indexed = len(waiting[0]) == 0
+		out.NotIndexed = indexStatusesProto(waiting[0])
+	}
+	return connect.NewResponse(out), nil
 }
 
 func (s *recordService) PublishRecords(ctx context.Context, req *connect.Request[osav1.PublishRecordsRequest]) (*connect.Response[osav1.PublishRecordsResponse], error) {
@@ -51,7 +65,17 @@ func (s *recordService) PublishRecords(ctx context.Context, req *connect.Request
 		if err != nil {
 			return nil, err
 		}
+		switch {
+		case r.WaitIndexed:
+			return nil, domainerr.Invalid(fmt.Sprintf("records[%d].wait_indexed", i), "is the batch's: set wait_indexed on the PublishRecordsRequest")
+		case r.WaitTimeout != nil:
+			return nil, domainerr.Invalid(fmt.Sprintf("records[%d].wait_timeout", i), "is the batch's: set wait_timeout on the PublishRecordsRequest")
+		}
 		params[i] = p
+	}
+	timeout, err := s.waiter.timeout("", req.Msg.WaitIndexed, req.Msg.WaitTimeout)
+	if err != nil {
+		return nil, err
 	}
 	res, err := s.store.Publish(ctx, params, records.PriorityInteractive)
 	if err != nil {
@@ -63,6 +87,23 @@ func (s *recordService) PublishRecords(ctx context.Context, req *connect.Request
 			return nil, err
 		}
 		out.Unchanged[i] = r.Unchanged
+	}
+	if req.Msg.WaitIndexed {
+		targets := make([]waitTarget, len(res))
+		for i, r := range res {
+			targets[i] = waitTarget{id: r.Record.ID, version: r.Record.Version}
+		}
+		waiting, err := s.waiter.wait(ctx, targets, timeout)
+		if err != nil {
+			return nil, err
+		}
+		for i, sts := range waiting {
+			if len(sts) > 0 {
+				out.NotIndexed = append(out.NotIndexed, &osav1.NotIndexedRecord{
+					Index: int32(i), Srn: out.Records[i].Srn, Backends: indexStatusesProto(sts)})
+			}
+		}
+		out.Indexed = len(out.NotIndexed) == 0
 	}
 	return connect.NewResponse(out), nil
 }
@@ -119,22 +160,31 @@ func (s *recordService) GetIndexStatus(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, err
 	}
-	out := &osav1.GetIndexStatusResponse{Srn: srn.WithVersion(version).String(), Statuses: make([]*osav1.BackendIndexStatus, len(sts))}
+	out := &osav1.GetIndexStatusResponse{Srn: srn.WithVersion(version).String(), Statuses: indexStatusesProto(sts)}
+	return connect.NewResponse(out), nil
+}
+
+// indexStatusesProto turns statuses into their messages; a zero UpdatedAt (a row not written
+// yet) is left unset.
+func indexStatusesProto(sts []indexstate.Status) []*osav1.BackendIndexStatus {
+	out := make([]*osav1.BackendIndexStatus, len(sts))
 	for i, st := range sts {
-		out.Statuses[i] = &osav1.BackendIndexStatus{
+		out[i] = &osav1.BackendIndexStatus{
 			Backend:        st.Backend,
 			State:          indexStates[st.State],
 			IndexedVersion: int32(st.IndexedVersion),
 			Attempts:       int32(st.Attempts),
 			LastError:      st.LastError,
 			PendingVersion: int32(st.Version),
-			UpdatedAt:      timestamppb.New(st.UpdatedAt),
+		}
+		if !st.UpdatedAt.IsZero() {
+			out[i].UpdatedAt = timestamppb.New(st.UpdatedAt)
 		}
 		if st.IndexedAt != nil {
-			out.Statuses[i].IndexedAt = timestamppb.New(*st.IndexedAt)
+			out[i].IndexedAt = timestamppb.New(*st.IndexedAt)
 		}
 	}
-	return connect.NewResponse(out), nil
+	return out
 }
 
 var indexStates = map[string]osav1.IndexState{

@@ -58,6 +58,10 @@ type Server struct {
 	onBatch  func(pipeline.BatchStats)
 	metrics  *metrics
 	tracing  *tracing // nil unless tracing.enabled
+	// stopping is closed when Run begins to shut down (stop closes it once): publishes waiting
+	// for their records to be indexed answer at once instead of holding the shutdown up.
+	stopping chan struct{}
+	stop     func()
 	// runsWorkers is set when the role works jobs and the client has queues to work.
 	runsWorkers bool
 	ui          *riverui.Handler // nil when River UI is not served
@@ -83,7 +87,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, pool: pool, ready: &readiness{pool: pool}}
+	s := &Server{cfg: cfg, logger: logger, pool: pool, ready: &readiness{pool: pool}, stopping: make(chan struct{})}
+	s.stop = sync.OnceFunc(func() { close(s.stopping) })
 	for _, o := range opts {
 		o(s)
 	}
@@ -298,6 +303,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		err = fmt.Errorf("error serving HTTP: %w", err)
 	}
 	s.logger.InfoContext(ctx, "server: shutting down")
+	s.stop()
 
 	httpCtx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
 	if shutErr := srv.Shutdown(httpCtx); shutErr != nil {

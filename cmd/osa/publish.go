@@ -10,7 +10,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,9 +20,6 @@ import (
 // publishLineMax is the longest line osa publish reads; a record's metadata is at most
 // records.max_metadata_bytes (256 KiB by default), so this leaves room for any configuration.
 const publishLineMax = 64 << 20
-
-// publishWaitWorkers is how many records osa publish --wait polls at once.
-const publishWaitWorkers = 16
 
 func newPublishCmd() *cobra.Command {
 	var (
@@ -58,8 +54,15 @@ Either way the exit status is 1 when any line was not published.
 On a terminal, standard error shows a progress bar with records/s; otherwise a line of counts
 every second. Standard output gets a summary, or with --json one JSON object per record
 ({"line":1,"srn":"urn:osa:...@1","version":1,"unchanged":false} or {"line":2,"error":"..."}).
-With --wait, publish then waits until every backend has indexed every published record (also
-when lines were skipped, but not after an abort).`,
+With --wait, each chunk's call answers once every backend that searches use has indexed its
+records (the server's wait_indexed), so that a search right after publish finds them; the next
+chunk is sent after that, which costs throughput on large files. A chunk waits at most
+--wait-timeout (0: the server's records.wait_timeout_default, 10s unless configured; the server
+refuses more than records.wait_timeout_max, 1m unless configured). Then every record that is not
+indexed yet, or that a backend failed to index or found no text in, is reported by line number
+on standard error, with --json also in its object ("indexed", "not_indexed"), and the summary
+counts them. The exit status is 1 when a record is not indexed yet or failed; a record without
+text to index is reported but is not a failure.`,
 		Example: `  osa publish records.jsonl
   osa publish records.jsonl --wait --server https://osa.example.org --token "$OSA_TOKEN"
   zcat dump.jsonl.gz | osa publish - --on-error abort
@@ -68,6 +71,12 @@ when lines were skipped, but not after an abort).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if onError != "skip" && onError != "abort" {
 				return fmt.Errorf("--on-error: want skip or abort, got %q", onError)
+			}
+			switch {
+			case waitTimeout < 0:
+				return fmt.Errorf("--wait-timeout: %s is negative; 0 means the server's default", waitTimeout)
+			case waitTimeout > 0 && !wait:
+				return errors.New("--wait-timeout: only with --wait")
 			}
 			mode, err := progressMode(progressArg, cmd.ErrOrStderr())
 			if err != nil {
@@ -86,16 +95,14 @@ when lines were skipped, but not after an abort).`,
 				client: client, out: cmd.OutOrStdout(), errw: cmd.ErrOrStderr(), json: cf.json, abort: onError == "abort",
 				prog: newCountProgress(cmd.ErrOrStderr(), mode, size),
 			}
+			if wait {
+				r.wait = &sdk.PublishOpts{WaitIndexed: true, WaitTimeout: waitTimeout}
+			}
 			err = r.run(cmd.Context(), in)
-			var skipped *notPublishedError
-			if (err == nil || errors.As(err, &skipped)) && wait && len(r.published) > 0 {
-				ctx, cancel := context.WithTimeout(cmd.Context(), waitTimeout)
-				defer cancel()
-				if werr := r.wait(ctx); werr != nil && err != nil {
-					err = fmt.Errorf("%w; %w", err, werr)
-				} else if werr != nil {
-					err = werr
-				}
+			if werr := r.waitError(); werr != nil && err != nil {
+				err = fmt.Errorf("%w; %w", err, werr)
+			} else if werr != nil {
+				err = werr
 			}
 			return cf.explain(err)
 		},
@@ -103,8 +110,9 @@ when lines were skipped, but not after an abort).`,
 	cf.add(cmd)
 	cmd.Flags().StringVar(&onError, "on-error", "skip", "what a malformed line does: skip (report it, go on) or abort")
 	cmd.Flags().StringVar(&progressArg, "progress", "auto", "progress display: auto (a bar on a terminal, else plain), bar, plain or none")
-	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every backend has indexed the published records")
-	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 30*time.Minute, "give up waiting (--wait) after this long")
+	cmd.Flags().BoolVar(&wait, "wait", false, "answer once every backend searches use has indexed the records, or say which have not")
+	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 0,
+		"with --wait, how long each chunk of 1000 waits at most (0: the server's records.wait_timeout_default)")
 	return cmd
 }
 
@@ -132,15 +140,20 @@ type publishRun struct {
 	json   bool
 	out    io.Writer // summary, or one JSON object per record with --json
 	prog   *countProgress
+	wait   *sdk.PublishOpts // nil without --wait
 
 	abortLine int // the line that stopped the run with --on-error abort
 	batch     []publishEntry
 	bytesRead int64
 	failed    int
-	published []publishedRecord // what --wait waits for
-	records   int               // non-blank lines
+	published int
+	records   int // non-blank lines
 	start     time.Time
 	unchanged int
+	// With --wait, how the records published (or unchanged) stand: indexed on every backend, not
+	// indexed yet on some when the wait ran out, failed on some, or without text to index on
+	// some (and indexed on the others).
+	indexed, notYet, indexFailed, noText int
 }
 
 // publishEntry is one non-blank line: a record to publish, or why the line is malformed.
@@ -148,12 +161,6 @@ type publishEntry struct {
 	line   int
 	params sdk.PublishParams
 	err    error
-}
-
-// publishedRecord is a record the server stored, for --wait.
-type publishedRecord struct {
-	line int
-	srn  string
 }
 
 // errAborted stops reading after a malformed line with --on-error abort.
@@ -216,7 +223,7 @@ func (e *notPublishedError) Error() string {
 	return fmt.Sprintf("%d of %d records not published", e.failed, e.records)
 }
 
-func (r *publishRun) ok() int { return len(r.published) + r.unchanged }
+func (r *publishRun) ok() int { return r.published + r.unchanged }
 
 // summary prints the counts: to standard output, or standard error with --json.
 func (r *publishRun) summary() {
@@ -226,7 +233,59 @@ func (r *publishRun) summary() {
 	}
 	el := time.Since(r.start)
 	fmt.Fprintf(w, "%d records: %d published, %d unchanged, %d failed in %s (%.0f records/s)\n",
-		r.records, len(r.published), r.unchanged, r.failed, el.Round(time.Millisecond), rate(r.ok(), el))
+		r.records, r.published, r.unchanged, r.failed, el.Round(time.Millisecond), rate(r.ok(), el))
+	if r.wait != nil {
+		fmt.Fprintf(w, "%d of %d records indexed on every backend, %d not indexed yet, %d failed to index, %d without text to index\n",
+			r.indexed, r.ok(), r.notYet, r.indexFailed, r.noText)
+	}
+}
+
+// waitError is the error of a --wait run in which records are not indexed yet or failed.
+func (r *publishRun) waitError() error {
+	if r.wait == nil || r.notYet+r.indexFailed == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d records not indexed on every backend (%d not yet when the wait ran out, %d failed)",
+		r.notYet+r.indexFailed, r.ok(), r.notYet, r.indexFailed)
+}
+
+// noteIndexing counts where a record published with --wait stands, and reports on standard
+// error each backend that has not indexed it.
+func (r *publishRun) noteIndexing(line int, res sdk.PublishResult) {
+	if res.Indexed {
+		r.indexed++
+		return
+	}
+	var pending, failed, empty bool
+	for _, st := range res.NotIndexed {
+		why := ""
+		if st.LastError != "" {
+			why = ": " + st.LastError
+		}
+		switch st.State {
+		case sdk.IndexFailed:
+			failed = true
+			r.prog.printf("line %d: backend %s failed to index %s%s\n", line, st.Backend, res.SRN, why)
+		case sdk.IndexEmpty:
+			empty = true
+			r.prog.printf("line %d: no text for backend %s to index in %s%s\n", line, st.Backend, res.SRN, why)
+		case sdk.IndexDeleted:
+			r.prog.printf("line %d: %s was deleted meanwhile (backend %s)\n", line, res.SRN, st.Backend)
+		default:
+			pending = true
+			r.prog.printf("line %d: not indexed yet by backend %s when the wait ran out%s\n", line, st.Backend, why)
+		}
+	}
+	switch {
+	case failed:
+		r.indexFailed++
+	case pending:
+		r.notYet++
+	case empty:
+		r.noText++
+	default: // deleted meanwhile: nothing left to index
+		r.indexed++
+	}
 }
 
 // flush publishes the batch and reports every entry of it, in line order. It returns an error
@@ -249,7 +308,7 @@ func (r *publishRun) flush(ctx context.Context) error {
 	results := make([]sdk.PublishResult, len(r.batch))
 	var fatal error
 	if len(params) > 0 {
-		res, err := r.client.PublishMany(ctx, params)
+		res, err := r.client.PublishManyWithOpts(ctx, params, r.wait)
 		var pe *sdk.PublishManyError
 		if errors.As(err, &pe) && pe.Aborted {
 			fatal = pe.Err
@@ -277,7 +336,10 @@ func (r *publishRun) flush(ctx context.Context) error {
 		case res.Unchanged:
 			r.unchanged++
 		default:
-			r.published = append(r.published, publishedRecord{line: e.line, srn: res.SRN})
+			r.published++
+		}
+		if res.Err == nil && r.wait != nil {
+			r.noteIndexing(e.line, res)
 		}
 		if r.json {
 			r.printJSON(e.line, res)
@@ -300,9 +362,15 @@ func (r *publishRun) printJSON(line int, res sdk.PublishResult) {
 		SRN       string `json:"srn,omitempty"`
 		Version   int    `json:"version,omitempty"`
 		Unchanged bool   `json:"unchanged,omitempty"`
-		Error     string `json:"error,omitempty"`
+		// Indexed and NotIndexed are set with --wait.
+		Indexed    *bool               `json:"indexed,omitempty"`
+		NotIndexed []sdk.BackendStatus `json:"not_indexed,omitempty"`
+		Error      string              `json:"error,omitempty"`
 	}
-	o := out{Line: line, SRN: res.SRN, Version: res.Version, Unchanged: res.Unchanged}
+	o := out{Line: line, SRN: res.SRN, Version: res.Version, Unchanged: res.Unchanged, NotIndexed: res.NotIndexed}
+	if r.wait != nil {
+		o.Indexed = &res.Indexed
+	}
 	if res.Err != nil {
 		o = out{Line: line, Error: lineError(res.Err)}
 	}
@@ -405,75 +473,6 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-// wait polls every published record until every backend holds it, publishWaitWorkers at a
-// time, and reports the records a backend failed to index.
-func (r *publishRun) wait(ctx context.Context) error {
-	start := time.Now()
-	prog := newCountProgress(r.errw, r.prog.mode, 0)
-	prog.noun, prog.total = "indexed", len(r.published)
-	var (
-		mu      sync.Mutex
-		done    int
-		failed  int
-		firstEr error
-		next    = make(chan publishedRecord)
-		wg      sync.WaitGroup
-	)
-	for range publishWaitWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for rec := range next {
-				_, err := r.client.WaitIndexed(ctx, rec.srn)
-				mu.Lock()
-				var fe *sdk.IndexFailedError
-				switch {
-				case errors.As(err, &fe):
-					failed++
-					prog.printf("line %d: backend %s failed to index %s: %s\n", rec.line, fe.Backend, fe.SRN, fe.LastError)
-				case err != nil:
-					firstEr = cmpErr(firstEr, err)
-				default:
-					done++
-				}
-				prog.update(done, failed, 0)
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for _, rec := range r.published {
-		select {
-		case next <- rec:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	prog.done(done, failed, 0)
-	w := r.out
-	if r.json {
-		w = r.errw
-	}
-	el := time.Since(start)
-	fmt.Fprintf(w, "%d of %d records indexed on every backend in %s, %d failed\n", done, len(r.published), el.Round(time.Millisecond), failed)
-	switch {
-	case firstEr != nil:
-		return fmt.Errorf("waiting for indexing: %w", firstEr)
-	case failed > 0:
-		return fmt.Errorf("%d of %d published records failed to index", failed, len(r.published))
-	}
-	return nil
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
-
 // rate returns n per second of el.
 func rate(n int, el time.Duration) float64 {
 	if el <= 0 {
@@ -501,7 +500,7 @@ func progressMode(arg string, w io.Writer) (string, error) {
 type countProgress struct {
 	last  time.Time
 	mode  string
-	noun  string // what the count counts: "records", "indexed"
+	noun  string // what the count counts: "records", "fetched"
 	size  int64  // input bytes, 0 when unknown
 	start time.Time
 	total int // how many records there are to count, 0 when unknown (size gives the fraction)

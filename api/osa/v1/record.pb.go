@@ -9,6 +9,7 @@ package osav1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -337,7 +338,22 @@ type PublishRecordRequest struct {
 	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
 	// Identifier of the record within source. Set together with source to
 	// upsert; leave both empty to always create a new record.
-	SourceId      string `protobuf:"bytes,3,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	SourceId string `protobuf:"bytes,3,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
+	// When true, the call answers once every live search backend (those
+	// SearchService.ListBackends lists as searched) has indexed the stored
+	// version — the new one, or the one kept when unchanged — or once
+	// wait_timeout has passed. A backend that failed to index the version, or
+	// found no text in it to index (INDEX_STATE_EMPTY), ends its wait at once
+	// and is reported in not_indexed. Only for PublishRecord: in
+	// PublishRecords set it on the PublishRecordsRequest (here it is
+	// InvalidArgument, field `records[i].wait_indexed`).
+	WaitIndexed bool `protobuf:"varint,4,opt,name=wait_indexed,json=waitIndexed,proto3" json:"wait_indexed,omitempty"`
+	// How long wait_indexed waits at most. Unset or 0s for
+	// records.wait_timeout_default (10s); at most records.wait_timeout_max
+	// (1m). A negative or longer timeout, or one set without wait_indexed, is
+	// InvalidArgument naming wait_timeout. A client deadline shorter than the
+	// timeout also ends the wait: the server answers just before it.
+	WaitTimeout   *durationpb.Duration `protobuf:"bytes,5,opt,name=wait_timeout,json=waitTimeout,proto3" json:"wait_timeout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -393,6 +409,20 @@ func (x *PublishRecordRequest) GetSourceId() string {
 	return ""
 }
 
+func (x *PublishRecordRequest) GetWaitIndexed() bool {
+	if x != nil {
+		return x.WaitIndexed
+	}
+	return false
+}
+
+func (x *PublishRecordRequest) GetWaitTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.WaitTimeout
+	}
+	return nil
+}
+
 // PublishRecordResponse is the outcome of PublishRecord.
 type PublishRecordResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -402,7 +432,20 @@ type PublishRecordResponse struct {
 	// True when an upsert found metadata identical to the stored version: the
 	// version was kept and nothing was queued for indexing. Always false when
 	// a record was created or a new version written.
-	Unchanged     bool `protobuf:"varint,2,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Unchanged bool `protobuf:"varint,2,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// With wait_indexed: true when every live backend had indexed record's
+	// version when the call answered (also when there is no live backend).
+	// Always false without wait_indexed.
+	Indexed bool `protobuf:"varint,3,opt,name=indexed,proto3" json:"indexed,omitempty"`
+	// With wait_indexed: one entry per live backend that had not indexed the
+	// record's version when the call answered, with its state:
+	// INDEX_STATE_PENDING when wait_timeout ran out first (last_error may say
+	// why it waits, for example an embedding provider being down),
+	// INDEX_STATE_FAILED (last_error says why), INDEX_STATE_EMPTY (no text
+	// this backend can index; filters still find the record) or
+	// INDEX_STATE_DELETED (deleted meanwhile). Empty when indexed is true and
+	// without wait_indexed.
+	NotIndexed    []*BackendIndexStatus `protobuf:"bytes,4,rep,name=not_indexed,json=notIndexed,proto3" json:"not_indexed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -451,12 +494,34 @@ func (x *PublishRecordResponse) GetUnchanged() bool {
 	return false
 }
 
+func (x *PublishRecordResponse) GetIndexed() bool {
+	if x != nil {
+		return x.Indexed
+	}
+	return false
+}
+
+func (x *PublishRecordResponse) GetNotIndexed() []*BackendIndexStatus {
+	if x != nil {
+		return x.NotIndexed
+	}
+	return nil
+}
+
 // PublishRecordsRequest is a batch of records published in one transaction.
 type PublishRecordsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The records to publish: at least 1, at most 1000. Each is validated
-	// exactly like a PublishRecord request.
-	Records       []*PublishRecordRequest `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// exactly like a PublishRecord request, but may not set wait_indexed or
+	// wait_timeout: those are the batch's, below.
+	Records []*PublishRecordRequest `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// As PublishRecordRequest.wait_indexed, for every record of the batch: the
+	// call answers once every live backend has indexed every record's version,
+	// or once wait_timeout has passed.
+	WaitIndexed bool `protobuf:"varint,2,opt,name=wait_indexed,json=waitIndexed,proto3" json:"wait_indexed,omitempty"`
+	// As PublishRecordRequest.wait_timeout: how long wait_indexed waits at
+	// most for the whole batch.
+	WaitTimeout   *durationpb.Duration `protobuf:"bytes,3,opt,name=wait_timeout,json=waitTimeout,proto3" json:"wait_timeout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -498,6 +563,20 @@ func (x *PublishRecordsRequest) GetRecords() []*PublishRecordRequest {
 	return nil
 }
 
+func (x *PublishRecordsRequest) GetWaitIndexed() bool {
+	if x != nil {
+		return x.WaitIndexed
+	}
+	return false
+}
+
+func (x *PublishRecordsRequest) GetWaitTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.WaitTimeout
+	}
+	return nil
+}
+
 // PublishRecordsResponse is the outcome of PublishRecords.
 type PublishRecordsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -505,7 +584,15 @@ type PublishRecordsResponse struct {
 	Records []*Record `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
 	// Parallel to records: unchanged[i] is true when records[i] was an upsert
 	// that found identical metadata (see PublishRecordResponse.unchanged).
-	Unchanged     []bool `protobuf:"varint,2,rep,packed,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Unchanged []bool `protobuf:"varint,2,rep,packed,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// With wait_indexed: true when every live backend had indexed every
+	// record's version when the call answered. Always false without
+	// wait_indexed.
+	Indexed bool `protobuf:"varint,3,opt,name=indexed,proto3" json:"indexed,omitempty"`
+	// With wait_indexed: the records some live backend had not indexed when
+	// the call answered, in request order; empty when indexed is true and
+	// without wait_indexed.
+	NotIndexed    []*NotIndexedRecord `protobuf:"bytes,4,rep,name=not_indexed,json=notIndexed,proto3" json:"not_indexed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -554,6 +641,86 @@ func (x *PublishRecordsResponse) GetUnchanged() []bool {
 	return nil
 }
 
+func (x *PublishRecordsResponse) GetIndexed() bool {
+	if x != nil {
+		return x.Indexed
+	}
+	return false
+}
+
+func (x *PublishRecordsResponse) GetNotIndexed() []*NotIndexedRecord {
+	if x != nil {
+		return x.NotIndexed
+	}
+	return nil
+}
+
+// NotIndexedRecord is a record of a PublishRecords call with wait_indexed
+// that some live backends had not indexed when the call answered.
+type NotIndexedRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position of the record in the request's records (and the response's).
+	Index int32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// SRN of the version waited for (with `@{version}`).
+	Srn string `protobuf:"bytes,2,opt,name=srn,proto3" json:"srn,omitempty"`
+	// The live backends that had not indexed it, each with its state, as in
+	// PublishRecordResponse.not_indexed.
+	Backends      []*BackendIndexStatus `protobuf:"bytes,3,rep,name=backends,proto3" json:"backends,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotIndexedRecord) Reset() {
+	*x = NotIndexedRecord{}
+	mi := &file_osa_v1_record_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotIndexedRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotIndexedRecord) ProtoMessage() {}
+
+func (x *NotIndexedRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotIndexedRecord.ProtoReflect.Descriptor instead.
+func (*NotIndexedRecord) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *NotIndexedRecord) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *NotIndexedRecord) GetSrn() string {
+	if x != nil {
+		return x.Srn
+	}
+	return ""
+}
+
+func (x *NotIndexedRecord) GetBackends() []*BackendIndexStatus {
+	if x != nil {
+		return x.Backends
+	}
+	return nil
+}
+
 // GetRecordRequest names the record to fetch.
 type GetRecordRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -566,7 +733,7 @@ type GetRecordRequest struct {
 
 func (x *GetRecordRequest) Reset() {
 	*x = GetRecordRequest{}
-	mi := &file_osa_v1_record_proto_msgTypes[6]
+	mi := &file_osa_v1_record_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +745,7 @@ func (x *GetRecordRequest) String() string {
 func (*GetRecordRequest) ProtoMessage() {}
 
 func (x *GetRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_record_proto_msgTypes[6]
+	mi := &file_osa_v1_record_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +758,7 @@ func (x *GetRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecordRequest.ProtoReflect.Descriptor instead.
 func (*GetRecordRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_record_proto_rawDescGZIP(), []int{6}
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetRecordRequest) GetSrn() string {
@@ -612,7 +779,7 @@ type GetRecordResponse struct {
 
 func (x *GetRecordResponse) Reset() {
 	*x = GetRecordResponse{}
-	mi := &file_osa_v1_record_proto_msgTypes[7]
+	mi := &file_osa_v1_record_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +791,7 @@ func (x *GetRecordResponse) String() string {
 func (*GetRecordResponse) ProtoMessage() {}
 
 func (x *GetRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_record_proto_msgTypes[7]
+	mi := &file_osa_v1_record_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +804,7 @@ func (x *GetRecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecordResponse.ProtoReflect.Descriptor instead.
 func (*GetRecordResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_record_proto_rawDescGZIP(), []int{7}
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetRecordResponse) GetRecord() *Record {
@@ -666,7 +833,7 @@ type ListRecordsRequest struct {
 
 func (x *ListRecordsRequest) Reset() {
 	*x = ListRecordsRequest{}
-	mi := &file_osa_v1_record_proto_msgTypes[8]
+	mi := &file_osa_v1_record_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +845,7 @@ func (x *ListRecordsRequest) String() string {
 func (*ListRecordsRequest) ProtoMessage() {}
 
 func (x *ListRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_record_proto_msgTypes[8]
+	mi := &file_osa_v1_record_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +858,7 @@ func (x *ListRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ListRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_record_proto_rawDescGZIP(), []int{8}
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListRecordsRequest) GetPageSize() int32 {
@@ -729,7 +896,7 @@ type ListRecordsResponse struct {
 
 func (x *ListRecordsResponse) Reset() {
 	*x = ListRecordsResponse{}
-	mi := &file_osa_v1_record_proto_msgTypes[9]
+	mi := &file_osa_v1_record_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +908,7 @@ func (x *ListRecordsResponse) String() string {
 func (*ListRecordsResponse) ProtoMessage() {}
 
 func (x *ListRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_record_proto_msgTypes[9]
+	mi := &file_osa_v1_record_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +921,7 @@ func (x *ListRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ListRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_record_proto_rawDescGZIP(), []int{9}
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListRecordsResponse) GetRecords() []*Record {
@@ -783,7 +950,7 @@ type DeleteRecordRequest struct {
 
 func (x *DeleteRecordRequest) Reset() {
 	*x = DeleteRecordRequest{}
-	mi := &file_osa_v1_record_proto_msgTypes[10]
+	mi := &file_osa_v1_record_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -795,7 +962,7 @@ func (x *DeleteRecordRequest) String() string {
 func (*DeleteRecordRequest) ProtoMessage() {}
 
 func (x *DeleteRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_record_proto_msgTypes[10]
+	mi := &file_osa_v1_record_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -808,7 +975,7 @@ func (x *DeleteRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRecordRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_record_proto_rawDescGZIP(), []int{10}
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteRecordRequest) GetSrn() string {
@@ -828,7 +995,7 @@ type DeleteRecordResponse struct {
 
 func (x *DeleteRecordResponse) Reset() {
 	*x = DeleteRecordResponse{}
-	mi := &file_osa_v1_record_proto_msgTypes[11]
+	mi := &file_osa_v1_record_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +1007,7 @@ func (x *DeleteRecordResponse) String() string {
 func (*DeleteRecordResponse) ProtoMessage() {}
 
 func (x *DeleteRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_record_proto_msgTypes[11]
+	mi := &file_osa_v1_record_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +1020,7 @@ func (x *DeleteRecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRecordResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRecordResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_record_proto_rawDescGZIP(), []int{11}
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{12}
 }
 
 // GetIndexStatusRequest names the record whose indexing status is wanted.
@@ -868,7 +1035,7 @@ type GetIndexStatusRequest struct {
 
 func (x *GetIndexStatusRequest) Reset() {
 	*x = GetIndexStatusRequest{}
-	mi := &file_osa_v1_record_proto_msgTypes[12]
+	mi := &file_osa_v1_record_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1047,7 @@ func (x *GetIndexStatusRequest) String() string {
 func (*GetIndexStatusRequest) ProtoMessage() {}
 
 func (x *GetIndexStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_record_proto_msgTypes[12]
+	mi := &file_osa_v1_record_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1060,7 @@ func (x *GetIndexStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIndexStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetIndexStatusRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_record_proto_rawDescGZIP(), []int{12}
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetIndexStatusRequest) GetSrn() string {
@@ -916,7 +1083,7 @@ type GetIndexStatusResponse struct {
 
 func (x *GetIndexStatusResponse) Reset() {
 	*x = GetIndexStatusResponse{}
-	mi := &file_osa_v1_record_proto_msgTypes[13]
+	mi := &file_osa_v1_record_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1095,7 @@ func (x *GetIndexStatusResponse) String() string {
 func (*GetIndexStatusResponse) ProtoMessage() {}
 
 func (x *GetIndexStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_record_proto_msgTypes[13]
+	mi := &file_osa_v1_record_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +1108,7 @@ func (x *GetIndexStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetIndexStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetIndexStatusResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_record_proto_rawDescGZIP(), []int{13}
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetIndexStatusResponse) GetSrn() string {
@@ -962,7 +1129,7 @@ var File_osa_v1_record_proto protoreflect.FileDescriptor
 
 const file_osa_v1_record_proto_rawDesc = "" +
 	"\n" +
-	"\x13osa/v1/record.proto\x12\x06osa.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x02\n" +
+	"\x13osa/v1/record.proto\x12\x06osa.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x02\n" +
 	"\x06Record\x12\x10\n" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x123\n" +
@@ -986,19 +1153,33 @@ const file_osa_v1_record_proto_rawDesc = "" +
 	"indexed_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tindexedAt\x12'\n" +
 	"\x0fpending_version\x18\a \x01(\x05R\x0ependingVersion\x129\n" +
 	"\n" +
-	"updated_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x80\x01\n" +
+	"updated_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xe1\x01\n" +
 	"\x14PublishRecordRequest\x123\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x12\x16\n" +
 	"\x06source\x18\x02 \x01(\tR\x06source\x12\x1b\n" +
-	"\tsource_id\x18\x03 \x01(\tR\bsourceId\"]\n" +
+	"\tsource_id\x18\x03 \x01(\tR\bsourceId\x12!\n" +
+	"\fwait_indexed\x18\x04 \x01(\bR\vwaitIndexed\x12<\n" +
+	"\fwait_timeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\vwaitTimeout\"\xb4\x01\n" +
 	"\x15PublishRecordResponse\x12&\n" +
 	"\x06record\x18\x01 \x01(\v2\x0e.osa.v1.RecordR\x06record\x12\x1c\n" +
-	"\tunchanged\x18\x02 \x01(\bR\tunchanged\"O\n" +
+	"\tunchanged\x18\x02 \x01(\bR\tunchanged\x12\x18\n" +
+	"\aindexed\x18\x03 \x01(\bR\aindexed\x12;\n" +
+	"\vnot_indexed\x18\x04 \x03(\v2\x1a.osa.v1.BackendIndexStatusR\n" +
+	"notIndexed\"\xb0\x01\n" +
 	"\x15PublishRecordsRequest\x126\n" +
-	"\arecords\x18\x01 \x03(\v2\x1c.osa.v1.PublishRecordRequestR\arecords\"`\n" +
+	"\arecords\x18\x01 \x03(\v2\x1c.osa.v1.PublishRecordRequestR\arecords\x12!\n" +
+	"\fwait_indexed\x18\x02 \x01(\bR\vwaitIndexed\x12<\n" +
+	"\fwait_timeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\vwaitTimeout\"\xb5\x01\n" +
 	"\x16PublishRecordsResponse\x12(\n" +
 	"\arecords\x18\x01 \x03(\v2\x0e.osa.v1.RecordR\arecords\x12\x1c\n" +
-	"\tunchanged\x18\x02 \x03(\bR\tunchanged\"$\n" +
+	"\tunchanged\x18\x02 \x03(\bR\tunchanged\x12\x18\n" +
+	"\aindexed\x18\x03 \x01(\bR\aindexed\x129\n" +
+	"\vnot_indexed\x18\x04 \x03(\v2\x18.osa.v1.NotIndexedRecordR\n" +
+	"notIndexed\"r\n" +
+	"\x10NotIndexedRecord\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x10\n" +
+	"\x03srn\x18\x02 \x01(\tR\x03srn\x126\n" +
+	"\bbackends\x18\x03 \x03(\v2\x1a.osa.v1.BackendIndexStatusR\bbackends\"$\n" +
 	"\x10GetRecordRequest\x12\x10\n" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\";\n" +
 	"\x11GetRecordResponse\x12&\n" +
@@ -1048,7 +1229,7 @@ func file_osa_v1_record_proto_rawDescGZIP() []byte {
 }
 
 var file_osa_v1_record_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_osa_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_osa_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_osa_v1_record_proto_goTypes = []any{
 	(IndexState)(0),                // 0: osa.v1.IndexState
 	(*Record)(nil),                 // 1: osa.v1.Record
@@ -1057,49 +1238,56 @@ var file_osa_v1_record_proto_goTypes = []any{
 	(*PublishRecordResponse)(nil),  // 4: osa.v1.PublishRecordResponse
 	(*PublishRecordsRequest)(nil),  // 5: osa.v1.PublishRecordsRequest
 	(*PublishRecordsResponse)(nil), // 6: osa.v1.PublishRecordsResponse
-	(*GetRecordRequest)(nil),       // 7: osa.v1.GetRecordRequest
-	(*GetRecordResponse)(nil),      // 8: osa.v1.GetRecordResponse
-	(*ListRecordsRequest)(nil),     // 9: osa.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),    // 10: osa.v1.ListRecordsResponse
-	(*DeleteRecordRequest)(nil),    // 11: osa.v1.DeleteRecordRequest
-	(*DeleteRecordResponse)(nil),   // 12: osa.v1.DeleteRecordResponse
-	(*GetIndexStatusRequest)(nil),  // 13: osa.v1.GetIndexStatusRequest
-	(*GetIndexStatusResponse)(nil), // 14: osa.v1.GetIndexStatusResponse
-	(*structpb.Struct)(nil),        // 15: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),  // 16: google.protobuf.Timestamp
+	(*NotIndexedRecord)(nil),       // 7: osa.v1.NotIndexedRecord
+	(*GetRecordRequest)(nil),       // 8: osa.v1.GetRecordRequest
+	(*GetRecordResponse)(nil),      // 9: osa.v1.GetRecordResponse
+	(*ListRecordsRequest)(nil),     // 10: osa.v1.ListRecordsRequest
+	(*ListRecordsResponse)(nil),    // 11: osa.v1.ListRecordsResponse
+	(*DeleteRecordRequest)(nil),    // 12: osa.v1.DeleteRecordRequest
+	(*DeleteRecordResponse)(nil),   // 13: osa.v1.DeleteRecordResponse
+	(*GetIndexStatusRequest)(nil),  // 14: osa.v1.GetIndexStatusRequest
+	(*GetIndexStatusResponse)(nil), // 15: osa.v1.GetIndexStatusResponse
+	(*structpb.Struct)(nil),        // 16: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),  // 17: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 18: google.protobuf.Duration
 }
 var file_osa_v1_record_proto_depIdxs = []int32{
-	15, // 0: osa.v1.Record.metadata:type_name -> google.protobuf.Struct
-	16, // 1: osa.v1.Record.created_at:type_name -> google.protobuf.Timestamp
-	16, // 2: osa.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
-	16, // 3: osa.v1.Record.deleted_at:type_name -> google.protobuf.Timestamp
+	16, // 0: osa.v1.Record.metadata:type_name -> google.protobuf.Struct
+	17, // 1: osa.v1.Record.created_at:type_name -> google.protobuf.Timestamp
+	17, // 2: osa.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
+	17, // 3: osa.v1.Record.deleted_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: osa.v1.BackendIndexStatus.state:type_name -> osa.v1.IndexState
-	16, // 5: osa.v1.BackendIndexStatus.indexed_at:type_name -> google.protobuf.Timestamp
-	16, // 6: osa.v1.BackendIndexStatus.updated_at:type_name -> google.protobuf.Timestamp
-	15, // 7: osa.v1.PublishRecordRequest.metadata:type_name -> google.protobuf.Struct
-	1,  // 8: osa.v1.PublishRecordResponse.record:type_name -> osa.v1.Record
-	3,  // 9: osa.v1.PublishRecordsRequest.records:type_name -> osa.v1.PublishRecordRequest
-	1,  // 10: osa.v1.PublishRecordsResponse.records:type_name -> osa.v1.Record
-	1,  // 11: osa.v1.GetRecordResponse.record:type_name -> osa.v1.Record
-	1,  // 12: osa.v1.ListRecordsResponse.records:type_name -> osa.v1.Record
-	2,  // 13: osa.v1.GetIndexStatusResponse.statuses:type_name -> osa.v1.BackendIndexStatus
-	3,  // 14: osa.v1.RecordService.PublishRecord:input_type -> osa.v1.PublishRecordRequest
-	5,  // 15: osa.v1.RecordService.PublishRecords:input_type -> osa.v1.PublishRecordsRequest
-	7,  // 16: osa.v1.RecordService.GetRecord:input_type -> osa.v1.GetRecordRequest
-	9,  // 17: osa.v1.RecordService.ListRecords:input_type -> osa.v1.ListRecordsRequest
-	11, // 18: osa.v1.RecordService.DeleteRecord:input_type -> osa.v1.DeleteRecordRequest
-	13, // 19: osa.v1.RecordService.GetIndexStatus:input_type -> osa.v1.GetIndexStatusRequest
-	4,  // 20: osa.v1.RecordService.PublishRecord:output_type -> osa.v1.PublishRecordResponse
-	6,  // 21: osa.v1.RecordService.PublishRecords:output_type -> osa.v1.PublishRecordsResponse
-	8,  // 22: osa.v1.RecordService.GetRecord:output_type -> osa.v1.GetRecordResponse
-	10, // 23: osa.v1.RecordService.ListRecords:output_type -> osa.v1.ListRecordsResponse
-	12, // 24: osa.v1.RecordService.DeleteRecord:output_type -> osa.v1.DeleteRecordResponse
-	14, // 25: osa.v1.RecordService.GetIndexStatus:output_type -> osa.v1.GetIndexStatusResponse
-	20, // [20:26] is the sub-list for method output_type
-	14, // [14:20] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	17, // 5: osa.v1.BackendIndexStatus.indexed_at:type_name -> google.protobuf.Timestamp
+	17, // 6: osa.v1.BackendIndexStatus.updated_at:type_name -> google.protobuf.Timestamp
+	16, // 7: osa.v1.PublishRecordRequest.metadata:type_name -> google.protobuf.Struct
+	18, // 8: osa.v1.PublishRecordRequest.wait_timeout:type_name -> google.protobuf.Duration
+	1,  // 9: osa.v1.PublishRecordResponse.record:type_name -> osa.v1.Record
+	2,  // 10: osa.v1.PublishRecordResponse.not_indexed:type_name -> osa.v1.BackendIndexStatus
+	3,  // 11: osa.v1.PublishRecordsRequest.records:type_name -> osa.v1.PublishRecordRequest
+	18, // 12: osa.v1.PublishRecordsRequest.wait_timeout:type_name -> google.protobuf.Duration
+	1,  // 13: osa.v1.PublishRecordsResponse.records:type_name -> osa.v1.Record
+	7,  // 14: osa.v1.PublishRecordsResponse.not_indexed:type_name -> osa.v1.NotIndexedRecord
+	2,  // 15: osa.v1.NotIndexedRecord.backends:type_name -> osa.v1.BackendIndexStatus
+	1,  // 16: osa.v1.GetRecordResponse.record:type_name -> osa.v1.Record
+	1,  // 17: osa.v1.ListRecordsResponse.records:type_name -> osa.v1.Record
+	2,  // 18: osa.v1.GetIndexStatusResponse.statuses:type_name -> osa.v1.BackendIndexStatus
+	3,  // 19: osa.v1.RecordService.PublishRecord:input_type -> osa.v1.PublishRecordRequest
+	5,  // 20: osa.v1.RecordService.PublishRecords:input_type -> osa.v1.PublishRecordsRequest
+	8,  // 21: osa.v1.RecordService.GetRecord:input_type -> osa.v1.GetRecordRequest
+	10, // 22: osa.v1.RecordService.ListRecords:input_type -> osa.v1.ListRecordsRequest
+	12, // 23: osa.v1.RecordService.DeleteRecord:input_type -> osa.v1.DeleteRecordRequest
+	14, // 24: osa.v1.RecordService.GetIndexStatus:input_type -> osa.v1.GetIndexStatusRequest
+	4,  // 25: osa.v1.RecordService.PublishRecord:output_type -> osa.v1.PublishRecordResponse
+	6,  // 26: osa.v1.RecordService.PublishRecords:output_type -> osa.v1.PublishRecordsResponse
+	9,  // 27: osa.v1.RecordService.GetRecord:output_type -> osa.v1.GetRecordResponse
+	11, // 28: osa.v1.RecordService.ListRecords:output_type -> osa.v1.ListRecordsResponse
+	13, // 29: osa.v1.RecordService.DeleteRecord:output_type -> osa.v1.DeleteRecordResponse
+	15, // 30: osa.v1.RecordService.GetIndexStatus:output_type -> osa.v1.GetIndexStatusResponse
+	25, // [25:31] is the sub-list for method output_type
+	19, // [19:25] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_osa_v1_record_proto_init() }
@@ -1113,7 +1301,7 @@ func file_osa_v1_record_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osa_v1_record_proto_rawDesc), len(file_osa_v1_record_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

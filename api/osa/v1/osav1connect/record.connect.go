@@ -64,19 +64,32 @@ type RecordServiceClient interface {
 	// response has unchanged = true. A new version is queued for indexing on
 	// every backend in the same transaction that stores it.
 	//
+	// With wait_indexed the call answers once every live search backend has
+	// indexed the stored version (read-your-writes: a search made after the
+	// answer finds the record), or once wait_timeout has passed, whichever
+	// comes first; the answer then says which backends have not (indexed,
+	// not_indexed). Without it the call answers as soon as the record is
+	// stored, and the record is searchable a moment later.
+	//
 	// Errors: InvalidArgument when metadata is missing, larger than
 	// records.max_metadata_bytes, nested deeper than records.max_depth, or when
 	// only one of source/source_id is set, or when the request body is larger
-	// than http.read_max_bytes;
-	// Unauthenticated, PermissionDenied, Unavailable as for the service.
+	// than http.read_max_bytes, or when wait_timeout is negative, longer than
+	// records.wait_timeout_max or set without wait_indexed (nothing is stored
+	// then); Unauthenticated, PermissionDenied, Unavailable as for the service.
+	// Running out of wait_timeout is not an error.
 	PublishRecord(context.Context, *connect.Request[v1.PublishRecordRequest]) (*connect.Response[v1.PublishRecordResponse], error)
-	// PublishRecords publishes 1 to 1000 records in one transaction: either all
-	// of them are stored (and queued for indexing) or none is.
+	// PublishRecords publishes 1 to records.max_batch (default 1000) records in
+	// one transaction: either all of them are stored (and queued for indexing)
+	// or none is.
 	//
 	// Each element is handled exactly like a PublishRecord request. Errors are
 	// those of PublishRecord, with the field named by its position (for example
 	// `records[7].metadata`); InvalidArgument (field `records`) when the list is
-	// empty or holds more than 1000 records. Any error rejects the whole batch.
+	// empty or holds more than records.max_batch records (default 1000). Any
+	// error rejects the whole batch. With wait_indexed (set on the
+	// PublishRecordsRequest, not on its records) the call waits as
+	// PublishRecord does, for every record of the batch.
 	PublishRecords(context.Context, *connect.Request[v1.PublishRecordsRequest]) (*connect.Response[v1.PublishRecordsResponse], error)
 	// GetRecord returns one record, either a given version or the latest one.
 	//
@@ -219,19 +232,32 @@ type RecordServiceHandler interface {
 	// response has unchanged = true. A new version is queued for indexing on
 	// every backend in the same transaction that stores it.
 	//
+	// With wait_indexed the call answers once every live search backend has
+	// indexed the stored version (read-your-writes: a search made after the
+	// answer finds the record), or once wait_timeout has passed, whichever
+	// comes first; the answer then says which backends have not (indexed,
+	// not_indexed). Without it the call answers as soon as the record is
+	// stored, and the record is searchable a moment later.
+	//
 	// Errors: InvalidArgument when metadata is missing, larger than
 	// records.max_metadata_bytes, nested deeper than records.max_depth, or when
 	// only one of source/source_id is set, or when the request body is larger
-	// than http.read_max_bytes;
-	// Unauthenticated, PermissionDenied, Unavailable as for the service.
+	// than http.read_max_bytes, or when wait_timeout is negative, longer than
+	// records.wait_timeout_max or set without wait_indexed (nothing is stored
+	// then); Unauthenticated, PermissionDenied, Unavailable as for the service.
+	// Running out of wait_timeout is not an error.
 	PublishRecord(context.Context, *connect.Request[v1.PublishRecordRequest]) (*connect.Response[v1.PublishRecordResponse], error)
-	// PublishRecords publishes 1 to 1000 records in one transaction: either all
-	// of them are stored (and queued for indexing) or none is.
+	// PublishRecords publishes 1 to records.max_batch (default 1000) records in
+	// one transaction: either all of them are stored (and queued for indexing)
+	// or none is.
 	//
 	// Each element is handled exactly like a PublishRecord request. Errors are
 	// those of PublishRecord, with the field named by its position (for example
 	// `records[7].metadata`); InvalidArgument (field `records`) when the list is
-	// empty or holds more than 1000 records. Any error rejects the whole batch.
+	// empty or holds more than records.max_batch records (default 1000). Any
+	// error rejects the whole batch. With wait_indexed (set on the
+	// PublishRecordsRequest, not on its records) the call waits as
+	// PublishRecord does, for every record of the batch.
 	PublishRecords(context.Context, *connect.Request[v1.PublishRecordsRequest]) (*connect.Response[v1.PublishRecordsResponse], error)
 	// GetRecord returns one record, either a given version or the latest one.
 	//
