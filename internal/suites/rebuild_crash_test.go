@@ -9,14 +9,39 @@ import (
 	"github.com/osa-archive/osa/sdk"
 )
 
-// TestCrashDuringRebuild changes the vector backend's embedder (dims 384 → 256) through
-// ApplyBackends, which builds its next generation from the stored records, and SIGKILLs the
-// worker process while the rebuild runs and records are being published, restarting it each
-// time. The rebuild resumes at its chunk after each kill; once it has swapped in and everything
-// has settled, every record is in every backend exactly once at its latest version, the vector
-// table holds the new vectors only, and index_state agrees.
+// TestCrashDuringRebuild applies, through ApplyBackends, a change that builds a new generation
+// from the stored records, and SIGKILLs the worker process while the rebuild runs and records
+// are being published, restarting it each time; in two cases:
+//
+//   - NextGeneration: the vector backend's embedder changes (dims 384 → 256), built beside the
+//     live generation;
+//   - Backfill: a keyword backend is added, filled from the stored records.
+//
+// The rebuild resumes at its chunk after each kill; once it has swapped in and everything has
+// settled, every record is in every backend exactly once at its latest version, the vector
+// table holds the new generation's vectors only, and index_state agrees.
 func TestCrashDuringRebuild(t *testing.T) {
 	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		doc  string
+		// rebuilt is the backend the change rebuilds; added, a backend it adds (name to table).
+		rebuilt string
+		added   map[string]string
+	}{
+		{"NextGeneration", "backends:\n  - {name: vector, kind: pgvector, weight: 2, embedder: {kind: hash, model: hash-v2, dims: 256}}\n" +
+			"  - {name: keyword, kind: keyword}\n", "vector", nil},
+		{"Backfill", "backends:\n  - {name: vector, kind: pgvector, weight: 2}\n  - {name: keyword, kind: keyword}\n" +
+			"  - {name: kw2, kind: keyword}\n", "kw2", map[string]string{"kw2": "kw_kw2"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			crashDuringRebuild(t, tt.doc, tt.rebuilt, tt.added)
+		})
+	}
+}
+
+func crashDuringRebuild(t *testing.T, doc, rebuilt string, added map[string]string) {
 	s := newSuite(t, pgtest.NewURL(t))
 	n := suiteRecords(t)
 	cfg := s.writeConfig("osa", configOpts{})
@@ -39,11 +64,15 @@ func TestCrashDuringRebuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := "backends:\n  - {name: vector, kind: pgvector, weight: 2, embedder: {kind: hash, model: hash-v2, dims: 256}}\n" +
-		"  - {name: keyword, kind: keyword}\n"
 	changes, applied, err := c.ApplyBackends(ctx, doc, sdk.ApplyOpts{})
-	if err != nil || !applied || len(changes) != 2 || changes[1].ReindexID == 0 {
-		t.Fatalf("changing the vector dims: %+v, applied %v, %v", changes, applied, err)
+	var reindexID int64
+	for _, ch := range changes {
+		if ch.Name == rebuilt {
+			reindexID = ch.ReindexID
+		}
+	}
+	if err != nil || !applied || reindexID == 0 {
+		t.Fatalf("applying the change: %+v, applied %v, %v", changes, applied, err)
 	}
 	start := time.Now()
 	var lastKill time.Time
@@ -53,7 +82,7 @@ func TestCrashDuringRebuild(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(randDuration(s.rng, 200*time.Millisecond, time.Second))
-		r, err := c.ReindexJob(ctx, changes[1].ReindexID)
+		r, err := c.ReindexJob(ctx, reindexID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,19 +96,22 @@ func TestCrashDuringRebuild(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, rescueWindow+backlogTimeout(n))
 	defer cancel()
-	if r, err := c.WaitReindex(wctx, changes[1].ReindexID, nil); err != nil || r.State != sdk.ReindexSucceeded {
+	if r, err := c.WaitReindex(wctx, reindexID, nil); err != nil || r.State != sdk.ReindexSucceeded {
 		t.Fatalf("the rebuild after the kills: %+v, %v", r, err)
 	}
 	ids := worker.riverIDs()
 	s.waitRescued(ids[:len(ids)-1], lastKill.Add(rescueWindow))
 	s.waitSettled(backlogTimeout(n))
-	s.checkConsistent()
-	if bad := s.mustCount(`SELECT count(*) FROM vec_vector WHERE vector_dims(embedding) <> 256`); bad != 0 {
+	s.checkConsistentWith(added)
+	want := 2 // the next generation
+	if added != nil {
+		want = 1 // the added backend's first
+	} else if bad := s.mustCount(`SELECT count(*) FROM vec_vector WHERE vector_dims(embedding) <> 256`); bad != 0 {
 		t.Errorf("vec_vector: %d rows without the new generation's vectors", bad)
 	}
 	var gen int
-	if err := s.pool.QueryRow(ctx, `SELECT generation FROM backend_catalog WHERE name = 'vector' AND state = 'live'`).Scan(&gen); err != nil || gen != 2 {
-		t.Errorf("the vector backend's live generation: %d (%v), want 2", gen, err)
+	if err := s.pool.QueryRow(ctx, `SELECT generation FROM backend_catalog WHERE name = $1 AND state = 'live'`, rebuilt).Scan(&gen); err != nil || gen != want {
+		t.Errorf("backend %s's live generation: %d (%v), want %d", rebuilt, gen, err, want)
 	}
 	t.Logf("job errors by kind: %v", s.jobErrors())
 }
