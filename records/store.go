@@ -274,8 +274,16 @@ func (s *Store) Get(ctx context.Context, srn SRN) (Record, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Record{}, ErrNotFound
 	}
-	if err != nil || srn.Version == 0 || srn.Version == r.Version {
+	if err != nil {
 		return r, err
+	}
+	// A delete moves records.updated_at (the pipeline's change time); UpdatedAt is when the
+	// version was published, which record_versions keeps.
+	if (srn.Version == 0 || srn.Version == r.Version) && r.DeletedAt == nil {
+		return r, nil
+	}
+	if srn.Version == 0 {
+		srn.Version = r.Version
 	}
 	err = s.pool.QueryRow(ctx, `SELECT version, metadata, created_at FROM record_versions WHERE record_id = $1 AND version = $2`,
 		srn.ID, srn.Version).Scan(&r.Version, &r.Metadata, &r.UpdatedAt)

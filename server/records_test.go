@@ -85,6 +85,14 @@ func TestRecordLifecycle(t *testing.T) {
 	if err != nil || got.Msg.Record.DeletedAt == nil {
 		t.Fatalf("GetRecord after delete = %v, %v; want the tombstone", got, err)
 	}
+	// updated_at is when the version was published, not when the record was deleted.
+	for _, srn := range []string{rec.Srn, strings.TrimSuffix(rec.Srn, "@1")} {
+		got, err := c.GetRecord(ctx, connect.NewRequest(&osav1.GetRecordRequest{Srn: srn}))
+		if err != nil || !got.Msg.Record.UpdatedAt.AsTime().Equal(rec.UpdatedAt.AsTime()) {
+			t.Fatalf("GetRecord(%s) after delete: updated_at %v (%v), want the publication's %v", srn,
+				got.Msg.Record.GetUpdatedAt().AsTime(), err, rec.UpdatedAt.AsTime())
+		}
+	}
 	list, err := c.ListRecords(ctx, connect.NewRequest(&osav1.ListRecordsRequest{}))
 	if err != nil || len(list.Msg.Records) != 0 {
 		t.Fatalf("ListRecords after delete = %v, %v; want no records", list, err)
