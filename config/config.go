@@ -14,6 +14,7 @@ package config
 import (
 	"time"
 
+	"github.com/osa-archive/osa/jobs/heartbeat"
 	"github.com/osa-archive/osa/jobs/pipeline"
 	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/search"
@@ -64,6 +65,9 @@ const (
 	TotalWorkersMax              = 10000
 	JobTimeoutDefault            = 2 * time.Minute
 	RescueAfterDefault           = 10 * time.Minute
+	HeartbeatIntervalDefault     = heartbeat.IntervalDefault
+	HeartbeatIntervalMin         = 100 * time.Millisecond
+	DeadAfterDefault             = heartbeat.DeadAfterDefault
 	WorkerShutdownTimeoutDefault = 30 * time.Second
 	FetchCooldownDefault         = 5 * time.Millisecond
 	FetchCooldownMin             = time.Millisecond
@@ -270,6 +274,16 @@ type Worker struct {
 	// Defaults to 10m.
 	RescueAfter time.Duration `koanf:"rescue_after"`
 
+	// HeartbeatInterval is how often a worker process beats its row of worker_heartbeats, at
+	// least 100ms. Defaults to 3s.
+	HeartbeatInterval time.Duration `koanf:"heartbeat_interval"`
+
+	// DeadAfter is how long a worker process may go without a beat before a peer takes it for
+	// dead and retries its running jobs at once (rescue_after stays the last resort); at least
+	// 3 × heartbeat_interval, and a process that cannot beat for half of it stops taking work.
+	// Defaults to 15s.
+	DeadAfter time.Duration `koanf:"dead_after"`
+
 	// ShutdownTimeout is the soft stop: in-flight jobs get this long to finish
 	// on shutdown, then they're cancelled. Defaults to 30s.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
@@ -453,6 +467,8 @@ func Default() *Config {
 			TotalWorkers:      TotalWorkersDefault,
 			JobTimeout:        JobTimeoutDefault,
 			RescueAfter:       RescueAfterDefault,
+			HeartbeatInterval: HeartbeatIntervalDefault,
+			DeadAfter:         DeadAfterDefault,
 			ShutdownTimeout:   WorkerShutdownTimeoutDefault,
 			FetchCooldown:     FetchCooldownDefault,
 			FetchPollInterval: FetchPollIntervalDefault,

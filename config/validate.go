@@ -161,6 +161,13 @@ func (w *Worker) validate(p *problems) {
 		p.add("worker.rescue_after", "%s is shorter than 2 × worker.job_timeout (2 × %s)",
 			formatDuration(w.RescueAfter), formatDuration(w.JobTimeout))
 	}
+	if w.HeartbeatInterval < HeartbeatIntervalMin {
+		p.add("worker.heartbeat_interval", "%s is shorter than %s", formatDuration(w.HeartbeatInterval), formatDuration(HeartbeatIntervalMin))
+	}
+	if w.DeadAfter < 3*w.HeartbeatInterval {
+		p.add("worker.dead_after", "%s is shorter than 3 × worker.heartbeat_interval (3 × %s)",
+			formatDuration(w.DeadAfter), formatDuration(w.HeartbeatInterval))
+	}
 	p.positive("worker.shutdown_timeout", w.ShutdownTimeout)
 	if w.FetchCooldown < FetchCooldownMin {
 		p.add("worker.fetch_cooldown", "%s is shorter than %s", formatDuration(w.FetchCooldown), formatDuration(FetchCooldownMin))

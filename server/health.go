@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/grpchealth"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/osa-archive/osa/jobs/heartbeat"
 	"github.com/osa-archive/osa/migrations"
 )
 
@@ -21,6 +22,9 @@ type readiness struct {
 	// current latches once the schema has been seen current: migrations are never undone by a
 	// running server, so the check need not be repeated.
 	current atomic.Bool
+	// heartbeat is the worker process's heartbeat once it runs (nil without workers): a process
+	// that cannot beat is not ready.
+	heartbeat atomic.Pointer[heartbeat.Heart]
 }
 
 // readyTimeout bounds one readiness check, so a hung database answers "not ready", not a hang.
@@ -32,6 +36,11 @@ func (r *readiness) check(ctx context.Context) error {
 	defer cancel()
 	if err := r.pool.Ping(ctx); err != nil {
 		return errors.New("database unreachable")
+	}
+	if h := r.heartbeat.Load(); h != nil {
+		if err := h.Err(); err != nil {
+			return err
+		}
 	}
 	if r.current.Load() {
 		return nil

@@ -27,6 +27,7 @@ import (
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/jobs"
 	"github.com/osa-archive/osa/jobs/harvest"
+	"github.com/osa-archive/osa/jobs/heartbeat"
 	"github.com/osa-archive/osa/jobs/pipeline"
 	"github.com/osa-archive/osa/jobs/reindex"
 	"github.com/osa-archive/osa/migrations"
@@ -270,6 +271,14 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	if s.runsWorkers {
+		// The heartbeat first: a peer must never take this process for dead while it works.
+		heart, err := heartbeat.Start(bg, s.pool, s.river.ID(), heartbeat.Config{
+			Interval: s.cfg.Worker.HeartbeatInterval, DeadAfter: s.cfg.Worker.DeadAfter}, s.logger)
+		if err != nil {
+			return err
+		}
+		defer heart.Stop(context.WithoutCancel(ctx)) // after River stopped: its running jobs are this process's until then
+		s.ready.heartbeat.Store(heart)
 		if err := s.river.Start(bg); err != nil {
 			return fmt.Errorf("error starting River: %w", err)
 		}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/osa-archive/osa/jobs/heartbeat"
 )
 
 // The backends every suite configures, and their tables.
@@ -24,28 +26,21 @@ var (
 )
 
 // Timing of the suites' processes. worker.job_timeout must be at least batch.max_delay +
-// batch.timeout, and worker.rescue_after at least twice worker.job_timeout.
+// batch.timeout. worker.rescue_after, worker.heartbeat_interval and worker.dead_after keep their
+// defaults: a killed process's jobs are retried by its peers' heartbeat check, not by River's
+// rescuer.
 const (
 	jobTimeout   = 5 * time.Second
-	rescueAfter  = 10 * time.Second
 	batchTimeout = 4 * time.Second
 	batchDelay   = 100 * time.Millisecond
 )
 
-// River's own timing (v0.51): a leader's lease lasts electInterval (5s) + 10s, and the leader's
-// rescuer runs at start and then every 30s. A job left running by a killed process is retried
-// within about leaseTTL + electInterval + rescue_after of the kill, plus one rescuer interval
-// when the first pass came too early.
-const (
-	riverLeaseTTL        = 15 * time.Second
-	riverElectInterval   = 5 * time.Second
-	riverRescuerInterval = 30 * time.Second
-)
-
-// rescueWindow bounds how long after the last crash every job must be finished: the rescue of
-// the dead process's jobs (above), a retry backoff of up to 16s (a job interrupted twice) and
-// River's scheduler interval (5s), with a margin for a loaded machine.
-const rescueWindow = riverLeaseTTL + riverElectInterval + rescueAfter + riverRescuerInterval + 16*time.Second + 5*time.Second + 10*time.Second
+// rescueWindow bounds how long after the last crash every job must be finished: worker.dead_after
+// (15s) and a heartbeat check (every worker.heartbeat_interval, 3s) for the dead process's jobs
+// to be retried, a retry backoff of up to 16s (a job interrupted twice), River's scheduler
+// interval (5s), and a margin for a loaded machine. The default worker.rescue_after (10m) is far
+// beyond it: the suites fail if the heartbeat does not rescue.
+const rescueWindow = heartbeat.DeadAfterDefault + 2*heartbeat.IntervalDefault + 16*time.Second + 5*time.Second + 10*time.Second
 
 // backlogTimeout bounds how long the backends may take to index a backlog of records once the
 // faults are over: a minute, plus 20ms a record (50 records/s, well below what a loaded 2-core
@@ -137,7 +132,6 @@ worker:
   total_workers: %d
   fanout_workers: %d
   job_timeout: %s
-  rescue_after: %s
   shutdown_timeout: 10s
   fetch_poll_interval: 200ms
 backends:
@@ -150,7 +144,7 @@ backends:
     kind: keyword
     weight: 1
     batch: %s
-`, name, s.dbURL, o.totalWorkers, o.fanoutWorkers, jobTimeout, rescueAfter, batch, embedder, batch)
+`, name, s.dbURL, o.totalWorkers, o.fanoutWorkers, jobTimeout, batch, embedder, batch)
 	path := filepath.Join(s.dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		s.t.Fatal(err)
@@ -228,6 +222,8 @@ func (s *suite) waitRescued(dead []string, deadline time.Time) {
 		case err != nil:
 			s.t.Fatal(err)
 		case n == 0:
+			s.t.Logf("every job of the killed processes was taken again %v after the last kill (worker.dead_after %v)",
+				time.Since(deadline.Add(-rescueWindow)).Round(100*time.Millisecond), heartbeat.DeadAfterDefault)
 			return
 		case time.Now().After(deadline):
 			s.t.Fatalf("%d jobs of killed processes still running or retryable at the end of the rescue window:\n%s", n, s.jobReport())
