@@ -53,6 +53,9 @@ const (
 	CompressMinBytesDefault    = 1 << 10
 	CompressMinBytesMax        = 1 << 30
 	ReadHeaderTimeoutDefault   = 10 * time.Second
+	ReadTimeoutDefault         = time.Minute
+	WriteTimeoutDefault        = 2 * time.Minute
+	IdleTimeoutDefault         = 2 * time.Minute
 	HTTPShutdownTimeoutDefault = 30 * time.Second
 
 	MaxConnsDefault    = 20
@@ -221,6 +224,19 @@ type HTTP struct {
 	// ReadHeaderTimeout is how long a client may take to send request headers.
 	// Defaults to 10s.
 	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+
+	// ReadTimeout is how long a client may take to send a whole request, headers
+	// and body. Defaults to 1m.
+	ReadTimeout time.Duration `koanf:"read_timeout"`
+
+	// WriteTimeout is how long one request may take, from the end of its headers
+	// to the end of its answer; longer than records.wait_timeout_max, which a
+	// publish may wait. Defaults to 2m.
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+
+	// IdleTimeout is how long a kept-alive connection may wait for its next
+	// request. Defaults to 2m.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
 
 	// ShutdownTimeout is how long in-flight requests get to finish on
 	// shutdown. Defaults to 30s.
@@ -457,6 +473,9 @@ func Default() *Config {
 			ReadMaxBytes:      ReadMaxBytesDefault,
 			CompressMinBytes:  CompressMinBytesDefault,
 			ReadHeaderTimeout: ReadHeaderTimeoutDefault,
+			ReadTimeout:       ReadTimeoutDefault,
+			WriteTimeout:      WriteTimeoutDefault,
+			IdleTimeout:       IdleTimeoutDefault,
 			ShutdownTimeout:   HTTPShutdownTimeoutDefault,
 			CORS:              CORS{AllowedOrigins: []string{}, MaxAge: CORSMaxAgeDefault},
 			Cache:             Cache{MaxAge: CacheMaxAgeDefault, VersionMaxAge: CacheVersionMaxAgeDefault},

@@ -55,6 +55,10 @@ func (c *Config) Validate() error {
 		p.add("catalog.retire_after", "%s is out of range (%s..%s)", formatDuration(d),
 			formatDuration(CatalogRetireAfterMin), formatDuration(CatalogRetireAfterMax))
 	}
+	if c.HTTP.WriteTimeout > 0 && c.Records.WaitTimeoutMax <= WaitTimeoutMaxMax && c.HTTP.WriteTimeout <= c.Records.WaitTimeoutMax {
+		p.add("http.write_timeout", "%s is not longer than records.wait_timeout_max (%s), which a publish may wait",
+			formatDuration(c.HTTP.WriteTimeout), formatDuration(c.Records.WaitTimeoutMax))
+	}
 	c.Dev.validate(&p)
 	c.Auth.validate(&p)
 	if c.Tracing.ServiceName == "" {
@@ -122,6 +126,13 @@ func (h *HTTP) validate(p *problems) {
 	p.intRange("http.read_max_bytes", h.ReadMaxBytes, ReadMaxBytesMin, ReadMaxBytesMax)
 	p.intRange("http.compress_min_bytes", h.CompressMinBytes, 0, CompressMinBytesMax)
 	p.positive("http.read_header_timeout", h.ReadHeaderTimeout)
+	p.positive("http.read_timeout", h.ReadTimeout)
+	if h.ReadTimeout > 0 && h.ReadTimeout < h.ReadHeaderTimeout {
+		p.add("http.read_timeout", "%s is shorter than http.read_header_timeout (%s)", formatDuration(h.ReadTimeout),
+			formatDuration(h.ReadHeaderTimeout))
+	}
+	p.positive("http.write_timeout", h.WriteTimeout)
+	p.positive("http.idle_timeout", h.IdleTimeout)
 	p.positive("http.shutdown_timeout", h.ShutdownTimeout)
 	h.CORS.validate(p)
 	h.Cache.validate(p)

@@ -73,6 +73,7 @@ func TestLoadInvalidValue(t *testing.T) {
 			`config: records.wait_timeout_default: -1s is not a positive duration`},
 		{"EfSearch", nil, []string{"search.ef_search=0"}, `config: search.ef_search: 0 is out of range (1..1000)`},
 		{"MaxOffset", nil, []string{"search.max_offset=-1"}, `config: search.max_offset: -1 is out of range`},
+		{"WriteTimeout", nil, []string{"http.write_timeout=30s"}, `config: http.write_timeout: 30s is not longer than records.wait_timeout_max (1m), which a publish may wait`},
 		{"DeadAfter", nil, []string{"worker.dead_after=5s"}, `config: worker.dead_after: 5s is shorter than 3 × worker.heartbeat_interval (3 × 3s)`},
 		{"RetireAfter", nil, []string{"catalog.retire_after=-1s"}, `config: catalog.retire_after: -1s is out of range (0s..2160h)`},
 		{"DevPort", nil, []string{"dev.port=70000"}, `config: dev.port: 70000 is out of range (0..65535)`},

@@ -32,6 +32,7 @@ import (
 	"github.com/osa-archive/osa/jobs/reindex"
 	"github.com/osa-archive/osa/migrations"
 	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/requestid"
 	"github.com/osa-archive/osa/search"
 	"github.com/osa-archive/osa/sources"
 )
@@ -88,6 +89,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	if err != nil {
 		return nil, err
 	}
+	// Every line logged with a request's context names the request (X-Request-Id).
+	logger = slog.New(requestid.Handler(logger.Handler()))
 	s := &Server{cfg: cfg, logger: logger, pool: pool, ready: &readiness{pool: pool}, stopping: make(chan struct{})}
 	s.stop = sync.OnceFunc(func() { close(s.stopping) })
 	for _, o := range opts {
@@ -115,7 +118,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 			return nil, fmt.Errorf("error building River UI: %w", err)
 		}
 	}
-	s.handler = logRequests(logger, s.routes())
+	s.handler = withRequestID(logRequests(s.logger, s.routes()))
 	return s, nil
 }
 
@@ -258,6 +261,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		Handler:           s.handler,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
+		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}

@@ -16,17 +16,20 @@ import (
 	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/requestid"
 )
 
 // EnqueueFanOut returns the [records.EnqueueFunc] that inserts one fan-out job per change, in
-// the change's transaction.
+// the change's transaction, with the id of the request that made the change in its metadata
+// (package requestid).
 func EnqueueFanOut(client *river.Client[pgx.Tx]) records.EnqueueFunc {
 	return func(ctx context.Context, tx pgx.Tx, changes []records.Change, priority int) error {
 		params := make([]river.InsertManyParams, len(changes))
+		metadata := requestid.Metadata(requestid.From(ctx))
 		for i, c := range changes {
 			params[i] = river.InsertManyParams{
 				Args:       FanOutArgs{RecordID: c.RecordID, Version: c.Version, Priority: priority},
-				InsertOpts: &river.InsertOpts{Priority: priority},
+				InsertOpts: &river.InsertOpts{Priority: priority, Metadata: metadata},
 			}
 		}
 		_, err := client.InsertManyTx(ctx, tx, params)
@@ -83,6 +86,7 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []*river.Job[FanOutAr
 		}
 		for _, job := range items {
 			a := job.Args
+			metadata := requestid.Metadata(requestid.FromMetadata(job.Metadata)) // the publish's request id
 			for _, t := range targets {
 				params = append(params, river.InsertManyParams{
 					Args: IndexRecordArgs{Backend: t.Name, RecordID: a.RecordID, Version: a.Version},
@@ -90,6 +94,7 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []*river.Job[FanOutAr
 						MaxAttempts: t.MaxAttempts, // 0 is River's default
 						Priority:    max(a.Priority, 1),
 						Queue:       backends.Queue(t.Name),
+						Metadata:    metadata,
 					},
 				})
 			}
