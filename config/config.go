@@ -248,6 +248,18 @@ type HTTP struct {
 
 	// Cache sets the caching headers of the GET answers of read RPCs.
 	Cache Cache `koanf:"cache"`
+
+	// RateLimit bounds the requests of each token and of each anonymous address. Defaults to
+	// no limit.
+	RateLimit RateLimit `koanf:"rate_limit"`
+
+	// MaxInFlight is how many API calls may run at once, 0..100000; beyond it a call answers
+	// Unavailable at once. 0 sets no cap. Defaults to 256.
+	MaxInFlight int `koanf:"max_in_flight"`
+
+	// WriteReserve is the share of max_in_flight that reads may not take, 0..0.9, so that a
+	// flood of searches never starves publishes. Defaults to 0.25.
+	WriteReserve float64 `koanf:"write_reserve"`
 }
 
 // Database configures the Postgres connection.
@@ -479,6 +491,9 @@ func Default() *Config {
 			ShutdownTimeout:   HTTPShutdownTimeoutDefault,
 			CORS:              CORS{AllowedOrigins: []string{}, MaxAge: CORSMaxAgeDefault},
 			Cache:             Cache{MaxAge: CacheMaxAgeDefault, VersionMaxAge: CacheVersionMaxAgeDefault},
+			RateLimit:         RateLimit{Burst: RateLimitBurstDefault},
+			MaxInFlight:       MaxInFlightDefault,
+			WriteReserve:      WriteReserveDefault,
 		},
 		Database: Database{MaxConns: MaxConnsDefault, AutoMigrate: AutoMigrateDefault},
 		Log:      Log{Level: LogLevelDefault, Format: LogFormatDefault},

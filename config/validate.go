@@ -136,6 +136,8 @@ func (h *HTTP) validate(p *problems) {
 	p.positive("http.shutdown_timeout", h.ShutdownTimeout)
 	h.CORS.validate(p)
 	h.Cache.validate(p)
+	h.RateLimit.validate(p)
+	h.validateInFlight(p)
 }
 
 func (d *Database) validate(p *problems) {
