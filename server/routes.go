@@ -16,8 +16,7 @@ const riverUIPrefix = "/riverui"
 
 // handlerOptions are the options of every OSA service handler: the interceptors (the caching
 // headers of GETs, tracing, metrics, logging, error mapping, auth, then the rate and in-flight
-// limits, outermost first), the
-// read limit, compression and the strict JSON codec.
+// limits, outermost first), the read limit, compression and the strict JSON codec.
 func (s *Server) handlerOptions(auth *authorizer) []connect.HandlerOption {
 	interceptors := []connect.Interceptor{s.metrics.interceptor(), logInterceptor(s.logger), errorInterceptor(s.logger), auth.interceptor(),
 		newLimiter(s.cfg.HTTP, auth).interceptor()}
