@@ -91,6 +91,12 @@ func TestErrors(t *testing.T) {
 				}
 				return nil
 			}, "page_size"},
+			{"Records where", func() error {
+				for _, err := range anon.Records(ctx, &sdk.RecordsParams{Where: "sample_count = "}) {
+					return err
+				}
+				return nil
+			}, "where"},
 			{"RetryFailed", func() error { _, err := admin.RetryFailed(ctx, ""); return err }, "backend"},
 		} {
 			err := tc.call()

@@ -177,6 +177,16 @@ func New(pool *pgxpool.Pool, bs []backends.Searcher, cfg Config) *Service {
 // Fields returns the fields a where can use, sorted by name.
 func (s *Service) Fields() []where.Field { return s.fields.List() }
 
+// ParseWhere parses a filter expression over the service's fields; an invalid one is a
+// *domainerr.ValidationError on the field "where", with the position.
+func (s *Service) ParseWhere(src string) (*where.Expr, error) {
+	e, err := where.Parse(src, s.fields)
+	if err != nil {
+		return nil, domainerr.Invalid("where", "%v", err)
+	}
+	return e, nil
+}
+
 // SetBackends makes bs the backends searches use, from the next search on; searches running use
 // the set they started with.
 func (s *Service) SetBackends(bs []backends.Searcher) {
@@ -196,9 +206,9 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 	}
 	var cond backends.Condition
 	if req.Where != "" {
-		e, err := where.Parse(req.Where, s.fields)
+		e, err := s.ParseWhere(req.Where)
 		if err != nil {
-			return nil, domainerr.Invalid("where", "%v", err)
+			return nil, err
 		}
 		cond = e
 	}

@@ -15,7 +15,7 @@ import (
 
 // TestSearchWhere: a where expression filters keyword, vector and hybrid searches through the
 // server, beside the old filter; a bad one is InvalidArgument on field where with its
-// position; GetSearchFields lists the declared fields.
+// position; ListRecords takes a where too; GetSearchFields lists the declared fields.
 func TestSearchWhere(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -91,6 +91,43 @@ func TestSearchWhere(t *testing.T) {
 			if field != "where" || msg != c.want {
 				t.Errorf("%s: field %q, message %q; want where, %q", c.where, field, msg, c.want)
 			}
+		}
+	})
+
+	t.Run("ListRecords", func(t *testing.T) {
+		t.Parallel()
+		list := func(where string, size int32, token string) (*osav1.ListRecordsResponse, error) {
+			res, err := rc.ListRecords(ctx, connect.NewRequest(&osav1.ListRecordsRequest{Where: where, PageSize: size, PageToken: token}))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg, nil
+		}
+		var got []string
+		token := ""
+		for {
+			page, err := list(`platform = "GPL1" OR pub_date >= 2024-01-01`, 1, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page.Records {
+				got = append(got, r.Srn)
+			}
+			if token = page.NextPageToken; token == "" {
+				break
+			}
+		}
+		slices.Sort(got)
+		if want := []string{srn(0), srn(1), srn(2)}; !slices.Equal(got, want) {
+			t.Fatalf("listed %v, want %v", got, want)
+		}
+		page, err := list(`sample_count > 10`, 0, "")
+		if err != nil || len(page.Records) != 1 || page.Records[0].Srn != srn(0) {
+			t.Fatalf("sample_count > 10 lists %v, %v", page, err)
+		}
+		_, err = list(`sample_count > ten`, 0, "")
+		if field, msg := fieldViolation(t, err); field != "where" || msg != `where: at 16: expected a value after ">", got "ten"` {
+			t.Fatalf("field %q, message %q", field, msg)
 		}
 	})
 
