@@ -9,7 +9,7 @@ RACE_PKGS := ./server/... ./jobs/... ./indexstate/... ./catalog/... ./records/..
 
 # Fuzz targets (package:Fuzz), each run for FUZZTIME by `make test`; their seed corpora are
 # committed under the package's testdata/fuzz/, where `go test -fuzz` also writes any failing input.
-FUZZ_TARGETS := ./records:FuzzParseSRN ./records:FuzzValidateMetadata ./cmd/osa:FuzzParseLine
+FUZZ_TARGETS := ./records:FuzzParseSRN ./records:FuzzValidateMetadata ./cmd/osa:FuzzParseLine ./search/where:FuzzParse
 # FUZZTIME is an execution count ("50000x"), not a duration: with a duration, the fuzzing
 # coordinator's deadline races its busy workers on a loaded machine and the run fails with
 # "context deadline exceeded" without any finding (golang/go#51484); a count has no deadline.

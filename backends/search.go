@@ -14,6 +14,8 @@ type Query struct {
 	Limit int
 	// Filter, when not nil, is a JSON object every hit's metadata must contain (jsonb @>).
 	Filter json.RawMessage
+	// Where, when not nil, is a condition every hit's record must meet, besides Filter.
+	Where Condition
 	// EfSearch is the least hnsw.ef_search of a vector search; it is raised to 2 × Limit.
 	EfSearch int
 	// Exact makes a vector search scan the whole table instead of the HNSW index (for
@@ -29,4 +31,12 @@ type Hit struct {
 	// Score is the backend's relevance: cosine similarity for vector, BM25 for keyword.
 	Score    float64
 	Metadata json.RawMessage
+}
+
+// Condition is a compiled filter on a record (a parsed where expression, see package
+// search/where), written into a backend's statement.
+type Condition interface {
+	// SQL returns the condition on the records row aliased alias, its parameters numbered from
+	// $first on, and their values.
+	SQL(alias string, first int) (string, []any)
 }

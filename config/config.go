@@ -415,6 +415,12 @@ type Search struct {
 	// MaxOffset is the largest offset of one search, 0..1000000. Defaults to
 	// 10000.
 	MaxOffset int `koanf:"max_offset"`
+
+	// Fields are the metadata fields filter expressions can use, with their
+	// types. Defaults to GEO's (SearchFieldsDefault): organism, platform,
+	// entry_type and gds_type (keywords), pub_date (a date), sample_count (a
+	// number) and source (the record's source).
+	Fields []SearchField `koanf:"fields"`
 }
 
 // Catalog configures how a process follows the backend catalog, the database's list of backends
@@ -527,6 +533,7 @@ func Default() *Config {
 			HybridDepth:   HybridDepthDefault,
 			MaxLimit:      MaxLimitDefault,
 			MaxOffset:     MaxOffsetDefault,
+			Fields:        SearchFieldsDefault(),
 		},
 		Catalog: Catalog{PollInterval: CatalogPollIntervalDefault, RetireAfter: CatalogRetireAfterDefault},
 		RiverUI: RiverUI{Enabled: RiverUIEnabledDefault},

@@ -228,6 +228,7 @@ func (s *Search) validate(p *problems) {
 	p.intRange("search.hybrid_depth", s.HybridDepth, HybridDepthMin, HybridDepthMax)
 	p.intRange("search.max_limit", s.MaxLimit, MaxLimitMin, MaxLimitMax)
 	p.intRange("search.max_offset", s.MaxOffset, MaxOffsetMin, MaxOffsetMax)
+	s.validateFields(p)
 }
 
 func (d *Dev) validate(p *problems) {

@@ -301,6 +301,8 @@ type ListParams struct {
 	PageToken string
 	// Source, when set, lists only records of that source.
 	Source string
+	// Where, when not nil, lists only records meeting it (a parsed filter expression).
+	Where Condition
 }
 
 // List returns live records in id order (UUIDv7: publication order) and the token of the next
@@ -319,9 +321,15 @@ func (s *Store) List(ctx context.Context, p ListParams) ([]Record, string, error
 			return nil, "", err
 		}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM records
-		WHERE deleted_at IS NULL AND id > $1 AND ($2 = '' OR source = $2)
-		ORDER BY id LIMIT $3`, after, p.Source, p.PageSize+1)
+	cond, args := "true", []any{after, p.Source, p.PageSize + 1}
+	if p.Where != nil {
+		var whereArgs []any
+		cond, whereArgs = p.Where.SQL("r", len(args)+1)
+		args = append(args, whereArgs...)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM records r
+		WHERE deleted_at IS NULL AND id > $1 AND ($2 = '' OR source = $2) AND `+cond+`
+		ORDER BY id LIMIT $3`, args...)
 	if err != nil {
 		return nil, "", err
 	}

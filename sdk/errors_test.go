@@ -84,12 +84,19 @@ func TestErrors(t *testing.T) {
 			{"Search query", func() error { _, err := anon.Search(ctx, "", nil); return err }, "query"},
 			{"Search limit", func() error { _, err := anon.Search(ctx, "x", &sdk.SearchOpts{Limit: 1000}); return err }, "limit"},
 			{"Search mode", func() error { _, err := anon.Search(ctx, "x", &sdk.SearchOpts{Mode: "fuzzy"}); return err }, "mode"},
+			{"Search where", func() error { _, err := anon.Search(ctx, "x", &sdk.SearchOpts{Where: "year = 2010"}); return err }, "where"},
 			{"Records", func() error {
 				for _, err := range anon.Records(ctx, &sdk.RecordsParams{PageSize: 5000}) {
 					return err
 				}
 				return nil
 			}, "page_size"},
+			{"Records where", func() error {
+				for _, err := range anon.Records(ctx, &sdk.RecordsParams{Where: "sample_count = "}) {
+					return err
+				}
+				return nil
+			}, "where"},
 			{"RetryFailed", func() error { _, err := admin.RetryFailed(ctx, ""); return err }, "backend"},
 		} {
 			err := tc.call()

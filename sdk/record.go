@@ -189,6 +189,10 @@ type RecordsParams struct {
 
 	// PageSize is how many records each call fetches, 1..1000. Defaults to the server's 100.
 	PageSize int
+
+	// Where, when set, lists only the records matching this filter expression (as
+	// [SearchOpts.Where]).
+	Where string
 }
 
 // Records iterates over the latest version of every record that is not deleted (of one source
@@ -208,7 +212,7 @@ func (c *Client) Records(ctx context.Context, params *RecordsParams) iter.Seq2[*
 		p = *params
 	}
 	return func(yield func(*Record, error) bool) {
-		req := &osav1.ListRecordsRequest{PageSize: clamp32(p.PageSize), Source: p.Source}
+		req := &osav1.ListRecordsRequest{PageSize: clamp32(p.PageSize), Source: p.Source, Where: p.Where}
 		for {
 			res, err := unary(ctx, c, osav1connect.RecordServiceListRecordsProcedure, true, req, c.records.ListRecords)
 			if err != nil {
@@ -223,7 +227,7 @@ func (c *Client) Records(ctx context.Context, params *RecordsParams) iter.Seq2[*
 			if res.NextPageToken == "" {
 				return
 			}
-			req = &osav1.ListRecordsRequest{PageSize: req.PageSize, PageToken: res.NextPageToken, Source: req.Source}
+			req = &osav1.ListRecordsRequest{PageSize: req.PageSize, PageToken: res.NextPageToken, Source: req.Source, Where: req.Where}
 		}
 	}
 }

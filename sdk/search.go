@@ -52,6 +52,12 @@ type SearchOpts struct {
 	// nothing.
 	Filter map[string]any
 
+	// Where is a filter expression over the server's declared fields, e.g.
+	// `organism = "Mus musculus" AND sample_count >= 10 AND pub_date >= 2022-01-01` (see the
+	// README, "Filter expressions"). An invalid one is an [*Error] with Field "where" and the
+	// position in its Message. Empty filters nothing.
+	Where string
+
 	// MinScore drops hits scoring below it, on the mode's scale; 0 keeps all.
 	MinScore float64
 }
@@ -113,7 +119,7 @@ func (c *Client) Search(ctx context.Context, query string, opts *SearchOpts) (*S
 		return nil, err
 	}
 	req := &osav1.SearchRequest{Query: query, Mode: mode, Backend: o.Backend, Offset: clamp32(o.Offset),
-		Filter: filter, MinScore: o.MinScore}
+		Filter: filter, MinScore: o.MinScore, Where: o.Where}
 	if o.Limit != 0 {
 		l := clamp32(o.Limit)
 		req.Limit = &l

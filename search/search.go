@@ -20,6 +20,7 @@ import (
 	"github.com/osa-archive/osa/backends/indexerr"
 	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/search/where"
 )
 
 // Mode is how a query is answered.
@@ -79,6 +80,9 @@ type Config struct {
 	MaxLimit int
 	// MaxOffset bounds Request.Offset (search.max_offset). Defaults to 10,000.
 	MaxOffset int
+	// Fields are the fields a Request.Where can use (search.fields). Nil means none: every
+	// where is then an error that says so.
+	Fields []where.Field
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -127,6 +131,9 @@ type Request struct {
 	Offset int
 	// Filter, when not nil, is a JSON object every hit's metadata must contain.
 	Filter json.RawMessage
+	// Where, when not empty, is a filter expression (package where) over Config.Fields that
+	// every hit must match, besides Filter.
+	Where string
 	// MinScore drops hits scoring below it; 0 keeps all.
 	MinScore float64
 }
@@ -155,14 +162,29 @@ type Result struct {
 type Service struct {
 	backends atomic.Pointer[[]backends.Searcher]
 	cfg      Config
+	fields   where.Fields
 	pool     *pgxpool.Pool
 }
 
 // New returns a service over bs, in configuration order (the first of each kind is its default).
+// Panics if cfg.Fields are invalid (the config validates them).
 func New(pool *pgxpool.Pool, bs []backends.Searcher, cfg Config) *Service {
-	s := &Service{cfg: cfg.WithDefaults(), pool: pool}
+	s := &Service{cfg: cfg.WithDefaults(), fields: where.MustFields(cfg.Fields), pool: pool}
 	s.SetBackends(bs)
 	return s
+}
+
+// Fields returns the fields a where can use, sorted by name.
+func (s *Service) Fields() []where.Field { return s.fields.List() }
+
+// ParseWhere parses a filter expression over the service's fields; an invalid one is a
+// *domainerr.ValidationError on the field "where", with the position.
+func (s *Service) ParseWhere(src string) (*where.Expr, error) {
+	e, err := where.Parse(src, s.fields)
+	if err != nil {
+		return nil, domainerr.Invalid("where", "%v", err)
+	}
+	return e, nil
 }
 
 // SetBackends makes bs the backends searches use, from the next search on; searches running use
@@ -182,19 +204,27 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var cond backends.Condition
+	if req.Where != "" {
+		e, err := s.ParseWhere(req.Where)
+		if err != nil {
+			return nil, err
+		}
+		cond = e
+	}
 	want := req.Limit + req.Offset
 	res := &Result{Mode: mode}
 	var hits []Hit
 	switch mode {
 	case ModeVector:
 		res.Backends = []string{vec.Name()}
-		hits, err = s.side(ctx, vec, req, want, true)
+		hits, err = s.side(ctx, vec, req, cond, want, true)
 	case ModeKeyword:
 		res.Backends = []string{kw.Name()}
-		hits, err = s.side(ctx, kw, req, want, false)
+		hits, err = s.side(ctx, kw, req, cond, want, false)
 	case ModeHybrid:
 		res.Backends = []string{vec.Name(), kw.Name()}
-		hits, err = s.hybrid(ctx, vec, kw, req, max(s.cfg.HybridDepth, want))
+		hits, err = s.hybrid(ctx, vec, kw, req, cond, max(s.cfg.HybridDepth, want))
 	}
 	if err != nil {
 		return nil, err
@@ -211,8 +241,8 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 }
 
 // side asks one backend for its top n and ranks the hits.
-func (s *Service) side(ctx context.Context, b backends.Searcher, req Request, n int, vector bool) ([]Hit, error) {
-	found, err := b.Search(ctx, s.pool, backends.Query{Text: req.Query, Limit: n, Filter: req.Filter, EfSearch: s.cfg.EfSearch})
+func (s *Service) side(ctx context.Context, b backends.Searcher, req Request, cond backends.Condition, n int, vector bool) ([]Hit, error) {
+	found, err := b.Search(ctx, s.pool, backends.Query{Text: req.Query, Limit: n, Filter: req.Filter, Where: cond, EfSearch: s.cfg.EfSearch})
 	if err != nil {
 		if indexerr.IsPermanent(err) {
 			return nil, domainerr.Invalid("query", "%v", errors.Unwrap(err))
@@ -234,11 +264,11 @@ func (s *Service) side(ctx context.Context, b backends.Searcher, req Request, n 
 // hybrid queries both sides concurrently for their top depth and fuses them. A query the vector
 // side cannot embed (no words, such as "%") is answered by the keyword side alone; a side
 // without hits leaves the other's order as it is.
-func (s *Service) hybrid(ctx context.Context, vec, kw backends.Searcher, req Request, depth int) ([]Hit, error) {
+func (s *Service) hybrid(ctx context.Context, vec, kw backends.Searcher, req Request, cond backends.Condition, depth int) ([]Hit, error) {
 	var vh, kh []Hit
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		vh, err = s.side(gctx, vec, req, depth, true)
+		vh, err = s.side(gctx, vec, req, cond, depth, true)
 		var invalid *domainerr.ValidationError
 		if errors.As(err, &invalid) {
 			return nil
@@ -246,7 +276,7 @@ func (s *Service) hybrid(ctx context.Context, vec, kw backends.Searcher, req Req
 		return err
 	})
 	g.Go(func() (err error) {
-		kh, err = s.side(gctx, kw, req, depth, false)
+		kh, err = s.side(gctx, kw, req, cond, depth, false)
 		return err
 	})
 	if err := g.Wait(); err != nil {

@@ -15,14 +15,17 @@ import (
 	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/search/where"
 )
 
 // recordService implements osa.v1.RecordService over a [records.Store].
 type recordService struct {
 	osav1connect.UnimplementedRecordServiceHandler
 	backends func() []string // the catalog's backend names, for GetIndexStatus
-	store    *records.Store
-	waiter   *indexWaiter // the waits of wait_indexed
+	// parseWhere parses ListRecordsRequest.where (search.Service.ParseWhere).
+	parseWhere func(string) (*where.Expr, error)
+	store      *records.Store
+	waiter     *indexWaiter // the waits of wait_indexed
 }
 
 func (s *recordService) PublishRecord(ctx context.Context, req *connect.Request[osav1.PublishRecordRequest]) (*connect.Response[osav1.PublishRecordResponse], error) {
@@ -125,9 +128,15 @@ func (s *recordService) GetRecord(ctx context.Context, req *connect.Request[osav
 }
 
 func (s *recordService) ListRecords(ctx context.Context, req *connect.Request[osav1.ListRecordsRequest]) (*connect.Response[osav1.ListRecordsResponse], error) {
-	rs, next, err := s.store.List(ctx, records.ListParams{
-		PageSize: int(req.Msg.PageSize), PageToken: req.Msg.PageToken, Source: req.Msg.Source,
-	})
+	p := records.ListParams{PageSize: int(req.Msg.PageSize), PageToken: req.Msg.PageToken, Source: req.Msg.Source}
+	if req.Msg.Where != "" {
+		e, err := s.parseWhere(req.Msg.Where)
+		if err != nil {
+			return nil, err
+		}
+		p.Where = e
+	}
+	rs, next, err := s.store.List(ctx, p)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ func (s *Server) routes() http.Handler {
 	opts := s.handlerOptions(auth)
 	waiter := &indexWaiter{db: s.pool, live: s.view.liveNames, logger: s.logger, stopping: s.stopping,
 		timeoutDefault: s.cfg.Records.WaitTimeoutDefault, timeoutMax: s.cfg.Records.WaitTimeoutMax}
-	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: s.view.names, store: s.store, waiter: waiter}, opts...))
+	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: s.view.names, parseWhere: s.search.ParseWhere, store: s.store, waiter: waiter}, opts...))
 	mux.Handle(osav1connect.NewSearchServiceHandler(&searchService{search: s.search, view: &s.view, reload: s.reloadCatalog, pool: s.pool}, opts...))
 	mux.Handle(osav1connect.NewSourceServiceHandler(&sourceService{pool: s.pool, river: s.river.Client, sources: s.sources}, opts...))
 	mux.Handle(osav1connect.NewAdminServiceHandler(&adminService{server: s, pool: s.pool, queues: s.queueNames, river: s.river.Client,

@@ -48,7 +48,7 @@ func (s *searchService) Search(ctx context.Context, req *connect.Request[osav1.S
 	if !ok {
 		return nil, domainerr.Invalid("mode", "%d is not a search mode", m.Mode)
 	}
-	sr := search.Request{Query: m.Query, Mode: mode, Backend: m.Backend, Offset: int(m.Offset), MinScore: m.MinScore}
+	sr := search.Request{Query: m.Query, Mode: mode, Backend: m.Backend, Offset: int(m.Offset), MinScore: m.MinScore, Where: m.Where}
 	if m.Limit != nil {
 		// search.Request reads 0 as "the default"; a limit the client set to 0 is an error.
 		if *m.Limit < 1 {
@@ -108,6 +108,15 @@ func (s *searchService) ListBackends(ctx context.Context, _ *connect.Request[osa
 				out.Backends[i].BuildDone, out.Backends[i].BuildTotal = r.Done, r.Total
 			}
 		}
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *searchService) GetSearchFields(_ context.Context, _ *connect.Request[osav1.GetSearchFieldsRequest]) (*connect.Response[osav1.GetSearchFieldsResponse], error) {
+	fields := s.search.Fields()
+	out := &osav1.GetSearchFieldsResponse{Fields: make([]*osav1.SearchField, len(fields))}
+	for i, f := range fields {
+		out.Fields[i] = &osav1.SearchField{Name: f.Name, Type: string(f.Type), Facet: f.Facet}
 	}
 	return connect.NewResponse(out), nil
 }

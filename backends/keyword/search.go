@@ -62,7 +62,18 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 	if q.Filter != nil {
 		args = append(args, []byte(q.Filter))
 	}
-	sql := b.searchStatement(len(terms), q.Filter != nil)
+	var sql string
+	if q.Where == nil {
+		sql = b.searchStatement(len(terms), q.Filter != nil)
+	} else {
+		// Written per query: the condition's shape is the client's. Its parameters follow ours.
+		cond, whereArgs := q.Where.SQL("r0", len(args)+1)
+		if q.Filter != nil {
+			cond = "r0.metadata @> $13::jsonb AND " + cond
+		}
+		args = append(args, whereArgs...)
+		sql = rankSQL(strings.Replace(b.sql.candidatesWhere, "{where}", cond, 1), len(terms))
+	}
 	hits, err := b.rank(ctx, pool, sql, args)
 	if err == nil && len(hits) == 0 && len(p.Phrases) > 0 {
 		// No record has the phrases as written: their words still rank, as plain words.

@@ -21,6 +21,8 @@ type statements struct {
 	// search statement around them); candidatesFiltered keeps metadata @> $13.
 	candidates         string
 	candidatesFiltered string
+	// candidatesWhere keeps the records meeting the condition {where}, on records r0.
+	candidatesWhere string
 }
 
 // lockSQL serialises Ensure across processes, keyed on the table name.
@@ -159,6 +161,7 @@ func newStatements(table, index, stats string) statements {
 		terms:                   r.Replace(termsSQL),
 		candidates:              r.Replace(candidatesSQL),
 		candidatesFiltered:      r.Replace(candidatesFilteredSQL),
+		candidatesWhere:         r.Replace(candidatesWhereSQL),
 	}
 }
 
@@ -223,6 +226,13 @@ const candidatesSQL = `
 const candidatesFilteredSQL = `
     SELECT k.record_id, k.document FROM {table} k JOIN records r0 ON r0.id = k.record_id
     WHERE k.document @@ $2::tsquery AND r0.deleted_at IS NULL AND r0.metadata @> $13::jsonb` + phraseFiltersSQL + `
+    LIMIT $3`
+
+// candidatesWhereSQL keeps the records meeting {where} (a filter expression on r0, and
+// the metadata filter when there is one), before the cap.
+const candidatesWhereSQL = `
+    SELECT k.record_id, k.document FROM {table} k JOIN records r0 ON r0.id = k.record_id
+    WHERE k.document @@ $2::tsquery AND r0.deleted_at IS NULL AND {where}` + phraseFiltersSQL + `
     LIMIT $3`
 
 // rankSQL returns searchSQL over the candidates statement candidates (with its table name

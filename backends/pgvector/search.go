@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -56,7 +57,7 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 // nearest returns the limit nearest live records to v that clear the relevance floor.
 func (b *Backend) nearest(ctx context.Context, pool *pgxpool.Pool, q backends.Query, v pgvec.Vector, limit int) ([]backends.Hit, error) {
 	ef := min(max(q.EfSearch, 2*limit), EfSearchMax)
-	iterative := q.Filter != nil || 2*limit > EfSearchMax
+	iterative := q.Filter != nil || q.Where != nil || 2*limit > EfSearchMax
 
 	var hits []backends.Hit
 	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -73,6 +74,14 @@ func (b *Backend) nearest(ctx context.Context, pool *pgxpool.Pool, q backends.Qu
 		sql, args := b.sql.search, []any{v, limit}
 		if q.Filter != nil {
 			sql, args = b.sql.searchFiltered, append(args, []byte(q.Filter))
+		}
+		if q.Where != nil {
+			cond, whereArgs := q.Where.SQL("r", len(args)+1)
+			sql = strings.Replace(b.sql.searchWhere, "{where}", cond, 1)
+			if q.Filter != nil {
+				sql = strings.Replace(b.sql.searchWhere, "{where}", "r.metadata @> $3::jsonb AND "+cond, 1)
+			}
+			args = append(args, whereArgs...)
 		}
 		if q.Exact {
 			// A statement of its own: pgx prepares statements by their text, and PostgreSQL

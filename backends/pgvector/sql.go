@@ -23,6 +23,9 @@ type statements struct {
 	// live records to $1, at most $2, best first; searchFiltered keeps metadata @> $3.
 	search         string
 	searchFiltered string
+	// searchWhere keeps the records meeting {where}, a condition on records r written in per
+	// query (a filter expression, and the metadata filter when there is one).
+	searchWhere string
 }
 
 // lockSQL serialises Ensure across processes, keyed on the table name.
@@ -134,5 +137,6 @@ func newStatements(table, index, live string, dims, m, ef int) statements {
 		moveVersion:             r.Replace(moveVersionSQL),
 		search:                  strings.Replace(r.Replace(searchSQL), "{filter}", "", 1),
 		searchFiltered:          strings.Replace(r.Replace(searchSQL), "{filter}", "AND r.metadata @> $3::jsonb", 1),
+		searchWhere:             strings.Replace(r.Replace(searchSQL), "{filter}", "AND {where}", 1),
 	}
 }

@@ -31,10 +31,15 @@ backend exist), vector (semantic similarity) or keyword (full text: "quoted phra
 -word work). --filter KEY=VALUE keeps records whose metadata has KEY equal to VALUE; repeat it
 to require several. VALUE is read as JSON when it is valid JSON (2020, true, null, "2020",
 ["a"]), else as a string, so --filter year=2020 matches the number and --filter 'year="2020"'
-the string. A dotted KEY reaches into nested objects: --filter sample.tissue=heart.`,
+the string. A dotted KEY reaches into nested objects: --filter sample.tissue=heart.
+
+--where EXPR keeps the records matching a filter expression over the server's declared fields
+(search.fields), e.g. 'organism = "Mus musculus" AND sample_count >= 10 AND pub_date >=
+2022-01-01': comparisons = != > >= < <=, IN [..], EXISTS, NOT, AND, OR and parentheses.`,
 		Example: `  osa search zebrafish heart regeneration
   osa search "heart regeneration" --mode keyword --limit 5
   osa search liver --filter organism="Homo sapiens" --filter year=2021
+  osa search heart --where 'organism = "Mus musculus" AND pub_date >= 2022-01-01'
   osa search atlas --json | jq -r '.hits[].srn'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -87,6 +92,7 @@ the string. A dotted KEY reaches into nested objects: --filter sample.tissue=hea
 	cmd.Flags().IntVar(&opts.Offset, "offset", 0, "skip this many best hits, to page")
 	cmd.Flags().StringVar(&opts.Backend, "backend", "", "backend to query (default: the first of the mode's kind)")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "KEY=VALUE the metadata must contain (repeatable)")
+	cmd.Flags().StringVar(&opts.Where, "where", "", `filter expression, e.g. 'sample_count >= 10 AND organism = "Mus musculus"'`)
 	cmd.Flags().Float64Var(&minScore, "min-score", 0, "drop hits scoring below this (on the mode's scale)")
 	return cmd
 }

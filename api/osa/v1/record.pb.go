@@ -826,7 +826,12 @@ type ListRecordsRequest struct {
 	// issued for; a malformed token is InvalidArgument.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// When set, only records published under this source name are listed.
-	Source        string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	// Optional filter expression over the declared search fields, as
+	// SearchRequest.where: only records matching it are listed. A page token
+	// only works with the same where. An invalid expression is
+	// InvalidArgument on field `where`, with the position.
+	Where         string `protobuf:"bytes,4,opt,name=where,proto3" json:"where,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -878,6 +883,13 @@ func (x *ListRecordsRequest) GetPageToken() string {
 func (x *ListRecordsRequest) GetSource() string {
 	if x != nil {
 		return x.Source
+	}
+	return ""
+}
+
+func (x *ListRecordsRequest) GetWhere() string {
+	if x != nil {
+		return x.Where
 	}
 	return ""
 }
@@ -1183,12 +1195,13 @@ const file_osa_v1_record_proto_rawDesc = "" +
 	"\x10GetRecordRequest\x12\x10\n" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\";\n" +
 	"\x11GetRecordResponse\x12&\n" +
-	"\x06record\x18\x01 \x01(\v2\x0e.osa.v1.RecordR\x06record\"h\n" +
+	"\x06record\x18\x01 \x01(\v2\x0e.osa.v1.RecordR\x06record\"~\n" +
 	"\x12ListRecordsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
-	"\x06source\x18\x03 \x01(\tR\x06source\"g\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x12\x14\n" +
+	"\x05where\x18\x04 \x01(\tR\x05where\"g\n" +
 	"\x13ListRecordsResponse\x12(\n" +
 	"\arecords\x18\x01 \x03(\v2\x0e.osa.v1.RecordR\arecords\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"'\n" +

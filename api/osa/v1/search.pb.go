@@ -111,7 +111,19 @@ type SearchRequest struct {
 	Filter *structpb.Struct `protobuf:"bytes,6,opt,name=filter,proto3" json:"filter,omitempty"`
 	// Hits scoring below this value are dropped. Scores are on the scale of the
 	// mode used (see SearchHit.score). 0 (the default) applies no threshold.
-	MinScore      float64 `protobuf:"fixed64,7,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
+	MinScore float64 `protobuf:"fixed64,7,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
+	// Optional filter expression over the declared fields (GetSearchFields),
+	// which every hit must match, besides filter. For example
+	// `organism = "Mus musculus" AND sample_count >= 10 AND pub_date >= 2022-01-01`.
+	// Comparisons =, !=, >, >=, <, <=; `field IN [v1, v2]`; `field EXISTS`;
+	// NOT, AND (binding tighter than OR), OR and parentheses; keywords in any
+	// case. Values are double-quoted strings (with \" escapes), numbers, dates
+	// (2022-01-01 or 2022/01/01) and true/false, of the field's type. A field
+	// missing from a record, or holding a value of another type, matches no
+	// comparison. An invalid expression is InvalidArgument on field `where`,
+	// with the position: `where: at 17: sample_count is a number; "ten" is not`.
+	// (Field number 12 leaves 8..11 to the other fields of issue 16.)
+	Where         string `protobuf:"bytes,12,opt,name=where,proto3" json:"where,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -193,6 +205,13 @@ func (x *SearchRequest) GetMinScore() float64 {
 		return x.MinScore
 	}
 	return 0
+}
+
+func (x *SearchRequest) GetWhere() string {
+	if x != nil {
+		return x.Where
+	}
+	return ""
 }
 
 // SearchResponse holds the hits of one search.
@@ -594,11 +613,160 @@ func (x *Backend) GetBuildTotal() int64 {
 	return 0
 }
 
+// GetSearchFieldsRequest has no parameters.
+type GetSearchFieldsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSearchFieldsRequest) Reset() {
+	*x = GetSearchFieldsRequest{}
+	mi := &file_osa_v1_search_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSearchFieldsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSearchFieldsRequest) ProtoMessage() {}
+
+func (x *GetSearchFieldsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_search_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSearchFieldsRequest.ProtoReflect.Descriptor instead.
+func (*GetSearchFieldsRequest) Descriptor() ([]byte, []int) {
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{6}
+}
+
+// GetSearchFieldsResponse lists the declared search fields.
+type GetSearchFieldsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The fields, sorted by name.
+	Fields        []*SearchField `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSearchFieldsResponse) Reset() {
+	*x = GetSearchFieldsResponse{}
+	mi := &file_osa_v1_search_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSearchFieldsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSearchFieldsResponse) ProtoMessage() {}
+
+func (x *GetSearchFieldsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_search_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSearchFieldsResponse.ProtoReflect.Descriptor instead.
+func (*GetSearchFieldsResponse) Descriptor() ([]byte, []int) {
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetSearchFieldsResponse) GetFields() []*SearchField {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// SearchField is a field a where expression can use.
+type SearchField struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The field's name; "." separates the levels of a nested metadata field.
+	// "source" is the record's source.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "keyword" (a string, or an array of them: = means "contains"), "number",
+	// "date" or "boolean".
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// Whether counts per value can be asked for.
+	Facet         bool `protobuf:"varint,3,opt,name=facet,proto3" json:"facet,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchField) Reset() {
+	*x = SearchField{}
+	mi := &file_osa_v1_search_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchField) ProtoMessage() {}
+
+func (x *SearchField) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_search_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchField.ProtoReflect.Descriptor instead.
+func (*SearchField) Descriptor() ([]byte, []int) {
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SearchField) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SearchField) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *SearchField) GetFacet() bool {
+	if x != nil {
+		return x.Facet
+	}
+	return false
+}
+
 var File_osa_v1_search_proto protoreflect.FileDescriptor
 
 const file_osa_v1_search_proto_rawDesc = "" +
 	"\n" +
-	"\x13osa/v1/search.proto\x12\x06osa.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xf2\x01\n" +
+	"\x13osa/v1/search.proto\x12\x06osa.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x88\x02\n" +
 	"\rSearchRequest\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12&\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x12.osa.v1.SearchModeR\x04mode\x12\x18\n" +
@@ -606,7 +774,8 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\x05limit\x18\x04 \x01(\x05H\x00R\x05limit\x88\x01\x01\x12\x16\n" +
 	"\x06offset\x18\x05 \x01(\x05R\x06offset\x12/\n" +
 	"\x06filter\x18\x06 \x01(\v2\x17.google.protobuf.StructR\x06filter\x12\x1b\n" +
-	"\tmin_score\x18\a \x01(\x01R\bminScoreB\b\n" +
+	"\tmin_score\x18\a \x01(\x01R\bminScore\x12\x14\n" +
+	"\x05where\x18\f \x01(\tR\x05whereB\b\n" +
 	"\x06_limit\"{\n" +
 	"\x0eSearchResponse\x12%\n" +
 	"\x04hits\x18\x01 \x03(\v2\x11.osa.v1.SearchHitR\x04hits\x12&\n" +
@@ -641,16 +810,24 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\n" +
 	"build_done\x18\f \x01(\x03R\tbuildDone\x12\x1f\n" +
 	"\vbuild_total\x18\r \x01(\x03R\n" +
-	"buildTotal*r\n" +
+	"buildTotal\"\x18\n" +
+	"\x16GetSearchFieldsRequest\"F\n" +
+	"\x17GetSearchFieldsResponse\x12+\n" +
+	"\x06fields\x18\x01 \x03(\v2\x13.osa.v1.SearchFieldR\x06fields\"K\n" +
+	"\vSearchField\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
+	"\x05facet\x18\x03 \x01(\bR\x05facet*r\n" +
 	"\n" +
 	"SearchMode\x12\x1b\n" +
 	"\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SEARCH_MODE_VECTOR\x10\x01\x12\x17\n" +
 	"\x13SEARCH_MODE_KEYWORD\x10\x02\x12\x16\n" +
-	"\x12SEARCH_MODE_HYBRID\x10\x032\x9d\x01\n" +
+	"\x12SEARCH_MODE_HYBRID\x10\x032\xf6\x01\n" +
 	"\rSearchService\x12<\n" +
 	"\x06Search\x12\x15.osa.v1.SearchRequest\x1a\x16.osa.v1.SearchResponse\"\x03\x90\x02\x01\x12N\n" +
-	"\fListBackends\x12\x1b.osa.v1.ListBackendsRequest\x1a\x1c.osa.v1.ListBackendsResponse\"\x03\x90\x02\x01B-Z+github.com/osa-archive/osa/api/osa/v1;osav1b\x06proto3"
+	"\fListBackends\x12\x1b.osa.v1.ListBackendsRequest\x1a\x1c.osa.v1.ListBackendsResponse\"\x03\x90\x02\x01\x12W\n" +
+	"\x0fGetSearchFields\x12\x1e.osa.v1.GetSearchFieldsRequest\x1a\x1f.osa.v1.GetSearchFieldsResponse\"\x03\x90\x02\x01B-Z+github.com/osa-archive/osa/api/osa/v1;osav1b\x06proto3"
 
 var (
 	file_osa_v1_search_proto_rawDescOnce sync.Once
@@ -665,33 +842,39 @@ func file_osa_v1_search_proto_rawDescGZIP() []byte {
 }
 
 var file_osa_v1_search_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_osa_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_osa_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_osa_v1_search_proto_goTypes = []any{
-	(SearchMode)(0),              // 0: osa.v1.SearchMode
-	(*SearchRequest)(nil),        // 1: osa.v1.SearchRequest
-	(*SearchResponse)(nil),       // 2: osa.v1.SearchResponse
-	(*SearchHit)(nil),            // 3: osa.v1.SearchHit
-	(*ListBackendsRequest)(nil),  // 4: osa.v1.ListBackendsRequest
-	(*ListBackendsResponse)(nil), // 5: osa.v1.ListBackendsResponse
-	(*Backend)(nil),              // 6: osa.v1.Backend
-	(*structpb.Struct)(nil),      // 7: google.protobuf.Struct
+	(SearchMode)(0),                 // 0: osa.v1.SearchMode
+	(*SearchRequest)(nil),           // 1: osa.v1.SearchRequest
+	(*SearchResponse)(nil),          // 2: osa.v1.SearchResponse
+	(*SearchHit)(nil),               // 3: osa.v1.SearchHit
+	(*ListBackendsRequest)(nil),     // 4: osa.v1.ListBackendsRequest
+	(*ListBackendsResponse)(nil),    // 5: osa.v1.ListBackendsResponse
+	(*Backend)(nil),                 // 6: osa.v1.Backend
+	(*GetSearchFieldsRequest)(nil),  // 7: osa.v1.GetSearchFieldsRequest
+	(*GetSearchFieldsResponse)(nil), // 8: osa.v1.GetSearchFieldsResponse
+	(*SearchField)(nil),             // 9: osa.v1.SearchField
+	(*structpb.Struct)(nil),         // 10: google.protobuf.Struct
 }
 var file_osa_v1_search_proto_depIdxs = []int32{
-	0, // 0: osa.v1.SearchRequest.mode:type_name -> osa.v1.SearchMode
-	7, // 1: osa.v1.SearchRequest.filter:type_name -> google.protobuf.Struct
-	3, // 2: osa.v1.SearchResponse.hits:type_name -> osa.v1.SearchHit
-	0, // 3: osa.v1.SearchResponse.mode:type_name -> osa.v1.SearchMode
-	7, // 4: osa.v1.SearchHit.metadata:type_name -> google.protobuf.Struct
-	6, // 5: osa.v1.ListBackendsResponse.backends:type_name -> osa.v1.Backend
-	1, // 6: osa.v1.SearchService.Search:input_type -> osa.v1.SearchRequest
-	4, // 7: osa.v1.SearchService.ListBackends:input_type -> osa.v1.ListBackendsRequest
-	2, // 8: osa.v1.SearchService.Search:output_type -> osa.v1.SearchResponse
-	5, // 9: osa.v1.SearchService.ListBackends:output_type -> osa.v1.ListBackendsResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	0,  // 0: osa.v1.SearchRequest.mode:type_name -> osa.v1.SearchMode
+	10, // 1: osa.v1.SearchRequest.filter:type_name -> google.protobuf.Struct
+	3,  // 2: osa.v1.SearchResponse.hits:type_name -> osa.v1.SearchHit
+	0,  // 3: osa.v1.SearchResponse.mode:type_name -> osa.v1.SearchMode
+	10, // 4: osa.v1.SearchHit.metadata:type_name -> google.protobuf.Struct
+	6,  // 5: osa.v1.ListBackendsResponse.backends:type_name -> osa.v1.Backend
+	9,  // 6: osa.v1.GetSearchFieldsResponse.fields:type_name -> osa.v1.SearchField
+	1,  // 7: osa.v1.SearchService.Search:input_type -> osa.v1.SearchRequest
+	4,  // 8: osa.v1.SearchService.ListBackends:input_type -> osa.v1.ListBackendsRequest
+	7,  // 9: osa.v1.SearchService.GetSearchFields:input_type -> osa.v1.GetSearchFieldsRequest
+	2,  // 10: osa.v1.SearchService.Search:output_type -> osa.v1.SearchResponse
+	5,  // 11: osa.v1.SearchService.ListBackends:output_type -> osa.v1.ListBackendsResponse
+	8,  // 12: osa.v1.SearchService.GetSearchFields:output_type -> osa.v1.GetSearchFieldsResponse
+	10, // [10:13] is the sub-list for method output_type
+	7,  // [7:10] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_osa_v1_search_proto_init() }
@@ -707,7 +890,7 @@ func file_osa_v1_search_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osa_v1_search_proto_rawDesc), len(file_osa_v1_search_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

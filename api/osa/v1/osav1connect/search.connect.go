@@ -38,6 +38,9 @@ const (
 	// SearchServiceListBackendsProcedure is the fully-qualified name of the SearchService's
 	// ListBackends RPC.
 	SearchServiceListBackendsProcedure = "/osa.v1.SearchService/ListBackends"
+	// SearchServiceGetSearchFieldsProcedure is the fully-qualified name of the SearchService's
+	// GetSearchFields RPC.
+	SearchServiceGetSearchFieldsProcedure = "/osa.v1.SearchService/GetSearchFields"
 )
 
 // SearchServiceClient is a client for the osa.v1.SearchService service.
@@ -46,8 +49,9 @@ type SearchServiceClient interface {
 	//
 	// Deleted records are never returned. Errors: InvalidArgument when query is empty or
 	// longer than 1024 characters, when limit, offset or mode is out of range,
-	// when the requested mode has no backend of its kind, or when backend names
-	// no backend or one of the wrong kind for the mode; Unauthenticated,
+	// when the requested mode has no backend of its kind, when backend names
+	// no backend or one of the wrong kind for the mode, or when where is not a
+	// valid expression over the declared fields (field `where`); Unauthenticated,
 	// PermissionDenied, ResourceExhausted, Unavailable as for the service.
 	Search(context.Context, *connect.Request[v1.SearchRequest]) (*connect.Response[v1.SearchResponse], error)
 	// ListBackends lists every configured search backend with its indexing
@@ -56,6 +60,11 @@ type SearchServiceClient interface {
 	// Errors: Unauthenticated, PermissionDenied, Unavailable as for the
 	// service.
 	ListBackends(context.Context, *connect.Request[v1.ListBackendsRequest]) (*connect.Response[v1.ListBackendsResponse], error)
+	// GetSearchFields lists the fields a where expression can use
+	// (search.fields), with their types.
+	//
+	// Errors: Unauthenticated, PermissionDenied as for the service.
+	GetSearchFields(context.Context, *connect.Request[v1.GetSearchFieldsRequest]) (*connect.Response[v1.GetSearchFieldsResponse], error)
 }
 
 // NewSearchServiceClient constructs a client for the osa.v1.SearchService service. By default, it
@@ -83,13 +92,21 @@ func NewSearchServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getSearchFields: connect.NewClient[v1.GetSearchFieldsRequest, v1.GetSearchFieldsResponse](
+			httpClient,
+			baseURL+SearchServiceGetSearchFieldsProcedure,
+			connect.WithSchema(searchServiceMethods.ByName("GetSearchFields")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // searchServiceClient implements SearchServiceClient.
 type searchServiceClient struct {
-	search       *connect.Client[v1.SearchRequest, v1.SearchResponse]
-	listBackends *connect.Client[v1.ListBackendsRequest, v1.ListBackendsResponse]
+	search          *connect.Client[v1.SearchRequest, v1.SearchResponse]
+	listBackends    *connect.Client[v1.ListBackendsRequest, v1.ListBackendsResponse]
+	getSearchFields *connect.Client[v1.GetSearchFieldsRequest, v1.GetSearchFieldsResponse]
 }
 
 // Search calls osa.v1.SearchService.Search.
@@ -102,14 +119,20 @@ func (c *searchServiceClient) ListBackends(ctx context.Context, req *connect.Req
 	return c.listBackends.CallUnary(ctx, req)
 }
 
+// GetSearchFields calls osa.v1.SearchService.GetSearchFields.
+func (c *searchServiceClient) GetSearchFields(ctx context.Context, req *connect.Request[v1.GetSearchFieldsRequest]) (*connect.Response[v1.GetSearchFieldsResponse], error) {
+	return c.getSearchFields.CallUnary(ctx, req)
+}
+
 // SearchServiceHandler is an implementation of the osa.v1.SearchService service.
 type SearchServiceHandler interface {
 	// Search returns the records that best match a query, best first.
 	//
 	// Deleted records are never returned. Errors: InvalidArgument when query is empty or
 	// longer than 1024 characters, when limit, offset or mode is out of range,
-	// when the requested mode has no backend of its kind, or when backend names
-	// no backend or one of the wrong kind for the mode; Unauthenticated,
+	// when the requested mode has no backend of its kind, when backend names
+	// no backend or one of the wrong kind for the mode, or when where is not a
+	// valid expression over the declared fields (field `where`); Unauthenticated,
 	// PermissionDenied, ResourceExhausted, Unavailable as for the service.
 	Search(context.Context, *connect.Request[v1.SearchRequest]) (*connect.Response[v1.SearchResponse], error)
 	// ListBackends lists every configured search backend with its indexing
@@ -118,6 +141,11 @@ type SearchServiceHandler interface {
 	// Errors: Unauthenticated, PermissionDenied, Unavailable as for the
 	// service.
 	ListBackends(context.Context, *connect.Request[v1.ListBackendsRequest]) (*connect.Response[v1.ListBackendsResponse], error)
+	// GetSearchFields lists the fields a where expression can use
+	// (search.fields), with their types.
+	//
+	// Errors: Unauthenticated, PermissionDenied as for the service.
+	GetSearchFields(context.Context, *connect.Request[v1.GetSearchFieldsRequest]) (*connect.Response[v1.GetSearchFieldsResponse], error)
 }
 
 // NewSearchServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -141,12 +169,21 @@ func NewSearchServiceHandler(svc SearchServiceHandler, opts ...connect.HandlerOp
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	searchServiceGetSearchFieldsHandler := connect.NewUnaryHandler(
+		SearchServiceGetSearchFieldsProcedure,
+		svc.GetSearchFields,
+		connect.WithSchema(searchServiceMethods.ByName("GetSearchFields")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/osa.v1.SearchService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SearchServiceSearchProcedure:
 			searchServiceSearchHandler.ServeHTTP(w, r)
 		case SearchServiceListBackendsProcedure:
 			searchServiceListBackendsHandler.ServeHTTP(w, r)
+		case SearchServiceGetSearchFieldsProcedure:
+			searchServiceGetSearchFieldsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -162,4 +199,8 @@ func (UnimplementedSearchServiceHandler) Search(context.Context, *connect.Reques
 
 func (UnimplementedSearchServiceHandler) ListBackends(context.Context, *connect.Request[v1.ListBackendsRequest]) (*connect.Response[v1.ListBackendsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.SearchService.ListBackends is not implemented"))
+}
+
+func (UnimplementedSearchServiceHandler) GetSearchFields(context.Context, *connect.Request[v1.GetSearchFieldsRequest]) (*connect.Response[v1.GetSearchFieldsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.SearchService.GetSearchFields is not implemented"))
 }
