@@ -50,8 +50,13 @@ type Document struct {
 	Version int
 	// Metadata is the record's metadata document (a JSON object).
 	Metadata map[string]any
-	// Embedding is filled by Prepare for backends that embed; nil otherwise.
+	// Embedding is filled by Prepare for backends that embed; nil otherwise. A document given to
+	// Prepare with an Embedding, its Model and TextHash (one another table's Prepare made for this
+	// version: the live generation's, in a rebuild's dual write) keeps it when Prepare would embed
+	// the same text with the same model, instead of embedding it again.
 	Embedding []float32
+	// Model is the model that made Embedding, filled with it by Prepare.
+	Model string
 	// TextHash is the SHA-256 of the text the backend builds its row from, filled by Prepare for
 	// backends that keep it.
 	TextHash []byte

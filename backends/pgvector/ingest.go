@@ -27,23 +27,35 @@ import (
 // With Config.Reuse, a doc whose row was built from the same text with the same model is not
 // embedded: it is marked Unchanged, and IngestBatch only moves its row's version. For the
 // shadow table of a rebuild, a doc whose live row was built from the same text with the same
-// model gets that row's vector instead of a new one.
+// model gets that row's vector instead of a new one. A doc that comes with a vector made by the
+// same model from the same text (see [backends.Document].Embedding) keeps it.
 func (b *Backend) Prepare(ctx context.Context, docs []backends.Document) []error {
 	errs := make([]error, len(docs))
 	texts := make([]string, 0, len(docs))
 	idx := make([]int, 0, len(docs))
+	offered := 0
 	for i := range docs {
-		docs[i].Embedding, docs[i].Unchanged = nil, false
-		text := backends.Text(docs[i].Metadata, b.cfg.Text)
+		d := &docs[i]
+		given, givenModel, givenHash := d.Embedding, d.Model, d.TextHash
+		d.Embedding, d.Model, d.TextHash, d.Unchanged = nil, "", nil, false
+		text := backends.Text(d.Metadata, b.cfg.Text)
 		if text == "" {
 			errs[i] = indexerr.NoTextf("record has no text to embed in fields %s or any other top-level string field",
 				strings.Join(b.cfg.Text.Fields, ", "))
 			continue
 		}
 		h := sha256.Sum256([]byte(text))
-		docs[i].TextHash = h[:]
+		d.TextHash = h[:]
+		if given != nil && givenModel == b.model && bytes.Equal(givenHash, d.TextHash) && b.checkVector(given) == nil {
+			d.Embedding, d.Model = given, b.model
+			offered++
+			continue
+		}
 		texts = append(texts, text)
 		idx = append(idx, i)
+	}
+	if offered > 0 && b.cfg.OnReuse != nil {
+		b.cfg.OnReuse(offered)
 	}
 	if b.cfg.Reuse != nil && len(idx) > 0 {
 		texts, idx = b.reuse(ctx, docs, texts, idx)
@@ -68,7 +80,7 @@ func (b *Backend) Prepare(ctx context.Context, docs []backends.Document) []error
 		} else if err := b.checkVector(vecs[j]); err != nil {
 			errs[i] = indexerr.Permanent(err)
 		} else {
-			docs[i].Embedding = vecs[j]
+			docs[i].Embedding, docs[i].Model = vecs[j], b.model
 		}
 	}
 	return errs
@@ -99,7 +111,7 @@ func (b *Backend) reuse(ctx context.Context, docs []backends.Document, texts []s
 			continue
 		}
 		if r, ok := live[d.RecordID]; ok && bytes.Equal(r.hash, d.TextHash) && b.checkVector(r.vector) == nil {
-			d.Embedding = r.vector
+			d.Embedding, d.Model = r.vector, b.model
 			continue
 		}
 		leftTexts, leftIdx = append(leftTexts, texts[k]), append(leftIdx, i)

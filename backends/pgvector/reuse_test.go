@@ -83,3 +83,43 @@ func TestReuseUnchangedText(t *testing.T) {
 		}
 	}
 }
+
+// A doc given to Prepare with a vector that the same model made from the same text (the live
+// generation's, in a rebuild's dual write) keeps it with no embedding call; one made by another
+// model, or from another text, is embedded again.
+func TestPrepareKeepsAnOfferedVector(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bundle := setup(t, 8)
+	saved := 0
+	bundle.backend = mustNew(t, Config{Name: "vector", Embedder: bundle.embedder, OnReuse: func(n int) { saved += n }})
+	made := testDocs(1, 1)
+	if err := errors.Join(bundle.backend.Prepare(ctx, made)...); err != nil {
+		t.Fatal(err)
+	}
+	if made[0].Model != bundle.backend.Model() || made[0].Embedding == nil {
+		t.Fatalf("Prepare filled model %q and vector %v", made[0].Model, made[0].Embedding != nil)
+	}
+	offer := func(model string, meta map[string]any) backends.Document {
+		return backends.Document{RecordID: made[0].RecordID, Version: 1, Metadata: meta,
+			Embedding: made[0].Embedding, Model: model, TextHash: made[0].TextHash}
+	}
+	for _, c := range []struct {
+		name  string
+		doc   backends.Document
+		calls int
+	}{
+		{"same model, same text", offer(made[0].Model, made[0].Metadata), 0},
+		{"another model", offer("other-model", made[0].Metadata), 1},
+		{"another text", offer(made[0].Model, map[string]any{"title": "another title"}), 1},
+	} {
+		calls, before := bundle.embedder.callCount(), saved
+		docs := []backends.Document{c.doc}
+		if err := errors.Join(bundle.backend.Prepare(ctx, docs)...); err != nil {
+			t.Fatal(err)
+		}
+		if got := bundle.embedder.callCount() - calls; got != c.calls || docs[0].Embedding == nil || saved-before != 1-c.calls {
+			t.Fatalf("%s: %d embedding calls (want %d), vector %v, %d saved", c.name, got, c.calls, docs[0].Embedding != nil, saved-before)
+		}
+	}
+}

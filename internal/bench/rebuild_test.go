@@ -21,6 +21,7 @@ func TestRebuildSmoke(t *testing.T) {
 	if rep.RebuildSeconds <= 0 || rep.CeilingIndexSeconds <= 0 || rep.CeilingCopySeconds <= 0 {
 		t.Fatalf("rebuild %.3f s, ceiling COPY %.3f s, index %.3f s", rep.RebuildSeconds, rep.CeilingCopySeconds, rep.CeilingIndexSeconds)
 	}
+	t.Logf("embedding inputs: baseline %d, the new generation's %d, for %d changed records", rep.BaselineInputs, rep.RebuildInputs, rep.Updates)
 	if rep.BaselineInputs != int64(rep.Updates) || rep.RebuildInputs < 0 || rep.RebuildInputs > int64(rep.Updates) {
 		t.Fatalf("embedding inputs: baseline %d, the new generation's %d, for %d changed records", rep.BaselineInputs, rep.RebuildInputs, rep.Updates)
 	}

@@ -212,8 +212,10 @@ func (x *indexer) plan(ctx context.Context, jobs []*river.Job[IndexRecordArgs]) 
 }
 
 // prepareNext prepares the documents of acts for the next generation's table, with its own
-// settings (embedder, text). A record the next generation cannot prepare retries, as a rebuild
-// must not miss it.
+// settings (embedder, text). Each is offered the live generation's vector, which the next
+// generation keeps when it embeds the same text with the same model (a change of HNSW settings,
+// say), so a text is embedded once, not once per generation. A record the next generation
+// cannot prepare retries, as a rebuild must not miss it.
 func (x *indexer) prepareNext(ctx context.Context, acts []*action) {
 	var (
 		docs []backends.Document
@@ -221,7 +223,8 @@ func (x *indexer) prepareNext(ctx context.Context, acts []*action) {
 	)
 	for _, a := range acts {
 		if a.err == nil && a.empty == "" {
-			docs = append(docs, backends.Document{RecordID: a.doc.RecordID, Version: a.doc.Version, Metadata: a.doc.Metadata})
+			docs = append(docs, backends.Document{RecordID: a.doc.RecordID, Version: a.doc.Version, Metadata: a.doc.Metadata,
+				Embedding: a.doc.Embedding, Model: a.doc.Model, TextHash: a.doc.TextHash})
 			of = append(of, a)
 		}
 	}
