@@ -29,11 +29,20 @@ apt_updated=0
 apt_update() {
 	[ "$apt_updated" = 1 ] && return 0
 	log "apt-get update"
-	apt-get update -qq >/dev/null
+	apt_get update -qq >/dev/null
 	apt_updated=1
 }
 
 is_root() { [ "$(id -u)" = 0 ]; }
+
+# Two runs at once (make test in two clones) take turns: the second finds what the first installed,
+# instead of failing on apt's lock. apt itself also waits for a lock another program holds.
+if is_root && command -v flock >/dev/null 2>&1; then
+	exec 9>/var/lock/osa-provision.lock
+	flock 9
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
 
 bindir=$(find_bindir || true)
 if [ -z "$bindir" ]; then
@@ -41,7 +50,7 @@ if [ -z "$bindir" ]; then
 		die "PostgreSQL 15+ is not installed. Install the server (Debian/Ubuntu: apt-get install postgresql) or point OSA at an existing database with OSA_DATABASE__URL."
 	apt_update
 	log "installing the PostgreSQL server (apt-get install postgresql)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+	apt_get install -y -qq postgresql >/dev/null
 	bindir=$(find_bindir) || die "apt-get installed postgresql but no initdb was found under /usr/lib/postgresql"
 fi
 major=$(basename "$(dirname "$bindir")")
@@ -66,13 +75,13 @@ apt_update
 # Cheap path: a binary package (Debian 13, Ubuntu 24.04+, the PGDG repository).
 if apt-cache show "postgresql-$major-pgvector" >/dev/null 2>&1; then
 	log "installing postgresql-$major-pgvector"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$major-pgvector" >/dev/null
+	apt_get install -y -qq "postgresql-$major-pgvector" >/dev/null
 fi
 
 if [ ! -f "$sharedir/extension/vector.control" ]; then
 	# Fallback: build Debian 13's source package. A source-only entry cannot install trixie binaries.
 	log "no binary pgvector package for PostgreSQL $major: building Debian's pgvector source package"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-server-dev-$major" build-essential dpkg-dev >/dev/null
+	apt_get install -y -qq "postgresql-server-dev-$major" build-essential dpkg-dev >/dev/null
 	srcfile=/etc/apt/sources.list.d/osa-pgvector-src.sources
 	if [ ! -f "$srcfile" ]; then
 		uri=""
