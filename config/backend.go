@@ -190,6 +190,14 @@ type Embedder struct {
 	// when set, wins. Defaults to "".
 	APIKeyEnv string `koanf:"api_key_env"`
 
+	// APIKeyFile is the path of a file that holds the API key (a mounted
+	// Kubernetes or Docker secret, say), read by every process when it builds
+	// the backend, surrounding whitespace trimmed: the catalog stores the
+	// path, never the key, and a process that cannot read the file, or finds
+	// it empty, does not run the backend. Not with api_key_env; api_key, when
+	// set, wins. Defaults to "".
+	APIKeyFile string `koanf:"api_key_file"`
+
 	// MaxInputs is the most inputs in one embedding call, 1..10000. Defaults
 	// to 128.
 	MaxInputs int `koanf:"max_inputs"`

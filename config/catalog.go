@@ -96,6 +96,7 @@ func (b Backend) WithSecretsOf(configured []Backend) Backend {
 var inPlaceKeys = []string{
 	"weight", "max_attempts", "batch.max_size", "batch.max_delay", "batch.timeout",
 	"embedder.max_inputs", "embedder.timeout", "embedder.min_similarity", "embedder.api_key",
+	"embedder.api_key_env", "embedder.api_key_file",
 	"bm25.k1", "bm25.b", "bm25.candidates",
 }
 

@@ -335,6 +335,9 @@ func (e *Embedder) validate(p *problems, key string) {
 	if e.SendDimensions && e.Kind == EmbedderKindHash {
 		p.add(key+".send_dimensions", "not allowed for kind hash (openai and ollama only)")
 	}
+	if e.APIKeyEnv != "" && e.APIKeyFile != "" {
+		p.add(key+".api_key_file", "not with api_key_env: name one place the key comes from")
+	}
 }
 
 func (s *Source) validate(p *problems, key string) {

@@ -109,6 +109,8 @@ func TestLoadInvalidValue(t *testing.T) {
 			`config: backends[0].embedder: not allowed for kind "keyword" (pgvector only)`},
 		{"SendDimensionsOnHash", nil, []string{"backends=[{name: v, kind: pgvector, embedder: {kind: hash, send_dimensions: true}}]"},
 			`config: backends[0].embedder.send_dimensions: not allowed for kind hash (openai and ollama only)`},
+		{"APIKeyTwoPlaces", nil, []string{"backends=[{name: v, kind: pgvector, embedder: {api_key_env: K, api_key_file: /run/k}}]"},
+			`config: backends[0].embedder.api_key_file: not with api_key_env: name one place the key comes from`},
 		{"BM25OutOfRange", nil, []string{"backends=[{name: k, kind: keyword, bm25: {k1: 0}}]"},
 			`config: backends[0].bm25.k1: 0 is out of range (more than 0, at most 10)`},
 		{"SemanticRatioOutOfRange", nil, []string{"search.semantic_ratio=1.5"},

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -38,11 +39,9 @@ func buildBackend(bc config.Backend, m *metrics, pool *pgxpool.Pool) (backends.B
 	switch bc.Kind {
 	case config.BackendKindPgvector:
 		e := bc.Embedder
-		key := e.APIKey
-		if key == "" && e.APIKeyEnv != "" {
-			if key = os.Getenv(e.APIKeyEnv); key == "" {
-				return nil, fmt.Errorf("embedder.api_key_env: the environment variable %s is not set on this process", e.APIKeyEnv)
-			}
+		key, err := apiKey(e)
+		if err != nil {
+			return nil, err
 		}
 		emb, err := embed.New(embed.Config{
 			Kind: e.Kind, Model: e.Model, Dims: e.Dims, BaseURL: e.BaseURL, APIKey: key,
@@ -69,4 +68,31 @@ func buildBackend(bc config.Backend, m *metrics, pool *pgxpool.Pool) (backends.B
 	default:
 		return nil, fmt.Errorf("kind %q is not pgvector or keyword", bc.Kind)
 	}
+}
+
+// apiKey returns the embedder's API key: api_key, else the variable api_key_env names, else the
+// content of the file api_key_file names (surrounding whitespace trimmed). A key named but not
+// found on this process is an error naming the key's setting.
+func apiKey(e *config.Embedder) (string, error) {
+	switch {
+	case e.APIKey != "":
+		return e.APIKey, nil
+	case e.APIKeyEnv != "":
+		key := os.Getenv(e.APIKeyEnv)
+		if key == "" {
+			return "", fmt.Errorf("embedder.api_key_env: the environment variable %s is not set on this process", e.APIKeyEnv)
+		}
+		return key, nil
+	case e.APIKeyFile != "":
+		data, err := os.ReadFile(e.APIKeyFile)
+		if err != nil {
+			return "", fmt.Errorf("embedder.api_key_file: this process cannot read the key: %w", err)
+		}
+		key := strings.TrimSpace(string(data))
+		if key == "" {
+			return "", fmt.Errorf("embedder.api_key_file: %s is empty on this process", e.APIKeyFile)
+		}
+		return key, nil
+	}
+	return "", nil
 }
