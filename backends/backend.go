@@ -75,6 +75,9 @@ type Info interface {
 	Model() string
 	// Dims is the vector length (0 for backends that do not embed).
 	Dims() int
+	// Language is the text search configuration documents and queries are parsed with (""
+	// for backends that build no text search documents).
+	Language() string
 }
 
 // Indexer writes documents: the role the index workers drive, one batch at a time.

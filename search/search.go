@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
@@ -27,16 +28,18 @@ import (
 type Mode int
 
 // Modes. ModeDefault is hybrid when both kinds of backend are configured, else the kind that is.
+// ModeBrowse is a request without a query: the records meeting its filters, in sort order.
 const (
 	ModeDefault Mode = iota
 	ModeVector
 	ModeKeyword
 	ModeHybrid
+	ModeBrowse
 )
 
 // String returns the mode's name.
 func (m Mode) String() string {
-	return [...]string{"default", "vector", "keyword", "hybrid"}[m]
+	return [...]string{"default", "vector", "keyword", "hybrid", "browse"}[m]
 }
 
 // Defaults and bounds of a request.
@@ -80,9 +83,13 @@ type Config struct {
 	MaxLimit int
 	// MaxOffset bounds Request.Offset (search.max_offset). Defaults to 10,000.
 	MaxOffset int
-	// Fields are the fields a Request.Where can use (search.fields). Nil means none: every
-	// where is then an error that says so.
+	// Fields are the fields a Request.Where, Sort and Facets can use (search.fields). Nil means
+	// none: every where is then an error that says so.
 	Fields []where.Field
+	// FacetDepth is how many of a query's best hits its facets count, and its sort orders
+	// (search.facet_depth), 1..FacetDepthMax; hybrid search counts its candidates instead. A
+	// browse counts every record it matches. Defaults to 1000.
+	FacetDepth int
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -114,12 +121,16 @@ func (c Config) WithDefaults() Config {
 	if c.MaxOffset == 0 {
 		c.MaxOffset = OffsetMaxDefault
 	}
+	if c.FacetDepth == 0 {
+		c.FacetDepth = FacetDepthDefault
+	}
 	return c
 }
 
 // Request is one search.
 type Request struct {
-	// Query is the user's text, 1..1024 characters.
+	// Query is the user's text, up to 1024 characters; it may be empty only to browse, with a
+	// Where, Filter, Sort or Facets.
 	Query string
 	Mode  Mode
 	// Backend names the backend to ask; "" is the first of the mode's kind. In hybrid mode it
@@ -136,6 +147,21 @@ type Request struct {
 	Where string
 	// MinScore drops hits scoring below it; 0 keeps all.
 	MinScore float64
+	// Facets are declared fields (with facet: true) whose values are counted over the matches.
+	Facets []string
+	// FacetLimit is how many values each facet lists: 0 means FacetLimitDefault, at most
+	// FacetLimitMax.
+	FacetLimit int
+	// Sort orders the hits by declared fields, each "field", "field:asc" or "field:desc"; ties
+	// go by relevance, then by record id. A query's sort orders its best Config.FacetDepth hits.
+	Sort []string
+	// PageToken continues a browse after the page whose Result.NextPageToken it is (instead of
+	// an Offset).
+	PageToken string
+	// Highlight fills each hit's Highlights, the query's words wrapped in HighlightPreTag and
+	// HighlightPostTag (defaults "<mark>" and "</mark>", at most HighlightTagMax bytes each).
+	Highlight                         bool
+	HighlightPreTag, HighlightPostTag string
 }
 
 // Hit is one result.
@@ -146,6 +172,10 @@ type Hit struct {
 	// VectorRank and KeywordRank are the hit's 1-based rank on each side; 0 when that side did
 	// not find it (or was not asked).
 	VectorRank, KeywordRank int
+	// Highlights, with Request.Highlight, map "title" and "summary" (those the record has) to
+	// their HTML-escaped text with the query's words between the tags: the whole title, and
+	// fragments of the summary around the matches.
+	Highlights map[string]string
 }
 
 // Result is the answer to a [Request].
@@ -155,6 +185,11 @@ type Result struct {
 	Mode Mode
 	// Backends are the backends asked: the vector one first.
 	Backends []string
+	// Facets are the counts of Request.Facets, in the request's order, over Matches matches.
+	Facets  []Facet
+	Matches int64
+	// NextPageToken continues a browse after this page; "" when this page is the last.
+	NextPageToken string
 }
 
 // Service answers searches over a set of backends, which [Service.SetBackends] replaces while it
@@ -212,16 +247,49 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 		}
 		cond = e
 	}
-	want := req.Limit + req.Offset
+	facets, err := s.planFacets(&req)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := s.planSort(&req)
+	if err != nil {
+		return nil, err
+	}
+	after, err := decodePageToken(req.PageToken, keys)
+	if err != nil {
+		return nil, err
+	}
+	if err := planHighlight(&req); err != nil {
+		return nil, err
+	}
 	res := &Result{Mode: mode}
+	if mode == ModeBrowse {
+		m := matchSet{filter: req.Filter, cond: cond}
+		if res.Hits, res.NextPageToken, err = s.browse(ctx, req, m, keys, after); err != nil {
+			return nil, err
+		}
+		if facets != nil {
+			res.Facets, res.Matches, err = s.facets(ctx, facets, m)
+		}
+		return res, err
+	}
+	if after != nil {
+		return nil, domainerr.Invalid("page_token", "pages a browse (no query); page a query with offset")
+	}
+
+	want := req.Limit + req.Offset
+	depth := want
+	if facets != nil || len(keys) > 0 {
+		depth = max(want, s.cfg.FacetDepth)
+	}
 	var hits []Hit
 	switch mode {
 	case ModeVector:
 		res.Backends = []string{vec.Name()}
-		hits, err = s.side(ctx, vec, req, cond, want, true)
+		hits, err = s.side(ctx, vec, req, cond, depth, true)
 	case ModeKeyword:
 		res.Backends = []string{kw.Name()}
-		hits, err = s.side(ctx, kw, req, cond, want, false)
+		hits, err = s.side(ctx, kw, req, cond, depth, false)
 	case ModeHybrid:
 		res.Backends = []string{vec.Name(), kw.Name()}
 		hits, err = s.hybrid(ctx, vec, kw, req, cond, max(s.cfg.HybridDepth, want))
@@ -232,11 +300,31 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 	if req.MinScore != 0 {
 		hits = slices.DeleteFunc(hits, func(h Hit) bool { return h.Score < req.MinScore })
 	}
+	if hits, err = s.sortHits(ctx, hits, keys); err != nil {
+		return nil, err
+	}
+	if facets != nil {
+		ids := make([]uuid.UUID, len(hits))
+		for i, h := range hits {
+			ids[i] = h.SRN.ID
+		}
+		if res.Facets, res.Matches, err = s.facets(ctx, facets, matchSet{ids: ids}); err != nil {
+			return nil, err
+		}
+	}
 	if req.Offset >= len(hits) {
 		res.Hits = []Hit{}
 		return res, nil
 	}
 	res.Hits = hits[req.Offset:min(len(hits), want)]
+	if req.Highlight {
+		if kw == nil {
+			kw = s.pick(nil, backends.KindKeyword) // its language parses the words, in every mode
+		}
+		if err := s.highlight(ctx, req, kw, res.Hits); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
 }
 
@@ -290,11 +378,16 @@ func (s *Service) hybrid(ctx context.Context, vec, kw backends.Searcher, req Req
 
 // plan validates req, fills its defaults and picks the backends and mode.
 func (s *Service) plan(req *Request) (vec, kw backends.Searcher, mode Mode, err error) {
+	browse := req.Where != "" || req.Filter != nil || len(req.Sort) > 0 || len(req.Facets) > 0
 	switch n := utf8.RuneCountInString(req.Query); {
 	case !utf8.ValidString(req.Query):
 		return nil, nil, 0, domainerr.Invalid("query", "is not valid UTF-8")
+	case n == 0 && !browse:
+		return nil, nil, 0, domainerr.Invalid("query", "is required, unless the request browses: send where, filter, sort or facets")
+	case req.Mode == ModeBrowse && n > 0:
+		return nil, nil, 0, domainerr.Invalid("mode", "browse takes no query: leave query empty, or pick another mode")
 	case n == 0:
-		return nil, nil, 0, domainerr.Invalid("query", "is required")
+		mode = ModeBrowse
 	case strings.TrimSpace(req.Query) == "":
 		return nil, nil, 0, domainerr.Invalid("query", "is only spaces: send the words to search for")
 	case n > QueryMaxChars:
@@ -309,6 +402,9 @@ func (s *Service) plan(req *Request) (vec, kw backends.Searcher, mode Mode, err 
 	if req.Offset < 0 || req.Offset > s.cfg.MaxOffset {
 		return nil, nil, 0, domainerr.Invalid("offset", "must be between 0 and %d, got %d", s.cfg.MaxOffset, req.Offset)
 	}
+	if req.Offset != 0 && req.PageToken != "" {
+		return nil, nil, 0, domainerr.Invalid("offset", "is set with page_token: a token says where the page starts, so send one or the other")
+	}
 	if req.Filter != nil {
 		var m map[string]any
 		if err := json.Unmarshal(req.Filter, &m); err != nil || m == nil {
@@ -317,6 +413,9 @@ func (s *Service) plan(req *Request) (vec, kw backends.Searcher, mode Mode, err 
 		if len(m) == 0 {
 			req.Filter = nil // {} matches everything
 		}
+	}
+	if mode == ModeBrowse {
+		return nil, nil, ModeBrowse, nil
 	}
 
 	all := s.searchers()
@@ -328,18 +427,7 @@ func (s *Service) plan(req *Request) (vec, kw backends.Searcher, mode Mode, err 
 		}
 		named = all[i]
 	}
-	pick := func(kind string) backends.Searcher {
-		if named != nil && named.Kind() == kind {
-			return named
-		}
-		for _, b := range all {
-			if b.Kind() == kind {
-				return b
-			}
-		}
-		return nil
-	}
-	vec, kw = pick(backends.KindPgvector), pick(backends.KindKeyword)
+	vec, kw = s.pick(named, backends.KindPgvector), s.pick(named, backends.KindKeyword)
 	mode = req.Mode
 	if mode == ModeDefault {
 		switch {
@@ -364,6 +452,19 @@ func (s *Service) plan(req *Request) (vec, kw backends.Searcher, mode Mode, err 
 		return nil, nil, 0, domainerr.Invalid("mode", "%s search needs a %v backend; configured: %v", mode, need, names(all))
 	}
 	return vec, kw, mode, nil
+}
+
+// pick returns named when it is of kind, else the first backend of kind, or nil.
+func (s *Service) pick(named backends.Searcher, kind string) backends.Searcher {
+	if named != nil && named.Kind() == kind {
+		return named
+	}
+	for _, b := range s.searchers() {
+		if b.Kind() == kind {
+			return b
+		}
+	}
+	return nil
 }
 
 // InvalidLimit is the error of a limit out of range, stated as the API states the rule: 1 to

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -46,11 +47,7 @@ type testBundle struct {
 // setup publishes the corpus and 60 filler records and indexes all of them in both backends.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	ctx := context.Background()
-	pool := pgtest.New(t)
-	vec, kw := newBackends(t)
-	noop := func(context.Context, pgx.Tx, []records.Change, int) error { return nil }
-	b := &testBundle{pool: pool, store: records.NewStore(pool, noop, records.StoreConfig{}), vec: vec, kw: kw}
+	b := newBundle(t)
 	docs := append([]map[string]any{}, corpus...)
 	for i := range 60 {
 		docs = append(docs, map[string]any{
@@ -64,18 +61,42 @@ func setup(t *testing.T) *testBundle {
 		m, _ := json.Marshal(d)
 		params = append(params, records.PublishParams{Metadata: m})
 	}
-	res, err := b.store.Publish(ctx, params, records.PriorityInteractive)
+	for _, id := range b.publish(t, params) {
+		b.srnByIx = append(b.srnByIx, records.SRN{Domain: records.DomainDefault, ID: id, Version: 1})
+	}
+	b.svc = search.New(b.pool, []backends.Searcher{b.vec, b.kw}, search.Config{})
+	return b
+}
+
+// newBundle returns a bundle on a fresh database with both backends and no records.
+func newBundle(t *testing.T) *testBundle {
+	t.Helper()
+	vec, kw := newBackends(t)
+	pool := pgtest.New(t)
+	noop := func(context.Context, pgx.Tx, []records.Change, int) error { return nil }
+	return &testBundle{pool: pool, store: records.NewStore(pool, noop, records.StoreConfig{}), vec: vec, kw: kw}
+}
+
+// publish publishes params, indexes them in both backends, as the index workers would, and
+// returns the records' ids.
+func (b *testBundle) publish(t *testing.T, params []records.PublishParams) []uuid.UUID {
+	t.Helper()
+	res, err := b.store.Publish(context.Background(), params, records.PriorityInteractive)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bdocs []backends.Document
+	ids := make([]uuid.UUID, len(res))
+	var docs []backends.Document
 	for i, r := range res {
-		b.srnByIx = append(b.srnByIx, b.store.SRN(r.Record))
-		bdocs = append(bdocs, backends.Document{RecordID: r.Record.ID, Version: r.Record.Version, Metadata: docs[i]})
+		var m map[string]any
+		if err := json.Unmarshal(params[i].Metadata, &m); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = r.Record.ID
+		docs = append(docs, backends.Document{RecordID: r.Record.ID, Version: r.Record.Version, Metadata: m})
 	}
-	b.index(t, bdocs)
-	b.svc = search.New(pool, []backends.Searcher{vec, kw}, search.Config{})
-	return b
+	b.index(t, docs)
+	return ids
 }
 
 // newBackends returns a pgvector backend "vector" (hash embedder) and a keyword backend

@@ -166,6 +166,9 @@ func newBackend(cfg Config, names shadow.Names, table, index string) *Backend {
 // Dims returns the embedder's vector length.
 func (b *Backend) Dims() int { return b.dims }
 
+// Language returns "": a vector backend builds no text search documents.
+func (b *Backend) Language() string { return "" }
+
 // Embedder returns the backend's embedder (search embeds queries with it).
 func (b *Backend) Embedder() embed.Embedder { return b.cfg.Embedder }
 

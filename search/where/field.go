@@ -53,7 +53,7 @@ func GEOFields() []Field {
 		{Name: "entry_type", Type: TypeKeyword, Facet: true},
 		{Name: "gds_type", Type: TypeKeyword, Facet: true},
 		{Name: "pub_date", Type: TypeDate, Facet: true},
-		{Name: "sample_count", Type: TypeNumber},
+		{Name: "sample_count", Type: TypeNumber, Facet: true},
 		{Name: "source", Type: TypeKeyword, Facet: true, Column: SourceColumn},
 	}
 }
