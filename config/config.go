@@ -117,6 +117,9 @@ const (
 	MaxOffsetDefault     = search.OffsetMaxDefault
 	MaxOffsetMin         = 0
 	MaxOffsetMax         = 1000000
+	FacetDepthDefault    = search.FacetDepthDefault
+	FacetDepthMin        = 1
+	FacetDepthMax        = search.FacetDepthMax
 
 	CatalogPollIntervalDefault = 2 * time.Second
 	CatalogPollIntervalMin     = 100 * time.Millisecond
@@ -416,8 +419,13 @@ type Search struct {
 	// 10000.
 	MaxOffset int `koanf:"max_offset"`
 
-	// Fields are the metadata fields filter expressions can use, with their
-	// types. Defaults to GEO's (SearchFieldsDefault): organism, platform,
+	// FacetDepth is how many of a query's best hits its facets count and its
+	// sort orders, 1..10000 (hybrid search counts its candidates, a browse
+	// every record it matches). Defaults to 1000.
+	FacetDepth int `koanf:"facet_depth"`
+
+	// Fields are the metadata fields filter expressions, sort and facets can
+	// use, with their types. Defaults to GEO's (SearchFieldsDefault): organism, platform,
 	// entry_type and gds_type (keywords), pub_date (a date), sample_count (a
 	// number) and source (the record's source).
 	Fields []SearchField `koanf:"fields"`
@@ -533,6 +541,7 @@ func Default() *Config {
 			HybridDepth:   HybridDepthDefault,
 			MaxLimit:      MaxLimitDefault,
 			MaxOffset:     MaxOffsetDefault,
+			FacetDepth:    FacetDepthDefault,
 			Fields:        SearchFieldsDefault(),
 		},
 		Catalog: Catalog{PollInterval: CatalogPollIntervalDefault, RetireAfter: CatalogRetireAfterDefault},

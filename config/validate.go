@@ -228,6 +228,7 @@ func (s *Search) validate(p *problems) {
 	p.intRange("search.hybrid_depth", s.HybridDepth, HybridDepthMin, HybridDepthMax)
 	p.intRange("search.max_limit", s.MaxLimit, MaxLimitMin, MaxLimitMax)
 	p.intRange("search.max_offset", s.MaxOffset, MaxOffsetMin, MaxOffsetMax)
+	p.intRange("search.facet_depth", s.FacetDepth, FacetDepthMin, FacetDepthMax)
 	s.validateFields(p)
 }
 

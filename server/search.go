@@ -34,11 +34,13 @@ var (
 		osav1.SearchMode_SEARCH_MODE_VECTOR:      search.ModeVector,
 		osav1.SearchMode_SEARCH_MODE_KEYWORD:     search.ModeKeyword,
 		osav1.SearchMode_SEARCH_MODE_HYBRID:      search.ModeHybrid,
+		osav1.SearchMode_SEARCH_MODE_BROWSE:      search.ModeBrowse,
 	}
 	modesOut = map[search.Mode]osav1.SearchMode{
 		search.ModeVector:  osav1.SearchMode_SEARCH_MODE_VECTOR,
 		search.ModeKeyword: osav1.SearchMode_SEARCH_MODE_KEYWORD,
 		search.ModeHybrid:  osav1.SearchMode_SEARCH_MODE_HYBRID,
+		search.ModeBrowse:  osav1.SearchMode_SEARCH_MODE_BROWSE,
 	}
 )
 
@@ -48,7 +50,9 @@ func (s *searchService) Search(ctx context.Context, req *connect.Request[osav1.S
 	if !ok {
 		return nil, domainerr.Invalid("mode", "%d is not a search mode", m.Mode)
 	}
-	sr := search.Request{Query: m.Query, Mode: mode, Backend: m.Backend, Offset: int(m.Offset), MinScore: m.MinScore, Where: m.Where}
+	sr := search.Request{Query: m.Query, Mode: mode, Backend: m.Backend, Offset: int(m.Offset), MinScore: m.MinScore, Where: m.Where,
+		Facets: m.Facets, FacetLimit: int(m.FacetLimit), Sort: m.Sort, PageToken: m.PageToken,
+		Highlight: m.Highlight, HighlightPreTag: m.HighlightPreTag, HighlightPostTag: m.HighlightPostTag}
 	if m.Limit != nil {
 		// search.Request reads 0 as "the default"; a limit the client set to 0 is an error.
 		if *m.Limit < 1 {
@@ -74,16 +78,33 @@ func (s *searchService) Search(ctx context.Context, req *connect.Request[osav1.S
 	if err != nil {
 		return nil, err
 	}
-	out := &osav1.SearchResponse{Mode: modesOut[res.Mode], Backends: res.Backends, Hits: make([]*osav1.SearchHit, len(res.Hits))}
+	out := &osav1.SearchResponse{Mode: modesOut[res.Mode], Backends: res.Backends, Hits: make([]*osav1.SearchHit, len(res.Hits)),
+		Facets: facetsOut(res.Facets), FacetMatches: res.Matches, NextPageToken: res.NextPageToken}
 	for i, h := range res.Hits {
 		meta := &structpb.Struct{}
 		if err := protojson.Unmarshal(h.Metadata, meta); err != nil {
 			return nil, err
 		}
-		out.Hits[i] = &osav1.SearchHit{Srn: h.SRN.String(), Score: proto.Float64(h.Score), Metadata: meta,
-			VectorRank: int32(h.VectorRank), KeywordRank: int32(h.KeywordRank)}
+		out.Hits[i] = &osav1.SearchHit{Srn: h.SRN.String(), Metadata: meta, VectorRank: int32(h.VectorRank), KeywordRank: int32(h.KeywordRank),
+			Highlights: h.Highlights}
+		if res.Mode != search.ModeBrowse {
+			out.Hits[i].Score = proto.Float64(h.Score)
+		}
 	}
 	return connect.NewResponse(out), nil
+}
+
+// facetsOut converts facets to their API messages.
+func facetsOut(fs []search.Facet) []*osav1.Facet {
+	out := make([]*osav1.Facet, len(fs))
+	for i, f := range fs {
+		out[i] = &osav1.Facet{Field: f.Field, Type: string(f.Type), OtherValues: int32(f.OtherValues), OtherCount: f.OtherCount,
+			Missing: f.Missing, Min: f.Min, Max: f.Max, Values: make([]*osav1.FacetValue, len(f.Values))}
+		for j, v := range f.Values {
+			out[i].Values[j] = &osav1.FacetValue{Value: v.Value, Count: v.Count, From: v.From, To: v.To}
+		}
+	}
+	return out
 }
 
 func (s *searchService) ListBackends(ctx context.Context, _ *connect.Request[osav1.ListBackendsRequest]) (*connect.Response[osav1.ListBackendsResponse], error) {

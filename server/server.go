@@ -191,6 +191,7 @@ func (s *Server) build(ctx context.Context) error {
 		HybridDepth:   s.cfg.Search.HybridDepth,
 		MaxLimit:      s.cfg.Search.MaxLimit,
 		MaxOffset:     s.cfg.Search.MaxOffset,
+		FacetDepth:    s.cfg.Search.FacetDepth,
 		Fields:        s.cfg.Search.WhereFields(),
 	})
 	return nil

@@ -39,6 +39,11 @@ const (
 	// Both a vector and a keyword search, merged by weighted score fusion or
 	// Reciprocal Rank Fusion (RRF), as search.fusion says.
 	SearchMode_SEARCH_MODE_HYBRID SearchMode = 3
+	// No query: the records meeting where and filter, in sort order (then by
+	// SRN), unranked (no score). What a request with an empty query and a
+	// where, filter, sort or facets does; a request may also ask for it, with
+	// no query.
+	SearchMode_SEARCH_MODE_BROWSE SearchMode = 4
 )
 
 // Enum value maps for SearchMode.
@@ -48,12 +53,14 @@ var (
 		1: "SEARCH_MODE_VECTOR",
 		2: "SEARCH_MODE_KEYWORD",
 		3: "SEARCH_MODE_HYBRID",
+		4: "SEARCH_MODE_BROWSE",
 	}
 	SearchMode_value = map[string]int32{
 		"SEARCH_MODE_UNSPECIFIED": 0,
 		"SEARCH_MODE_VECTOR":      1,
 		"SEARCH_MODE_KEYWORD":     2,
 		"SEARCH_MODE_HYBRID":      3,
+		"SEARCH_MODE_BROWSE":      4,
 	}
 )
 
@@ -87,7 +94,9 @@ func (SearchMode) EnumDescriptor() ([]byte, []int) {
 // SearchRequest is one search query.
 type SearchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Required. The query text, 1 to 1024 characters (Unicode code points).
+	// The query text, up to 1024 characters (Unicode code points). Required,
+	// except to browse: with where, filter, sort or facets, an empty query
+	// lists the records meeting the filters (SEARCH_MODE_BROWSE).
 	Query string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
 	// How to match the query; see SearchMode for what UNSPECIFIED picks.
 	Mode SearchMode `protobuf:"varint,2,opt,name=mode,proto3,enum=osa.v1.SearchMode" json:"mode,omitempty"`
@@ -112,6 +121,27 @@ type SearchRequest struct {
 	// Hits scoring below this value are dropped. Scores are on the scale of the
 	// mode used (see SearchHit.score). 0 (the default) applies no threshold.
 	MinScore float64 `protobuf:"fixed64,7,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
+	// Declared fields with facet: true (GetSearchFields) whose values are
+	// counted over the matches: every record a browse matches; a query's best
+	// search.facet_depth (1000) hits in VECTOR and KEYWORD mode (above the
+	// relevance floor); the candidates of both sides in HYBRID mode
+	// (search.hybrid_depth from each). SearchResponse.facet_matches says how
+	// many were counted. Keyword and boolean fields count per value, dates per
+	// year, numbers per bucket (below 1, then decades) with min and max.
+	Facets []string `protobuf:"bytes,8,rep,name=facets,proto3" json:"facets,omitempty"`
+	// How many values each facet lists, most frequent first: 1..100; unset or
+	// 0 for 10. The rest are counted in Facet.other_values and other_count.
+	FacetLimit int32 `protobuf:"varint,9,opt,name=facet_limit,json=facetLimit,proto3" json:"facet_limit,omitempty"`
+	// Sort keys over declared fields, each "field", "field:asc" or
+	// "field:desc", for example ["pub_date:desc"]; records without a value of
+	// the field's type come last. Ties go by relevance, then by SRN. A query
+	// sorts its best search.facet_depth hits (HYBRID: its candidates); a
+	// browse sorts every record it matches.
+	Sort []string `protobuf:"bytes,10,rep,name=sort,proto3" json:"sort,omitempty"`
+	// Where a browse's page starts: the next_page_token of the previous page
+	// (keyset paging: page 500 costs what page 1 does). Not with offset, and
+	// only with the sort that made it.
+	PageToken string `protobuf:"bytes,11,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Optional filter expression over the declared fields (GetSearchFields),
 	// which every hit must match, besides filter. For example
 	// `organism = "Mus musculus" AND sample_count >= 10 AND pub_date >= 2022-01-01`.
@@ -122,10 +152,19 @@ type SearchRequest struct {
 	// missing from a record, or holding a value of another type, matches no
 	// comparison. An invalid expression is InvalidArgument on field `where`,
 	// with the position: `where: at 17: sample_count is a number; "ten" is not`.
-	// (Field number 12 leaves 8..11 to the other fields of issue 16.)
-	Where         string `protobuf:"bytes,12,opt,name=where,proto3" json:"where,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Where string `protobuf:"bytes,12,opt,name=where,proto3" json:"where,omitempty"`
+	// Fill each hit's highlights: its title and summary with the query's words
+	// (as keyword search matches them: stemmed, stop words left out) between
+	// highlight_pre_tag and highlight_post_tag, in every mode, for the returned
+	// page only. The rest of the text is HTML-escaped, so a highlight is safe to
+	// insert into a page as it is.
+	Highlight bool `protobuf:"varint,13,opt,name=highlight,proto3" json:"highlight,omitempty"`
+	// The tags around a highlighted word, at most 64 bytes each, inserted as
+	// sent; unset for "<mark>" and "</mark>". Only with highlight.
+	HighlightPreTag  string `protobuf:"bytes,14,opt,name=highlight_pre_tag,json=highlightPreTag,proto3" json:"highlight_pre_tag,omitempty"`
+	HighlightPostTag string `protobuf:"bytes,15,opt,name=highlight_post_tag,json=highlightPostTag,proto3" json:"highlight_post_tag,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
@@ -207,9 +246,58 @@ func (x *SearchRequest) GetMinScore() float64 {
 	return 0
 }
 
+func (x *SearchRequest) GetFacets() []string {
+	if x != nil {
+		return x.Facets
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetFacetLimit() int32 {
+	if x != nil {
+		return x.FacetLimit
+	}
+	return 0
+}
+
+func (x *SearchRequest) GetSort() []string {
+	if x != nil {
+		return x.Sort
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 func (x *SearchRequest) GetWhere() string {
 	if x != nil {
 		return x.Where
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetHighlight() bool {
+	if x != nil {
+		return x.Highlight
+	}
+	return false
+}
+
+func (x *SearchRequest) GetHighlightPreTag() string {
+	if x != nil {
+		return x.HighlightPreTag
+	}
+	return ""
+}
+
+func (x *SearchRequest) GetHighlightPostTag() string {
+	if x != nil {
+		return x.HighlightPostTag
 	}
 	return ""
 }
@@ -222,8 +310,16 @@ type SearchResponse struct {
 	// The mode actually used; never UNSPECIFIED.
 	Mode SearchMode `protobuf:"varint,2,opt,name=mode,proto3,enum=osa.v1.SearchMode" json:"mode,omitempty"`
 	// Names of the backends actually queried: one for VECTOR or KEYWORD, the
-	// vector backend then the keyword backend for HYBRID.
-	Backends      []string `protobuf:"bytes,3,rep,name=backends,proto3" json:"backends,omitempty"`
+	// vector backend then the keyword backend for HYBRID, none for BROWSE.
+	Backends []string `protobuf:"bytes,3,rep,name=backends,proto3" json:"backends,omitempty"`
+	// The counts of the request's facets, in the request's order.
+	Facets []*Facet `protobuf:"bytes,4,rep,name=facets,proto3" json:"facets,omitempty"`
+	// How many matches the facets counted (see SearchRequest.facets); 0
+	// without facets.
+	FacetMatches int64 `protobuf:"varint,5,opt,name=facet_matches,json=facetMatches,proto3" json:"facet_matches,omitempty"`
+	// For a browse, the page_token of the next page; empty on the last page
+	// and for queries (which page with offset).
+	NextPageToken string `protobuf:"bytes,6,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -279,12 +375,219 @@ func (x *SearchResponse) GetBackends() []string {
 	return nil
 }
 
+func (x *SearchResponse) GetFacets() []*Facet {
+	if x != nil {
+		return x.Facets
+	}
+	return nil
+}
+
+func (x *SearchResponse) GetFacetMatches() int64 {
+	if x != nil {
+		return x.FacetMatches
+	}
+	return 0
+}
+
+func (x *SearchResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Facet is the counts of one field's values over a search's matches.
+type Facet struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The field's name and type, as GetSearchFields lists them.
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	Type  string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// The values with their counts: a keyword's or boolean's values and a
+	// date's years, most matches first (ties by value), at most facet_limit;
+	// a number's buckets in order, all of them. A record with several values
+	// (an array) counts once under each.
+	Values []*FacetValue `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	// How many values were left out beyond facet_limit, and how many matches
+	// they count.
+	OtherValues int32 `protobuf:"varint,4,opt,name=other_values,json=otherValues,proto3" json:"other_values,omitempty"`
+	OtherCount  int64 `protobuf:"varint,5,opt,name=other_count,json=otherCount,proto3" json:"other_count,omitempty"`
+	// How many matches have no value of the field's type.
+	Missing int64 `protobuf:"varint,6,opt,name=missing,proto3" json:"missing,omitempty"`
+	// A number field's least and greatest value among the matches; unset
+	// for other types or when no match has a number.
+	Min           *float64 `protobuf:"fixed64,7,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	Max           *float64 `protobuf:"fixed64,8,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Facet) Reset() {
+	*x = Facet{}
+	mi := &file_osa_v1_search_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Facet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Facet) ProtoMessage() {}
+
+func (x *Facet) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_search_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Facet.ProtoReflect.Descriptor instead.
+func (*Facet) Descriptor() ([]byte, []int) {
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Facet) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Facet) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Facet) GetValues() []*FacetValue {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *Facet) GetOtherValues() int32 {
+	if x != nil {
+		return x.OtherValues
+	}
+	return 0
+}
+
+func (x *Facet) GetOtherCount() int64 {
+	if x != nil {
+		return x.OtherCount
+	}
+	return 0
+}
+
+func (x *Facet) GetMissing() int64 {
+	if x != nil {
+		return x.Missing
+	}
+	return 0
+}
+
+func (x *Facet) GetMin() float64 {
+	if x != nil && x.Min != nil {
+		return *x.Min
+	}
+	return 0
+}
+
+func (x *Facet) GetMax() float64 {
+	if x != nil && x.Max != nil {
+		return *x.Max
+	}
+	return 0
+}
+
+// FacetValue is one value of a facet.
+type FacetValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The value: a keyword's string, "true" or "false", a date's year
+	// ("2023"), or a number bucket ("< 1", "[10, 100)").
+	Value string `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	// How many matches have it.
+	Count int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// A number bucket's bounds, from ≤ n < to; unset for an open end and for
+	// other types.
+	From          *float64 `protobuf:"fixed64,3,opt,name=from,proto3,oneof" json:"from,omitempty"`
+	To            *float64 `protobuf:"fixed64,4,opt,name=to,proto3,oneof" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FacetValue) Reset() {
+	*x = FacetValue{}
+	mi := &file_osa_v1_search_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FacetValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FacetValue) ProtoMessage() {}
+
+func (x *FacetValue) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_search_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FacetValue.ProtoReflect.Descriptor instead.
+func (*FacetValue) Descriptor() ([]byte, []int) {
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FacetValue) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *FacetValue) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *FacetValue) GetFrom() float64 {
+	if x != nil && x.From != nil {
+		return *x.From
+	}
+	return 0
+}
+
+func (x *FacetValue) GetTo() float64 {
+	if x != nil && x.To != nil {
+		return *x.To
+	}
+	return 0
+}
+
 // SearchHit is one record matching a query.
 type SearchHit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// SRN of the matching record, with its `@{version}` suffix.
 	Srn string `protobuf:"bytes,1,opt,name=srn,proto3" json:"srn,omitempty"`
-	// Relevance score, higher is better; always present in JSON, also when 0.
+	// Relevance score, higher is better; always present in JSON, also when 0,
+	// except in BROWSE, which does not rank (no score).
 	// VECTOR: cosine similarity of query and record embeddings (at least the
 	// embedder's min_similarity). KEYWORD: BM25 (more than 0). HYBRID: weighted
 	// fusion, 0 to 1 (semantic_ratio × vector score ÷ best vector score + the
@@ -299,14 +602,18 @@ type SearchHit struct {
 	VectorRank int32 `protobuf:"varint,4,opt,name=vector_rank,json=vectorRank,proto3" json:"vector_rank,omitempty"`
 	// 1-based rank of the record in the keyword results; 0 when the keyword
 	// side did not find it or was not queried.
-	KeywordRank   int32 `protobuf:"varint,5,opt,name=keyword_rank,json=keywordRank,proto3" json:"keyword_rank,omitempty"`
+	KeywordRank int32 `protobuf:"varint,5,opt,name=keyword_rank,json=keywordRank,proto3" json:"keyword_rank,omitempty"`
+	// With SearchRequest.highlight: "title" (the whole title) and "summary"
+	// (up to two fragments around the matching words, joined by " … "), for
+	// those the record has, HTML-escaped, the query's words between the tags.
+	Highlights    map[string]string `protobuf:"bytes,6,rep,name=highlights,proto3" json:"highlights,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SearchHit) Reset() {
 	*x = SearchHit{}
-	mi := &file_osa_v1_search_proto_msgTypes[2]
+	mi := &file_osa_v1_search_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +625,7 @@ func (x *SearchHit) String() string {
 func (*SearchHit) ProtoMessage() {}
 
 func (x *SearchHit) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[2]
+	mi := &file_osa_v1_search_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +638,7 @@ func (x *SearchHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchHit.ProtoReflect.Descriptor instead.
 func (*SearchHit) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{2}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SearchHit) GetSrn() string {
@@ -369,6 +676,13 @@ func (x *SearchHit) GetKeywordRank() int32 {
 	return 0
 }
 
+func (x *SearchHit) GetHighlights() map[string]string {
+	if x != nil {
+		return x.Highlights
+	}
+	return nil
+}
+
 // ListBackendsRequest has no parameters: every backend is listed.
 type ListBackendsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -378,7 +692,7 @@ type ListBackendsRequest struct {
 
 func (x *ListBackendsRequest) Reset() {
 	*x = ListBackendsRequest{}
-	mi := &file_osa_v1_search_proto_msgTypes[3]
+	mi := &file_osa_v1_search_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +704,7 @@ func (x *ListBackendsRequest) String() string {
 func (*ListBackendsRequest) ProtoMessage() {}
 
 func (x *ListBackendsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[3]
+	mi := &file_osa_v1_search_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +717,7 @@ func (x *ListBackendsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBackendsRequest.ProtoReflect.Descriptor instead.
 func (*ListBackendsRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{3}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{5}
 }
 
 // ListBackendsResponse lists the configured search backends.
@@ -417,7 +731,7 @@ type ListBackendsResponse struct {
 
 func (x *ListBackendsResponse) Reset() {
 	*x = ListBackendsResponse{}
-	mi := &file_osa_v1_search_proto_msgTypes[4]
+	mi := &file_osa_v1_search_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -429,7 +743,7 @@ func (x *ListBackendsResponse) String() string {
 func (*ListBackendsResponse) ProtoMessage() {}
 
 func (x *ListBackendsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[4]
+	mi := &file_osa_v1_search_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -442,7 +756,7 @@ func (x *ListBackendsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBackendsResponse.ProtoReflect.Descriptor instead.
 func (*ListBackendsResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{4}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListBackendsResponse) GetBackends() []*Backend {
@@ -494,7 +808,7 @@ type Backend struct {
 
 func (x *Backend) Reset() {
 	*x = Backend{}
-	mi := &file_osa_v1_search_proto_msgTypes[5]
+	mi := &file_osa_v1_search_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +820,7 @@ func (x *Backend) String() string {
 func (*Backend) ProtoMessage() {}
 
 func (x *Backend) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[5]
+	mi := &file_osa_v1_search_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +833,7 @@ func (x *Backend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backend.ProtoReflect.Descriptor instead.
 func (*Backend) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{5}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Backend) GetName() string {
@@ -622,7 +936,7 @@ type GetSearchFieldsRequest struct {
 
 func (x *GetSearchFieldsRequest) Reset() {
 	*x = GetSearchFieldsRequest{}
-	mi := &file_osa_v1_search_proto_msgTypes[6]
+	mi := &file_osa_v1_search_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +948,7 @@ func (x *GetSearchFieldsRequest) String() string {
 func (*GetSearchFieldsRequest) ProtoMessage() {}
 
 func (x *GetSearchFieldsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[6]
+	mi := &file_osa_v1_search_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +961,7 @@ func (x *GetSearchFieldsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSearchFieldsRequest.ProtoReflect.Descriptor instead.
 func (*GetSearchFieldsRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{6}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{8}
 }
 
 // GetSearchFieldsResponse lists the declared search fields.
@@ -661,7 +975,7 @@ type GetSearchFieldsResponse struct {
 
 func (x *GetSearchFieldsResponse) Reset() {
 	*x = GetSearchFieldsResponse{}
-	mi := &file_osa_v1_search_proto_msgTypes[7]
+	mi := &file_osa_v1_search_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +987,7 @@ func (x *GetSearchFieldsResponse) String() string {
 func (*GetSearchFieldsResponse) ProtoMessage() {}
 
 func (x *GetSearchFieldsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[7]
+	mi := &file_osa_v1_search_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +1000,7 @@ func (x *GetSearchFieldsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSearchFieldsResponse.ProtoReflect.Descriptor instead.
 func (*GetSearchFieldsResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{7}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetSearchFieldsResponse) GetFields() []*SearchField {
@@ -713,7 +1027,7 @@ type SearchField struct {
 
 func (x *SearchField) Reset() {
 	*x = SearchField{}
-	mi := &file_osa_v1_search_proto_msgTypes[8]
+	mi := &file_osa_v1_search_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +1039,7 @@ func (x *SearchField) String() string {
 func (*SearchField) ProtoMessage() {}
 
 func (x *SearchField) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[8]
+	mi := &file_osa_v1_search_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +1052,7 @@ func (x *SearchField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchField.ProtoReflect.Descriptor instead.
 func (*SearchField) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{8}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SearchField) GetName() string {
@@ -766,7 +1080,7 @@ var File_osa_v1_search_proto protoreflect.FileDescriptor
 
 const file_osa_v1_search_proto_rawDesc = "" +
 	"\n" +
-	"\x13osa/v1/search.proto\x12\x06osa.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x88\x02\n" +
+	"\x13osa/v1/search.proto\x12\x06osa.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xec\x03\n" +
 	"\rSearchRequest\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12&\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x12.osa.v1.SearchModeR\x04mode\x12\x18\n" +
@@ -774,20 +1088,59 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\x05limit\x18\x04 \x01(\x05H\x00R\x05limit\x88\x01\x01\x12\x16\n" +
 	"\x06offset\x18\x05 \x01(\x05R\x06offset\x12/\n" +
 	"\x06filter\x18\x06 \x01(\v2\x17.google.protobuf.StructR\x06filter\x12\x1b\n" +
-	"\tmin_score\x18\a \x01(\x01R\bminScore\x12\x14\n" +
-	"\x05where\x18\f \x01(\tR\x05whereB\b\n" +
-	"\x06_limit\"{\n" +
+	"\tmin_score\x18\a \x01(\x01R\bminScore\x12\x16\n" +
+	"\x06facets\x18\b \x03(\tR\x06facets\x12\x1f\n" +
+	"\vfacet_limit\x18\t \x01(\x05R\n" +
+	"facetLimit\x12\x12\n" +
+	"\x04sort\x18\n" +
+	" \x03(\tR\x04sort\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\v \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05where\x18\f \x01(\tR\x05where\x12\x1c\n" +
+	"\thighlight\x18\r \x01(\bR\thighlight\x12*\n" +
+	"\x11highlight_pre_tag\x18\x0e \x01(\tR\x0fhighlightPreTag\x12,\n" +
+	"\x12highlight_post_tag\x18\x0f \x01(\tR\x10highlightPostTagB\b\n" +
+	"\x06_limit\"\xef\x01\n" +
 	"\x0eSearchResponse\x12%\n" +
 	"\x04hits\x18\x01 \x03(\v2\x11.osa.v1.SearchHitR\x04hits\x12&\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x12.osa.v1.SearchModeR\x04mode\x12\x1a\n" +
-	"\bbackends\x18\x03 \x03(\tR\bbackends\"\xbb\x01\n" +
+	"\bbackends\x18\x03 \x03(\tR\bbackends\x12%\n" +
+	"\x06facets\x18\x04 \x03(\v2\r.osa.v1.FacetR\x06facets\x12#\n" +
+	"\rfacet_matches\x18\x05 \x01(\x03R\ffacetMatches\x12&\n" +
+	"\x0fnext_page_token\x18\x06 \x01(\tR\rnextPageToken\"\xf9\x01\n" +
+	"\x05Facet\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12*\n" +
+	"\x06values\x18\x03 \x03(\v2\x12.osa.v1.FacetValueR\x06values\x12!\n" +
+	"\fother_values\x18\x04 \x01(\x05R\votherValues\x12\x1f\n" +
+	"\vother_count\x18\x05 \x01(\x03R\n" +
+	"otherCount\x12\x18\n" +
+	"\amissing\x18\x06 \x01(\x03R\amissing\x12\x15\n" +
+	"\x03min\x18\a \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
+	"\x03max\x18\b \x01(\x01H\x01R\x03max\x88\x01\x01B\x06\n" +
+	"\x04_minB\x06\n" +
+	"\x04_max\"v\n" +
+	"\n" +
+	"FacetValue\x12\x14\n" +
+	"\x05value\x18\x01 \x01(\tR\x05value\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x17\n" +
+	"\x04from\x18\x03 \x01(\x01H\x00R\x04from\x88\x01\x01\x12\x13\n" +
+	"\x02to\x18\x04 \x01(\x01H\x01R\x02to\x88\x01\x01B\a\n" +
+	"\x05_fromB\x05\n" +
+	"\x03_to\"\xbd\x02\n" +
 	"\tSearchHit\x12\x10\n" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\x12\x19\n" +
 	"\x05score\x18\x02 \x01(\x01H\x00R\x05score\x88\x01\x01\x123\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x12\x1f\n" +
 	"\vvector_rank\x18\x04 \x01(\x05R\n" +
 	"vectorRank\x12!\n" +
-	"\fkeyword_rank\x18\x05 \x01(\x05R\vkeywordRankB\b\n" +
+	"\fkeyword_rank\x18\x05 \x01(\x05R\vkeywordRank\x12A\n" +
+	"\n" +
+	"highlights\x18\x06 \x03(\v2!.osa.v1.SearchHit.HighlightsEntryR\n" +
+	"highlights\x1a=\n" +
+	"\x0fHighlightsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\b\n" +
 	"\x06_score\"\x15\n" +
 	"\x13ListBackendsRequest\"C\n" +
 	"\x14ListBackendsResponse\x12+\n" +
@@ -817,13 +1170,14 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\vSearchField\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
-	"\x05facet\x18\x03 \x01(\bR\x05facet*r\n" +
+	"\x05facet\x18\x03 \x01(\bR\x05facet*\x8a\x01\n" +
 	"\n" +
 	"SearchMode\x12\x1b\n" +
 	"\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SEARCH_MODE_VECTOR\x10\x01\x12\x17\n" +
 	"\x13SEARCH_MODE_KEYWORD\x10\x02\x12\x16\n" +
-	"\x12SEARCH_MODE_HYBRID\x10\x032\xf6\x01\n" +
+	"\x12SEARCH_MODE_HYBRID\x10\x03\x12\x16\n" +
+	"\x12SEARCH_MODE_BROWSE\x10\x042\xf6\x01\n" +
 	"\rSearchService\x12<\n" +
 	"\x06Search\x12\x15.osa.v1.SearchRequest\x1a\x16.osa.v1.SearchResponse\"\x03\x90\x02\x01\x12N\n" +
 	"\fListBackends\x12\x1b.osa.v1.ListBackendsRequest\x1a\x1c.osa.v1.ListBackendsResponse\"\x03\x90\x02\x01\x12W\n" +
@@ -842,39 +1196,45 @@ func file_osa_v1_search_proto_rawDescGZIP() []byte {
 }
 
 var file_osa_v1_search_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_osa_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_osa_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_osa_v1_search_proto_goTypes = []any{
 	(SearchMode)(0),                 // 0: osa.v1.SearchMode
 	(*SearchRequest)(nil),           // 1: osa.v1.SearchRequest
 	(*SearchResponse)(nil),          // 2: osa.v1.SearchResponse
-	(*SearchHit)(nil),               // 3: osa.v1.SearchHit
-	(*ListBackendsRequest)(nil),     // 4: osa.v1.ListBackendsRequest
-	(*ListBackendsResponse)(nil),    // 5: osa.v1.ListBackendsResponse
-	(*Backend)(nil),                 // 6: osa.v1.Backend
-	(*GetSearchFieldsRequest)(nil),  // 7: osa.v1.GetSearchFieldsRequest
-	(*GetSearchFieldsResponse)(nil), // 8: osa.v1.GetSearchFieldsResponse
-	(*SearchField)(nil),             // 9: osa.v1.SearchField
-	(*structpb.Struct)(nil),         // 10: google.protobuf.Struct
+	(*Facet)(nil),                   // 3: osa.v1.Facet
+	(*FacetValue)(nil),              // 4: osa.v1.FacetValue
+	(*SearchHit)(nil),               // 5: osa.v1.SearchHit
+	(*ListBackendsRequest)(nil),     // 6: osa.v1.ListBackendsRequest
+	(*ListBackendsResponse)(nil),    // 7: osa.v1.ListBackendsResponse
+	(*Backend)(nil),                 // 8: osa.v1.Backend
+	(*GetSearchFieldsRequest)(nil),  // 9: osa.v1.GetSearchFieldsRequest
+	(*GetSearchFieldsResponse)(nil), // 10: osa.v1.GetSearchFieldsResponse
+	(*SearchField)(nil),             // 11: osa.v1.SearchField
+	nil,                             // 12: osa.v1.SearchHit.HighlightsEntry
+	(*structpb.Struct)(nil),         // 13: google.protobuf.Struct
 }
 var file_osa_v1_search_proto_depIdxs = []int32{
 	0,  // 0: osa.v1.SearchRequest.mode:type_name -> osa.v1.SearchMode
-	10, // 1: osa.v1.SearchRequest.filter:type_name -> google.protobuf.Struct
-	3,  // 2: osa.v1.SearchResponse.hits:type_name -> osa.v1.SearchHit
+	13, // 1: osa.v1.SearchRequest.filter:type_name -> google.protobuf.Struct
+	5,  // 2: osa.v1.SearchResponse.hits:type_name -> osa.v1.SearchHit
 	0,  // 3: osa.v1.SearchResponse.mode:type_name -> osa.v1.SearchMode
-	10, // 4: osa.v1.SearchHit.metadata:type_name -> google.protobuf.Struct
-	6,  // 5: osa.v1.ListBackendsResponse.backends:type_name -> osa.v1.Backend
-	9,  // 6: osa.v1.GetSearchFieldsResponse.fields:type_name -> osa.v1.SearchField
-	1,  // 7: osa.v1.SearchService.Search:input_type -> osa.v1.SearchRequest
-	4,  // 8: osa.v1.SearchService.ListBackends:input_type -> osa.v1.ListBackendsRequest
-	7,  // 9: osa.v1.SearchService.GetSearchFields:input_type -> osa.v1.GetSearchFieldsRequest
-	2,  // 10: osa.v1.SearchService.Search:output_type -> osa.v1.SearchResponse
-	5,  // 11: osa.v1.SearchService.ListBackends:output_type -> osa.v1.ListBackendsResponse
-	8,  // 12: osa.v1.SearchService.GetSearchFields:output_type -> osa.v1.GetSearchFieldsResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	3,  // 4: osa.v1.SearchResponse.facets:type_name -> osa.v1.Facet
+	4,  // 5: osa.v1.Facet.values:type_name -> osa.v1.FacetValue
+	13, // 6: osa.v1.SearchHit.metadata:type_name -> google.protobuf.Struct
+	12, // 7: osa.v1.SearchHit.highlights:type_name -> osa.v1.SearchHit.HighlightsEntry
+	8,  // 8: osa.v1.ListBackendsResponse.backends:type_name -> osa.v1.Backend
+	11, // 9: osa.v1.GetSearchFieldsResponse.fields:type_name -> osa.v1.SearchField
+	1,  // 10: osa.v1.SearchService.Search:input_type -> osa.v1.SearchRequest
+	6,  // 11: osa.v1.SearchService.ListBackends:input_type -> osa.v1.ListBackendsRequest
+	9,  // 12: osa.v1.SearchService.GetSearchFields:input_type -> osa.v1.GetSearchFieldsRequest
+	2,  // 13: osa.v1.SearchService.Search:output_type -> osa.v1.SearchResponse
+	7,  // 14: osa.v1.SearchService.ListBackends:output_type -> osa.v1.ListBackendsResponse
+	10, // 15: osa.v1.SearchService.GetSearchFields:output_type -> osa.v1.GetSearchFieldsResponse
+	13, // [13:16] is the sub-list for method output_type
+	10, // [10:13] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_osa_v1_search_proto_init() }
@@ -884,13 +1244,15 @@ func file_osa_v1_search_proto_init() {
 	}
 	file_osa_v1_search_proto_msgTypes[0].OneofWrappers = []any{}
 	file_osa_v1_search_proto_msgTypes[2].OneofWrappers = []any{}
+	file_osa_v1_search_proto_msgTypes[3].OneofWrappers = []any{}
+	file_osa_v1_search_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osa_v1_search_proto_rawDesc), len(file_osa_v1_search_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
