@@ -23,6 +23,9 @@ const (
 	SearchKeyword SearchMode = "keyword"
 	// SearchHybrid runs both and fuses their scores (search.fusion on the server).
 	SearchHybrid SearchMode = "hybrid"
+	// SearchBrowse lists the records meeting Where and Filter in Sort order, unranked: what a
+	// search with an empty query and a Where, Filter, Sort or Facets does.
+	SearchBrowse SearchMode = "browse"
 )
 
 var searchModes = map[SearchMode]osav1.SearchMode{
@@ -30,6 +33,7 @@ var searchModes = map[SearchMode]osav1.SearchMode{
 	SearchVector:  osav1.SearchMode_SEARCH_MODE_VECTOR,
 	SearchKeyword: osav1.SearchMode_SEARCH_MODE_KEYWORD,
 	SearchHybrid:  osav1.SearchMode_SEARCH_MODE_HYBRID,
+	SearchBrowse:  osav1.SearchMode_SEARCH_MODE_BROWSE,
 }
 
 // SearchOpts are the optional settings of [Client.Search]; nil means all defaults.
@@ -60,6 +64,26 @@ type SearchOpts struct {
 
 	// MinScore drops hits scoring below it, on the mode's scale; 0 keeps all.
 	MinScore float64
+
+	// Facets are declared fields with facets (see [Client.SearchFields]) whose values are
+	// counted over the matches, e.g. {"organism", "pub_date"}: every record of a browse, a
+	// query's best hits (the server's search.facet_depth, 1000). See [SearchResult].Facets.
+	Facets []string
+
+	// FacetLimit is how many values each facet lists, 1..100. Defaults to the server's 10.
+	FacetLimit int
+
+	// Sort orders the hits by declared fields, each "field", "field:asc" or "field:desc", e.g.
+	// {"pub_date:desc"}; ties go by relevance, then SRN.
+	Sort []string
+
+	// PageToken continues a browse (an empty query) after the page whose NextPageToken it is.
+	PageToken string
+
+	// Highlight fills each hit's Highlights: title and summary, HTML-escaped, with the query's
+	// words between HighlightPreTag and HighlightPostTag (defaults "<mark>" and "</mark>").
+	Highlight                         bool
+	HighlightPreTag, HighlightPostTag string
 }
 
 // SearchResult is the answer to one search.
@@ -73,7 +97,43 @@ type SearchResult struct {
 	// Backends are the backends queried: the vector one then the keyword one for hybrid.
 	Backends []string `json:"backends"`
 
+	// Facets are the counts of [SearchOpts].Facets, in that order, over FacetMatches matches.
+	Facets       []Facet `json:"facets,omitempty"`
+	FacetMatches int64   `json:"facet_matches,omitempty"`
+
+	// NextPageToken continues a browse: pass it as [SearchOpts].PageToken for the next page.
+	// Empty on the last page.
+	NextPageToken string `json:"next_page_token,omitempty"`
+
 	pb *osav1.SearchResponse // what it was read from, for Proto
+}
+
+// Facet is the counts of one field's values over a search's matches.
+type Facet struct {
+	// Field is the field's name, Type its type (keyword, number, date or boolean).
+	Field string `json:"field"`
+	Type  string `json:"type"`
+	// Values are the most frequent values first (a date's years; a number's buckets, in
+	// order).
+	Values []FacetValue `json:"values"`
+	// OtherValues is how many values were left out beyond the limit, OtherCount how many
+	// matches they count.
+	OtherValues int   `json:"other_values,omitempty"`
+	OtherCount  int64 `json:"other_count,omitempty"`
+	// Missing is how many matches have no value of the field's type.
+	Missing int64 `json:"missing,omitempty"`
+	// Min and Max are a number field's least and greatest values; nil otherwise.
+	Min *float64 `json:"min,omitempty"`
+	Max *float64 `json:"max,omitempty"`
+}
+
+// FacetValue is one value of a facet: a keyword, "true"/"false", a year, or a number bucket
+// ("[10, 100)", with its bounds From ≤ n < To).
+type FacetValue struct {
+	Value string   `json:"value"`
+	Count int64    `json:"count"`
+	From  *float64 `json:"from,omitempty"`
+	To    *float64 `json:"to,omitempty"`
 }
 
 // Proto returns the API message r was read from, so that a caller can print the API's own
@@ -97,9 +157,15 @@ type Hit struct {
 
 	// KeywordRank is the 1-based rank among the keyword results; 0 when not among them.
 	KeywordRank int `json:"keyword_rank,omitempty"`
+
+	// Highlights, with [SearchOpts].Highlight, map "title" and "summary" to their HTML-escaped
+	// text with the query's words between the tags.
+	Highlights map[string]string `json:"highlights,omitempty"`
 }
 
 // Search returns the records that best match query, best first; deleted records never match.
+// With an empty query and a Where, Filter, Sort or Facets it browses: the records meeting the
+// filters, in Sort order, paged by NextPageToken.
 // A record is found once its backends indexed it (see [Client.WaitIndexed]). Errors:
 // [ErrInvalidArgument] naming the field (query empty or over 1024 characters, limit, offset or
 // mode out of range, no backend for the mode, backend of the wrong kind, filter), and
@@ -112,14 +178,15 @@ func (c *Client) Search(ctx context.Context, query string, opts *SearchOpts) (*S
 	mode, ok := searchModes[o.Mode]
 	if !ok {
 		return nil, &Error{Code: CodeInvalidArgument, Field: "mode",
-			Message: fmt.Sprintf("mode: %q is not one of vector, keyword, hybrid", o.Mode)}
+			Message: fmt.Sprintf("mode: %q is not one of vector, keyword, hybrid, browse", o.Mode)}
 	}
 	filter, err := toStruct("filter", o.Filter)
 	if err != nil {
 		return nil, err
 	}
 	req := &osav1.SearchRequest{Query: query, Mode: mode, Backend: o.Backend, Offset: clamp32(o.Offset),
-		Filter: filter, MinScore: o.MinScore, Where: o.Where}
+		Filter: filter, MinScore: o.MinScore, Where: o.Where, Facets: o.Facets, FacetLimit: clamp32(o.FacetLimit), Sort: o.Sort,
+		PageToken: o.PageToken, Highlight: o.Highlight, HighlightPreTag: o.HighlightPreTag, HighlightPostTag: o.HighlightPostTag}
 	if o.Limit != 0 {
 		l := clamp32(o.Limit)
 		req.Limit = &l
@@ -128,7 +195,16 @@ func (c *Client) Search(ctx context.Context, query string, opts *SearchOpts) (*S
 	if err != nil {
 		return nil, err
 	}
-	out := &SearchResult{Hits: make([]Hit, len(res.Hits)), Backends: res.Backends, pb: res}
+	out := &SearchResult{Hits: make([]Hit, len(res.Hits)), Backends: res.Backends, FacetMatches: res.FacetMatches,
+		NextPageToken: res.NextPageToken, pb: res}
+	for _, f := range res.Facets {
+		sf := Facet{Field: f.Field, Type: f.Type, OtherValues: int(f.OtherValues), OtherCount: f.OtherCount, Missing: f.Missing,
+			Min: f.Min, Max: f.Max, Values: make([]FacetValue, len(f.Values))}
+		for j, v := range f.Values {
+			sf.Values[j] = FacetValue{Value: v.Value, Count: v.Count, From: v.From, To: v.To}
+		}
+		out.Facets = append(out.Facets, sf)
+	}
 	for m, pm := range searchModes {
 		if pm == res.Mode {
 			out.Mode = m
@@ -136,7 +212,7 @@ func (c *Client) Search(ctx context.Context, query string, opts *SearchOpts) (*S
 	}
 	for i, h := range res.Hits {
 		out.Hits[i] = Hit{SRN: h.Srn, Score: h.GetScore(), Metadata: fromStruct(h.Metadata),
-			VectorRank: int(h.VectorRank), KeywordRank: int(h.KeywordRank)}
+			VectorRank: int(h.VectorRank), KeywordRank: int(h.KeywordRank), Highlights: h.Highlights}
 	}
 	return out, nil
 }
@@ -190,6 +266,29 @@ func (c *Client) Backends(ctx context.Context) ([]Backend, error) {
 		out[i] = Backend{Name: b.Name, Kind: b.Kind, Model: b.Model, Dims: int(b.Dims), Indexed: b.Indexed,
 			Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue, State: b.State, Generation: int(b.Generation),
 			BuildDone: b.BuildDone, BuildTotal: b.BuildTotal, pb: b}
+	}
+	return out, nil
+}
+
+// SearchField is a field that [SearchOpts].Where, Sort and Facets can use.
+type SearchField struct {
+	// Name is the field's name ("." for nesting; "source" is the record's source).
+	Name string `json:"name"`
+	// Type is keyword, number, date or boolean.
+	Type string `json:"type"`
+	// Facet says whether its values can be counted ([SearchOpts].Facets).
+	Facet bool `json:"facet"`
+}
+
+// SearchFields lists the server's declared search fields (search.fields), sorted by name.
+func (c *Client) SearchFields(ctx context.Context) ([]SearchField, error) {
+	res, err := unary(ctx, c, osav1connect.SearchServiceGetSearchFieldsProcedure, true, &osav1.GetSearchFieldsRequest{}, c.search.GetSearchFields)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SearchField, len(res.Fields))
+	for i, f := range res.Fields {
+		out[i] = SearchField{Name: f.Name, Type: f.Type, Facet: f.Facet}
 	}
 	return out, nil
 }

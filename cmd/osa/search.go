@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"html"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,9 +24,11 @@ func newSearchCmd() *cobra.Command {
 		minScore float64
 	)
 	cmd := &cobra.Command{
-		Use:   "search QUERY...",
-		Short: "Search the records (hybrid, vector or keyword)",
+		Use:   "search [QUERY...]",
+		Short: "Search the records (hybrid, vector or keyword), or browse them",
 		Long: `search prints the records that best match QUERY (the arguments joined by spaces), best first.
+Without a QUERY, with --where, --filter, --sort or --facet, it browses: the records meeting the
+filters in --sort order (then by SRN), a page at a time; the next page's --page-token is printed.
 
 --mode is hybrid (vector and keyword results fused by rank; the default when both kinds of
 backend exist), vector (semantic similarity) or keyword (full text: "quoted phrases", OR and
@@ -35,23 +39,35 @@ the string. A dotted KEY reaches into nested objects: --filter sample.tissue=hea
 
 --where EXPR keeps the records matching a filter expression over the server's declared fields
 (search.fields), e.g. 'organism = "Mus musculus" AND sample_count >= 10 AND pub_date >=
-2022-01-01': comparisons = != > >= < <=, IN [..], EXISTS, NOT, AND, OR and parentheses.`,
+2022-01-01': comparisons = != > >= < <=, IN [..], EXISTS, NOT, AND, OR and parentheses.
+
+--facet FIELD (repeatable) counts the values of a declared field with facets over the matches
+(every record of a browse, a query's best 1000 hits) and prints them as a table after the hits.
+--sort FIELD[:asc|:desc] (repeatable) orders by declared fields. --highlight prints each hit's
+title with the query's words between [ and ].`,
 		Example: `  osa search zebrafish heart regeneration
   osa search "heart regeneration" --mode keyword --limit 5
   osa search liver --filter organism="Homo sapiens" --filter year=2021
   osa search heart --where 'organism = "Mus musculus" AND pub_date >= 2022-01-01'
+  osa search heart --facet organism --facet pub_date --sort pub_date:desc
+  osa search --where 'sample_count >= 10' --sort pub_date:desc --limit 50
   osa search atlas --json | jq -r '.hits[].srn'`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("limit") && opts.Limit < 1 {
 				// The API's rule: a limit is 1..search.max_limit; leaving it out gives 20.
 				return fmt.Errorf("--limit must be at least 1 (leave it out for 20), got %d", opts.Limit)
 			}
 			switch m := sdk.SearchMode(mode); m {
-			case sdk.SearchVector, sdk.SearchKeyword, sdk.SearchHybrid, sdk.SearchDefault:
+			case sdk.SearchVector, sdk.SearchKeyword, sdk.SearchHybrid, sdk.SearchBrowse, sdk.SearchDefault:
 				opts.Mode = m
 			default:
-				return fmt.Errorf("--mode: want hybrid, vector or keyword, got %q", mode)
+				return fmt.Errorf("--mode: want hybrid, vector, keyword or browse, got %q", mode)
+			}
+			if len(args) == 0 && opts.Where == "" && len(filters) == 0 && len(opts.Sort) == 0 && len(opts.Facets) == 0 {
+				return fmt.Errorf("give a QUERY, or browse with --where, --filter, --sort or --facet")
+			}
+			if opts.Highlight {
+				opts.HighlightPreTag, opts.HighlightPostTag = "[", "]"
 			}
 			filter, err := parseFilters(filters)
 			if err != nil {
@@ -70,31 +86,79 @@ the string. A dotted KEY reaches into nested objects: --filter sample.tissue=hea
 			if cf.json {
 				return printJSON(w, res.Proto())
 			}
-			if len(res.Hits) == 0 {
-				fmt.Fprintf(w, "no hits (mode %s, backends %s)\n", res.Mode, strings.Join(res.Backends, ", "))
-				return nil
-			}
-			tw := newTable(w)
-			fmt.Fprintln(tw, "#\tSCORE\tSRN\tTITLE")
-			for i, h := range res.Hits {
-				fmt.Fprintf(tw, "%d\t%.4f\t%s\t%s\n", opts.Offset+i+1, h.Score, h.SRN, hitTitle(h.Metadata))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "%d hits (mode %s, backends %s)\n", len(res.Hits), res.Mode, strings.Join(res.Backends, ", "))
-			return nil
+			return printSearch(w, res, opts)
 		},
 	}
 	cf.add(cmd)
-	cmd.Flags().StringVar(&mode, "mode", "", "hybrid, vector or keyword (default: the server's choice, hybrid when it can)")
+	cmd.Flags().StringVar(&mode, "mode", "", "hybrid, vector, keyword or browse (default: the server's choice, hybrid when it can; browse without a query)")
 	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "most hits to show, 1..100 (search.max_limit); left out, 20")
 	cmd.Flags().IntVar(&opts.Offset, "offset", 0, "skip this many best hits, to page")
 	cmd.Flags().StringVar(&opts.Backend, "backend", "", "backend to query (default: the first of the mode's kind)")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "KEY=VALUE the metadata must contain (repeatable)")
 	cmd.Flags().StringVar(&opts.Where, "where", "", `filter expression, e.g. 'sample_count >= 10 AND organism = "Mus musculus"'`)
 	cmd.Flags().Float64Var(&minScore, "min-score", 0, "drop hits scoring below this (on the mode's scale)")
+	cmd.Flags().StringArrayVar(&opts.Facets, "facet", nil, "FIELD whose values to count over the matches (repeatable)")
+	cmd.Flags().IntVar(&opts.FacetLimit, "facet-limit", 0, "values listed per facet, 1..100; left out, 10")
+	cmd.Flags().StringArrayVar(&opts.Sort, "sort", nil, "FIELD, FIELD:asc or FIELD:desc to order by (repeatable)")
+	cmd.Flags().StringVar(&opts.PageToken, "page-token", "", "continue a browse at the page this token (printed by the last page) names")
+	cmd.Flags().BoolVar(&opts.Highlight, "highlight", false, "show titles with the query's words between [ and ]")
 	return cmd
+}
+
+// printSearch prints a search's hits as a table (with --highlight, the highlighted titles), then
+// its facets, then where the next page of a browse starts.
+func printSearch(w io.Writer, res *sdk.SearchResult, opts sdk.SearchOpts) error {
+	where := fmt.Sprintf("mode %s, backends %s", res.Mode, strings.Join(res.Backends, ", "))
+	if res.Mode == sdk.SearchBrowse {
+		where = "mode browse"
+	}
+	if len(res.Hits) == 0 {
+		fmt.Fprintf(w, "no hits (%s)\n", where)
+	} else {
+		tw := newTable(w)
+		fmt.Fprintln(tw, "#\tSCORE\tSRN\tTITLE")
+		for i, h := range res.Hits {
+			title := hitTitle(h.Metadata)
+			if t, ok := h.Highlights["title"]; ok {
+				title = html.UnescapeString(t)
+			}
+			score := fmt.Sprintf("%.4f", h.Score)
+			if res.Mode == sdk.SearchBrowse {
+				score = "-"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", opts.Offset+i+1, score, h.SRN, title)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%d hits (%s)\n", len(res.Hits), where)
+	}
+	if len(res.Facets) > 0 {
+		fmt.Fprintf(w, "\nfacets over %d matches:\n", res.FacetMatches)
+		tw := newTable(w)
+		fmt.Fprintln(tw, "FIELD\tVALUE\tCOUNT")
+		for _, f := range res.Facets {
+			for _, v := range f.Values {
+				fmt.Fprintf(tw, "%s\t%s\t%d\n", f.Field, v.Value, v.Count)
+			}
+			if f.OtherValues > 0 {
+				fmt.Fprintf(tw, "%s\t(%d other values)\t%d\n", f.Field, f.OtherValues, f.OtherCount)
+			}
+			if f.Missing > 0 {
+				fmt.Fprintf(tw, "%s\t(none)\t%d\n", f.Field, f.Missing)
+			}
+			if f.Min != nil && f.Max != nil {
+				fmt.Fprintf(tw, "%s\t(min %g, max %g)\t\n", f.Field, *f.Min, *f.Max)
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if res.NextPageToken != "" {
+		fmt.Fprintf(w, "next page: --page-token %s\n", res.NextPageToken)
+	}
+	return nil
 }
 
 // parseFilters turns KEY=VALUE flags into one JSON object; dotted keys nest.
