@@ -1,9 +1,12 @@
 package backends
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Query is one search against one backend.
@@ -40,3 +43,16 @@ type Condition interface {
 	// $first on, and their values.
 	SQL(alias string, first int) (string, []any)
 }
+
+// Neighbours finds the records nearest to one record by the vector a backend stores for it: the
+// role of a vector backend in "similar records", with no embedding call.
+type Neighbours interface {
+	Searcher
+	// Similar returns the best q.Limit live records nearest to the stored vector of record id,
+	// never id itself, meeting q.Filter and q.Where (q.Text is not used). A record the backend
+	// holds no row for is an error wrapping [ErrNoRow].
+	Similar(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, q Query) ([]Hit, error)
+}
+
+// ErrNoRow is wrapped by [Neighbours.Similar] for a record the backend holds no row for.
+var ErrNoRow = errors.New("the backend holds no row for the record")

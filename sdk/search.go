@@ -210,11 +210,62 @@ func (c *Client) Search(ctx context.Context, query string, opts *SearchOpts) (*S
 			out.Mode = m
 		}
 	}
-	for i, h := range res.Hits {
-		out.Hits[i] = Hit{SRN: h.Srn, Score: h.GetScore(), Metadata: fromStruct(h.Metadata),
+	out.Hits = hitsFrom(res.Hits)
+	return out, nil
+}
+
+// hitsFrom converts the API's hits.
+func hitsFrom(pb []*osav1.SearchHit) []Hit {
+	out := make([]Hit, len(pb))
+	for i, h := range pb {
+		out[i] = Hit{SRN: h.Srn, Score: h.GetScore(), Metadata: fromStruct(h.Metadata),
 			VectorRank: int(h.VectorRank), KeywordRank: int(h.KeywordRank), Highlights: h.Highlights}
 	}
-	return out, nil
+	return out
+}
+
+// SimilarOpts are the optional settings of [Client.Similar]; nil means all defaults.
+type SimilarOpts struct {
+	// Limit is the most records to return, 1..100. Defaults to the server's 20.
+	Limit int
+	// Where is a filter expression every record returned must match.
+	Where string
+	// Backend names the vector backend to use. Defaults to the first.
+	Backend string
+}
+
+// SimilarResult is the answer to [Client.Similar].
+type SimilarResult struct {
+	// Hits are the records nearest first; Score is the cosine similarity.
+	Hits []Hit `json:"hits"`
+	// Backend is the vector backend whose vectors were compared.
+	Backend string `json:"backend"`
+
+	pb *osav1.SimilarRecordsResponse // what it was read from, for Proto
+}
+
+// Proto returns the API message r was read from (see [SearchResult.Proto]).
+func (r *SimilarResult) Proto() *osav1.SimilarRecordsResponse { return r.pb }
+
+// Similar returns the records nearest to the record srn ("more like this") by the vector the
+// server stores for it, nearest first, never the record itself; no embedding call is made.
+// Errors: [ErrNotFound] when the server holds no vector for the record (deleted, not indexed
+// yet, or without text); [ErrInvalidArgument] naming the field.
+func (c *Client) Similar(ctx context.Context, srn string, opts *SimilarOpts) (*SimilarResult, error) {
+	var o SimilarOpts
+	if opts != nil {
+		o = *opts
+	}
+	req := &osav1.SimilarRecordsRequest{Srn: srn, Where: o.Where, Backend: o.Backend}
+	if o.Limit != 0 {
+		l := clamp32(o.Limit)
+		req.Limit = &l
+	}
+	res, err := unary(ctx, c, osav1connect.SearchServiceSimilarRecordsProcedure, true, req, c.search.SimilarRecords)
+	if err != nil {
+		return nil, err
+	}
+	return &SimilarResult{Hits: hitsFrom(res.Hits), Backend: res.Backend, pb: res}, nil
 }
 
 // Backend is one configured search backend and its progress.

@@ -337,6 +337,11 @@ func (s *Service) side(ctx context.Context, b backends.Searcher, req Request, co
 		}
 		return nil, fmt.Errorf("backend %q: %w", b.Name(), err)
 	}
+	return s.hits(found, vector), nil
+}
+
+// hits converts a backend's hits, best first, to the service's, ranked on their side.
+func (s *Service) hits(found []backends.Hit, vector bool) []Hit {
 	hits := make([]Hit, len(found))
 	for i, f := range found {
 		hits[i] = Hit{SRN: records.SRN{Domain: s.cfg.Domain, ID: f.RecordID, Version: f.Version}, Score: f.Score, Metadata: f.Metadata}
@@ -346,7 +351,7 @@ func (s *Service) side(ctx context.Context, b backends.Searcher, req Request, co
 			hits[i].KeywordRank = i + 1
 		}
 	}
-	return hits, nil
+	return hits
 }
 
 // hybrid queries both sides concurrently for their top depth and fuses them. A query the vector

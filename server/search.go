@@ -16,6 +16,7 @@ import (
 	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/jobs/reindex"
+	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/search"
 )
 
@@ -78,20 +79,29 @@ func (s *searchService) Search(ctx context.Context, req *connect.Request[osav1.S
 	if err != nil {
 		return nil, err
 	}
-	out := &osav1.SearchResponse{Mode: modesOut[res.Mode], Backends: res.Backends, Hits: make([]*osav1.SearchHit, len(res.Hits)),
-		Facets: facetsOut(res.Facets), FacetMatches: res.Matches, NextPageToken: res.NextPageToken}
+	hits, err := hitsOut(res)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&osav1.SearchResponse{Mode: modesOut[res.Mode], Backends: res.Backends, Hits: hits,
+		Facets: facetsOut(res.Facets), FacetMatches: res.Matches, NextPageToken: res.NextPageToken}), nil
+}
+
+// hitsOut converts a result's hits to their API messages; a browse's have no score.
+func hitsOut(res *search.Result) ([]*osav1.SearchHit, error) {
+	out := make([]*osav1.SearchHit, len(res.Hits))
 	for i, h := range res.Hits {
 		meta := &structpb.Struct{}
 		if err := protojson.Unmarshal(h.Metadata, meta); err != nil {
 			return nil, err
 		}
-		out.Hits[i] = &osav1.SearchHit{Srn: h.SRN.String(), Metadata: meta, VectorRank: int32(h.VectorRank), KeywordRank: int32(h.KeywordRank),
+		out[i] = &osav1.SearchHit{Srn: h.SRN.String(), Metadata: meta, VectorRank: int32(h.VectorRank), KeywordRank: int32(h.KeywordRank),
 			Highlights: h.Highlights}
 		if res.Mode != search.ModeBrowse {
-			out.Hits[i].Score = proto.Float64(h.Score)
+			out[i].Score = proto.Float64(h.Score)
 		}
 	}
-	return connect.NewResponse(out), nil
+	return out, nil
 }
 
 // facetsOut converts facets to their API messages.
@@ -105,6 +115,30 @@ func facetsOut(fs []search.Facet) []*osav1.Facet {
 		}
 	}
 	return out
+}
+
+func (s *searchService) SimilarRecords(ctx context.Context, req *connect.Request[osav1.SimilarRecordsRequest]) (*connect.Response[osav1.SimilarRecordsResponse], error) {
+	m := req.Msg
+	srn, err := records.ParseSRN(m.Srn)
+	if err != nil {
+		return nil, err
+	}
+	sr := search.SimilarRequest{SRN: srn, Backend: m.Backend, Where: m.Where}
+	if m.Limit != nil {
+		if *m.Limit < 1 {
+			return nil, s.search.InvalidLimit(int(*m.Limit))
+		}
+		sr.Limit = int(*m.Limit)
+	}
+	res, err := s.search.Similar(ctx, sr)
+	if err != nil {
+		return nil, err
+	}
+	hits, err := hitsOut(res)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&osav1.SimilarRecordsResponse{Hits: hits, Backend: res.Backends[0]}), nil
 }
 
 func (s *searchService) ListBackends(ctx context.Context, _ *connect.Request[osav1.ListBackendsRequest]) (*connect.Response[osav1.ListBackendsResponse], error) {

@@ -58,6 +58,7 @@ then OSA_* environment variables (OSA_HTTP__ADDR=:9090 sets http.addr), then fla
 		newReindexCmd(),
 		newBackendsCmd(),
 		newSearchCmd(),
+		newSimilarCmd(),
 		newServeCmd(g),
 		newStatusCmd(),
 		newTokenCmd(),

@@ -14,7 +14,8 @@ func TestSearchLimitZero(t *testing.T) {
 	}
 }
 
-// osa search with facets, sort and highlight, and browsing without a query, page by page.
+// osa search with facets, sort and highlight, and browsing without a query, page by page; osa
+// similar.
 func TestSearchFacetsAndBrowse(t *testing.T) {
 	t.Parallel()
 	base := startClientServer(t, nil)
@@ -46,5 +47,14 @@ func TestSearchFacetsAndBrowse(t *testing.T) {
 	}
 	if _, _, err := runCLI(t, "", append([]string{"search"}, srv...)...); err == nil || !strings.Contains(err.Error(), "give a QUERY, or browse") {
 		t.Fatalf("osa search with nothing: %v", err)
+	}
+
+	// osa similar: the other records, nearest first, never the record itself.
+	out, _ = mustRunCLI(t, "", append([]string{"search", "zebrafish", "--mode", "keyword", "--json"}, srv...)...)
+	_, rest, _ := strings.Cut(out, `"srn": "`)
+	srn, _, _ := strings.Cut(rest, `"`)
+	out, _ = mustRunCLI(t, "", append([]string{"similar", srn, "--where", `organism = "Mus musculus"`}, srv...)...)
+	if strings.Contains(out, "Zebrafish") || !strings.Contains(out, "Mouse heart development") || !strings.Contains(out, "2 similar records (backend vector)") {
+		t.Fatalf("osa similar %s:\n%s", srn, out)
 	}
 }

@@ -683,6 +683,138 @@ func (x *SearchHit) GetHighlights() map[string]string {
 	return nil
 }
 
+// SimilarRecordsRequest names the record whose neighbours to find.
+type SimilarRecordsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. The record's SRN; a version suffix is ignored (the latest
+	// indexed vector is used).
+	Srn string `protobuf:"bytes,1,opt,name=srn,proto3" json:"srn,omitempty"`
+	// Maximum number of records to return, 1..100 (search.max_limit); unset
+	// for 20.
+	Limit *int32 `protobuf:"varint,2,opt,name=limit,proto3,oneof" json:"limit,omitempty"`
+	// Optional filter expression every record returned must match, as in
+	// SearchRequest.where.
+	Where string `protobuf:"bytes,3,opt,name=where,proto3" json:"where,omitempty"`
+	// Optional vector backend to use; empty for the first.
+	Backend       string `protobuf:"bytes,4,opt,name=backend,proto3" json:"backend,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimilarRecordsRequest) Reset() {
+	*x = SimilarRecordsRequest{}
+	mi := &file_osa_v1_search_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimilarRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimilarRecordsRequest) ProtoMessage() {}
+
+func (x *SimilarRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_search_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimilarRecordsRequest.ProtoReflect.Descriptor instead.
+func (*SimilarRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SimilarRecordsRequest) GetSrn() string {
+	if x != nil {
+		return x.Srn
+	}
+	return ""
+}
+
+func (x *SimilarRecordsRequest) GetLimit() int32 {
+	if x != nil && x.Limit != nil {
+		return *x.Limit
+	}
+	return 0
+}
+
+func (x *SimilarRecordsRequest) GetWhere() string {
+	if x != nil {
+		return x.Where
+	}
+	return ""
+}
+
+func (x *SimilarRecordsRequest) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+// SimilarRecordsResponse holds the nearest records.
+type SimilarRecordsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The records, nearest first; score is the cosine similarity to the
+	// record, vector_rank the rank.
+	Hits []*SearchHit `protobuf:"bytes,1,rep,name=hits,proto3" json:"hits,omitempty"`
+	// The vector backend whose vectors were compared.
+	Backend       string `protobuf:"bytes,2,opt,name=backend,proto3" json:"backend,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimilarRecordsResponse) Reset() {
+	*x = SimilarRecordsResponse{}
+	mi := &file_osa_v1_search_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimilarRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimilarRecordsResponse) ProtoMessage() {}
+
+func (x *SimilarRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_search_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimilarRecordsResponse.ProtoReflect.Descriptor instead.
+func (*SimilarRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SimilarRecordsResponse) GetHits() []*SearchHit {
+	if x != nil {
+		return x.Hits
+	}
+	return nil
+}
+
+func (x *SimilarRecordsResponse) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
 // ListBackendsRequest has no parameters: every backend is listed.
 type ListBackendsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -692,7 +824,7 @@ type ListBackendsRequest struct {
 
 func (x *ListBackendsRequest) Reset() {
 	*x = ListBackendsRequest{}
-	mi := &file_osa_v1_search_proto_msgTypes[5]
+	mi := &file_osa_v1_search_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +836,7 @@ func (x *ListBackendsRequest) String() string {
 func (*ListBackendsRequest) ProtoMessage() {}
 
 func (x *ListBackendsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[5]
+	mi := &file_osa_v1_search_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +849,7 @@ func (x *ListBackendsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBackendsRequest.ProtoReflect.Descriptor instead.
 func (*ListBackendsRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{5}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{7}
 }
 
 // ListBackendsResponse lists the configured search backends.
@@ -731,7 +863,7 @@ type ListBackendsResponse struct {
 
 func (x *ListBackendsResponse) Reset() {
 	*x = ListBackendsResponse{}
-	mi := &file_osa_v1_search_proto_msgTypes[6]
+	mi := &file_osa_v1_search_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +875,7 @@ func (x *ListBackendsResponse) String() string {
 func (*ListBackendsResponse) ProtoMessage() {}
 
 func (x *ListBackendsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[6]
+	mi := &file_osa_v1_search_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +888,7 @@ func (x *ListBackendsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBackendsResponse.ProtoReflect.Descriptor instead.
 func (*ListBackendsResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{6}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListBackendsResponse) GetBackends() []*Backend {
@@ -808,7 +940,7 @@ type Backend struct {
 
 func (x *Backend) Reset() {
 	*x = Backend{}
-	mi := &file_osa_v1_search_proto_msgTypes[7]
+	mi := &file_osa_v1_search_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +952,7 @@ func (x *Backend) String() string {
 func (*Backend) ProtoMessage() {}
 
 func (x *Backend) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[7]
+	mi := &file_osa_v1_search_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +965,7 @@ func (x *Backend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backend.ProtoReflect.Descriptor instead.
 func (*Backend) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{7}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Backend) GetName() string {
@@ -936,7 +1068,7 @@ type GetSearchFieldsRequest struct {
 
 func (x *GetSearchFieldsRequest) Reset() {
 	*x = GetSearchFieldsRequest{}
-	mi := &file_osa_v1_search_proto_msgTypes[8]
+	mi := &file_osa_v1_search_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1080,7 @@ func (x *GetSearchFieldsRequest) String() string {
 func (*GetSearchFieldsRequest) ProtoMessage() {}
 
 func (x *GetSearchFieldsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[8]
+	mi := &file_osa_v1_search_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1093,7 @@ func (x *GetSearchFieldsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSearchFieldsRequest.ProtoReflect.Descriptor instead.
 func (*GetSearchFieldsRequest) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{8}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{10}
 }
 
 // GetSearchFieldsResponse lists the declared search fields.
@@ -975,7 +1107,7 @@ type GetSearchFieldsResponse struct {
 
 func (x *GetSearchFieldsResponse) Reset() {
 	*x = GetSearchFieldsResponse{}
-	mi := &file_osa_v1_search_proto_msgTypes[9]
+	mi := &file_osa_v1_search_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1119,7 @@ func (x *GetSearchFieldsResponse) String() string {
 func (*GetSearchFieldsResponse) ProtoMessage() {}
 
 func (x *GetSearchFieldsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[9]
+	mi := &file_osa_v1_search_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1132,7 @@ func (x *GetSearchFieldsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSearchFieldsResponse.ProtoReflect.Descriptor instead.
 func (*GetSearchFieldsResponse) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{9}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetSearchFieldsResponse) GetFields() []*SearchField {
@@ -1027,7 +1159,7 @@ type SearchField struct {
 
 func (x *SearchField) Reset() {
 	*x = SearchField{}
-	mi := &file_osa_v1_search_proto_msgTypes[10]
+	mi := &file_osa_v1_search_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1171,7 @@ func (x *SearchField) String() string {
 func (*SearchField) ProtoMessage() {}
 
 func (x *SearchField) ProtoReflect() protoreflect.Message {
-	mi := &file_osa_v1_search_proto_msgTypes[10]
+	mi := &file_osa_v1_search_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1184,7 @@ func (x *SearchField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchField.ProtoReflect.Descriptor instead.
 func (*SearchField) Descriptor() ([]byte, []int) {
-	return file_osa_v1_search_proto_rawDescGZIP(), []int{10}
+	return file_osa_v1_search_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SearchField) GetName() string {
@@ -1141,7 +1273,16 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\x0fHighlightsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\b\n" +
-	"\x06_score\"\x15\n" +
+	"\x06_score\"~\n" +
+	"\x15SimilarRecordsRequest\x12\x10\n" +
+	"\x03srn\x18\x01 \x01(\tR\x03srn\x12\x19\n" +
+	"\x05limit\x18\x02 \x01(\x05H\x00R\x05limit\x88\x01\x01\x12\x14\n" +
+	"\x05where\x18\x03 \x01(\tR\x05where\x12\x18\n" +
+	"\abackend\x18\x04 \x01(\tR\abackendB\b\n" +
+	"\x06_limit\"Y\n" +
+	"\x16SimilarRecordsResponse\x12%\n" +
+	"\x04hits\x18\x01 \x03(\v2\x11.osa.v1.SearchHitR\x04hits\x12\x18\n" +
+	"\abackend\x18\x02 \x01(\tR\abackend\"\x15\n" +
 	"\x13ListBackendsRequest\"C\n" +
 	"\x14ListBackendsResponse\x12+\n" +
 	"\bbackends\x18\x01 \x03(\v2\x0f.osa.v1.BackendR\bbackends\"\xcd\x02\n" +
@@ -1177,9 +1318,10 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\x12SEARCH_MODE_VECTOR\x10\x01\x12\x17\n" +
 	"\x13SEARCH_MODE_KEYWORD\x10\x02\x12\x16\n" +
 	"\x12SEARCH_MODE_HYBRID\x10\x03\x12\x16\n" +
-	"\x12SEARCH_MODE_BROWSE\x10\x042\xf6\x01\n" +
+	"\x12SEARCH_MODE_BROWSE\x10\x042\xcc\x02\n" +
 	"\rSearchService\x12<\n" +
-	"\x06Search\x12\x15.osa.v1.SearchRequest\x1a\x16.osa.v1.SearchResponse\"\x03\x90\x02\x01\x12N\n" +
+	"\x06Search\x12\x15.osa.v1.SearchRequest\x1a\x16.osa.v1.SearchResponse\"\x03\x90\x02\x01\x12T\n" +
+	"\x0eSimilarRecords\x12\x1d.osa.v1.SimilarRecordsRequest\x1a\x1e.osa.v1.SimilarRecordsResponse\"\x03\x90\x02\x01\x12N\n" +
 	"\fListBackends\x12\x1b.osa.v1.ListBackendsRequest\x1a\x1c.osa.v1.ListBackendsResponse\"\x03\x90\x02\x01\x12W\n" +
 	"\x0fGetSearchFields\x12\x1e.osa.v1.GetSearchFieldsRequest\x1a\x1f.osa.v1.GetSearchFieldsResponse\"\x03\x90\x02\x01B-Z+github.com/osa-archive/osa/api/osa/v1;osav1b\x06proto3"
 
@@ -1196,7 +1338,7 @@ func file_osa_v1_search_proto_rawDescGZIP() []byte {
 }
 
 var file_osa_v1_search_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_osa_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_osa_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_osa_v1_search_proto_goTypes = []any{
 	(SearchMode)(0),                 // 0: osa.v1.SearchMode
 	(*SearchRequest)(nil),           // 1: osa.v1.SearchRequest
@@ -1204,37 +1346,42 @@ var file_osa_v1_search_proto_goTypes = []any{
 	(*Facet)(nil),                   // 3: osa.v1.Facet
 	(*FacetValue)(nil),              // 4: osa.v1.FacetValue
 	(*SearchHit)(nil),               // 5: osa.v1.SearchHit
-	(*ListBackendsRequest)(nil),     // 6: osa.v1.ListBackendsRequest
-	(*ListBackendsResponse)(nil),    // 7: osa.v1.ListBackendsResponse
-	(*Backend)(nil),                 // 8: osa.v1.Backend
-	(*GetSearchFieldsRequest)(nil),  // 9: osa.v1.GetSearchFieldsRequest
-	(*GetSearchFieldsResponse)(nil), // 10: osa.v1.GetSearchFieldsResponse
-	(*SearchField)(nil),             // 11: osa.v1.SearchField
-	nil,                             // 12: osa.v1.SearchHit.HighlightsEntry
-	(*structpb.Struct)(nil),         // 13: google.protobuf.Struct
+	(*SimilarRecordsRequest)(nil),   // 6: osa.v1.SimilarRecordsRequest
+	(*SimilarRecordsResponse)(nil),  // 7: osa.v1.SimilarRecordsResponse
+	(*ListBackendsRequest)(nil),     // 8: osa.v1.ListBackendsRequest
+	(*ListBackendsResponse)(nil),    // 9: osa.v1.ListBackendsResponse
+	(*Backend)(nil),                 // 10: osa.v1.Backend
+	(*GetSearchFieldsRequest)(nil),  // 11: osa.v1.GetSearchFieldsRequest
+	(*GetSearchFieldsResponse)(nil), // 12: osa.v1.GetSearchFieldsResponse
+	(*SearchField)(nil),             // 13: osa.v1.SearchField
+	nil,                             // 14: osa.v1.SearchHit.HighlightsEntry
+	(*structpb.Struct)(nil),         // 15: google.protobuf.Struct
 }
 var file_osa_v1_search_proto_depIdxs = []int32{
 	0,  // 0: osa.v1.SearchRequest.mode:type_name -> osa.v1.SearchMode
-	13, // 1: osa.v1.SearchRequest.filter:type_name -> google.protobuf.Struct
+	15, // 1: osa.v1.SearchRequest.filter:type_name -> google.protobuf.Struct
 	5,  // 2: osa.v1.SearchResponse.hits:type_name -> osa.v1.SearchHit
 	0,  // 3: osa.v1.SearchResponse.mode:type_name -> osa.v1.SearchMode
 	3,  // 4: osa.v1.SearchResponse.facets:type_name -> osa.v1.Facet
 	4,  // 5: osa.v1.Facet.values:type_name -> osa.v1.FacetValue
-	13, // 6: osa.v1.SearchHit.metadata:type_name -> google.protobuf.Struct
-	12, // 7: osa.v1.SearchHit.highlights:type_name -> osa.v1.SearchHit.HighlightsEntry
-	8,  // 8: osa.v1.ListBackendsResponse.backends:type_name -> osa.v1.Backend
-	11, // 9: osa.v1.GetSearchFieldsResponse.fields:type_name -> osa.v1.SearchField
-	1,  // 10: osa.v1.SearchService.Search:input_type -> osa.v1.SearchRequest
-	6,  // 11: osa.v1.SearchService.ListBackends:input_type -> osa.v1.ListBackendsRequest
-	9,  // 12: osa.v1.SearchService.GetSearchFields:input_type -> osa.v1.GetSearchFieldsRequest
-	2,  // 13: osa.v1.SearchService.Search:output_type -> osa.v1.SearchResponse
-	7,  // 14: osa.v1.SearchService.ListBackends:output_type -> osa.v1.ListBackendsResponse
-	10, // 15: osa.v1.SearchService.GetSearchFields:output_type -> osa.v1.GetSearchFieldsResponse
-	13, // [13:16] is the sub-list for method output_type
-	10, // [10:13] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	15, // 6: osa.v1.SearchHit.metadata:type_name -> google.protobuf.Struct
+	14, // 7: osa.v1.SearchHit.highlights:type_name -> osa.v1.SearchHit.HighlightsEntry
+	5,  // 8: osa.v1.SimilarRecordsResponse.hits:type_name -> osa.v1.SearchHit
+	10, // 9: osa.v1.ListBackendsResponse.backends:type_name -> osa.v1.Backend
+	13, // 10: osa.v1.GetSearchFieldsResponse.fields:type_name -> osa.v1.SearchField
+	1,  // 11: osa.v1.SearchService.Search:input_type -> osa.v1.SearchRequest
+	6,  // 12: osa.v1.SearchService.SimilarRecords:input_type -> osa.v1.SimilarRecordsRequest
+	8,  // 13: osa.v1.SearchService.ListBackends:input_type -> osa.v1.ListBackendsRequest
+	11, // 14: osa.v1.SearchService.GetSearchFields:input_type -> osa.v1.GetSearchFieldsRequest
+	2,  // 15: osa.v1.SearchService.Search:output_type -> osa.v1.SearchResponse
+	7,  // 16: osa.v1.SearchService.SimilarRecords:output_type -> osa.v1.SimilarRecordsResponse
+	9,  // 17: osa.v1.SearchService.ListBackends:output_type -> osa.v1.ListBackendsResponse
+	12, // 18: osa.v1.SearchService.GetSearchFields:output_type -> osa.v1.GetSearchFieldsResponse
+	15, // [15:19] is the sub-list for method output_type
+	11, // [11:15] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_osa_v1_search_proto_init() }
@@ -1246,13 +1393,14 @@ func file_osa_v1_search_proto_init() {
 	file_osa_v1_search_proto_msgTypes[2].OneofWrappers = []any{}
 	file_osa_v1_search_proto_msgTypes[3].OneofWrappers = []any{}
 	file_osa_v1_search_proto_msgTypes[4].OneofWrappers = []any{}
+	file_osa_v1_search_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osa_v1_search_proto_rawDesc), len(file_osa_v1_search_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,6 +35,9 @@ const (
 const (
 	// SearchServiceSearchProcedure is the fully-qualified name of the SearchService's Search RPC.
 	SearchServiceSearchProcedure = "/osa.v1.SearchService/Search"
+	// SearchServiceSimilarRecordsProcedure is the fully-qualified name of the SearchService's
+	// SimilarRecords RPC.
+	SearchServiceSimilarRecordsProcedure = "/osa.v1.SearchService/SimilarRecords"
 	// SearchServiceListBackendsProcedure is the fully-qualified name of the SearchService's
 	// ListBackends RPC.
 	SearchServiceListBackendsProcedure = "/osa.v1.SearchService/ListBackends"
@@ -54,6 +57,16 @@ type SearchServiceClient interface {
 	// valid expression over the declared fields (field `where`); Unauthenticated,
 	// PermissionDenied, ResourceExhausted, Unavailable as for the service.
 	Search(context.Context, *connect.Request[v1.SearchRequest]) (*connect.Response[v1.SearchResponse], error)
+	// SimilarRecords returns the records nearest to one record ("more like
+	// this"), best first, by the vector its vector backend stores for it: no
+	// embedding call is made, and the record itself is never returned.
+	//
+	// Errors: NotFound when the SRN is of another domain or the backend holds
+	// no vector for the record (deleted, not indexed yet, or without text to
+	// embed); InvalidArgument when srn is malformed, limit is out of range,
+	// where is not a valid expression, or backend is not a vector backend;
+	// Unauthenticated, PermissionDenied, Unavailable as for the service.
+	SimilarRecords(context.Context, *connect.Request[v1.SimilarRecordsRequest]) (*connect.Response[v1.SimilarRecordsResponse], error)
 	// ListBackends lists every configured search backend with its indexing
 	// counts and health.
 	//
@@ -85,6 +98,13 @@ func NewSearchServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		similarRecords: connect.NewClient[v1.SimilarRecordsRequest, v1.SimilarRecordsResponse](
+			httpClient,
+			baseURL+SearchServiceSimilarRecordsProcedure,
+			connect.WithSchema(searchServiceMethods.ByName("SimilarRecords")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		listBackends: connect.NewClient[v1.ListBackendsRequest, v1.ListBackendsResponse](
 			httpClient,
 			baseURL+SearchServiceListBackendsProcedure,
@@ -105,6 +125,7 @@ func NewSearchServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 // searchServiceClient implements SearchServiceClient.
 type searchServiceClient struct {
 	search          *connect.Client[v1.SearchRequest, v1.SearchResponse]
+	similarRecords  *connect.Client[v1.SimilarRecordsRequest, v1.SimilarRecordsResponse]
 	listBackends    *connect.Client[v1.ListBackendsRequest, v1.ListBackendsResponse]
 	getSearchFields *connect.Client[v1.GetSearchFieldsRequest, v1.GetSearchFieldsResponse]
 }
@@ -112,6 +133,11 @@ type searchServiceClient struct {
 // Search calls osa.v1.SearchService.Search.
 func (c *searchServiceClient) Search(ctx context.Context, req *connect.Request[v1.SearchRequest]) (*connect.Response[v1.SearchResponse], error) {
 	return c.search.CallUnary(ctx, req)
+}
+
+// SimilarRecords calls osa.v1.SearchService.SimilarRecords.
+func (c *searchServiceClient) SimilarRecords(ctx context.Context, req *connect.Request[v1.SimilarRecordsRequest]) (*connect.Response[v1.SimilarRecordsResponse], error) {
+	return c.similarRecords.CallUnary(ctx, req)
 }
 
 // ListBackends calls osa.v1.SearchService.ListBackends.
@@ -135,6 +161,16 @@ type SearchServiceHandler interface {
 	// valid expression over the declared fields (field `where`); Unauthenticated,
 	// PermissionDenied, ResourceExhausted, Unavailable as for the service.
 	Search(context.Context, *connect.Request[v1.SearchRequest]) (*connect.Response[v1.SearchResponse], error)
+	// SimilarRecords returns the records nearest to one record ("more like
+	// this"), best first, by the vector its vector backend stores for it: no
+	// embedding call is made, and the record itself is never returned.
+	//
+	// Errors: NotFound when the SRN is of another domain or the backend holds
+	// no vector for the record (deleted, not indexed yet, or without text to
+	// embed); InvalidArgument when srn is malformed, limit is out of range,
+	// where is not a valid expression, or backend is not a vector backend;
+	// Unauthenticated, PermissionDenied, Unavailable as for the service.
+	SimilarRecords(context.Context, *connect.Request[v1.SimilarRecordsRequest]) (*connect.Response[v1.SimilarRecordsResponse], error)
 	// ListBackends lists every configured search backend with its indexing
 	// counts and health.
 	//
@@ -162,6 +198,13 @@ func NewSearchServiceHandler(svc SearchServiceHandler, opts ...connect.HandlerOp
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	searchServiceSimilarRecordsHandler := connect.NewUnaryHandler(
+		SearchServiceSimilarRecordsProcedure,
+		svc.SimilarRecords,
+		connect.WithSchema(searchServiceMethods.ByName("SimilarRecords")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	searchServiceListBackendsHandler := connect.NewUnaryHandler(
 		SearchServiceListBackendsProcedure,
 		svc.ListBackends,
@@ -180,6 +223,8 @@ func NewSearchServiceHandler(svc SearchServiceHandler, opts ...connect.HandlerOp
 		switch r.URL.Path {
 		case SearchServiceSearchProcedure:
 			searchServiceSearchHandler.ServeHTTP(w, r)
+		case SearchServiceSimilarRecordsProcedure:
+			searchServiceSimilarRecordsHandler.ServeHTTP(w, r)
 		case SearchServiceListBackendsProcedure:
 			searchServiceListBackendsHandler.ServeHTTP(w, r)
 		case SearchServiceGetSearchFieldsProcedure:
@@ -195,6 +240,10 @@ type UnimplementedSearchServiceHandler struct{}
 
 func (UnimplementedSearchServiceHandler) Search(context.Context, *connect.Request[v1.SearchRequest]) (*connect.Response[v1.SearchResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.SearchService.Search is not implemented"))
+}
+
+func (UnimplementedSearchServiceHandler) SimilarRecords(context.Context, *connect.Request[v1.SimilarRecordsRequest]) (*connect.Response[v1.SimilarRecordsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.SearchService.SimilarRecords is not implemented"))
 }
 
 func (UnimplementedSearchServiceHandler) ListBackends(context.Context, *connect.Request[v1.ListBackendsRequest]) (*connect.Response[v1.ListBackendsResponse], error) {

@@ -15,8 +15,9 @@ import (
 )
 
 // TestSearchFacetsSortHighlight, through the Connect JSON API as curl sends it: facets over a
-// browse and a query, a browse sorted newest first paged by next_page_token, and highlights with
-// a hostile title escaped; a bad facet is InvalidArgument naming it.
+// browse and a query, a browse sorted newest first paged by next_page_token, highlights with a
+// hostile title escaped, and similar records; a bad facet is InvalidArgument naming it, an
+// unknown record's similar records NotFound.
 func TestSearchFacetsSortHighlight(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -31,17 +32,7 @@ func TestSearchFacetsSortHighlight(t *testing.T) {
 	}
 	call := func(t *testing.T, body string) (int, map[string]any) {
 		t.Helper()
-		res, err := http.Post(b.baseURL+"/osa.v1.SearchService/Search", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		data, _ := io.ReadAll(res.Body)
-		var out map[string]any
-		if err := json.NewDecoder(bytes.NewReader(data)).Decode(&out); err != nil {
-			t.Fatalf("%s: %v", data, err)
-		}
-		return res.StatusCode, out
+		return postJSON(t, b.baseURL+"/osa.v1.SearchService/Search", body)
 	}
 	str := func(v any) string { out, _ := json.Marshal(v); return string(out) }
 
@@ -84,4 +75,32 @@ func TestSearchFacetsSortHighlight(t *testing.T) {
 	if code != http.StatusBadRequest || !strings.Contains(str(bad), "facets[0]") || !strings.Contains(str(bad), "organism") {
 		t.Fatalf("a facet on an undeclared field: %d %s", code, str(bad))
 	}
+
+	// Similar records: the others, nearest first, never the record itself.
+	similar := b.baseURL + "/osa.v1.SearchService/SimilarRecords"
+	code, sim := postJSON(t, similar, `{"srn": "`+pub.Msg.Records[0].Srn+`", "where": "organism = \"Mus musculus\""}`)
+	if code != http.StatusOK || sim["backend"] != "vector" || len(sim["hits"].([]any)) != 1 ||
+		sim["hits"].([]any)[0].(map[string]any)["srn"] != pub.Msg.Records[1].Srn {
+		t.Fatalf("similar records: %d %s", code, str(sim))
+	}
+	if code, _ := postJSON(t, similar, `{"srn": "urn:osa:localhost:rec:0190b2a4-7c1e-7cc0-9d2a-6d3c1f0a9e11"}`); code != http.StatusNotFound {
+		t.Fatalf("similar records of an unknown record: %d", code)
+	}
+}
+
+// postJSON posts body to url as curl -H 'Content-Type: application/json' does and returns the
+// status and the decoded answer.
+func postJSON(t *testing.T, url, body string) (int, map[string]any) {
+	t.Helper()
+	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	var out map[string]any
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&out); err != nil {
+		t.Fatalf("%s: %v", data, err)
+	}
+	return res.StatusCode, out
 }
