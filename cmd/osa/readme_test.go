@@ -44,6 +44,10 @@ var readmeExpect = map[string]string{
 	`-H "If-None-Match: $ETAG"`:                                   "304 Not Modified",
 	"curl -si -X OPTIONS":                                         "Access-Control-Allow-Origin: http://localhost:5173",
 	"osa harvest geo --limit 500 --wait":                          "succeeded",
+	`"facets": ["organism", "pub_date"], "highlight": true}'`:     `"highlights":{"title":"Mouse <mark>heart</mark> regeneration"}`,
+	`"sort": ["pub_date:desc"], "facets": ["sample_count"]`:       `Human heart atlas`,
+	"osa search heart --facet organism --facet pub_date":          "organism  Mus musculus  2",
+	`osa similar "$SRN"`:                                          "Mouse heart development",
 }
 
 // connectError is how a Connect error answer starts: curl -s exits 0 on it.

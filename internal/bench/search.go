@@ -48,6 +48,22 @@ const (
 	TargetKeywordP99     = 40 * time.Millisecond
 	TargetHybridP99      = 60 * time.Millisecond
 	TargetAPIOverheadP50 = 1.3
+	// Issue 16's, at 1 client: a keyword query with a where of 3 conditions and 2 facets; a
+	// browse's page 50 by keyset; what highlighting 10 hits adds to keyword's p50; similar
+	// records.
+	TargetFacetsP99       = 50 * time.Millisecond
+	TargetBrowseP99       = 20 * time.Millisecond
+	TargetHighlightP50Add = 3 * time.Millisecond
+	TargetSimilarP99      = 25 * time.Millisecond
+)
+
+// The requests of the search features' series (issue 16).
+const (
+	benchWhere      = `sample_count >= 10 AND pub_date >= 2015-01-01 AND entry_type = "GSE"`
+	browsePage      = 50
+	browseVariants  = 20
+	similarRecords  = 200
+	featuresClients = 1
 )
 
 // SearchOpts configures [Search].
@@ -313,8 +329,100 @@ func Search(ctx context.Context, opts SearchOpts) (*SearchReport, error) {
 			progress("search: %-11s %d clients: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %.0f q/s", s.name, clients, l.P50Ms, l.P95Ms, l.P99Ms, l.QPS)
 		}
 	}
+	if err := measureFeatures(ctx, rep, client, queries, progress); err != nil {
+		return nil, err
+	}
 	rep.Machine.CPUAfter = cpu.sample(ctx, time.Second)
 	return rep, nil
+}
+
+// measureFeatures adds the series of issue 16's search features at one client, each beside the
+// series it adds to: keyword_where_facets (a where of 3 conditions, facets organism and
+// platform) and keyword_highlight beside keyword; browse_page1 and browse_page50 (sorted by
+// pub_date, keyset tokens walked beforehand); similar beside vector.
+func measureFeatures(ctx context.Context, rep *SearchReport, client osav1connect.SearchServiceClient, queries []string,
+	progress func(string, ...any)) error {
+	limit := ptr(int32(searchK))
+	keyword := func(edit func(*osav1.SearchRequest)) func(context.Context, string) (int, error) {
+		return func(ctx context.Context, q string) (int, error) {
+			req := &osav1.SearchRequest{Query: q, Mode: osav1.SearchMode_SEARCH_MODE_KEYWORD, Limit: limit}
+			edit(req)
+			res, err := client.Search(ctx, connect.NewRequest(req))
+			if err != nil {
+				return 0, err
+			}
+			return len(res.Msg.Hits), nil
+		}
+	}
+	browse := func(min int, token string) *osav1.SearchRequest {
+		return &osav1.SearchRequest{Where: fmt.Sprintf("sample_count >= %d", min), Sort: []string{"pub_date:desc"}, Limit: limit, PageToken: token}
+	}
+	// Each variant's token of page browsePage, walked to; the series' "queries" are "min token".
+	var page1, page50 []string
+	for v := range browseVariants {
+		min, token := 2+v, ""
+		page1 = append(page1, fmt.Sprintf("%d ", min))
+		for range browsePage - 1 {
+			res, err := client.Search(ctx, connect.NewRequest(browse(min, token)))
+			if err != nil {
+				return fmt.Errorf("browsing to page %d: %w", browsePage, err)
+			}
+			if token = res.Msg.NextPageToken; token == "" {
+				return fmt.Errorf("browsing sample_count >= %d ended before page %d", min, browsePage)
+			}
+		}
+		page50 = append(page50, fmt.Sprintf("%d %s", min, token))
+	}
+	browseCall := func(ctx context.Context, q string) (int, error) {
+		minText, token, _ := strings.Cut(q, " ")
+		min, _ := strconv.Atoi(minText)
+		res, err := client.Search(ctx, connect.NewRequest(browse(min, token)))
+		if err != nil {
+			return 0, err
+		}
+		return len(res.Msg.Hits), nil
+	}
+	// Similar records of the first records of a browse, 100 a page.
+	var (
+		srns  []string
+		token string
+	)
+	for len(srns) < similarRecords {
+		res, err := client.Search(ctx, connect.NewRequest(&osav1.SearchRequest{Where: `entry_type = "GSE"`, Limit: ptr(int32(100)), PageToken: token}))
+		if err != nil {
+			return err
+		}
+		for _, h := range res.Msg.Hits {
+			srns = append(srns, h.Srn)
+		}
+		if token = res.Msg.NextPageToken; token == "" {
+			break
+		}
+	}
+	similar := func(ctx context.Context, srn string) (int, error) {
+		res, err := client.SimilarRecords(ctx, connect.NewRequest(&osav1.SimilarRecordsRequest{Srn: srn, Limit: limit}))
+		if err != nil {
+			return 0, err
+		}
+		return len(res.Msg.Hits), nil
+	}
+	for _, s := range []struct {
+		name    string
+		call    func(context.Context, string) (int, error)
+		queries []string
+	}{
+		{"keyword_where_facets", keyword(func(r *osav1.SearchRequest) { r.Where, r.Facets = benchWhere, []string{"organism", "platform"} }), queries},
+		{"keyword_highlight", keyword(func(r *osav1.SearchRequest) { r.Highlight = true }), queries},
+		{"browse_page1", browseCall, page1},
+		{"browse_page50", browseCall, page50},
+		{"similar", similar, srns},
+	} {
+		l := measure(ctx, s.call, s.queries, featuresClients)
+		l.Mode = s.name
+		rep.Series = append(rep.Series, l)
+		progress("search: %-20s %d client: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms", s.name, featuresClients, l.P50Ms, l.P95Ms, l.P99Ms)
+	}
+	return nil
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -501,6 +609,24 @@ func (r *SearchReport) Markdown() string {
 			fmt.Fprintf(&b, "| API overhead (vector p50 / raw SQL p50), %d client(s) | %.2f× | ≤ %.1f× | %s |\n", c, ratio,
 				TargetAPIOverheadP50, yes(ratio <= TargetAPIOverheadP50))
 		}
+	}
+	for _, t := range []struct {
+		label, mode, beside string
+		goal                time.Duration
+	}{
+		{"keyword, where of 3 conditions, 2 facets: p99", "keyword_where_facets", "keyword", TargetFacetsP99},
+		{"browse, page 50 by keyset: p99", "browse_page50", "browse_page1", TargetBrowseP99},
+		{"similar records: p99", "similar", "vector", TargetSimilarP99},
+	} {
+		if s, base := r.series(t.mode, featuresClients), r.series(t.beside, featuresClients); s != nil && base != nil {
+			fmt.Fprintf(&b, "| %s (beside %s: %.1f ms) | %.1f ms | ≤ %d ms | %s |\n", t.label, t.beside, base.P99Ms, s.P99Ms,
+				t.goal.Milliseconds(), yes(s.P99Ms <= float64(t.goal.Milliseconds())))
+		}
+	}
+	if h, k := r.series("keyword_highlight", featuresClients), r.series("keyword", featuresClients); h != nil && k != nil {
+		add := h.P50Ms - k.P50Ms
+		fmt.Fprintf(&b, "| highlighting 10 hits: keyword p50 added (%.2f → %.2f ms) | %.2f ms | ≤ %d ms | %s |\n", k.P50Ms, h.P50Ms, add,
+			TargetHighlightP50Add.Milliseconds(), yes(add <= float64(TargetHighlightP50Add.Milliseconds())))
 	}
 	for _, c := range []int{1, 8} {
 		if raw := r.series("raw_sql", c); raw != nil && raw.P99Ms > float64(TargetVectorP99.Milliseconds()) {

@@ -19,18 +19,23 @@ func TestSearchSmoke(t *testing.T) {
 	if rep.RecallAt10 < 0.8 || rep.RecallAt10 > 1+1e-9 {
 		t.Fatalf("recall@10 %.3f on 3,000 records", rep.RecallAt10)
 	}
-	if len(rep.Series) != 9 {
-		t.Fatalf("%d series, want 4 modes × 2 client counts and vector_gzip at 1 client", len(rep.Series))
+	if len(rep.Series) != 14 {
+		t.Fatalf("%d series, want 4 modes × 2 client counts, vector_gzip and the 5 of the search features at 1 client", len(rep.Series))
 	}
 	for _, s := range rep.Series {
-		if s.Errors != 0 || s.Requests != 60 || s.P50Ms <= 0 || s.P99Ms < s.P50Ms || s.QPS <= 0 {
+		want := 60 // 20 queries × 3 rounds
+		if s.Mode == "similar" {
+			want = 3 * 200
+		}
+		if s.Errors != 0 || s.Requests != want || s.P50Ms <= 0 || s.P99Ms < s.P50Ms || s.QPS <= 0 {
 			t.Fatalf("series %+v", s)
 		}
-		if s.Mode != "keyword" && s.EmptyCount != 0 {
-			t.Fatalf("series %+v: vector search came back empty", s)
+		if !strings.HasPrefix(s.Mode, "keyword") && s.EmptyCount != 0 {
+			t.Fatalf("series %+v came back empty", s)
 		}
 	}
-	if md := rep.Markdown(); !strings.Contains(md, "recall@10") || !strings.Contains(md, "| hybrid | 8 |") || !strings.Contains(md, "| vector_gzip | 1 |") {
+	if md := rep.Markdown(); !strings.Contains(md, "recall@10") || !strings.Contains(md, "| hybrid | 8 |") || !strings.Contains(md, "| vector_gzip | 1 |") ||
+		!strings.Contains(md, "browse, page 50 by keyset") || !strings.Contains(md, "highlighting 10 hits") {
 		t.Fatalf("markdown:\n%s", md)
 	}
 }
