@@ -293,12 +293,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		s.metrics.watchJobs(bg, s.river.Client)
 	}
 	followCtx, stopFollowing := context.WithCancel(bg)
-	following := make(chan struct{})
-	go func() {
-		defer close(following)
-		s.followCatalog(followCtx)
-	}()
-	defer func() { stopFollowing(); <-following }() // on an early return
+	var following sync.WaitGroup
+	following.Go(func() { s.followCatalog(followCtx) })
+	following.Go(func() { s.buildFieldIndexes(followCtx) })
+	defer func() { stopFollowing(); following.Wait() }() // on an early return
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -330,12 +328,21 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	cancel()
 
 	stopFollowing() // no queue changes while River stops
-	<-following
+	following.Wait()
 	if s.runsWorkers {
 		s.stopRiver()
 	}
 	s.logger.Info("server: stopped")
 	return err
+}
+
+// buildFieldIndexes builds the missing indexes of the declared search fields, online, while the
+// server serves (search.EnsureFieldIndexes); a failure is logged, and the next start tries again.
+func (s *Server) buildFieldIndexes(ctx context.Context) {
+	if err := search.EnsureFieldIndexes(ctx, s.pool, s.cfg.Search.WhereFields(), s.logger); err != nil && ctx.Err() == nil {
+		s.logger.WarnContext(ctx, "server: error building the indexes of search.fields; filters and sorts on them scan instead "+
+			"until the next start", "error", err)
+	}
 }
 
 // stopRiver stops River: running jobs get worker.shutdown_timeout to finish, then River cancels

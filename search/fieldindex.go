@@ -1,0 +1,118 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/osa-archive/osa/search/where"
+)
+
+// FieldIndexPrefix starts the name of every index [EnsureFieldIndexes] builds on records.
+const FieldIndexPrefix = "records_field_"
+
+// fieldIndexLockSQL makes the processes of an archive take turns building field indexes (a
+// session lock: CREATE INDEX CONCURRENTLY runs outside a transaction); one that finds it taken
+// leaves the work to the holder.
+const (
+	fieldIndexLockSQL   = `SELECT pg_try_advisory_lock(hashtextextended('osa.search.field_indexes', 0))`
+	fieldIndexUnlockSQL = `SELECT pg_advisory_unlock(hashtextextended('osa.search.field_indexes', 0))`
+	fieldIndexValidSQL  = `SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)`
+)
+
+// FieldIndex is a btree index on records that serves range filters and sorts of one declared
+// field.
+type FieldIndex struct {
+	// Name is the index's name, records_field_<field>_asc or _desc.
+	Name string
+	// Field is the declared field.
+	Field string
+	// SQL creates the index, CONCURRENTLY IF NOT EXISTS, on the live records.
+	SQL string
+}
+
+// FieldIndexes returns the indexes of fields: for each number or date field, its value (the
+// expression filters compare and sorts order by) ascending then the record id, which serves
+// its ranges and its ascending sort; for a date, also descending (newest first). Keyword and
+// boolean filters are served by the GIN index on the metadata, and their sorts are not indexed,
+// so that every publish does not maintain an index per field.
+func FieldIndexes(fields []where.Field) []FieldIndex {
+	var out []FieldIndex
+	for _, f := range fields {
+		if f.Type != where.TypeNumber && f.Type != where.TypeDate {
+			continue
+		}
+		dirs := []string{"asc"}
+		if f.Type == where.TypeDate {
+			dirs = append(dirs, "desc")
+		}
+		for _, dir := range dirs {
+			name := fieldIndexName(f.Name, dir)
+			out = append(out, FieldIndex{Name: name, Field: f.Name, SQL: "CREATE INDEX CONCURRENTLY IF NOT EXISTS " + name +
+				" ON records ((" + where.ValueSQL(f, "records") + ") " + strings.ToUpper(dir) + " NULLS LAST, id) WHERE deleted_at IS NULL"})
+		}
+	}
+	return out
+}
+
+// fieldIndexName returns records_field_<name>_<dir>, "." written "__", shortened with a hash
+// of the name when longer than PostgreSQL keeps.
+func fieldIndexName(name, dir string) string {
+	base := strings.ReplaceAll(name, ".", "__")
+	if n := FieldIndexPrefix + base + "_" + dir; len(n) <= 63 {
+		return n
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return fmt.Sprintf("%s%s_%08x_%s", FieldIndexPrefix, base[:63-len(FieldIndexPrefix)-len("_01234567_desc")], h.Sum32(), dir)
+}
+
+// EnsureFieldIndexes builds the [FieldIndexes] of fields that are missing, online (CREATE INDEX
+// CONCURRENTLY: publishes and searches go on), one at a time, and rebuilds one left invalid by an
+// interrupted build. Only one process of an archive builds at a time; a process that finds
+// another building returns at once. An index of a field no longer declared is kept.
+func EnsureFieldIndexes(ctx context.Context, pool *pgxpool.Pool, fields []where.Field, logger *slog.Logger) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, fieldIndexLockSQL).Scan(&got); err != nil || !got {
+		return err
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), fieldIndexUnlockSQL); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx)) // closing releases the lock
+		}
+	}()
+	for _, ix := range FieldIndexes(fields) {
+		var valid bool
+		err := conn.QueryRow(ctx, fieldIndexValidSQL, ix.Name).Scan(&valid)
+		switch {
+		case err == nil && valid:
+			continue
+		case err == nil: // an interrupted build's
+			if _, err := conn.Exec(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+ix.Name); err != nil {
+				return fmt.Errorf("error dropping the invalid index %s: %w", ix.Name, err)
+			}
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		start := time.Now()
+		logger.InfoContext(ctx, "search: building the index of a declared field, online", "field", ix.Field, "index", ix.Name)
+		if _, err := conn.Exec(ctx, ix.SQL); err != nil {
+			return fmt.Errorf("error building index %s of field %s: %w", ix.Name, ix.Field, err)
+		}
+		logger.InfoContext(ctx, "search: built the index of a declared field", "field", ix.Field, "index", ix.Name,
+			"took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
