@@ -24,6 +24,10 @@ type Query struct {
 	// Exact makes a vector search scan the whole table instead of the HNSW index (for
 	// measuring recall).
 	Exact bool
+	// IDsOnly says the caller needs only the hits' ids, versions and scores (a search's facets
+	// over its best 1,000 hits, whose page's metadata it reads itself): a backend may then leave
+	// Metadata nil, and skip reading it.
+	IDsOnly bool
 }
 
 // Hit is one record a backend found. Only live (not deleted) records are hits.

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
@@ -280,16 +281,17 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 	want := req.Limit + req.Offset
 	depth := want
 	if facets != nil || len(keys) > 0 {
+		// The page's metadata is read once it is known (fillMetadata), not that of every hit.
 		depth = max(want, s.cfg.FacetDepth)
 	}
 	var hits []Hit
 	switch mode {
 	case ModeVector:
 		res.Backends = []string{vec.Name()}
-		hits, err = s.side(ctx, vec, req, cond, depth, true)
+		hits, err = s.side(ctx, vec, req, cond, depth, true, depth > want)
 	case ModeKeyword:
 		res.Backends = []string{kw.Name()}
-		hits, err = s.side(ctx, kw, req, cond, depth, false)
+		hits, err = s.side(ctx, kw, req, cond, depth, false, depth > want)
 	case ModeHybrid:
 		res.Backends = []string{vec.Name(), kw.Name()}
 		hits, err = s.hybrid(ctx, vec, kw, req, cond, max(s.cfg.HybridDepth, want))
@@ -317,6 +319,9 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 		return res, nil
 	}
 	res.Hits = hits[req.Offset:min(len(hits), want)]
+	if res.Hits, err = s.fillMetadata(ctx, res.Hits); err != nil {
+		return nil, err
+	}
 	if req.Highlight {
 		if kw == nil {
 			kw = s.pick(nil, backends.KindKeyword) // its language parses the words, in every mode
@@ -328,9 +333,11 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 	return res, nil
 }
 
-// side asks one backend for its top n and ranks the hits.
-func (s *Service) side(ctx context.Context, b backends.Searcher, req Request, cond backends.Condition, n int, vector bool) ([]Hit, error) {
-	found, err := b.Search(ctx, s.pool, backends.Query{Text: req.Query, Limit: n, Filter: req.Filter, Where: cond, EfSearch: s.cfg.EfSearch})
+// side asks one backend for its top n and ranks the hits; with idsOnly, the backend may leave
+// their metadata out.
+func (s *Service) side(ctx context.Context, b backends.Searcher, req Request, cond backends.Condition, n int, vector, idsOnly bool) ([]Hit, error) {
+	found, err := b.Search(ctx, s.pool, backends.Query{Text: req.Query, Limit: n, Filter: req.Filter, Where: cond, EfSearch: s.cfg.EfSearch,
+		IDsOnly: idsOnly})
 	if err != nil {
 		if indexerr.IsPermanent(err) {
 			return nil, domainerr.Invalid("query", "%v", errors.Unwrap(err))
@@ -338,6 +345,39 @@ func (s *Service) side(ctx context.Context, b backends.Searcher, req Request, co
 		return nil, fmt.Errorf("backend %q: %w", b.Name(), err)
 	}
 	return s.hits(found, vector), nil
+}
+
+// fillMetadata reads the metadata of the hits a backend returned without it (backends.Query's
+// IDsOnly), in one statement, and returns the hits, less any record deleted meanwhile.
+func (s *Service) fillMetadata(ctx context.Context, hits []Hit) ([]Hit, error) {
+	var ids []uuid.UUID
+	at := map[uuid.UUID]int{}
+	for i, h := range hits {
+		if h.Metadata == nil {
+			ids, at[h.SRN.ID] = append(ids, h.SRN.ID), i
+		}
+	}
+	if len(ids) == 0 {
+		return hits, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, version, metadata FROM records WHERE id = ANY($1) AND deleted_at IS NULL`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("error reading the hits' metadata: %w", err)
+	}
+	var (
+		id   uuid.UUID
+		ver  int
+		meta json.RawMessage
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &ver, &meta}, func() error {
+		h := &hits[at[id]]
+		h.SRN.Version, h.Metadata = ver, append(json.RawMessage(nil), meta...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("error reading the hits' metadata: %w", err)
+	}
+	return slices.DeleteFunc(hits, func(h Hit) bool { return h.Metadata == nil }), nil
 }
 
 // hits converts a backend's hits, best first, to the service's, ranked on their side.
@@ -361,7 +401,7 @@ func (s *Service) hybrid(ctx context.Context, vec, kw backends.Searcher, req Req
 	var vh, kh []Hit
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		vh, err = s.side(gctx, vec, req, cond, depth, true)
+		vh, err = s.side(gctx, vec, req, cond, depth, true, false)
 		var invalid *domainerr.ValidationError
 		if errors.As(err, &invalid) {
 			return nil
@@ -369,7 +409,7 @@ func (s *Service) hybrid(ctx context.Context, vec, kw backends.Searcher, req Req
 		return err
 	})
 	g.Go(func() (err error) {
-		kh, err = s.side(gctx, kw, req, cond, depth, false)
+		kh, err = s.side(gctx, kw, req, cond, depth, false, false)
 		return err
 	})
 	if err := g.Wait(); err != nil {

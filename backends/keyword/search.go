@@ -64,7 +64,7 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 	}
 	var sql string
 	if q.Where == nil {
-		sql = b.searchStatement(len(terms), q.Filter != nil)
+		sql = b.searchStatement(len(terms), q.Filter != nil, q.IDsOnly)
 	} else {
 		// Written per query: the condition's shape is the client's. Its parameters follow ours.
 		cond, whereArgs := q.Where.SQL("r0", len(args)+1)
@@ -72,7 +72,7 @@ func (b *Backend) Search(ctx context.Context, pool *pgxpool.Pool, q backends.Que
 			cond = "r0.metadata @> $13::jsonb AND " + cond
 		}
 		args = append(args, whereArgs...)
-		sql = rankSQL(strings.Replace(b.sql.candidatesWhere, "{where}", cond, 1), len(terms))
+		sql = rankSQL(strings.Replace(b.sql.candidatesWhere, "{where}", cond, 1), len(terms), q.IDsOnly)
 	}
 	hits, err := b.rank(ctx, pool, sql, args)
 	if err == nil && len(hits) == 0 && len(p.Phrases) > 0 {
@@ -142,12 +142,15 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// searchStatement returns the search statement for n terms, filtered or not, written once per
-// backend and shape (a query has at most a few hundred terms).
-func (b *Backend) searchStatement(n int, filtered bool) string {
-	key := 2 * n
+// searchStatement returns the search statement for n terms, filtered or not, with metadata or
+// not, written once per backend and shape (a query has at most a few hundred terms).
+func (b *Backend) searchStatement(n int, filtered, idsOnly bool) string {
+	key := 4 * n
 	if filtered {
 		key++
+	}
+	if idsOnly {
+		key += 2
 	}
 	if sql, ok := b.searches.Load(key); ok {
 		return sql.(string)
@@ -156,6 +159,6 @@ func (b *Backend) searchStatement(n int, filtered bool) string {
 	if filtered {
 		candidates = b.sql.candidatesFiltered
 	}
-	sql, _ := b.searches.LoadOrStore(key, rankSQL(candidates, n))
+	sql, _ := b.searches.LoadOrStore(key, rankSQL(candidates, n, idsOnly))
 	return sql.(string)
 }

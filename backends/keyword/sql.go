@@ -194,7 +194,7 @@ const termScoreSQL = `($5::float8[])[{i}] * f.tf{i} * ($6::float8 + 1) / (f.tf{i
 // rankSQL): a sum of one expression per term costs half of a subquery over the arrays, for
 // every candidate. The OFFSET 0 keeps each tf from being computed twice.
 const searchSQL = `
-SELECT m.record_id, r.version, m.score, r.metadata
+SELECT m.record_id, r.version, m.score, {metadata}
 FROM (
     SELECT c.record_id, ({score})::float8 AS score
     FROM ({candidates}) c
@@ -236,8 +236,12 @@ const candidatesWhereSQL = `
     LIMIT $3`
 
 // rankSQL returns searchSQL over the candidates statement candidates (with its table name
-// filled in), written out for n terms.
-func rankSQL(candidates string, n int) string {
+// filled in), written out for n terms; without metadata (NULL instead) when idsOnly.
+func rankSQL(candidates string, n int, idsOnly bool) string {
+	metadata := "r.metadata"
+	if idsOnly {
+		metadata = "NULL::jsonb"
+	}
 	tf := strings.NewReplacer(
 		"{tfAll}", strings.Replace(tfSQL, "{W}", "{1,1,1,1}", 1),
 		"{tfTitle}", strings.Replace(tfSQL, "{W}", "{0,0,0,1}", 1),
@@ -251,5 +255,6 @@ func rankSQL(candidates string, n int) string {
 		"{candidates}", candidates,
 		"{tfs}", strings.Join(tfs, ",\n           "),
 		"{score}", strings.Join(score, "\n         + "),
+		"{metadata}", metadata,
 	).Replace(searchSQL)
 }
