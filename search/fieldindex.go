@@ -30,7 +30,7 @@ const (
 // FieldIndex is a btree index on records that serves range filters and sorts of one declared
 // field.
 type FieldIndex struct {
-	// Name is the index's name, records_field_<field>_asc or _desc.
+	// Name is the index's name, records_field_<field>_asc or _desc and a hash of its definition.
 	Name string
 	// Field is the declared field.
 	Field string
@@ -54,24 +54,26 @@ func FieldIndexes(fields []where.Field) []FieldIndex {
 			dirs = append(dirs, "desc")
 		}
 		for _, dir := range dirs {
-			name := fieldIndexName(f.Name, dir)
-			out = append(out, FieldIndex{Name: name, Field: f.Name, SQL: "CREATE INDEX CONCURRENTLY IF NOT EXISTS " + name +
-				" ON records ((" + where.ValueSQL(f, "records") + ") " + strings.ToUpper(dir) + " NULLS LAST, id) WHERE deleted_at IS NULL"})
+			def := "((" + where.ValueSQL(f, "records") + ") " + strings.ToUpper(dir) + " NULLS LAST, id) WHERE deleted_at IS NULL"
+			name := fieldIndexName(f.Name, dir, def)
+			out = append(out, FieldIndex{Name: name, Field: f.Name, SQL: "CREATE INDEX CONCURRENTLY IF NOT EXISTS " + name + " ON records " + def})
 		}
 	}
 	return out
 }
 
-// fieldIndexName returns records_field_<name>_<dir>, "." written "__", shortened with a hash
-// of the name when longer than PostgreSQL keeps.
-func fieldIndexName(name, dir string) string {
-	base := strings.ReplaceAll(name, ".", "__")
-	if n := FieldIndexPrefix + base + "_" + dir; len(n) <= 63 {
-		return n
-	}
+// fieldIndexName returns records_field_<name>_<dir>_<hash of the definition>, "." written "__"
+// and the name shortened to fit what PostgreSQL keeps: an index whose expression changed (a
+// newer OSA compares a field otherwise) gets a name of its own, and is built anew.
+func fieldIndexName(name, dir, def string) string {
 	h := fnv.New32a()
-	h.Write([]byte(name))
-	return fmt.Sprintf("%s%s_%08x_%s", FieldIndexPrefix, base[:63-len(FieldIndexPrefix)-len("_01234567_desc")], h.Sum32(), dir)
+	h.Write([]byte(def))
+	suffix := fmt.Sprintf("_%s_%08x", dir, h.Sum32())
+	base := strings.ReplaceAll(name, ".", "__")
+	if n := 63 - len(FieldIndexPrefix) - len(suffix); len(base) > n {
+		base = base[:n]
+	}
+	return FieldIndexPrefix + base + suffix
 }
 
 // EnsureFieldIndexes builds the [FieldIndexes] of fields that are missing, online (CREATE INDEX

