@@ -18,6 +18,7 @@ import (
 	"github.com/osa-archive/osa/jobs/pipeline"
 	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/search"
+	"github.com/osa-archive/osa/web"
 )
 
 // Roles of a process, the values of node.role.
@@ -129,6 +130,11 @@ const (
 	CatalogRetireAfterMax      = 90 * 24 * time.Hour
 
 	RiverUIEnabledDefault = true
+	UIEnabledDefault      = true
+	UITitleDefault        = web.TitleDefault
+	UIAboutDefault        = web.AboutDefault
+	UITitleMax            = 100
+	UIAboutMax            = 500
 
 	TracingServiceNameDefault = "osa"
 
@@ -171,6 +177,9 @@ type Config struct {
 
 	// RiverUI configures the River UI mounted under /riverui/.
 	RiverUI RiverUI `koanf:"riverui"`
+
+	// UI configures the web interface: the search page at /, record pages, /status.
+	UI UI `koanf:"ui"`
 
 	// Auth configures authentication: bearer tokens and their scopes.
 	Auth Auth `koanf:"auth"`
@@ -443,6 +452,19 @@ type Catalog struct {
 	RetireAfter time.Duration `koanf:"retire_after"`
 }
 
+// UI configures the web interface.
+type UI struct {
+	// Enabled serves the search page at /, a page per record at /records/{id} and the status
+	// page at /status (admin scope when tokens are configured). Defaults to true.
+	Enabled bool `koanf:"enabled"`
+	// Title is the archive's name in every page, 1..100 characters. Defaults to "Open Science
+	// Archive".
+	Title string `koanf:"title"`
+	// About is the line under the search box, up to 500 characters. Defaults to a sentence on
+	// what can be searched.
+	About string `koanf:"about"`
+}
+
 // RiverUI configures the River UI.
 type RiverUI struct {
 	// Enabled mounts River UI under /riverui/. Defaults to true.
@@ -546,6 +568,7 @@ func Default() *Config {
 		},
 		Catalog: Catalog{PollInterval: CatalogPollIntervalDefault, RetireAfter: CatalogRetireAfterDefault},
 		RiverUI: RiverUI{Enabled: RiverUIEnabledDefault},
+		UI:      UI{Enabled: UIEnabledDefault, Title: UITitleDefault, About: UIAboutDefault},
 		Auth:    Auth{PublicRead: PublicReadDefault, Tokens: []Token{}},
 		Tracing: Tracing{ServiceName: TracingServiceNameDefault},
 		Dev: Dev{

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -47,6 +48,12 @@ func (c *Config) Validate() error {
 	c.Worker.validate(&p)
 	c.Records.validate(&p)
 	c.Search.validate(&p)
+	if n := utf8.RuneCountInString(strings.TrimSpace(c.UI.Title)); n == 0 || n > UITitleMax {
+		p.add("ui.title", "is %d characters; give the archive's name in 1..%d", n, UITitleMax)
+	}
+	if n := utf8.RuneCountInString(c.UI.About); n > UIAboutMax {
+		p.add("ui.about", "is %d characters, over the limit of %d", n, UIAboutMax)
+	}
 	if d := c.Catalog.PollInterval; d < CatalogPollIntervalMin || d > CatalogPollIntervalMax {
 		p.add("catalog.poll_interval", "%s is out of range (%s..%s)", formatDuration(d),
 			formatDuration(CatalogPollIntervalMin), formatDuration(CatalogPollIntervalMax))

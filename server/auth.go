@@ -114,19 +114,33 @@ func (a *authorizer) interceptor() serverInterceptor {
 // as a bearer token or as the password of HTTP basic authentication (any user name), so a
 // browser can log in.
 func (a *authorizer) riverUI(next http.Handler) http.Handler {
+	return a.page("River UI", config.ScopeAdmin, next)
+}
+
+// page guards next, a page or tool for browsers named what, with scope ("" or "read" for a
+// read): the token may come as the basic-auth password (which a browser asks for) or a bearer
+// token. A missing token gets a basic-auth challenge.
+func (a *authorizer) page(what, scope string, next http.Handler) http.Handler {
+	if scope == "read" {
+		scope = ""
+	}
+	need := "a token"
+	if scope != "" {
+		need = "a token with the " + scope + " scope"
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret := bearer(r.Header)
 		if _, password, ok := r.BasicAuth(); ok && secret == "" {
 			secret = password
 		}
-		err := a.authorize(secret, r.RemoteAddr, config.ScopeAdmin)
+		err := a.authorize(secret, r.RemoteAddr, scope)
 		switch connect.CodeOf(err) {
 		case connect.CodeUnauthenticated:
-			w.Header().Set("WWW-Authenticate", `Basic realm="OSA River UI", charset="UTF-8"`)
-			http.Error(w, "River UI needs a token with the admin scope (as the basic-auth password or a bearer token)", http.StatusUnauthorized)
+			w.Header().Set("WWW-Authenticate", `Basic realm="OSA", charset="UTF-8"`)
+			http.Error(w, what+" needs "+need+" (as the basic-auth password or a bearer token)", http.StatusUnauthorized)
 			return
 		case connect.CodePermissionDenied:
-			http.Error(w, "River UI needs a token with the admin scope", http.StatusForbidden)
+			http.Error(w, what+" needs "+need, http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r)

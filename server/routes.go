@@ -9,6 +9,7 @@ import (
 
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
 	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/web"
 )
 
 // riverUIPrefix is where River UI is served.
@@ -37,7 +38,8 @@ func (s *Server) handlerOptions(auth *authorizer) []connect.HandlerOption {
 }
 
 // routes builds the mux for the process's role. Every role serves /healthz, /readyz and
-// grpc.health.v1; the api and all roles add the four OSA services, gRPC reflection and River UI,
+// grpc.health.v1; the api and all roles add the four OSA services, gRPC reflection, River UI and
+// the web interface (ui.enabled),
 // the services and River UI behind the authorizer, and answer the browsers of http.cors's
 // origins (cors.go).
 func (s *Server) routes() http.Handler {
@@ -74,6 +76,12 @@ func (s *Server) routes() http.Handler {
 
 	if s.ui != nil {
 		mux.Handle(riverUIPrefix+"/", auth.riverUI(s.ui))
+	}
+	if s.cfg.UI.Enabled {
+		ui := s.webUI(auth)
+		for _, pattern := range web.Routes() {
+			mux.Handle(pattern, ui)
+		}
 	}
 	return withCORS(s.cfg.HTTP.CORS, explainStatus(limitBody(int64(s.cfg.HTTP.ReadMaxBytes), mux)))
 }

@@ -12,10 +12,7 @@ import (
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
-	"github.com/osa-archive/osa/backends"
-	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/domainerr"
-	"github.com/osa-archive/osa/jobs/reindex"
 	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/search"
 )
@@ -142,27 +139,15 @@ func (s *searchService) SimilarRecords(ctx context.Context, req *connect.Request
 }
 
 func (s *searchService) ListBackends(ctx context.Context, _ *connect.Request[osav1.ListBackendsRequest]) (*connect.Response[osav1.ListBackendsResponse], error) {
-	built := s.view.get()
-	all := make([]backends.Searcher, len(built))
-	for i, b := range built {
-		all[i] = b.bc.Backend
-	}
-	infos, err := s.search.Describe(ctx, all)
+	bs, err := describeBackends(ctx, s.search, s.view, s.pool)
 	if err != nil {
 		return nil, err
 	}
-	out := &osav1.ListBackendsResponse{Backends: make([]*osav1.Backend, len(infos))}
-	for i, b := range infos {
+	out := &osav1.ListBackendsResponse{Backends: make([]*osav1.Backend, len(bs))}
+	for i, b := range bs {
 		out.Backends[i] = &osav1.Backend{Name: b.Name, Kind: b.Kind, Model: b.Model, Dims: int32(b.Dims),
 			Indexed: b.Indexed, Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue,
-			State: built[i].entry.State, Generation: int32(built[i].entry.Generation)}
-		if built[i].entry.State == catalog.Building && s.pool != nil {
-			if r, ok, err := reindex.RunningFor(ctx, s.pool, b.Name); err != nil {
-				return nil, err
-			} else if ok {
-				out.Backends[i].BuildDone, out.Backends[i].BuildTotal = r.Done, r.Total
-			}
-		}
+			State: b.State, Generation: int32(b.Generation), BuildDone: b.BuildDone, BuildTotal: b.BuildTotal}
 	}
 	return connect.NewResponse(out), nil
 }

@@ -1,0 +1,54 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+)
+
+// statusRefresh is how often the status page reloads itself, in seconds.
+const statusRefresh = 10
+
+// statusView is the status page's data.
+type statusView struct {
+	*Status
+	CSRF    string
+	RiverUI string
+	Refresh int
+	Notice  string
+}
+
+// statusPage renders /status: the catalog's backends with their counts, health and build
+// progress, the job queues, the harvests, and a retry form per backend.
+func (u *UI) statusPage(w http.ResponseWriter, r *http.Request) {
+	st, err := u.deps.Status(r.Context())
+	if err != nil {
+		u.failed(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	u.render(w, r, http.StatusOK, "status", statusView{Status: st, CSRF: u.csrf.token(w, r), RiverUI: u.cfg.RiverUI,
+		Refresh: statusRefresh, Notice: r.URL.Query().Get("notice")})
+}
+
+// retry retries a backend's failed records, from the status page's form, and goes back to the
+// page with what it did.
+func (u *UI) retry(w http.ResponseWriter, r *http.Request) {
+	if !u.csrf.check(r) {
+		u.errorPage(w, r, http.StatusForbidden, "This form expired or was not sent from the status page: reload the status page and try again.")
+		return
+	}
+	backend := r.PostFormValue("backend")
+	if !slices.Contains(u.deps.Backends(), backend) {
+		u.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("There is no backend %q.", backend))
+		return
+	}
+	n, err := u.deps.RetryFailed(r.Context(), backend)
+	if err != nil {
+		u.failed(w, r, err)
+		return
+	}
+	notice := fmt.Sprintf("Retrying %d failed records of %s.", n, backend)
+	http.Redirect(w, r, "/status?notice="+url.QueryEscape(notice), http.StatusSeeOther)
+}
