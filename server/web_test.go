@@ -143,10 +143,13 @@ func TestWebStatus(t *testing.T) {
 		t.Fatalf("/status with a token without the admin scope: %d", code)
 	}
 	code, _, body := getPage(t, admin, b.baseURL, "/status")
-	for _, want := range []string{"Backends", "vector", "keyword", "Job queues", `http-equiv="refresh"`} {
+	for _, want := range []string{"Backends", "vector", "keyword", "Job queues", `href="/status?refresh=10"`} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Fatalf("/status (%d) lacks %q:\n%s", code, want, body)
 		}
+	}
+	if _, _, body := getPage(t, admin, b.baseURL, "/status?refresh=1"); !strings.Contains(body, `<meta http-equiv="refresh" content="10">`) {
+		t.Fatalf("/status?refresh does not reload itself:\n%s", body)
 	}
 	// No failed records: no retry form; post one by hand, without then with the token.
 	post := func(form url.Values) int {

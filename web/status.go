@@ -7,7 +7,7 @@ import (
 	"slices"
 )
 
-// statusRefresh is how often the status page reloads itself, in seconds.
+// statusRefresh is how often the status page reloads itself when asked to, in seconds.
 const statusRefresh = 10
 
 // statusView is the status page's data.
@@ -15,8 +15,11 @@ type statusView struct {
 	*Status
 	CSRF    string
 	RiverUI string
-	Refresh int
-	Notice  string
+	// Refresh is how often the page reloads itself, 0 when it does not: it does when its URL
+	// asks (?refresh=10), which the page links to, so that the reader decides (an automatic
+	// reload the reader cannot stop fails WCAG 2.2.1). Every is the period it offers.
+	Refresh, Every int
+	Notice         string
 }
 
 // statusPage renders /status: the catalog's backends with their counts, health and build
@@ -28,8 +31,11 @@ func (u *UI) statusPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	u.render(w, r, http.StatusOK, "status", statusView{Status: st, CSRF: u.csrf.token(w, r), RiverUI: u.cfg.RiverUI,
-		Refresh: statusRefresh, Notice: r.URL.Query().Get("notice")})
+	v := statusView{Status: st, CSRF: u.csrf.token(w, r), RiverUI: u.cfg.RiverUI, Every: statusRefresh, Notice: r.URL.Query().Get("notice")}
+	if r.URL.Query().Get("refresh") != "" {
+		v.Refresh = statusRefresh
+	}
+	u.render(w, r, http.StatusOK, "status", v)
 }
 
 // retry retries a backend's failed records, from the status page's form, and goes back to the
