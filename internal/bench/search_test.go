@@ -19,8 +19,8 @@ func TestSearchSmoke(t *testing.T) {
 	if rep.RecallAt10 < 0.8 || rep.RecallAt10 > 1+1e-9 {
 		t.Fatalf("recall@10 %.3f on 3,000 records", rep.RecallAt10)
 	}
-	if len(rep.Series) != 14 {
-		t.Fatalf("%d series, want 4 modes × 2 client counts, vector_gzip and the 5 of the search features at 1 client", len(rep.Series))
+	if len(rep.Series) != 15 {
+		t.Fatalf("%d series, want 4 modes × 2 client counts, vector_gzip and the 6 of the search features and pages at 1 client", len(rep.Series))
 	}
 	for _, s := range rep.Series {
 		want := 60 // 20 queries × 3 rounds
@@ -35,7 +35,7 @@ func TestSearchSmoke(t *testing.T) {
 		}
 	}
 	if md := rep.Markdown(); !strings.Contains(md, "recall@10") || !strings.Contains(md, "| hybrid | 8 |") || !strings.Contains(md, "| vector_gzip | 1 |") ||
-		!strings.Contains(md, "browse, page 50 by keyset") || !strings.Contains(md, "highlighting 10 hits") {
+		!strings.Contains(md, "browse, page 50 by keyset") || !strings.Contains(md, "highlighting 10 hits") || !strings.Contains(md, "web search page") {
 		t.Fatalf("markdown:\n%s", md)
 	}
 }
