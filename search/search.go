@@ -213,6 +213,31 @@ func New(pool *pgxpool.Pool, bs []backends.Searcher, cfg Config) *Service {
 // Fields returns the fields a where can use, sorted by name.
 func (s *Service) Fields() []where.Field { return s.fields.List() }
 
+// condition returns the compiled filter expression src, or nil for none.
+func (s *Service) condition(src string) (backends.Condition, error) {
+	if src == "" {
+		return nil, nil
+	}
+	e, err := s.ParseWhere(src)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// backendNamed returns the backend named name, nil for "", or an error naming the field backend.
+func (s *Service) backendNamed(name string) (backends.Searcher, error) {
+	if name == "" {
+		return nil, nil
+	}
+	all := s.searchers()
+	i := slices.IndexFunc(all, func(b backends.Searcher) bool { return b.Name() == name })
+	if i < 0 {
+		return nil, domainerr.Invalid("backend", "%q is not a configured backend (one of %v)", name, names(all))
+	}
+	return all[i], nil
+}
+
 // ParseWhere parses a filter expression over the service's fields; an invalid one is a
 // *domainerr.ValidationError on the field "where", with the position.
 func (s *Service) ParseWhere(src string) (*where.Expr, error) {
@@ -240,13 +265,9 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cond backends.Condition
-	if req.Where != "" {
-		e, err := s.ParseWhere(req.Where)
-		if err != nil {
-			return nil, err
-		}
-		cond = e
+	cond, err := s.condition(req.Where)
+	if err != nil {
+		return nil, err
 	}
 	facets, err := s.planFacets(&req)
 	if err != nil {
@@ -463,14 +484,9 @@ func (s *Service) plan(req *Request) (vec, kw backends.Searcher, mode Mode, err 
 		return nil, nil, ModeBrowse, nil
 	}
 
-	all := s.searchers()
-	var named backends.Searcher
-	if req.Backend != "" {
-		i := slices.IndexFunc(all, func(b backends.Searcher) bool { return b.Name() == req.Backend })
-		if i < 0 {
-			return nil, nil, 0, domainerr.Invalid("backend", "%q is not a configured backend (one of %v)", req.Backend, names(all))
-		}
-		named = all[i]
+	named, err := s.backendNamed(req.Backend)
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	vec, kw = s.pick(named, backends.KindPgvector), s.pick(named, backends.KindKeyword)
 	mode = req.Mode
@@ -494,7 +510,7 @@ func (s *Service) plan(req *Request) (vec, kw backends.Searcher, mode Mode, err 
 		return nil, nil, 0, domainerr.Invalid("backend", "%q is a %s backend; %s search needs %v", named.Name(), named.Kind(), mode, need)
 	}
 	if (slices.Contains(need, backends.KindPgvector) && vec == nil) || (slices.Contains(need, backends.KindKeyword) && kw == nil) {
-		return nil, nil, 0, domainerr.Invalid("mode", "%s search needs a %v backend; configured: %v", mode, need, names(all))
+		return nil, nil, 0, domainerr.Invalid("mode", "%s search needs a %v backend; configured: %v", mode, need, names(s.searchers()))
 	}
 	return vec, kw, mode, nil
 }

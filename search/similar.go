@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/domainerr"
@@ -37,22 +36,13 @@ func (s *Service) Similar(ctx context.Context, req SimilarRequest) (*Result, err
 	case req.Limit == 0:
 		req.Limit = LimitDefault
 	}
-	var cond backends.Condition
-	if req.Where != "" {
-		e, err := s.ParseWhere(req.Where)
-		if err != nil {
-			return nil, err
-		}
-		cond = e
+	cond, err := s.condition(req.Where)
+	if err != nil {
+		return nil, err
 	}
-	var named backends.Searcher
-	if req.Backend != "" {
-		all := s.searchers()
-		i := slices.IndexFunc(all, func(b backends.Searcher) bool { return b.Name() == req.Backend })
-		if i < 0 {
-			return nil, domainerr.Invalid("backend", "%q is not a configured backend (one of %v)", req.Backend, names(all))
-		}
-		named = all[i]
+	named, err := s.backendNamed(req.Backend)
+	if err != nil {
+		return nil, err
 	}
 	vec := s.pick(named, backends.KindPgvector)
 	nb, ok := vec.(backends.Neighbours)
