@@ -38,6 +38,8 @@ type Hit struct {
 	// Score is the backend's relevance: cosine similarity for vector, BM25 for keyword.
 	Score    float64
 	Metadata json.RawMessage
+	// Source is the record's source, "" for a record published without one.
+	Source string
 }
 
 // Condition is a compiled filter on a record (a parsed where expression, see package

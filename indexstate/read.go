@@ -11,14 +11,15 @@ import (
 // Count is how many records of one backend are in each state. A record counts as pending once
 // its fan-out has run.
 type Count struct {
-	Indexed, Pending, Failed int64
+	Indexed, Pending, Failed, Empty int64
 }
 
 const countsSQL = `
 SELECT backend,
        count(*) FILTER (WHERE state = 'indexed'),
        count(*) FILTER (WHERE state = 'pending'),
-       count(*) FILTER (WHERE state = 'failed')
+       count(*) FILTER (WHERE state = 'failed'),
+       count(*) FILTER (WHERE state = 'empty')
 FROM index_state GROUP BY backend`
 
 // Counts returns the counts of every backend that has rows, by backend name.
@@ -32,7 +33,7 @@ func Counts(ctx context.Context, db DB) (map[string]Count, error) {
 		name string
 		c    Count
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&name, &c.Indexed, &c.Pending, &c.Failed}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&name, &c.Indexed, &c.Pending, &c.Failed, &c.Empty}, func() error {
 		out[name] = c
 		return nil
 	}); err != nil {

@@ -161,6 +161,9 @@ type Hit struct {
 	// Highlights, with [SearchOpts].Highlight, map "title" and "summary" to their HTML-escaped
 	// text with the query's words between the tags.
 	Highlights map[string]string `json:"highlights,omitempty"`
+
+	// Source is the record's source; empty for a record published without one.
+	Source string `json:"source,omitempty"`
 }
 
 // Search returns the records that best match query, best first; deleted records never match.
@@ -219,7 +222,7 @@ func hitsFrom(pb []*osav1.SearchHit) []Hit {
 	out := make([]Hit, len(pb))
 	for i, h := range pb {
 		out[i] = Hit{SRN: h.Srn, Score: h.GetScore(), Metadata: fromStruct(h.Metadata),
-			VectorRank: int(h.VectorRank), KeywordRank: int(h.KeywordRank), Highlights: h.Highlights}
+			VectorRank: int(h.VectorRank), KeywordRank: int(h.KeywordRank), Highlights: h.Highlights, Source: h.Source}
 	}
 	return out
 }
@@ -284,6 +287,8 @@ type Backend struct {
 	Pending int64 `json:"pending"`
 	// Failed is the number of records whose indexing gave up.
 	Failed int64 `json:"failed"`
+	// Empty is the number of records with no text the backend can index (not a failure).
+	Empty int64 `json:"empty,omitempty"`
 	// Healthy is whether the backend can index and answer searches now.
 	Healthy bool `json:"healthy"`
 	// Queue is the job queue that feeds the backend (see [Client.QueueStats]).
@@ -315,7 +320,7 @@ func (c *Client) Backends(ctx context.Context) ([]Backend, error) {
 	out := make([]Backend, len(res.Backends))
 	for i, b := range res.Backends {
 		out[i] = Backend{Name: b.Name, Kind: b.Kind, Model: b.Model, Dims: int(b.Dims), Indexed: b.Indexed,
-			Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue, State: b.State, Generation: int(b.Generation),
+			Pending: b.Pending, Failed: b.Failed, Empty: b.Empty, Healthy: b.Healthy, Queue: b.Queue, State: b.State, Generation: int(b.Generation),
 			BuildDone: b.BuildDone, BuildTotal: b.BuildTotal, pb: b}
 	}
 	return out, nil

@@ -15,9 +15,10 @@ const healthTimeout = 2 * time.Second
 type BackendInfo struct {
 	Name, Kind, Model string
 	Dims              int
-	// Indexed, Pending and Failed count records by their index_state in this backend. A record
-	// counts as pending once its fan-out has run.
-	Indexed, Pending, Failed int64
+	// Indexed, Pending, Failed and Empty count records by their index_state in this backend
+	// (Empty: no text the backend can index). A record counts as pending once its fan-out has
+	// run.
+	Indexed, Pending, Failed, Empty int64
 	Healthy                  bool
 	Queue                    string
 }
@@ -40,7 +41,7 @@ func (s *Service) Describe(ctx context.Context, bs []backends.Searcher) ([]Backe
 		cancel()
 		c := counts[b.Name()]
 		out[i] = BackendInfo{Name: b.Name(), Kind: b.Kind(), Model: b.Model(), Dims: b.Dims(),
-			Indexed: c.Indexed, Pending: c.Pending, Failed: c.Failed, Healthy: healthy, Queue: backends.Queue(b.Name())}
+			Indexed: c.Indexed, Pending: c.Pending, Failed: c.Failed, Empty: c.Empty, Healthy: healthy, Queue: backends.Queue(b.Name())}
 	}
 	return out, nil
 }

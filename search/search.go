@@ -170,6 +170,8 @@ type Hit struct {
 	SRN      records.SRN
 	Score    float64
 	Metadata json.RawMessage
+	// Source is the record's source, "" for a record published without one.
+	Source string
 	// VectorRank and KeywordRank are the hit's 1-based rank on each side; 0 when that side did
 	// not find it (or was not asked).
 	VectorRank, KeywordRank int
@@ -381,18 +383,19 @@ func (s *Service) fillMetadata(ctx context.Context, hits []Hit) ([]Hit, error) {
 	if len(ids) == 0 {
 		return hits, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, version, metadata FROM records WHERE id = ANY($1) AND deleted_at IS NULL`, ids)
+	rows, err := s.pool.Query(ctx, `SELECT id, version, metadata, COALESCE(source, '') FROM records WHERE id = ANY($1) AND deleted_at IS NULL`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("error reading the hits' metadata: %w", err)
 	}
 	var (
-		id   uuid.UUID
-		ver  int
-		meta json.RawMessage
+		id     uuid.UUID
+		ver    int
+		meta   json.RawMessage
+		source string
 	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &ver, &meta}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&id, &ver, &meta, &source}, func() error {
 		h := &hits[at[id]]
-		h.SRN.Version, h.Metadata = ver, append(json.RawMessage(nil), meta...)
+		h.SRN.Version, h.Metadata, h.Source = ver, append(json.RawMessage(nil), meta...), source
 		return nil
 	})
 	if err != nil {
@@ -405,7 +408,8 @@ func (s *Service) fillMetadata(ctx context.Context, hits []Hit) ([]Hit, error) {
 func (s *Service) hits(found []backends.Hit, vector bool) []Hit {
 	hits := make([]Hit, len(found))
 	for i, f := range found {
-		hits[i] = Hit{SRN: records.SRN{Domain: s.cfg.Domain, ID: f.RecordID, Version: f.Version}, Score: f.Score, Metadata: f.Metadata}
+		hits[i] = Hit{SRN: records.SRN{Domain: s.cfg.Domain, ID: f.RecordID, Version: f.Version}, Score: f.Score, Metadata: f.Metadata,
+			Source: f.Source}
 		if vector {
 			hits[i].VectorRank = i + 1
 		} else {

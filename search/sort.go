@@ -205,7 +205,7 @@ func (s *Service) browse(ctx context.Context, req Request, m matchSet, keys []so
 		values[i] = "(" + where.ValueSQL(k.field, "r") + ")::text"
 	}
 	order = append(order, "r.id")
-	sel := "r.id, r.version, r.metadata"
+	sel := "r.id, r.version, r.metadata, COALESCE(r.source, '')"
 	if len(values) > 0 {
 		sel += ", ARRAY[" + strings.Join(values, ", ") + "]::text[]"
 	} else {
@@ -224,13 +224,15 @@ func (s *Service) browse(ctx context.Context, req Request, m matchSet, keys []so
 		last pageToken
 	)
 	var (
-		id   uuid.UUID
-		ver  int
-		meta json.RawMessage
-		vals []*string
+		id     uuid.UUID
+		ver    int
+		meta   json.RawMessage
+		source string
+		vals   []*string
 	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &ver, &meta, &vals}, func() error {
-		hits = append(hits, Hit{SRN: records.SRN{Domain: s.cfg.Domain, ID: id, Version: ver}, Metadata: append(json.RawMessage(nil), meta...)})
+	_, err = pgx.ForEachRow(rows, []any{&id, &ver, &meta, &source, &vals}, func() error {
+		hits = append(hits, Hit{SRN: records.SRN{Domain: s.cfg.Domain, ID: id, Version: ver}, Metadata: append(json.RawMessage(nil), meta...),
+			Source: source})
 		last = pageToken{Sort: sortSpec(keys), Values: vals, ID: id}
 		return nil
 	})

@@ -93,7 +93,7 @@ func hitsOut(res *search.Result) ([]*osav1.SearchHit, error) {
 			return nil, err
 		}
 		out[i] = &osav1.SearchHit{Srn: h.SRN.String(), Metadata: meta, VectorRank: int32(h.VectorRank), KeywordRank: int32(h.KeywordRank),
-			Highlights: h.Highlights}
+			Highlights: h.Highlights, Source: h.Source}
 		if res.Mode != search.ModeBrowse {
 			out[i].Score = proto.Float64(h.Score)
 		}
@@ -146,7 +146,7 @@ func (s *searchService) ListBackends(ctx context.Context, _ *connect.Request[osa
 	out := &osav1.ListBackendsResponse{Backends: make([]*osav1.Backend, len(bs))}
 	for i, b := range bs {
 		out.Backends[i] = &osav1.Backend{Name: b.Name, Kind: b.Kind, Model: b.Model, Dims: int32(b.Dims),
-			Indexed: b.Indexed, Pending: b.Pending, Failed: b.Failed, Healthy: b.Healthy, Queue: b.Queue,
+			Indexed: b.Indexed, Pending: b.Pending, Failed: b.Failed, Empty: b.Empty, Healthy: b.Healthy, Queue: b.Queue,
 			State: b.State, Generation: int32(b.Generation), BuildDone: b.BuildDone, BuildTotal: b.BuildTotal}
 	}
 	return connect.NewResponse(out), nil

@@ -73,7 +73,7 @@ func TestWebPages(t *testing.T) {
 		t.Fatalf("GET /: %d %v\n%s", code, h, body)
 	}
 	_, _, body = getPage(t, client, b.baseURL, "/?q=hearts&mode=keyword")
-	for _, want := range []string{"<mark>heart</mark>", "Mus musculus", `href="/?mode=keyword&amp;organism=Mus&#43;musculus&amp;q=hearts"`,
+	for _, want := range []string{"<mark>heart</mark>", "Mus musculus", `href="/?mode=keyword&amp;organism=Mus&#43;musculus&amp;q=hearts"`, "from lab",
 		`href="https://www.ncbi.nlm.nih.gov/geo/query/acc.cgi?acc=GSE1001"`} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("the search page lacks %s:\n%s", want, body)

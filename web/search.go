@@ -77,6 +77,7 @@ type link struct{ Text, URL string }
 type hitView struct {
 	URL            string
 	Title, Snippet []segment
+	Source         string
 	Accession      string
 	AccessionURL   string
 	PubDate        string
@@ -215,7 +216,7 @@ func newHitView(h search.Hit) hitView {
 	var m map[string]any
 	_ = json.Unmarshal(h.Metadata, &m)
 	id := h.SRN.ID.String()
-	hv := hitView{URL: "/records/" + id, PubDate: str(m["pub_date"]), SampleCount: number(m["sample_count"])}
+	hv := hitView{URL: "/records/" + id, Source: clip(h.Source, displayMax), PubDate: str(m["pub_date"]), SampleCount: number(m["sample_count"])}
 	hv.Title = segments(h.Highlights["title"], str(m["title"]))
 	if hv.Title == nil {
 		hv.Title = []segment{{Text: "(untitled record " + id + ")"}}

@@ -94,7 +94,7 @@ func (b *Backend) rank(ctx context.Context, pool *pgxpool.Pool, sql string, args
 	}
 	hits, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (backends.Hit, error) {
 		var h backends.Hit
-		err := row.Scan(&h.RecordID, &h.Version, &h.Score, &h.Metadata)
+		err := row.Scan(&h.RecordID, &h.Version, &h.Score, &h.Metadata, &h.Source)
 		return h, err
 	})
 	if err != nil {

@@ -194,7 +194,7 @@ const termScoreSQL = `($5::float8[])[{i}] * f.tf{i} * ($6::float8 + 1) / (f.tf{i
 // rankSQL): a sum of one expression per term costs half of a subquery over the arrays, for
 // every candidate. The OFFSET 0 keeps each tf from being computed twice.
 const searchSQL = `
-SELECT m.record_id, r.version, m.score, {metadata}
+SELECT m.record_id, r.version, m.score, {metadata}, COALESCE(r.source, '')
 FROM (
     SELECT c.record_id, ({score})::float8 AS score
     FROM ({candidates}) c

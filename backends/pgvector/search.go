@@ -95,7 +95,7 @@ func (b *Backend) nearest(ctx context.Context, pool *pgxpool.Pool, q backends.Qu
 		}
 		hits, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (backends.Hit, error) {
 			var h backends.Hit
-			err := row.Scan(&h.RecordID, &h.Version, &h.Score, &h.Metadata)
+			err := row.Scan(&h.RecordID, &h.Version, &h.Score, &h.Metadata, &h.Source)
 			return h, err
 		})
 		return err

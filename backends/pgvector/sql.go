@@ -108,7 +108,7 @@ WITH c AS MATERIALIZED (
     ORDER BY v.embedding <=> $1
     LIMIT $2
 )
-SELECT c.record_id, r.version, 1 - c.distance, r.metadata
+SELECT c.record_id, r.version, 1 - c.distance, r.metadata, COALESCE(r.source, '')
 FROM c JOIN records r ON r.id = c.record_id
 ORDER BY c.distance, c.record_id`
 )

@@ -606,7 +606,10 @@ type SearchHit struct {
 	// With SearchRequest.highlight: "title" (the whole title) and "summary"
 	// (up to two fragments around the matching words, joined by " … "), for
 	// those the record has, HTML-escaped, the query's words between the tags.
-	Highlights    map[string]string `protobuf:"bytes,6,rep,name=highlights,proto3" json:"highlights,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Highlights map[string]string `protobuf:"bytes,6,rep,name=highlights,proto3" json:"highlights,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The record's source (as ListSources names it); empty for a record
+	// published without one.
+	Source        string `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -681,6 +684,13 @@ func (x *SearchHit) GetHighlights() map[string]string {
 		return x.Highlights
 	}
 	return nil
+}
+
+func (x *SearchHit) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
 }
 
 // SimilarRecordsRequest names the record whose neighbours to find.
@@ -932,8 +942,11 @@ type Backend struct {
 	Generation int32 `protobuf:"varint,11,opt,name=generation,proto3" json:"generation,omitempty"`
 	// For a building backend, the records its rebuild has copied so far and
 	// how many it copies (see AdminService.GetReindex); 0 otherwise.
-	BuildDone     int64 `protobuf:"varint,12,opt,name=build_done,json=buildDone,proto3" json:"build_done,omitempty"`
-	BuildTotal    int64 `protobuf:"varint,13,opt,name=build_total,json=buildTotal,proto3" json:"build_total,omitempty"`
+	BuildDone  int64 `protobuf:"varint,12,opt,name=build_done,json=buildDone,proto3" json:"build_done,omitempty"`
+	BuildTotal int64 `protobuf:"varint,13,opt,name=build_total,json=buildTotal,proto3" json:"build_total,omitempty"`
+	// Number of records with no text this backend can index (an empty state,
+	// not a failure: filters still find them).
+	Empty         int64 `protobuf:"varint,14,opt,name=empty,proto3" json:"empty,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1055,6 +1068,13 @@ func (x *Backend) GetBuildDone() int64 {
 func (x *Backend) GetBuildTotal() int64 {
 	if x != nil {
 		return x.BuildTotal
+	}
+	return 0
+}
+
+func (x *Backend) GetEmpty() int64 {
+	if x != nil {
+		return x.Empty
 	}
 	return 0
 }
@@ -1259,7 +1279,7 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\x04from\x18\x03 \x01(\x01H\x00R\x04from\x88\x01\x01\x12\x13\n" +
 	"\x02to\x18\x04 \x01(\x01H\x01R\x02to\x88\x01\x01B\a\n" +
 	"\x05_fromB\x05\n" +
-	"\x03_to\"\xbd\x02\n" +
+	"\x03_to\"\xd5\x02\n" +
 	"\tSearchHit\x12\x10\n" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\x12\x19\n" +
 	"\x05score\x18\x02 \x01(\x01H\x00R\x05score\x88\x01\x01\x123\n" +
@@ -1269,7 +1289,8 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\fkeyword_rank\x18\x05 \x01(\x05R\vkeywordRank\x12A\n" +
 	"\n" +
 	"highlights\x18\x06 \x03(\v2!.osa.v1.SearchHit.HighlightsEntryR\n" +
-	"highlights\x1a=\n" +
+	"highlights\x12\x16\n" +
+	"\x06source\x18\a \x01(\tR\x06source\x1a=\n" +
 	"\x0fHighlightsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\b\n" +
@@ -1285,7 +1306,7 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\abackend\x18\x02 \x01(\tR\abackend\"\x15\n" +
 	"\x13ListBackendsRequest\"C\n" +
 	"\x14ListBackendsResponse\x12+\n" +
-	"\bbackends\x18\x01 \x03(\v2\x0f.osa.v1.BackendR\bbackends\"\xcd\x02\n" +
+	"\bbackends\x18\x01 \x03(\v2\x0f.osa.v1.BackendR\bbackends\"\xe3\x02\n" +
 	"\aBackend\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
@@ -1304,7 +1325,8 @@ const file_osa_v1_search_proto_rawDesc = "" +
 	"\n" +
 	"build_done\x18\f \x01(\x03R\tbuildDone\x12\x1f\n" +
 	"\vbuild_total\x18\r \x01(\x03R\n" +
-	"buildTotal\"\x18\n" +
+	"buildTotal\x12\x14\n" +
+	"\x05empty\x18\x0e \x01(\x03R\x05empty\"\x18\n" +
 	"\x16GetSearchFieldsRequest\"F\n" +
 	"\x17GetSearchFieldsResponse\x12+\n" +
 	"\x06fields\x18\x01 \x03(\v2\x13.osa.v1.SearchFieldR\x06fields\"K\n" +
