@@ -19,8 +19,8 @@ type BackendInfo struct {
 	// (Empty: no text the backend can index). A record counts as pending once its fan-out has
 	// run.
 	Indexed, Pending, Failed, Empty int64
-	Healthy                  bool
-	Queue                    string
+	Healthy                         bool
+	Queue                           string
 }
 
 // Backends lists the service's backends with their counts and health, in order.
