@@ -4,8 +4,8 @@
 // (package pipeline) write every batch to both tables. Each chunk job copies the next
 // [ChunkSize] live records, in id order, into the shadow, records its progress and enqueues the
 // next chunk — in one transaction, so a crash resumes at the chunk it was on. The finish job
-// builds the shadow's search index once, swaps the shadow in and syncs index_state from the new
-// table.
+// builds the shadow's search index once, syncs index_state from the shadow, and swaps the shadow
+// in.
 package reindex
 
 import (
@@ -368,6 +368,14 @@ func (w *FinishWorker) finish(ctx context.Context, job *river.Job[FinishArgs], b
 		return fmt.Errorf("error building the shadow's index: %w", err)
 	}
 	built := time.Since(start)
+	// index_state first, from the shadow: when the swap commits, the state already says what the
+	// table holds, and a crash just after the swap leaves nothing undone. (After the swap, outside
+	// its transaction, a crash or a reader in between saw a live backend whose records were not
+	// marked indexed, or had no rows at all after a backfill: TestCrashDuringRebuild caught it.)
+	// Records written meanwhile are marked by their own index jobs, which write both tables.
+	if err := indexstate.SyncFromTable(ctx, w.x.pool, b.Name(), b.Shadow().Table()); err != nil {
+		return err
+	}
 	err := pgx.BeginFunc(ctx, w.x.pool, func(tx pgx.Tx) error {
 		// A rebuild of a new generation keeps the one it replaces, retired, for
 		// catalog.retire_after; a rebuild of the live generation (osa reindex) replaces it.
@@ -397,10 +405,6 @@ func (w *FinishWorker) finish(ctx context.Context, job *river.Job[FinishArgs], b
 	})
 	if err != nil {
 		return err
-	}
-	// After the swap, not in its transaction: the swap holds its table locks only briefly.
-	if err := indexstate.SyncFromTable(ctx, w.x.pool, b.Name(), b.Table()); err != nil {
-		w.x.logger.WarnContext(ctx, "jobs: error updating index state after a reindex", "backend", b.Name(), "error", err)
 	}
 	w.x.logger.InfoContext(ctx, "jobs: reindex finished", "backend", b.Name(), "reindex_id", job.Args.ReindexID,
 		"index_build", built.Round(time.Millisecond))
