@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/jobs/admin"
 	"github.com/osa-archive/osa/jobs/harvest"
 	"github.com/osa-archive/osa/jobs/reindex"
@@ -52,6 +54,13 @@ func (s *Server) webStatus(ctx context.Context) (*web.Status, error) {
 	last, err := harvest.Last(ctx, s.pool, s.sources.Names())
 	if err != nil {
 		return nil, err
+	}
+	fresh, err := indexstate.FreshnessSince(ctx, s.pool, time.Now().Add(-web.FreshnessWindow))
+	if err != nil {
+		return nil, err
+	}
+	for i := range bs {
+		bs[i].Freshness = fresh[bs[i].Name]
 	}
 	st := &web.Status{Backends: bs, Queues: queues}
 	for _, name := range s.sources.Names() {

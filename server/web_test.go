@@ -123,6 +123,12 @@ func TestWebPages(t *testing.T) {
 	if code, _, _ := getPage(t, client, b.baseURL, "/records/not-an-id"); code != http.StatusNotFound {
 		t.Fatalf("an unknown record: %d", code)
 	}
+	// The status page (open on loopback without tokens): the records just indexed give each
+	// backend a freshness.
+	code, _, body = getPage(t, client, b.baseURL, "/status")
+	if code != http.StatusOK || !regexp.MustCompile(`<td>[0-9]+ ms over [0-9]+</td>`).MatchString(body) {
+		t.Fatalf("the status page (%d) shows no freshness:\n%s", code, body)
+	}
 }
 
 // TestWebStatus: the status page needs the admin scope once tokens are configured, and its

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/jobs/admin"
 	"github.com/osa-archive/osa/jobs/harvest"
 	"github.com/osa-archive/osa/records"
@@ -57,7 +58,13 @@ type BackendStatus struct {
 	// when its build started.
 	BuildDone, BuildTotal int64
 	BuildStarted          time.Time
+	// Freshness is how soon the backend indexed what was published in the last
+	// FreshnessWindow; zero Records when it indexed nothing then.
+	Freshness indexstate.Freshness
 }
+
+// FreshnessWindow is the period the status page measures freshness over.
+const FreshnessWindow = time.Hour
 
 // BuildETA estimates how long the build has left from its pace so far; 0 when unknown.
 func (b BackendStatus) BuildETA() time.Duration {
