@@ -29,7 +29,9 @@ var funcs = template.FuncMap{
 		return 100 * done / total
 	},
 	"seconds": func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s" },
-	"ms":      func(d time.Duration) string { return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 0, 64) + " ms" },
+	"ms": func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 0, 64) + " ms"
+	},
 }
 
 // str returns v when it is a string, made safe to show.
