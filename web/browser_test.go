@@ -6,9 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,9 +19,8 @@ import (
 
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/internal/browsertest"
-	"github.com/osa-archive/osa/internal/pgtest"
+	"github.com/osa-archive/osa/internal/servertest"
 	"github.com/osa-archive/osa/sdk"
-	"github.com/osa-archive/osa/server"
 )
 
 // adminToken is the status page's token in the browser tests.
@@ -35,23 +31,10 @@ const adminToken = "osa_browser_admin_3c9e"
 // It returns the server's address and the SRN of the hostile record.
 func startServer(t *testing.T) (string, string) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Database.URL = pgtest.NewURL(t)
 	sum := sha256.Sum256([]byte(adminToken))
-	cfg.Auth.Tokens = []config.Token{{Name: "admin", SHA256: hex.EncodeToString(sum[:]), Scopes: []string{config.ScopeAdmin}}}
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done; srv.Close() })
-	base := "http://" + ln.Addr().String()
+	base := servertest.Start(t, func(cfg *config.Config) {
+		cfg.Auth.Tokens = []config.Token{{Name: "admin", SHA256: hex.EncodeToString(sum[:]), Scopes: []string{config.ScopeAdmin}}}
+	})
 
 	client, err := sdk.New(base, sdk.WithToken(adminToken))
 	if err != nil {

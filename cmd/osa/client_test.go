@@ -8,9 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,39 +19,14 @@ import (
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/config"
-	"github.com/osa-archive/osa/internal/pgtest"
+	"github.com/osa-archive/osa/internal/servertest"
 	"github.com/osa-archive/osa/sdk"
-	"github.com/osa-archive/osa/server"
 )
 
-// startClientServer runs a server on a free loopback port against a fresh database for t and returns
-// its base URL.
+// startClientServer runs a server for t (servertest.Start) and returns its base URL.
 func startClientServer(t *testing.T, edit func(*config.Config)) string {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Database.URL = pgtest.NewURL(t)
-	cfg.HTTP.ShutdownTimeout = 5 * time.Second
-	cfg.Worker.ShutdownTimeout = 5 * time.Second
-	if edit != nil {
-		edit(cfg)
-	}
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		srv.Close()
-	})
-	return "http://" + ln.Addr().String()
+	return servertest.Start(t, edit)
 }
 
 // runCLI executes the osa command line in-process with stdin and returns its standard output,
