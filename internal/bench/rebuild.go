@@ -383,16 +383,7 @@ var inputsRe = regexp.MustCompile(`(?m)^osa_embed_inputs_total\{backend="vector"
 
 // embedInputs reads the vector backend's embedding inputs from the server's /metrics.
 func embedInputs(ctx context.Context, base string) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
+	body, err := get(ctx, base+"/metrics")
 	if err != nil {
 		return 0, err
 	}

@@ -411,20 +411,8 @@ func measureFeatures(ctx context.Context, rep *SearchReport, client osav1connect
 		return len(res.Msg.Hits), nil
 	}
 	webPage := func(ctx context.Context, q string) (int, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/?q="+url.QueryEscape(q), nil)
-		if err != nil {
-			return 0, err
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		defer res.Body.Close()
-		body, err := io.ReadAll(res.Body)
-		if err != nil || res.StatusCode != http.StatusOK {
-			return 0, fmt.Errorf("GET /?q=%s: %d %v", q, res.StatusCode, err)
-		}
-		return strings.Count(string(body), `<li class="hit">`), nil
+		body, err := get(ctx, base+"/?q="+url.QueryEscape(q))
+		return strings.Count(string(body), `<li class="hit">`), err
 	}
 	for _, s := range []struct {
 		name    string
