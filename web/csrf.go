@@ -18,13 +18,8 @@ const (
 	csrfField  = "csrf"
 )
 
-// csrf issues and checks the tokens.
-type csrf struct{}
-
-func newCSRF() *csrf { return &csrf{} }
-
-// token returns the request's token, setting a new one in a cookie when it has none.
-func (*csrf) token(w http.ResponseWriter, r *http.Request) string {
+// csrfToken returns the request's token, setting a new one in a cookie when it has none.
+func csrfToken(w http.ResponseWriter, r *http.Request) string {
 	if c, err := r.Cookie(csrfCookie); err == nil && validToken(c.Value) {
 		return c.Value
 	}
@@ -36,9 +31,9 @@ func (*csrf) token(w http.ResponseWriter, r *http.Request) string {
 	return t
 }
 
-// check reports whether a form post carries the token of its cookie and, when the browser names
-// the page it comes from, comes from the archive's own origin.
-func (*csrf) check(r *http.Request) bool {
+// csrfValid reports whether a form post carries the token of its cookie and, when the browser
+// names the page it comes from, comes from the archive's own origin.
+func csrfValid(r *http.Request) bool {
 	if o := r.Header.Get("Origin"); o != "" && o != "null" {
 		u, err := url.Parse(o)
 		if err != nil || u.Host != r.Host {

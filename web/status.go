@@ -31,7 +31,7 @@ func (u *UI) statusPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	v := statusView{Status: st, CSRF: u.csrf.token(w, r), RiverUI: u.cfg.RiverUI, Every: statusRefresh, Notice: r.URL.Query().Get("notice")}
+	v := statusView{Status: st, CSRF: csrfToken(w, r), RiverUI: u.cfg.RiverUI, Every: statusRefresh, Notice: r.URL.Query().Get("notice")}
 	if r.URL.Query().Get("refresh") != "" {
 		v.Refresh = statusRefresh
 	}
@@ -41,7 +41,7 @@ func (u *UI) statusPage(w http.ResponseWriter, r *http.Request) {
 // retry retries a backend's failed records, from the status page's form, and goes back to the
 // page with what it did.
 func (u *UI) retry(w http.ResponseWriter, r *http.Request) {
-	if !u.csrf.check(r) {
+	if !csrfValid(r) {
 		u.errorPage(w, r, http.StatusForbidden, "This form expired or was not sent from the status page: reload the status page and try again.")
 		return
 	}

@@ -104,7 +104,6 @@ type UI struct {
 	cfg   Config
 	deps  Deps
 	pages map[string]*template.Template
-	csrf  *csrf
 	mux   *http.ServeMux
 }
 
@@ -117,7 +116,7 @@ func New(cfg Config, deps Deps) *UI {
 	if cfg.About == "" {
 		cfg.About = AboutDefault
 	}
-	u := &UI{cfg: cfg, deps: deps, pages: parsePages(), csrf: newCSRF(), mux: http.NewServeMux()}
+	u := &UI{cfg: cfg, deps: deps, pages: parsePages(), mux: http.NewServeMux()}
 	static, _ := fs.Sub(staticFS, "static")
 	u.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
 	u.mux.HandleFunc("GET /{$}", u.searchPage)
