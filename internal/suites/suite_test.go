@@ -99,6 +99,9 @@ type configOpts struct {
 	fanoutWorkers int
 	// batchSize is both backends' batch.max_size (default 128).
 	batchSize int
+	// databaseURL is the database.url of the processes when it is not the suite's database
+	// itself: a fault proxy or a connection pooler in front of it.
+	databaseURL string
 }
 
 // writeConfig writes a config file for the suite's database and returns its path. The role and
@@ -118,6 +121,9 @@ func (s *suite) writeConfig(name string, o configOpts) string {
 	if o.embedderURL != "" {
 		embedder = fmt.Sprintf("{kind: openai, base_url: %q, model: %s, dims: %d, timeout: 2s}",
 			o.embedderURL, fakeModel, fakeDims)
+	}
+	if o.databaseURL == "" {
+		o.databaseURL = s.dbURL
 	}
 	batch := fmt.Sprintf("{max_size: %d, max_delay: %s, timeout: %s}", o.batchSize, batchDelay, batchTimeout)
 	yaml := fmt.Sprintf(`# %s: written by internal/suites
@@ -144,7 +150,7 @@ backends:
     kind: keyword
     weight: 1
     batch: %s
-`, name, s.dbURL, o.totalWorkers, o.fanoutWorkers, jobTimeout, batch, embedder, batch)
+`, name, o.databaseURL, o.totalWorkers, o.fanoutWorkers, jobTimeout, batch, embedder, batch)
 	path := filepath.Join(s.dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		s.t.Fatal(err)
