@@ -154,6 +154,15 @@ func (d *Database) validate(p *problems) {
 		}
 	}
 	p.intRange("database.max_conns", d.MaxConns, MaxConnsMin, MaxConnsMax)
+	if d.ListenURL != "" {
+		if _, err := pgconn.ParseConfig(d.ListenURL); err != nil {
+			p.add("database.listen_url", "not a valid Postgres connection string: %s", parseConfigProblem(err))
+		}
+		if !d.TransactionPooler {
+			p.add("database.listen_url", "is only used with database.transaction_pooler: true (without a pooler, "+
+				"River listens on database.url); set transaction_pooler or remove listen_url")
+		}
+	}
 }
 
 // parseConfigProblem returns what pgconn.ParseConfig found wrong, without the
