@@ -347,6 +347,8 @@ func (e *Embedder) validate(p *problems, key string) {
 		p.httpURL(key+".base_url", e.BaseURL)
 	}
 	p.intRange(key+".max_inputs", e.MaxInputs, EmbedderMaxInputsMin, EmbedderMaxInputsMax)
+	p.intRange(key+".max_tokens_per_call", e.MaxTokensPerCall, EmbedderMaxTokensPerCallMin, EmbedderMaxTokensPerCallMax)
+	p.intRange(key+".max_concurrency", e.MaxConcurrency, EmbedderMaxConcurrencyMin, EmbedderMaxConcurrencyMax)
 	p.positive(key+".timeout", e.Timeout)
 	p.floatRange(key+".min_similarity", e.MinSimilarity, -1, 1)
 	if e.SendDimensions && e.Kind == EmbedderKindHash {
