@@ -72,3 +72,30 @@ func TestAdaptiveConcurrency(t *testing.T) {
 		})
 	}
 }
+
+// TestCallsSplitByTokens sends texts whose total is over the provider's token limit per call:
+// with embedder.max_tokens_per_call under that limit, they go in calls small enough, and none is
+// rejected.
+func TestCallsSplitByTokens(t *testing.T) {
+	t.Parallel()
+	p := fakeprovider.Start(fakeprovider.Config{TokenLimit: 50, Latency: time.Millisecond})
+	defer p.Close()
+	e, err := embed.New(embed.Config{Kind: embed.KindOpenAI, BaseURL: p.URL(), Model: "fake-tokens", Dims: 8,
+		MaxInputs: 100, MaxTokensPerCall: 2 * embed.EstimateTokens(strings.Repeat("x", 90))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := make([]string, 10)
+	for i := range texts {
+		texts[i] = strings.Repeat(string(rune('a'+i)), 90) // 23 of the provider's tokens each
+	}
+	_, errs := e.Embed(context.Background(), texts)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("text %d: %v", i, err)
+		}
+	}
+	if st := p.Stats(); st.Calls != 5 || st.Rejected != 0 {
+		t.Fatalf("%d calls, %d rejected; want 5 calls of two texts, none rejected", st.Calls, st.Rejected)
+	}
+}
