@@ -238,7 +238,8 @@ func EstimateTokens(text string) int { return len(text)/3 + 1 }
 // ([limiter]). A call answered 429 gives its slot back, waits its Retry-After (or
 // [rateLimitWaitDefault]) and is made again, up to [rateLimitTries] times, while the wait is at
 // most [rateLimitWaitMax] and ctx's deadline leaves room for it; otherwise the rate limit is
-// returned, and the batch's job snoozes.
+// returned, and the batch's job snoozes. A call answered 5xx, or failed in transit, is made again
+// up to [serverErrorRetries] times, after [serverErrorBackoff] then twice that.
 func (e *httpEmbedder) limitedCall(ctx context.Context, inputs []string) ([][]float32, error) {
 	for try := 1; ; try++ {
 		n, err := e.limiter.acquire(ctx)
@@ -247,10 +248,21 @@ func (e *httpEmbedder) limitedCall(ctx context.Context, inputs []string) ([][]fl
 		}
 		vecs, err := e.call(ctx, inputs)
 		var rl *indexerr.RateLimitError
+		var server *serverError
 		switch {
 		case err == nil:
 			e.limiter.release(n, outcomeOK)
 			return vecs, nil
+		case errors.As(err, &server) && try <= serverErrorRetries:
+			// A hosted API fails a call now and then; its next one mostly succeeds. Making it
+			// again at once spares the batch's records a job retry (seconds later).
+			e.limiter.release(n, outcomeOther)
+			select {
+			case <-time.After(serverErrorBackoff << (try - 1)):
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		case !errors.As(err, &rl):
 			e.limiter.release(n, outcomeOther)
 			return nil, err
@@ -401,14 +413,14 @@ func (e *httpEmbedder) transportError(ctx, callCtx context.Context, err error) e
 	}
 	var netErr net.Error
 	if callCtx.Err() != nil || errors.As(err, &netErr) && netErr.Timeout() {
-		return fmt.Errorf("%s: POST %s: timed out after %v", e.name, e.path, e.timeout)
+		return &serverError{err: fmt.Errorf("%s: POST %s: timed out after %v", e.name, e.path, e.timeout)}
 	}
 	// *url.Error repeats the full URL, which may carry secrets; name the path instead.
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err
 	}
-	return fmt.Errorf("%s: POST %s: %s", e.name, e.path, e.redact(err.Error()))
+	return &serverError{err: fmt.Errorf("%s: POST %s: %s", e.name, e.path, e.redact(err.Error()))}
 }
 
 // statusError classifies a non-2xx response.
@@ -428,8 +440,21 @@ func (e *httpEmbedder) statusError(resp *http.Response, raw []byte) error {
 	case http.StatusNotFound:
 		return fmt.Errorf("%s: not found: check backends[].embedder.base_url and model %q: %s", base, e.model, msg)
 	}
-	return fmt.Errorf("%s: %s", base, msg)
+	err := fmt.Errorf("%s: %s", base, msg)
+	if resp.StatusCode >= 500 {
+		return &serverError{err: err}
+	}
+	return err
 }
+
+// serverError is a 5xx answer or a call that failed in transit: worth making again at once,
+// unlike an input the provider rejected or a key it refused.
+type serverError struct {
+	err error
+}
+
+func (e *serverError) Error() string { return e.err.Error() }
+func (e *serverError) Unwrap() error { return e.err }
 
 // redact removes the API key from s, for providers that echo it back.
 func (e *httpEmbedder) redact(s string) string {

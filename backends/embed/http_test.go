@@ -351,6 +351,30 @@ func testHTTPEmbedder(t *testing.T, kind string) {
 		}
 	})
 
+	t.Run("ServerErrorThenAnswered", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		var failed atomic.Bool
+		bundle.fake.respond = func(w http.ResponseWriter, r *http.Request, req fakeRequest) bool {
+			if failed.CompareAndSwap(false, true) {
+				bundle.fake.writeError(w, http.StatusBadGateway, "upstream connect error", "server_error")
+				return true
+			}
+			return false
+		}
+		bundle.cfg.MaxInputs = 4
+		e := newEmbedder(bundle.cfg)
+		vecs, errs := e.Embed(context.Background(), texts(4))
+		for i := range vecs {
+			if errs[i] != nil || vecs[i] == nil {
+				t.Fatalf("text %d: %v; want a vector from the call made again after the 502", i, errs[i])
+			}
+		}
+		if e.Calls() != 2 {
+			t.Fatalf("Calls() = %d, want 2 (the 502, then the same call again)", e.Calls())
+		}
+	})
+
 	t.Run("ServerErrorIsTransient", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)

@@ -25,6 +25,7 @@ func TestAdaptiveConcurrency(t *testing.T) {
 	}{
 		{"C4", fakeprovider.Config{Concurrency: 4, Latency: 40 * time.Millisecond, PerInput: 300 * time.Microsecond, ErrorRate: 0.01}, 12, 30},
 		{"C1", fakeprovider.Config{Concurrency: 1, Latency: 15 * time.Millisecond, PerInput: 100 * time.Microsecond, ErrorRate: 0.01}, 6, 25},
+		{"C2", fakeprovider.Config{Concurrency: 2, Latency: 10 * time.Millisecond, PerInput: 100 * time.Microsecond, ErrorRate: 0.01}, 6, 25},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
