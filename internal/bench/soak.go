@@ -15,7 +15,7 @@ import (
 // Defaults and targets of the soak scenario ([Soak]; issue 18's).
 const (
 	SoakDurationDefault      = 20 * time.Minute
-	SoakDurationSmokeDefault = 80 * time.Second
+	SoakDurationSmokeDefault = 60 * time.Second
 	SoakWarmUpDefault        = 2 * time.Minute
 	SoakWarmUpSmokeDefault   = 10 * time.Second
 	SoakRateDefault          = 200
@@ -78,7 +78,7 @@ type SoakOpts struct {
 	RestartDatabase func(context.Context) error
 	// Binary is the osa executable run as the API and worker processes (osa serve). Required.
 	Binary string
-	// Duration is how long the load runs. Defaults to 20 minutes; with Smoke, 80 s.
+	// Duration is how long the load runs. Defaults to 20 minutes; with Smoke, 60 s.
 	Duration time.Duration
 	// WarmUp is the start of the run that the growth targets leave out. Defaults to 2 minutes;
 	// with Smoke, 10 s.
@@ -164,11 +164,15 @@ type soakRun struct {
 	wrk   *soakProcess
 	fresh *freshnessTracker
 
-	mu       sync.Mutex
-	events   []SoakEvent
-	failures []soakFailure
-	samples  []SoakSample
-	counts   map[int]*soakCounts // by minute
+	mu  sync.Mutex
+	cpu *cpuMeter // found again after the database restart: its postmaster changes
+	// minuteCPU and minuteLoad are the machine's CPU use and its load average, by minute.
+	minuteCPU  map[int]CPUUse
+	minuteLoad map[int]string
+	events     []SoakEvent
+	failures   []soakFailure
+	samples    []SoakSample
+	counts     map[int]*soakCounts // by minute
 }
 
 // soakCounts are the requests of one minute.
@@ -274,7 +278,7 @@ func Soak(ctx context.Context, opts SoakOpts) (rep *SoakReport, err error) {
 		}
 	}()
 
-	s := &soakRun{opts: opts, counts: map[int]*soakCounts{}}
+	s := &soakRun{opts: opts, counts: map[int]*soakCounts{}, minuteCPU: map[int]CPUUse{}, minuteLoad: map[int]string{}}
 	if err := s.startProcesses(ctx, db.url, dir); err != nil {
 		return nil, err
 	}
@@ -298,6 +302,7 @@ func Soak(ctx context.Context, opts SoakOpts) (rep *SoakReport, err error) {
 	} else if on {
 		method = FreshnessCommitTimestamp
 	}
+	s.setCPUMeter(ctx)
 	s.fresh = newFreshnessTracker(s.pool, []string{soakReindexBackend, "keyword"}, method)
 
 	if err := s.run(ctx); err != nil {
@@ -354,8 +359,10 @@ func (s *soakRun) run(ctx context.Context) error {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
-	s.progressf("%.0f s: load stopped; waiting for the last records to be indexed", s.since().Seconds())
-	return s.fresh.drain(ctx, SoakDrainTimeout)
+	s.progressf("%.0f s: load stopped; waiting up to %s for the last %d versions to be indexed", s.since().Seconds(), SoakDrainTimeout, s.fresh.waiting())
+	left, err := s.fresh.drain(ctx, SoakDrainTimeout)
+	s.progressf("%.0f s: %d versions never seen indexed", s.since().Seconds(), left)
+	return err
 }
 
 // at returns the moment of a fault at share of the duration.
@@ -414,7 +421,25 @@ func (s *soakRun) restartDatabase(ctx context.Context) error {
 		return fmt.Errorf("restarting the database: %w", err)
 	}
 	s.endEvent(i, s.since(), fmt.Sprintf("fast shutdown, then start: accepting connections again after %.1f s", time.Since(t0).Seconds()))
+	s.setCPUMeter(ctx)
 	return nil
+}
+
+// setCPUMeter finds the database server's processes for the CPU figures, with the osa processes.
+func (s *soakRun) setCPUMeter(ctx context.Context) {
+	m := newCPUMeter(ctx, s.opts.AdminURL)
+	m.pids = func() []int { return []int{s.api.pid(), s.wrk.pid()} }
+	s.mu.Lock()
+	s.cpu = m
+	s.mu.Unlock()
+}
+
+// cpuRead reads the CPU times with the current meter.
+func (s *soakRun) cpuRead() cpuReading {
+	s.mu.Lock()
+	m := s.cpu
+	s.mu.Unlock()
+	return m.read()
 }
 
 // commitTimestamps reports whether the server tracks commit timestamps.

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,13 +84,14 @@ func (s *soakRun) publish(ctx context.Context, corpus []map[string]any) {
 				}
 				continue
 			}
+			answered := time.Now()
 			for _, r := range res.Msg.Records {
 				srn, err := records.ParseSRN(r.Srn)
 				if err != nil {
 					s.fail("publish", fmt.Errorf("an answer's SRN: %w", err))
 					continue
 				}
-				s.fresh.add(srn.ID, r.Version)
+				s.fresh.add(srn.ID, r.Version, answered)
 			}
 			s.count(func(c *soakCounts) { c.published += n; c.updated += updates })
 		}
@@ -177,11 +179,25 @@ const connectionsSQL = `SELECT application_name, count(*) FROM pg_stat_activity 
 func (s *soakRun) sample(ctx context.Context) {
 	tick := time.NewTicker(s.opts.SampleEvery)
 	defer tick.Stop()
+	cpu0, minute := s.cpuRead(), 0
+	// closeMinute records the CPU use and load average of the minute that ends.
+	closeMinute := func() {
+		cpu1 := s.cpuRead()
+		s.mu.Lock()
+		s.minuteCPU[minute], s.minuteLoad[minute] = cpu0.until(cpu1), loadAvg()
+		s.mu.Unlock()
+		cpu0 = cpu1
+	}
+	defer closeMinute()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if m := int(s.since() / time.Minute); m != minute {
+			closeMinute()
+			minute = m
 		}
 		smp := SoakSample{AtSeconds: s.since().Seconds(), QueueDepth: -1}
 		conns := map[string]int{}
@@ -212,7 +228,24 @@ func (s *soakRun) sample(ctx context.Context) {
 			smp.Processes = append(smp.Processes, ps)
 		}
 		s.mu.Lock()
+		prev := -1
+		if n := len(s.samples); n > 0 {
+			prev = int(s.samples[n-1].AtSeconds / 60)
+		}
 		s.samples = append(s.samples, smp)
 		s.mu.Unlock()
+		if m := int(smp.AtSeconds / 60); m != prev {
+			s.progressf("%.0f s: %s; queue %d; %d versions waiting to be seen indexed", smp.AtSeconds, smp.describe(), smp.QueueDepth, s.fresh.waiting())
+		}
 	}
+}
+
+// describe renders a sample's process figures for the progress lines.
+func (smp SoakSample) describe() string {
+	var parts []string
+	for _, ps := range smp.Processes {
+		parts = append(parts, fmt.Sprintf("%s pid %d: %.1f MiB, %d goroutines, %d connections", ps.Role, ps.Pid,
+			float64(ps.RSSBytes)/(1<<20), ps.Goroutines, ps.Connections))
+	}
+	return strings.Join(parts, "; ")
 }

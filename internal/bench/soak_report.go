@@ -105,6 +105,13 @@ type SoakMinute struct {
 	FreshnessCount int       `json:"freshness_records"`
 	FreshnessP50Ms float64   `json:"freshness_p50_ms"`
 	FreshnessP95Ms float64   `json:"freshness_p95_ms"`
+	// NotIndexed are the versions published in the minute never seen indexed in every backend
+	// (the freshness figures leave them out: they are later than any of them).
+	NotIndexed int `json:"not_indexed"`
+	// CPU is the machine's CPU use over the minute, the soak's own (the osa processes,
+	// PostgreSQL, the harness) apart from the others'; LoadAvg the load averages at its end.
+	CPU     CPUUse `json:"cpu"`
+	LoadAvg string `json:"load_avg,omitempty"`
 	// Events are the kinds of the events that started in the minute.
 	Events []string `json:"events,omitempty"`
 }
@@ -176,7 +183,7 @@ func (s *soakRun) fill(rep *SoakReport) {
 		rep.Searches += c.searches
 	}
 	done, superseded, failed, pending := s.fresh.results()
-	rep.Superseded, rep.IndexFailed, rep.Unmeasured = superseded, failed, pending
+	rep.Superseded, rep.IndexFailed, rep.Unmeasured = superseded, failed, len(pending)
 	rep.Freshness, _ = freshnessOf(done, s.fresh.backends, s.fresh.method, time.Minute)
 	start := s.start
 
@@ -234,6 +241,12 @@ func (s *soakRun) fill(rep *SoakReport) {
 			row.Goroutines[i] /= float64(max(n[i][1], 1))
 			row.Connections[i] /= float64(max(n[i][2], 1))
 		}
+		for _, at := range pending {
+			if int(at.Sub(start)/time.Minute) == m {
+				row.NotIndexed++
+			}
+		}
+		row.CPU, row.LoadAvg = s.minuteCPU[m], s.minuteLoad[m]
 		st, _ := freshnessOf(byMinute[m], s.fresh.backends, s.fresh.method, time.Minute)
 		row.FreshnessCount, row.FreshnessP50Ms, row.FreshnessP95Ms = st.Records, st.P50Ms, st.P95Ms
 		rep.Minutes = append(rep.Minutes, row)
@@ -460,18 +473,20 @@ func (r *SoakReport) Markdown() string {
 
 	w("## Per minute\n\n")
 	w("Process figures are the means of the minute's samples (every %s s); queue depth is River's available + running + retryable "+
-		"jobs, the minute's highest; freshness is commit → indexed in every backend over the versions committed in the minute.\n\n",
-		fmtNum(r.SampleSeconds))
+		"jobs, the minute's highest; freshness is commit → indexed in every backend over the versions committed in the minute and seen "+
+		"indexed (never indexed: those still waiting when the soak ended, %s after the load stopped); CPU is the whole machine's, in "+
+		"brackets the share of everything but the soak (its osa processes, PostgreSQL and the harness): other work on a shared machine.\n\n",
+		fmtNum(r.SampleSeconds), SoakDrainTimeout)
 	roles := r.roles()
 	w("| min |")
 	for _, role := range roles {
 		w(" %s RSS MiB | %s goroutines | %s conns |", role, role, role)
 	}
-	w(" queue | published | searches | failures | freshness p50 / p95 ms | events |\n|---:|")
+	w(" queue | published | searches | failures | freshness p50 / p95 ms | never indexed | CPU busy (others) | load avg | events |\n|---:|")
 	for range roles {
 		w("---:|---:|---:|")
 	}
-	w("---:|---:|---:|---:|---:|---|\n")
+	w("---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, mn := range r.Minutes {
 		w("| %d |", mn.Minute)
 		for i := range roles {
@@ -481,8 +496,12 @@ func (r *SoakReport) Markdown() string {
 		for _, e := range mn.Events {
 			ev = append(ev, soakEventName(e))
 		}
-		w(" %s | %s | %s | %d | %s / %s | %s |\n", fmtNum(float64(mn.QueueDepthMax)), fmtNum(float64(mn.Published)), fmtNum(float64(mn.Searches)),
-			mn.Failures, fmtNum(mn.FreshnessP50Ms), fmtNum(mn.FreshnessP95Ms), strings.Join(ev, ", "))
+		cpu := fmt.Sprintf("%.0f %%", mn.CPU.Busy)
+		if mn.CPU.Attributed {
+			cpu += fmt.Sprintf(" (%.0f %%)", mn.CPU.Others)
+		}
+		w(" %s | %s | %s | %d | %s / %s | %s | %s | %s | %s |\n", fmtNum(float64(mn.QueueDepthMax)), fmtNum(float64(mn.Published)), fmtNum(float64(mn.Searches)),
+			mn.Failures, fmtNum(mn.FreshnessP50Ms), fmtNum(mn.FreshnessP95Ms), fmtNum(float64(mn.NotIndexed)), cpu, orDash(mn.LoadAvg), strings.Join(ev, ", "))
 	}
 	f := r.Freshness
 	w("\nFreshness over the whole run (%s): %s versions measured, p50 %s ms, p95 %s ms, p99 %s ms, max %s ms; "+
