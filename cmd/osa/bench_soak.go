@@ -45,7 +45,7 @@ The database restart needs a PostgreSQL that soak may stop and start: the privat
 (dev.data_dir, dev.port; OSA_DEV__PORT=0 for any free port), started and stopped here. With
 database.url set, or when another osa dev owns that cluster, soak refuses to run.
 
---smoke runs 60 s with a 10 s warm-up and the faults at the same shares, to check that every part
+--smoke runs 50 s with a 10 s warm-up and the faults at the same shares, to check that every part
 works. Progress goes to stderr, the Markdown report to stdout; --out PREFIX also writes PREFIX.md,
 PREFIX.json and PREFIX.svg (the chart, linked from PREFIX.md).`,
 		Example: `  OSA_DEV__PORT=0 osa bench soak --out bench/results/soak
@@ -55,6 +55,10 @@ PREFIX.json and PREFIX.svg (the chart, linked from PREFIX.md).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, _, err := g.load(cmd.ErrOrStderr())
 			if err != nil {
+				return err
+			}
+			// The flags, before a cluster is started for nothing.
+			if err := opts.Check(); err != nil {
 				return err
 			}
 			if cfg.Database.URL != "" {

@@ -15,7 +15,7 @@ import (
 // Defaults and targets of the soak scenario ([Soak]; issue 18's).
 const (
 	SoakDurationDefault      = 20 * time.Minute
-	SoakDurationSmokeDefault = 60 * time.Second
+	SoakDurationSmokeDefault = 50 * time.Second
 	SoakWarmUpDefault        = 2 * time.Minute
 	SoakWarmUpSmokeDefault   = 10 * time.Second
 	SoakRateDefault          = 200
@@ -78,7 +78,7 @@ type SoakOpts struct {
 	RestartDatabase func(context.Context) error
 	// Binary is the osa executable run as the API and worker processes (osa serve). Required.
 	Binary string
-	// Duration is how long the load runs. Defaults to 20 minutes; with Smoke, 60 s.
+	// Duration is how long the load runs. Defaults to 20 minutes; with Smoke, 50 s.
 	Duration time.Duration
 	// WarmUp is the start of the run that the growth targets leave out. Defaults to 2 minutes;
 	// with Smoke, 10 s.
@@ -128,6 +128,11 @@ func (o SoakOpts) WithDefaults() SoakOpts {
 	return o
 }
 
+// Check reports the first setting of the load (duration, warm-up, rates, sample interval) that
+// cannot work, defaults applied, naming it and what to send instead: a caller can check them
+// before it starts a database.
+func (o SoakOpts) Check() error { return o.WithDefaults().checkLoad() }
+
 // validate reports the first option that cannot work, naming it and what to send instead.
 func (o SoakOpts) validate() error {
 	switch {
@@ -137,20 +142,30 @@ func (o SoakOpts) validate() error {
 		return errors.New("soak: RestartDatabase is required: the soak restarts the database once, so it needs a server it may restart")
 	case o.Binary == "":
 		return errors.New("soak: Binary is required: the osa executable to run as the API and worker processes")
-	case o.Duration < 30*time.Second:
-		return fmt.Errorf("soak: duration %s is too short: send at least 30s", o.Duration)
-	case o.WarmUp < 0 || o.WarmUp >= time.Duration(soakReindexAt*float64(o.Duration)):
-		return fmt.Errorf("soak: warm-up %s must be at least 0 and end before the first fault, at %s (a quarter of the duration)",
-			o.WarmUp, time.Duration(soakReindexAt*float64(o.Duration)))
-	case o.Rate < 2:
-		return fmt.Errorf("soak: rate %d records/s is too low: send at least 2 (half of them are updates)", o.Rate)
-	case o.SearchRate < 1:
-		return fmt.Errorf("soak: search rate %d/s is too low: send at least 1", o.SearchRate)
-	case o.SampleEvery < 100*time.Millisecond || o.SampleEvery > time.Minute:
-		return fmt.Errorf("soak: sample interval %s is out of range: send 100ms to 1m", o.SampleEvery)
+	}
+	if err := o.checkLoad(); err != nil {
+		return err
 	}
 	if _, err := os.Stat(o.Binary); err != nil {
 		return fmt.Errorf("soak: binary: %w", err)
+	}
+	return nil
+}
+
+// checkLoad checks the settings of the load.
+func (o SoakOpts) checkLoad() error {
+	switch {
+	case o.Duration < 30*time.Second:
+		return fmt.Errorf("soak: --duration %s is too short: send at least 30s", o.Duration)
+	case o.WarmUp < 0 || o.WarmUp >= time.Duration(soakReindexAt*float64(o.Duration)):
+		return fmt.Errorf("soak: --warm-up %s must be at least 0 and end before the first fault, at %s (a quarter of the duration)",
+			o.WarmUp, time.Duration(soakReindexAt*float64(o.Duration)))
+	case o.Rate < 2:
+		return fmt.Errorf("soak: --rate %d records/s is too low: send at least 2 (half of them are updates)", o.Rate)
+	case o.SearchRate < 1:
+		return fmt.Errorf("soak: --search-rate %d/s is too low: send at least 1", o.SearchRate)
+	case o.SampleEvery < 100*time.Millisecond || o.SampleEvery > time.Minute:
+		return fmt.Errorf("soak: --sample-every %s is out of range: send 100ms to 1m", o.SampleEvery)
 	}
 	return nil
 }

@@ -98,15 +98,26 @@ func (s *soakRun) publish(ctx context.Context, corpus []map[string]any) {
 	}
 }
 
+// soakSearchesInFlight bounds the searches the soak has under way at once: a search is sent
+// when it is due, whatever the latency of those before it, up to this many.
+const soakSearchesInFlight = 16
+
 // search sends opts.SearchRate searches/s (the default mode, 10 hits) until ctx ends, cycling
-// through queries; a search that finds nothing is no failure (a query can match nothing yet).
+// through queries, each on its own goroutine (at most [soakSearchesInFlight] at once) so that
+// slow answers do not lower the rate; a search that finds nothing is no failure (a query can
+// match nothing yet).
 func (s *soakRun) search(ctx context.Context, queries []string) {
 	client := osav1connect.NewSearchServiceClient(soakHTTP, s.api.base)
 	every := time.Second / time.Duration(s.opts.SearchRate)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	start := time.Now()
-	sent := 0
+	var (
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, soakSearchesInFlight)
+		start = time.Now()
+		sent  = 0
+	)
+	defer wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -114,14 +125,23 @@ func (s *soakRun) search(ctx context.Context, queries []string) {
 		case <-tick.C:
 		}
 		for due := int(time.Since(start) / every); sent < due && ctx.Err() == nil; sent++ {
-			_, err := client.Search(ctx, connect.NewRequest(&osav1.SearchRequest{Query: queries[sent%len(queries)], Limit: ptr(int32(searchK))}))
-			if err != nil {
-				if ctx.Err() == nil {
-					s.fail("search", err)
-				}
-				continue
+			select {
+			case <-ctx.Done():
+				return
+			case slots <- struct{}{}:
 			}
-			s.count(func(c *soakCounts) { c.searches++ })
+			q := queries[sent%len(queries)]
+			wg.Go(func() {
+				defer func() { <-slots }()
+				_, err := client.Search(ctx, connect.NewRequest(&osav1.SearchRequest{Query: q, Limit: ptr(int32(searchK))}))
+				if err != nil {
+					if ctx.Err() == nil {
+						s.fail("search", err)
+					}
+					return
+				}
+				s.count(func(c *soakCounts) { c.searches++ })
+			})
 		}
 	}
 }
@@ -226,6 +246,9 @@ func (s *soakRun) sample(ctx context.Context) {
 				ps.Connections = conns[p.appName()]
 			}
 			smp.Processes = append(smp.Processes, ps)
+		}
+		if ctx.Err() != nil {
+			return // the load stopped while sampling: what failed to be read is no figure
 		}
 		s.mu.Lock()
 		prev := -1

@@ -500,8 +500,12 @@ func (r *SoakReport) Markdown() string {
 		if mn.CPU.Attributed {
 			cpu += fmt.Sprintf(" (%.0f %%)", mn.CPU.Others)
 		}
-		w(" %s | %s | %s | %d | %s / %s | %s | %s | %s | %s |\n", fmtNum(float64(mn.QueueDepthMax)), fmtNum(float64(mn.Published)), fmtNum(float64(mn.Searches)),
-			mn.Failures, fmtNum(mn.FreshnessP50Ms), fmtNum(mn.FreshnessP95Ms), fmtNum(float64(mn.NotIndexed)), cpu, orDash(mn.LoadAvg), strings.Join(ev, ", "))
+		fresh := "–"
+		if mn.FreshnessCount > 0 {
+			fresh = fmtNum(mn.FreshnessP50Ms) + " / " + fmtNum(mn.FreshnessP95Ms)
+		}
+		w(" %s | %s | %s | %d | %s | %s | %s | %s | %s |\n", fmtNum(float64(mn.QueueDepthMax)), fmtNum(float64(mn.Published)), fmtNum(float64(mn.Searches)),
+			mn.Failures, fresh, fmtNum(float64(mn.NotIndexed)), cpu, orDash(mn.LoadAvg), strings.Join(ev, ", "))
 	}
 	f := r.Freshness
 	w("\nFreshness over the whole run (%s): %s versions measured, p50 %s ms, p95 %s ms, p99 %s ms, max %s ms; "+
