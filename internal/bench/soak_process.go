@@ -193,14 +193,14 @@ func (p *soakProcess) stop() error {
 	}
 }
 
-// exitedChan returns the channel closed when the running process exits, and whether its exit
-// is expected (the soak stops or kills it).
+// exitedChan returns the channel closed when the running process exits.
 func (p *soakProcess) exitedChan() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.exited
 }
 
+// exitExpected reports whether the soak itself is stopping or killing the process.
 func (p *soakProcess) exitExpected() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
