@@ -41,3 +41,28 @@ func TestBenchRelevanceWritesThroughCommand(t *testing.T) {
 		t.Fatalf("stderr has no progress (or the keyword search missed a unique word):\n%s", errw)
 	}
 }
+
+// TestBenchSoakRefuses: osa bench soak restarts its database, so it refuses database.url with a
+// message that says what to do instead, and a bad flag before it starts any cluster.
+func TestBenchSoakRefuses(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"database.url": {[]string{"--set", "database.url=postgres://osa@127.0.0.1:1/osa"}, "cannot run on database.url: unset database.url"},
+		"duration":     {[]string{"--duration", "10s"}, "--duration 10s is too short: send at least 30s"},
+		"rate":         {[]string{"--rate", "1"}, "--rate 1 records/s is too low: send at least 2"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, errw, err := runCLI(t, "", append([]string{"bench", "soak"}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one saying %q", err, tc.want)
+			}
+			if strings.Contains(errw, "starting PostgreSQL") {
+				t.Fatalf("a cluster was started before the refusal:\n%s", errw)
+			}
+		})
+	}
+}

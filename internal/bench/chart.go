@@ -46,6 +46,16 @@ type chartPanel struct {
 	// goal, when above 0, is drawn as a dashed horizontal line labelled goalLabel.
 	goal      float64
 	goalLabel string
+	// yCap, when above 0, is the top of the y axis at most: higher points are drawn at it.
+	yCap float64
+	// marks are drawn as labelled vertical lines: moments such as a soak's faults.
+	marks []chartMark
+}
+
+// chartMark is a labelled moment on a panel's x axis.
+type chartMark struct {
+	x     float64
+	label string
 }
 
 // SVG renders the timelines of the pipeline and freshness scenarios as one SVG image: for each,
@@ -134,10 +144,13 @@ func renderPanel(b *strings.Builder, p chartPanel, top int) {
 			xMax, yMax = max(xMax, s.xs[i]), max(yMax, s.ys[i])
 		}
 	}
+	if p.yCap > 0 {
+		yMax = min(yMax, p.yCap/1.05)
+	}
 	xStep, xTop := niceScale(xMax)
 	yStep, yTop := niceScale(yMax * 1.05) // a little headroom above the highest point
 	px := func(x float64) float64 { return x0 + (x1-x0)*x/xTop }
-	py := func(y float64) float64 { return y0 - (y0-y1)*y/yTop }
+	py := func(y float64) float64 { return y0 - (y0-y1)*min(y, yTop)/yTop }
 
 	fmt.Fprintf(b, `<g class="panel">`+"\n")
 	fmt.Fprintf(b, `<text x="%d" y="%d" font-weight="bold">%s</text>`+"\n", plotLeft, top+16, esc(p.title))
@@ -167,6 +180,12 @@ func renderPanel(b *strings.Builder, p chartPanel, top int) {
 		y := py(p.goal)
 		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="6 4"/>`, x0, y, x1, y, chartGoalColor)
 		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end" fill="%s">%s</text>`+"\n", x1-4, y-5, chartGoalColor, esc(p.goalLabel))
+	}
+	for i, mk := range p.marks {
+		x := px(mk.x)
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="3 3"/>`, x, y0, x, y1, chartGoalColor)
+		// Labels alternate between two heights so that close marks stay legible.
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" fill="%s" font-size="10">%s</text>`+"\n", x+3, y1+10+float64(i%2)*12, chartGoalColor, esc(mk.label))
 	}
 	// The series.
 	for _, s := range p.series {

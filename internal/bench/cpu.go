@@ -44,6 +44,9 @@ func (u CPUUse) String() string {
 type cpuMeter struct {
 	// postmaster is the PostgreSQL server's main process; 0 when it is not on this machine.
 	postmaster int
+	// pids, when set, returns more processes of the benchmark (the soak's osa processes, which
+	// count in this process's children's times only once they have exited).
+	pids func() []int
 }
 
 // newCPUMeter finds the server of adminURL among this machine's processes: the parent of the
@@ -117,6 +120,13 @@ func (m *cpuMeter) read() cpuReading {
 		}
 		if c, ok := readProcStat(pid); ok && c.ppid == m.postmaster {
 			r.ours += c.utime + c.stime
+		}
+	}
+	if m.pids != nil {
+		for _, pid := range m.pids() {
+			if c, ok := readProcStat(pid); ok {
+				r.ours += c.utime + c.stime
+			}
 		}
 	}
 	r.oursOK = true

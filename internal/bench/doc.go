@@ -27,7 +27,13 @@
 // latency), beside a reference BM25 computed here over PostgreSQL's own tokens; variants restart
 // the server on the same records with other settings.
 //
-// `osa bench ingest|search|rebuild|relevance|all` runs them from the command line; BenchmarkIngest runs a small
+// [Soak] runs OSA as users run it — the osa binary as an API process and a worker process on a
+// scratch database — for 20 minutes under 200 records/s of publishes and updates and 20
+// searches/s, with a rebuild, a SIGKILL and restart of the worker and a restart of the database
+// on the way, and reports each process's RSS, goroutines and connections, River's queue depth
+// and freshness per minute, the faults marked, against its targets ([SoakReport]).
+//
+// `osa bench ingest|search|rebuild|relevance|soak|all` runs them from the command line; BenchmarkIngest runs a small
 // version under `go test -bench`. Each scenario runs in its own scratch database
 // (osa_bench_<random>) on the server of the admin URL, dropped when the scenario ends.
 package bench

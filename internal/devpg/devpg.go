@@ -159,24 +159,50 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 			return nil, err
 		}
 	}
+	if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	return c, c.waitReady(ctx)
+}
+
+// start starts the server of the data directory on c.port and records this process as its owner.
+func (c *Cluster) start(ctx context.Context) error {
+	dir, data := c.cfg.Dir, filepath.Join(c.cfg.Dir, "data")
 	opts := []string{
 		"-p", strconv.Itoa(c.port),
 		"-k", filepath.Join(dir, "run"),
 		"-c", "listen_addresses=127.0.0.1",
 	}
-	for k, v := range cfg.Settings {
+	for k, v := range c.cfg.Settings {
 		opts = append(opts, "-c", k+"="+v)
 	}
-	out, err := run(ctx, cfg.BinDir, "pg_ctl", "-D", data, "-l", filepath.Join(dir, "postgres.log"), "-w", "-t", "60",
+	out, err := run(ctx, c.cfg.BinDir, "pg_ctl", "-D", data, "-l", filepath.Join(dir, "postgres.log"), "-w", "-t", "60",
 		"-o", shellJoin(opts), "start")
 	if err != nil {
 		tail, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
-		return nil, fmt.Errorf("devpg: pg_ctl start failed: %w\n%s\n%s", err, out, lastLines(string(tail), 10))
+		return fmt.Errorf("devpg: pg_ctl start failed: %w\n%s\n%s", err, out, lastLines(string(tail), 10))
 	}
 	if err := c.own(); err != nil {
-		return nil, fmt.Errorf("devpg: %w", err)
+		return fmt.Errorf("devpg: %w", err)
 	}
-	return c, c.waitReady(ctx)
+	return nil
+}
+
+// Restart stops the server with a fast shutdown (every session is disconnected) and starts it
+// again on the same port with the same settings, then waits until it accepts connections. Only
+// the process that stops the server may restart it: a [FoundShared] server is an error.
+func (c *Cluster) Restart(ctx context.Context) error {
+	if !c.started {
+		return fmt.Errorf("devpg: the server in %s belongs to another process (pid %d); it cannot be restarted from here", c.cfg.Dir, c.owner)
+	}
+	if err := StopDir(ctx, c.cfg.BinDir, c.cfg.Dir); err != nil {
+		return err
+	}
+	c.started = false
+	if err := c.start(ctx); err != nil {
+		return err
+	}
+	return c.waitReady(ctx)
 }
 
 // Port returns the cluster's TCP port.
