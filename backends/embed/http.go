@@ -238,8 +238,8 @@ func EstimateTokens(text string) int { return len(text)/3 + 1 }
 // ([limiter]). A call answered 429 gives its slot back, waits its Retry-After (or
 // [rateLimitWaitDefault]) and is made again, up to [rateLimitTries] times, while the wait is at
 // most [rateLimitWaitMax] and ctx's deadline leaves room for it; otherwise the rate limit is
-// returned, and the batch's job snoozes. A call answered 5xx, or failed in transit, is made again
-// up to [serverErrorRetries] times, after [serverErrorBackoff] then twice that.
+// returned, and the batch's job snoozes. A call answered 5xx is made again up to
+// [serverErrorRetries] times, after [serverErrorBackoff] then twice that.
 func (e *httpEmbedder) limitedCall(ctx context.Context, inputs []string) ([][]float32, error) {
 	for try := 1; ; try++ {
 		n, err := e.limiter.acquire(ctx)
@@ -413,14 +413,14 @@ func (e *httpEmbedder) transportError(ctx, callCtx context.Context, err error) e
 	}
 	var netErr net.Error
 	if callCtx.Err() != nil || errors.As(err, &netErr) && netErr.Timeout() {
-		return &serverError{err: fmt.Errorf("%s: POST %s: timed out after %v", e.name, e.path, e.timeout)}
+		return fmt.Errorf("%s: POST %s: timed out after %v", e.name, e.path, e.timeout)
 	}
 	// *url.Error repeats the full URL, which may carry secrets; name the path instead.
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err
 	}
-	return &serverError{err: fmt.Errorf("%s: POST %s: %s", e.name, e.path, e.redact(err.Error()))}
+	return fmt.Errorf("%s: POST %s: %s", e.name, e.path, e.redact(err.Error()))
 }
 
 // statusError classifies a non-2xx response.
@@ -447,8 +447,9 @@ func (e *httpEmbedder) statusError(resp *http.Response, raw []byte) error {
 	return err
 }
 
-// serverError is a 5xx answer or a call that failed in transit: worth making again at once,
-// unlike an input the provider rejected or a key it refused.
+// serverError is a 5xx answer: worth making again at once, unlike an input the provider
+// rejected or a key it refused. A call that timed out or found no server is not made again
+// here: the pipeline's outage handling waits for the provider instead of each batch.
 type serverError struct {
 	err error
 }

@@ -181,8 +181,8 @@ const (
 	rateLimitWaitDefault = time.Second
 	rateLimitTries       = 5
 
-	// serverErrorRetries is how many times a call answered 5xx or failed in transit is made
-	// again at once, after serverErrorBackoff, doubled each time.
+	// serverErrorRetries is how many times a call answered 5xx is made again at once, after
+	// serverErrorBackoff, doubled each time.
 	serverErrorRetries = 2
 	serverErrorBackoff = 100 * time.Millisecond
 )
