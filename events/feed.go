@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"time"
 
@@ -38,8 +37,6 @@ type Config struct {
 	// Retention is how long events are kept (events.retention); only the messages of refused
 	// cursors name it here, the prune job applies it. Defaults to 720h (30 days).
 	Retention time.Duration
-	// Logger receives the feed's warnings. Defaults to slog.Default().
-	Logger *slog.Logger
 }
 
 // WithDefaults returns c with every zero setting replaced by its default.
@@ -55,9 +52,6 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Retention == 0 {
 		c.Retention = RetentionDefault
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
 	}
 	return c
 }
