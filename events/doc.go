@@ -41,16 +41,20 @@
 // to be read.
 //
 // The price: while any transaction holds an xid, the feed exposes nothing written by a later
-// one, whatever table it writes. A transaction that only reads gets no xid (a plain SELECT, a
-// plain VACUUM or ANALYZE's sample reading do not stall the feed); one that writes, takes a row
-// lock (SELECT ... FOR UPDATE) or changes the schema does, from its first such statement to
-// its end. In OSA, the transactions that can run long while holding one are a rebuild's
-// index build (CREATE INDEX on a shadow table: tens of seconds on 100,000 vectors) and a big
-// migration; everything else (publishes, index batches, River's fetches, prunes of
-// events.prune_batch rows) is short. While such a transaction runs, events are delayed, not
-// lost: they arrive, in order, when it ends. An operator can see the stall as the age of the
-// oldest xid: SELECT now() - xact_start FROM pg_stat_activity WHERE backend_xid IS NOT NULL.
-// The tests measure it (TestLongTransactionDelays).
+// one, whatever table or database it writes (xids and snapshots are the whole server's: a long
+// transaction in another database of the same PostgreSQL server stalls the feed too). A
+// transaction that only reads gets no xid: a plain SELECT, VACUUM (not FULL) and the long build
+// of CREATE INDEX CONCURRENTLY do not stall the feed (checked: pg_stat_activity.backend_xid of
+// a CREATE INDEX CONCURRENTLY on 3,000,000 rows stayed empty throughout its build, so a
+// rebuild's shadow index build does not). One that writes, takes a row lock (SELECT ... FOR
+// UPDATE) or changes the schema does, from its first such statement to its end. In OSA these
+// are short: a publish, an index batch (one batch write, up to a few hundred ms for an HNSW
+// insert of a full batch), a rebuild chunk, River's fetches, a prune of events.prune_batch
+// rows; a migration or a bulk load by hand may be long. While such a transaction runs, events
+// are delayed, not lost: they arrive, in order, when it ends (TestWatch/LongTransactionDelays
+// measures it). An operator sees what holds the feed with
+//
+//	SELECT pid, now() - xact_start, query FROM pg_stat_activity WHERE backend_xid IS NOT NULL ORDER BY xact_start;
 //
 // A cursor is derived from a snapshot with [SnapshotCursor]: an export taken in a REPEATABLE
 // READ transaction returns the cursor (xmin(S), 0), after which a follower misses nothing
