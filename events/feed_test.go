@@ -265,14 +265,17 @@ func TestWatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer long.Rollback(ctx)
 		if _, err := long.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil { // takes an xid, as any write does
+			_ = long.Rollback(ctx)
 			t.Fatal(err)
 		}
 		written := time.Now()
 		id := b.write(t, TypePublished)[0]
 		const hold = 500 * time.Millisecond
+		ended := make(chan struct{})
+		t.Cleanup(func() { <-ended })
 		go func() {
+			defer close(ended)
 			time.Sleep(hold)
 			_ = long.Rollback(ctx)
 		}()
