@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/osa-archive/osa/events"
+	"github.com/osa-archive/osa/jobs/eventprune"
 )
 
 // Defaults and bounds of the events section.
@@ -20,7 +21,7 @@ const (
 	EventsPageLimitMaxDefault      = events.PageLimitMaxDefault
 	EventsPageLimitMaxMin          = 1
 	EventsPageLimitMaxMax          = 10000
-	EventsPruneIntervalDefault     = time.Hour
+	EventsPruneIntervalDefault     = eventprune.IntervalDefault
 	EventsPruneIntervalMin         = time.Minute
 	EventsPruneIntervalMax         = 7 * 24 * time.Hour
 	EventsPruneBatchDefault        = events.PruneBatchDefault

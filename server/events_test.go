@@ -201,27 +201,60 @@ func TestEventsAuth(t *testing.T) {
 }
 
 // TestWatchEventsOutlivesWriteTimeout: a stream lasts longer than http.write_timeout, which
-// bounds one request, and keeps sending keep-alives.
+// bounds one request, and keeps sending keep-alives, over HTTP/1.1 (Connect) and h2c (gRPC).
 func TestWatchEventsOutlivesWriteTimeout(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	b := setup(t, func(c *config.Config) {
 		c.Records.WaitTimeoutDefault, c.Records.WaitTimeoutMax = 500*time.Millisecond, time.Second
 		c.HTTP.WriteTimeout = 2 * time.Second
 		c.Events.KeepAliveInterval = 200 * time.Millisecond
 	})
-	stream, errc := watch(ctx, b, &osav1.WatchEventsRequest{}, "")
-	start := time.Now()
-	n := 0
-	for time.Since(start) < 4*time.Second {
-		if _, ok := <-stream; !ok {
-			t.Fatalf("the stream ended after %v and %d messages: %v", time.Since(start), n, <-errc)
-		}
-		n++
+	for name, client := range map[string]osav1connect.EventServiceClient{
+		"Connect": eventClient(b),
+		"GRPC":    osav1connect.NewEventServiceClient(h2cClient(), b.baseURL, connect.WithGRPC()),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			stream, err := client.WatchEvents(ctx, connect.NewRequest(&osav1.WatchEventsRequest{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stream.Close()
+			start := time.Now()
+			n := 0
+			for time.Since(start) < 4*time.Second {
+				if !stream.Receive() {
+					t.Fatalf("the stream ended after %v and %d messages: %v", time.Since(start), n, stream.Err())
+				}
+				n++
+			}
+			if n < 5 {
+				t.Fatalf("%d keep-alives in %v, want one every 200ms", n, time.Since(start))
+			}
+		})
 	}
-	if n < 5 {
-		t.Fatalf("%d keep-alives in %v, want one every 200ms", n, time.Since(start))
+}
+
+// TestWatchEventsEndsAtShutdown: an open stream ends cleanly when the server shuts down, so the
+// shutdown does not wait http.shutdown_timeout for it, and the client resumes elsewhere.
+func TestWatchEventsEndsAtShutdown(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b := setup(t, func(c *config.Config) { c.HTTP.ShutdownTimeout = 30 * time.Second })
+	stream, errc := watch(ctx, b, &osav1.WatchEventsRequest{}, "")
+	<-stream // the first keep-alive: the stream is open
+	start := time.Now()
+	b.stop()
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("the shutdown took %v with a stream open: it waited for the stream", d)
+	}
+	for range stream {
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("the stream ended with %v at shutdown, want a clean end", err)
 	}
 }
 
