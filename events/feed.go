@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -224,7 +225,7 @@ func (f *Feed) list(ctx context.Context, after Cursor, types []string, limit int
 	if !after.IsZero() && after.Compare(horizon) < 0 {
 		return Page{}, &expiredError{msg: fmt.Sprintf("after: the cursor is older than the events kept (events.retention, %s), "+
 			"so events after it may have been pruned; re-sync: read the records again (an export, or ListRecords), then "+
-			"follow from a cursor taken before that read", f.cfg.Retention)}
+			"follow from a cursor taken before that read", shortDuration(f.cfg.Retention))}
 	}
 	page.Next = max2(after, horizon)
 	if n := len(page.Events); n > 0 {
@@ -239,6 +240,18 @@ func (f *Feed) list(ctx context.Context, after Cursor, types []string, limit int
 		page.Next = max2(page.Next, head)
 	}
 	return page, nil
+}
+
+// shortDuration formats d as the config writes it: 720h, not 720h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // parseCursor builds a cursor from an xid8 as text and an id.

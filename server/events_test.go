@@ -289,7 +289,7 @@ func TestEventsCursorExpired(t *testing.T) {
 	_, err = ec.ListEvents(ctx, connect.NewRequest(&osav1.ListEventsRequest{After: evs[0].Cursor}))
 	var ce *connect.Error
 	if !errors.As(err, &ce) || ce.Code() != connect.CodeFailedPrecondition || !strings.Contains(ce.Message(), "re-sync") ||
-		!strings.Contains(ce.Message(), "events.retention") {
+		!strings.Contains(ce.Message(), "(events.retention, 720h)") {
 		t.Fatalf("ListEvents after a pruned cursor = %v, want failed_precondition saying how to re-sync", err)
 	}
 	_, werr := watch(ctx, b, &osav1.WatchEventsRequest{After: evs[0].Cursor}, "")
