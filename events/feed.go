@@ -120,7 +120,10 @@ FROM (
            -- the read starts after the cursor, or after the horizon when that is later
            CASE WHEN ($1::text::xid8, $2::bigint) > (h.xid, h.id) THEN $1::text::xid8 ELSE h.xid END AS bxid,
            CASE WHEN ($1::text::xid8, $2::bigint) > (h.xid, h.id) THEN $2::bigint ELSE h.id END AS bid
-    FROM record_events_horizon h
+    -- one row; LIMIT 1 tells the planner so (without it, it guesses 1,810 rows of a table never
+    -- analysed, and the cost it then sees for the whole statement turns JIT compilation on:
+    -- about 30 ms a poll instead of 0.1)
+    FROM record_events_horizon h LIMIT 1
 ) s
 LEFT JOIN LATERAL (
     SELECT * FROM record_events e

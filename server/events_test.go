@@ -327,6 +327,29 @@ func TestWatchEventsLatency(t *testing.T) {
 		mu        sync.Mutex
 		published = map[string]bool{}
 	)
+	// What holds the feed back: the age of the oldest transaction holding an xid on the whole
+	// PostgreSQL server (this test's and every other test's running on it), sampled every 10 ms.
+	pool, err := pgxpool.New(ctx, b.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var (
+		holds    []time.Duration
+		sampling sync.WaitGroup
+	)
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	sampling.Go(func() {
+		for sampleCtx.Err() == nil {
+			var age time.Duration
+			if err := pool.QueryRow(sampleCtx, `SELECT COALESCE(max(clock_timestamp() - xact_start), '0')
+				FROM pg_stat_activity WHERE backend_xid IS NOT NULL`).Scan(&age); err == nil {
+				holds = append(holds, age)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 	var wg sync.WaitGroup
 	start := time.Now()
 	for p := range producers {
@@ -381,10 +404,18 @@ func TestWatchEventsLatency(t *testing.T) {
 			t.Errorf("the event of %s was never delivered", srn)
 		}
 	}
+	stopSampling()
+	sampling.Wait()
 	slices.Sort(latencies)
+	slices.Sort(holds)
 	q := func(f float64) time.Duration {
 		return latencies[int(f*float64(len(latencies)-1))].Round(100 * time.Microsecond)
 	}
 	t.Logf("feed latency, commit to WatchEvents delivery, %d events at %d/s (poll_interval %s): p50 %s, p95 %s, p99 %s, max %s",
 		len(latencies), rate, b.cfg.Events.PollInterval, q(0.5), q(0.95), q(0.99), latencies[len(latencies)-1].Round(100*time.Microsecond))
+	if len(holds) > 0 {
+		h := func(f float64) time.Duration { return holds[int(f*float64(len(holds)-1))].Round(100 * time.Microsecond) }
+		t.Logf("oldest transaction holding an xid on the server, %d samples: p50 %s, p95 %s, max %s",
+			len(holds), h(0.5), h(0.95), holds[len(holds)-1].Round(100*time.Microsecond))
+	}
 }
