@@ -414,7 +414,9 @@ func TestWatchEventsLatency(t *testing.T) {
 	t.Logf("feed latency, commit to WatchEvents delivery, %d events at %d/s (poll_interval %s): p50 %s, p95 %s, p99 %s, max %s",
 		len(latencies), rate, b.cfg.Events.PollInterval, q(0.5), q(0.95), q(0.99), latencies[len(latencies)-1].Round(100*time.Microsecond))
 	if len(holds) > 0 {
-		h := func(f float64) time.Duration { return holds[int(f*float64(len(holds)-1))].Round(100 * time.Microsecond) }
+		h := func(f float64) time.Duration {
+			return holds[int(f*float64(len(holds)-1))].Round(100 * time.Microsecond)
+		}
 		t.Logf("oldest transaction holding an xid on the server, %d samples: p50 %s, p95 %s, max %s",
 			len(holds), h(0.5), h(0.95), holds[len(holds)-1].Round(100*time.Microsecond))
 	}
