@@ -38,9 +38,10 @@ type Events struct {
 	// events kept is refused with FailedPrecondition. Defaults to 720h (30 days).
 	Retention time.Duration `koanf:"retention"`
 
-	// PollInterval is how often a WatchEvents stream asks the database for new events when it
-	// has none, 5ms..10s: the feed's latency is about half of it plus the query. Each stream
-	// polls on its own, one short statement at a time. Defaults to 50ms.
+	// PollInterval is how often a process reads the head of the feed for its WatchEvents
+	// streams, 5ms..10s: one short statement for all of them, and a stream reads its own page
+	// only when an event passed its cursor. The feed's latency is about half of it plus the
+	// reads. Defaults to 50ms.
 	PollInterval time.Duration `koanf:"poll_interval"`
 
 	// KeepAliveInterval is how long a WatchEvents stream stays silent before it sends a message
@@ -53,8 +54,8 @@ type Events struct {
 	PageLimitMax int `koanf:"page_limit_max"`
 
 	// MaxWatchers is how many WatchEvents streams a process keeps open at once, 1..100000; one
-	// more is refused with ResourceExhausted. Streams do not count in http.max_in_flight, and
-	// each polls the database every poll_interval. Defaults to 256.
+	// more is refused with ResourceExhausted. Streams do not count in http.max_in_flight; an idle
+	// one costs no statement, and each reads a page when an event arrives. Defaults to 256.
 	MaxWatchers int `koanf:"max_watchers"`
 
 	// PruneInterval is how often the leader's periodic job deletes the events older than

@@ -71,7 +71,10 @@
 //
 // # Tailing
 //
-// [Feed.Watch] polls: one cheap statement every events.poll_interval (an index range scan on
-// the primary key from the cursor), no LISTEN and no session state, so it works behind a
-// transaction pooler (PgBouncer in transaction mode).
+// [Feed.Watch] polls, with no LISTEN and no session state, so it works behind a transaction
+// pooler (PgBouncer in transaction mode). One poller per [Feed] reads the place of the last
+// exposed event every events.poll_interval for all its Watches (a backward scan of the primary
+// key, 0.1 ms); a Watch reads its own page (a range scan from its cursor) only when that place
+// has passed its cursor, or when a keep-alive is due. The poller runs while at least one Watch
+// does. It decides only when a Watch reads, never what: the read is the sound one above.
 package events

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,7 +30,7 @@ type Config struct {
 	// PageLimitMax is the most events one page may hold (events.page_limit_max); a larger limit
 	// is refused. Defaults to 1000.
 	PageLimitMax int
-	// PollInterval is how often [Feed.Watch] asks for new events when it has none
+	// PollInterval is how often the feed's poller reads the head for its watches
 	// (events.poll_interval). Defaults to 50ms.
 	PollInterval time.Duration
 	// KeepAliveInterval is how long [Feed.Watch] stays silent before it sends a page with no
@@ -65,6 +66,10 @@ type Feed struct {
 	// naive reads by id alone and exposes every committed event: the unsound cursor that the
 	// tests show to lose events. Only tests set it.
 	naive bool
+	// head is the place of the last exposed event, polled for every Watch at once.
+	head head
+	// lists counts the page reads, for tests.
+	lists atomic.Int64
 }
 
 // New returns a feed of the events in pool's database; cfg gets its defaults.
@@ -182,6 +187,7 @@ func (f *Feed) check(p ListParams) (int, []string, error) {
 }
 
 func (f *Feed) list(ctx context.Context, after Cursor, types []string, limit int) (Page, error) {
+	f.lists.Add(1)
 	q := listSQL
 	if f.naive {
 		q = naiveListSQL

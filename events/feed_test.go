@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,6 +253,48 @@ func TestWatch(t *testing.T) {
 				t.Fatalf("keep-alive = %+v after %+v", p, pages[0].Next)
 			}
 		}
+	})
+
+	// Idle watches do not each poll the database: one poller follows the head for all of them,
+	// and each reads only when an event passed its cursor.
+	t.Run("SharedPoll", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, Config{PollInterval: 10 * time.Millisecond, KeepAliveInterval: time.Minute})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		const watchers = 20
+		got := make(chan uuid.UUID, watchers)
+		var wg sync.WaitGroup
+		for range watchers {
+			wg.Go(func() {
+				_ = b.feed.Watch(ctx, ListParams{}, func(p Page) error {
+					if len(p.Events) > 0 {
+						got <- p.Events[0].RecordID
+						return errStop
+					}
+					return nil
+				})
+			})
+		}
+		time.Sleep(time.Second) // 100 poll intervals
+		idle := b.feed.lists.Load()
+		id := b.write(t, TypePublished)[0]
+		for range watchers {
+			select {
+			case g := <-got:
+				if g != id {
+					t.Errorf("a watch delivered %s, want %s", g, id)
+				}
+			case <-ctx.Done():
+				t.Fatal("not every watch delivered the event")
+			}
+		}
+		wg.Wait()
+		// Each watch's first read, perhaps a few more: not one per watch and poll interval (2,000).
+		if idle > 3*watchers {
+			t.Fatalf("%d watches idle for 100 poll intervals made %d reads", watchers, idle)
+		}
+		t.Logf("%d watches idle for 100 poll intervals made %d page reads", watchers, idle)
 	})
 
 	// TestLongTransaction measures what a transaction holding an xid does to the feed: events

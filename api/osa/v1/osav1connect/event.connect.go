@@ -51,7 +51,8 @@ type EventServiceClient interface {
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
 	// WatchEvents replays the events after a cursor, then follows new events
 	// as they are committed (within events.poll_interval, default 50ms, of the
-	// moment they can be delivered), until the client cancels or the server
+	// moment they can be delivered; one poll a server process for all its
+	// streams), until the client cancels or the server
 	// shuts down. Each message holds the events read at once, in cursor order,
 	// and the cursor to resume after; a message with no events is a keep-alive,
 	// sent first and after every events.keep_alive_interval (default 15s) of
@@ -115,7 +116,8 @@ type EventServiceHandler interface {
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
 	// WatchEvents replays the events after a cursor, then follows new events
 	// as they are committed (within events.poll_interval, default 50ms, of the
-	// moment they can be delivered), until the client cancels or the server
+	// moment they can be delivered; one poll a server process for all its
+	// streams), until the client cancels or the server
 	// shuts down. Each message holds the events read at once, in cursor order,
 	// and the cursor to resume after; a message with no events is a keep-alive,
 	// sent first and after every events.keep_alive_interval (default 15s) of
