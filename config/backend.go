@@ -54,6 +54,13 @@ const (
 	EmbedderMaxInputsMax     = 10000
 	EmbedderTimeoutDefault   = embed.TimeoutDefault
 
+	EmbedderMaxTokensPerCallDefault = embed.MaxTokensPerCallDefault
+	EmbedderMaxTokensPerCallMin     = 100
+	EmbedderMaxTokensPerCallMax     = 10_000_000
+	EmbedderMaxConcurrencyDefault   = embed.MaxConcurrencyDefault
+	EmbedderMaxConcurrencyMin       = 1
+	EmbedderMaxConcurrencyMax       = embed.MaxConcurrencyMax
+
 	HNSWMDefault              = pgvector.MDefault
 	HNSWMMin                  = 2
 	HNSWMMax                  = 100
@@ -202,6 +209,17 @@ type Embedder struct {
 	// to 128.
 	MaxInputs int `koanf:"max_inputs"`
 
+	// MaxTokensPerCall is the most tokens one embedding call may carry,
+	// estimated at one per three bytes of text, 100..10000000: longer batches
+	// are split into more calls. Defaults to 100000.
+	MaxTokensPerCall int `koanf:"max_tokens_per_call"`
+
+	// MaxConcurrency is the most embedding calls a process makes at once to
+	// this provider (base URL, model and key), 1..1024. The process adapts its
+	// concurrency below it: it backs off on 429 and probes upward, shared by
+	// every batch of every backend calling that provider. Defaults to 16.
+	MaxConcurrency int `koanf:"max_concurrency"`
+
 	// Timeout is the longest time one embedding call may take. Defaults to
 	// 30s.
 	Timeout time.Duration `koanf:"timeout"`
@@ -267,10 +285,12 @@ func DefaultBackend(name, kind string) Backend {
 // one), 384 dims, 128 inputs per call, a 30s timeout.
 func DefaultEmbedder(kind string) Embedder {
 	e := Embedder{
-		Kind:      kind,
-		Dims:      EmbedderDimsDefault,
-		MaxInputs: EmbedderMaxInputsDefault,
-		Timeout:   EmbedderTimeoutDefault,
+		Kind:             kind,
+		Dims:             EmbedderDimsDefault,
+		MaxInputs:        EmbedderMaxInputsDefault,
+		MaxTokensPerCall: EmbedderMaxTokensPerCallDefault,
+		MaxConcurrency:   EmbedderMaxConcurrencyDefault,
+		Timeout:          EmbedderTimeoutDefault,
 	}
 	if kind == EmbedderKindHash {
 		e.Model = EmbedderModelHashDefault

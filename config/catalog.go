@@ -95,7 +95,7 @@ func (b Backend) WithSecretsOf(configured []Backend) Backend {
 // index), so changing it needs the backend rebuilt.
 var inPlaceKeys = []string{
 	"weight", "max_attempts", "batch.max_size", "batch.max_delay", "batch.timeout",
-	"embedder.max_inputs", "embedder.timeout", "embedder.min_similarity", "embedder.api_key",
+	"embedder.max_inputs", "embedder.max_tokens_per_call", "embedder.max_concurrency", "embedder.timeout", "embedder.min_similarity", "embedder.api_key",
 	"embedder.api_key_env", "embedder.api_key_file",
 	"bm25.k1", "bm25.b", "bm25.candidates",
 }

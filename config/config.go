@@ -290,6 +290,17 @@ type Database struct {
 
 	// AutoMigrate applies pending migrations at start-up. Defaults to true.
 	AutoMigrate bool `koanf:"auto_migrate"`
+
+	// TransactionPooler makes OSA safe behind a connection pooler in transaction mode
+	// (PgBouncer's pool_mode = transaction) at URL: no named prepared statements, and River
+	// polls for jobs instead of listening, unless ListenURL is set. Defaults to false.
+	TransactionPooler bool `koanf:"transaction_pooler"`
+
+	// ListenURL is a direct connection to the same database, not through the pooler, on which
+	// River listens for new jobs (LISTEN/NOTIFY) when TransactionPooler is set; it holds one
+	// connection per worker process. Empty: River polls every worker.fetch_poll_interval.
+	// Secret: its password is redacted by [Config.Redacted]. Defaults to "".
+	ListenURL string `koanf:"listen_url"`
 }
 
 // Log configures logging.

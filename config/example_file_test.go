@@ -169,7 +169,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 		cfg.Worker.RescueAfter = time.Hour + 30*time.Minute
 		cfg.Backends[0].Embedder = &Embedder{
 			Kind: EmbedderKindOllama, Model: "nomic-embed-text", Dims: 768, BaseURL: "http://localhost:11434",
-			APIKey: "k", MaxInputs: 32, Timeout: 90 * time.Second,
+			APIKey: "k", MaxInputs: 32, Timeout: 90 * time.Second, MaxTokensPerCall: 5000, MaxConcurrency: 3,
 		}
 		cfg.Backends[1].Text.Fields = []string{}
 		cfg.Sources[0].Enabled = true

@@ -218,6 +218,7 @@ backends:
 			Kind: EmbedderKindOpenAI, Model: "text-embedding-3-small", Dims: EmbedderDimsDefault,
 			BaseURL: "https://api.openai.com/v1", APIKey: "sk-1",
 			MaxInputs: EmbedderMaxInputsDefault, Timeout: EmbedderTimeoutDefault,
+			MaxTokensPerCall: EmbedderMaxTokensPerCallDefault, MaxConcurrency: EmbedderMaxConcurrencyDefault,
 		}
 		want0.HNSW.M = 8
 		want1 := DefaultBackend("fts", BackendKindKeyword)

@@ -14,11 +14,12 @@ const Redacted = "REDACTED"
 var dsnPasswordRe = regexp.MustCompile(`password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
 
 // Redacted returns a deep copy of c with its secrets replaced by "REDACTED":
-// the password of database.url and every non-empty api_key. Empty secrets
+// the passwords of database.url and listen_url and every non-empty api_key. Empty secrets
 // stay empty, so the copy still shows which are unset. c isn't changed.
 func (c *Config) Redacted() *Config {
 	r := c.clone()
 	r.Database.URL = redactConnString(r.Database.URL)
+	r.Database.ListenURL = redactConnString(r.Database.ListenURL)
 	for i := range r.Backends {
 		if e := r.Backends[i].Embedder; e != nil && e.APIKey != "" {
 			e.APIKey = Redacted

@@ -155,6 +155,15 @@ func (d *Database) validate(p *problems) {
 		}
 	}
 	p.intRange("database.max_conns", d.MaxConns, MaxConnsMin, MaxConnsMax)
+	if d.ListenURL != "" {
+		if _, err := pgconn.ParseConfig(d.ListenURL); err != nil {
+			p.add("database.listen_url", "not a valid Postgres connection string: %s", parseConfigProblem(err))
+		}
+		if !d.TransactionPooler {
+			p.add("database.listen_url", "is only used with database.transaction_pooler: true (without a pooler, "+
+				"River listens on database.url); set transaction_pooler or remove listen_url")
+		}
+	}
 }
 
 // parseConfigProblem returns what pgconn.ParseConfig found wrong, without the
@@ -339,6 +348,8 @@ func (e *Embedder) validate(p *problems, key string) {
 		p.httpURL(key+".base_url", e.BaseURL)
 	}
 	p.intRange(key+".max_inputs", e.MaxInputs, EmbedderMaxInputsMin, EmbedderMaxInputsMax)
+	p.intRange(key+".max_tokens_per_call", e.MaxTokensPerCall, EmbedderMaxTokensPerCallMin, EmbedderMaxTokensPerCallMax)
+	p.intRange(key+".max_concurrency", e.MaxConcurrency, EmbedderMaxConcurrencyMin, EmbedderMaxConcurrencyMax)
 	p.positive(key+".timeout", e.Timeout)
 	p.floatRange(key+".min_similarity", e.MinSimilarity, -1, 1)
 	if e.SendDimensions && e.Kind == EmbedderKindHash {

@@ -97,6 +97,8 @@ func TestLoadInvalidValue(t *testing.T) {
 			`config: backends[0].batch.max_size: 128 is more than worker.total_workers (100)`},
 		{"DatabaseURL", nil, []string{"database.url=postgres://osa:hunter2@localhost:port/osa"},
 			`config: database.url: not a valid Postgres connection string: invalid port`},
+		{"ListenURLWithoutPooler", nil, []string{"database.listen_url=postgres://osa@db:5432/osa"},
+			`config: database.listen_url: is only used with database.transaction_pooler: true (without a pooler, River listens on database.url); set transaction_pooler or remove listen_url (in command-line flags)`},
 		{"BackendName", nil, []string{"backends=[{name: Vector, kind: keyword}]"},
 			`config: backends[0].name: "Vector" is not a valid name: write a lower-case letter, then up to 39 lower-case letters, digits or underscores ([a-z][a-z0-9_]{0,39}) (in command-line flags)`},
 		{"BackendKind", nil, []string{"backends=[{name: v, kind: faiss}]"},

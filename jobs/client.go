@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
@@ -51,6 +52,13 @@ type Config struct {
 	SoftStopTimeout time.Duration
 	// Work makes the client work queues; without it the client only inserts (the api role).
 	Work bool
+	// PollOnly makes River poll for jobs every FetchPollInterval instead of listening for them
+	// (LISTEN/NOTIFY), as it must behind a pooler in transaction mode without ListenPool.
+	PollOnly bool
+	// ListenPool, when not nil, is a pool of direct connections to the database, not through a
+	// pooler, that River listens on; its queries still go through the client's pool. It is
+	// closed by its owner, after the client stopped.
+	ListenPool *pgxpool.Pool
 }
 
 // WithDefaults returns c with every zero setting of its parts replaced by its default; River's
@@ -78,6 +86,7 @@ func (c Config) riverConfig(logger *slog.Logger) *river.Config {
 		JobTimeout:           c.JobTimeout,
 		Logger:               logger,
 		Middleware:           c.Middleware,
+		PollOnly:             c.PollOnly,
 		RescueStuckJobsAfter: c.RescueAfter,
 		RetryPolicy:          c.RetryPolicy,
 		SoftStopTimeout:      c.SoftStopTimeout,
@@ -128,7 +137,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*Client, er
 	}
 	rc := cfg.riverConfig(logger)
 	if !cfg.Work {
-		client, err := newRiverClient(pool, rc)
+		client, err := newRiverClient(pool, cfg.ListenPool, rc)
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +160,7 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*Client, er
 	if err := eventprune.Register(rc, pool, cfg.EventPrune, logger); err != nil {
 		return nil, err
 	}
-	client, err := newRiverClient(pool, rc)
+	client, err := newRiverClient(pool, cfg.ListenPool, rc)
 	if err != nil {
 		return nil, err
 	}
@@ -161,10 +170,27 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*Client, er
 	return &Client{Client: client, pipeline: pipe, reindex: rebuilds}, nil
 }
 
-func newRiverClient(pool *pgxpool.Pool, rc *river.Config) (*river.Client[pgx.Tx], error) {
-	client, err := river.NewClient(riverpgxv5.New(pool), rc)
+func newRiverClient(pool, listen *pgxpool.Pool, rc *river.Config) (*river.Client[pgx.Tx], error) {
+	var driver riverdriver.Driver[pgx.Tx] = riverpgxv5.New(pool)
+	if listen != nil {
+		driver = listenDriver{Driver: riverpgxv5.New(pool), listen: riverpgxv5.New(listen)}
+	}
+	client, err := river.NewClient(driver, rc)
 	if err != nil {
 		return nil, fmt.Errorf("error building the River client: %w", err)
 	}
 	return client, nil
+}
+
+// listenDriver is River's pgx driver on one pool whose listener, which holds a connection with
+// LISTEN for as long as the client runs, is on another: a direct connection to the database
+// when the first pool goes through a pooler in transaction mode.
+type listenDriver struct {
+	*riverpgxv5.Driver
+	listen *riverpgxv5.Driver
+}
+
+// GetListener returns the listener of the listen pool.
+func (d listenDriver) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
+	return d.listen.GetListener(params)
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/osa-archive/osa/internal/pglock"
 )
 
 //go:embed *.sql
@@ -85,18 +87,18 @@ const createTable = `CREATE TABLE IF NOT EXISTS osa_migration (
 // Up applies every pending migration, OSA's first and River's after, holding the migration
 // advisory lock for the whole run. It is idempotent: a database that is current is left alone.
 func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+	// The lock is held on a connection of its own ([pglock]), so that migrating through a
+	// pooler in transaction mode is safe too.
+	lock, err := pglock.Acquire(ctx, pool, pglock.ID(lockKey))
+	if err != nil {
+		return fmt.Errorf("error taking the migration lock: %w", err)
+	}
+	defer lock.Release(ctx)
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("error acquiring a connection to migrate: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
-		return fmt.Errorf("error taking the migration lock: %w", err)
-	}
-	defer func() {
-		// The unlock must happen even when ctx is cancelled, or the pooled connection keeps the lock.
-		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
-	}()
 
 	if _, err := conn.Exec(ctx, createTable); err != nil {
 		return fmt.Errorf("error creating osa_migration: %w", err)

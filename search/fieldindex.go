@@ -12,20 +12,18 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/osa-archive/osa/internal/pglock"
 	"github.com/osa-archive/osa/search/where"
 )
 
 // FieldIndexPrefix starts the name of every index [EnsureFieldIndexes] builds on records.
 const FieldIndexPrefix = "records_field_"
 
-// fieldIndexLockSQL makes the processes of an archive take turns building field indexes (a
-// session lock: CREATE INDEX CONCURRENTLY runs outside a transaction); one that finds it taken
-// leaves the work to the holder.
-const (
-	fieldIndexLockSQL   = `SELECT pg_try_advisory_lock(hashtextextended('osa.search.field_indexes', 0))`
-	fieldIndexUnlockSQL = `SELECT pg_advisory_unlock(hashtextextended('osa.search.field_indexes', 0))`
-	fieldIndexValidSQL  = `SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)`
-)
+// fieldIndexLock makes the processes of an archive take turns building field indexes; one that
+// finds it taken leaves the work to the holder.
+var fieldIndexLock = pglock.Name("osa.search.field_indexes")
+
+const fieldIndexValidSQL = `SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)`
 
 // FieldIndex is a btree index on records that serves range filters and sorts of one declared
 // field.
@@ -81,28 +79,21 @@ func fieldIndexName(name, dir, def string) string {
 // interrupted build. Only one process of an archive builds at a time; a process that finds
 // another building returns at once. An index of a field no longer declared is kept.
 func EnsureFieldIndexes(ctx context.Context, pool *pgxpool.Pool, fields []where.Field, logger *slog.Logger) error {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
+	lock, err := pglock.TryAcquire(ctx, pool, fieldIndexLock)
+	if err != nil || lock == nil {
 		return err
 	}
-	defer conn.Release()
-	var got bool
-	if err := conn.QueryRow(ctx, fieldIndexLockSQL).Scan(&got); err != nil || !got {
-		return err
-	}
-	defer func() {
-		if _, err := conn.Exec(context.WithoutCancel(ctx), fieldIndexUnlockSQL); err != nil {
-			conn.Conn().Close(context.WithoutCancel(ctx)) // closing releases the lock
-		}
-	}()
+	defer lock.Release(ctx)
+	// The builds run on other connections of the pool, each statement alone (CONCURRENTLY
+	// refuses a transaction block).
 	for _, ix := range FieldIndexes(fields) {
 		var valid bool
-		err := conn.QueryRow(ctx, fieldIndexValidSQL, ix.Name).Scan(&valid)
+		err := pool.QueryRow(ctx, fieldIndexValidSQL, ix.Name).Scan(&valid)
 		switch {
 		case err == nil && valid:
 			continue
 		case err == nil: // an interrupted build's
-			if _, err := conn.Exec(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+ix.Name); err != nil {
+			if _, err := pool.Exec(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+ix.Name); err != nil {
 				return fmt.Errorf("error dropping the invalid index %s: %w", ix.Name, err)
 			}
 		case !errors.Is(err, pgx.ErrNoRows):
@@ -110,7 +101,7 @@ func EnsureFieldIndexes(ctx context.Context, pool *pgxpool.Pool, fields []where.
 		}
 		start := time.Now()
 		logger.InfoContext(ctx, "search: building the index of a declared field, online", "field", ix.Field, "index", ix.Name)
-		if _, err := conn.Exec(ctx, ix.SQL); err != nil {
+		if _, err := pool.Exec(ctx, ix.SQL); err != nil {
 			return fmt.Errorf("error building index %s of field %s: %w", ix.Name, ix.Field, err)
 		}
 		logger.InfoContext(ctx, "search: built the index of a declared field", "field", ix.Field, "index", ix.Name,

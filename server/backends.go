@@ -46,6 +46,7 @@ func buildBackend(bc config.Backend, m *metrics, pool *pgxpool.Pool) (backends.B
 		emb, err := embed.New(embed.Config{
 			Kind: e.Kind, Model: e.Model, Dims: e.Dims, BaseURL: e.BaseURL, APIKey: key,
 			MaxInputs: e.MaxInputs, Timeout: e.Timeout, SendDimensions: e.SendDimensions,
+			MaxTokensPerCall: e.MaxTokensPerCall, MaxConcurrency: e.MaxConcurrency,
 		})
 		if err != nil {
 			return nil, err

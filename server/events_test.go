@@ -18,6 +18,7 @@ import (
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/events"
+	"github.com/osa-archive/osa/internal/pgtest"
 )
 
 func eventClient(b *testBundle) osav1connect.EventServiceClient {
@@ -419,5 +420,45 @@ func TestWatchEventsLatency(t *testing.T) {
 		}
 		t.Logf("oldest transaction holding an xid on the server, %d samples: p50 %s, p95 %s, max %s",
 			len(holds), h(0.5), h(0.95), holds[len(holds)-1].Round(100*time.Microsecond))
+	}
+}
+
+// TestEventsBehindTransactionPooler follows and pages the changefeed of a server behind
+// PgBouncer in transaction mode (database.transaction_pooler): no statement of the feed needs
+// a session.
+func TestEventsBehindTransactionPooler(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pooled := pgtest.ThroughPgBouncer(t, pgtest.NewURL(t), 4)
+	b := setup(t, func(c *config.Config) {
+		c.Database.URL = pooled
+		c.Database.TransactionPooler = true
+	})
+	stream, errc := watch(ctx, b, &osav1.WatchEventsRequest{}, "")
+	<-stream // the first keep-alive
+	var want []string
+	for i := range 3 {
+		want = append(want, publish(t, b, fmt.Sprintf("Planarian regeneration %d", i)))
+	}
+	var got []string
+	for len(got) < len(want) {
+		select {
+		case m, ok := <-stream:
+			if !ok {
+				t.Fatalf("stream ended after %v: %v", got, <-errc)
+			}
+			for _, e := range m.Events {
+				got = append(got, e.Srn)
+			}
+		case <-ctx.Done():
+			t.Fatalf("streamed %v, want %v", got, want)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("streamed %v, want %v", got, want)
+	}
+	if listed := listAtLeast(ctx, t, eventClient(b), 3); len(listed) != 3 || listed[2].Srn != want[2] {
+		t.Fatalf("listed %v, want the three events", listed)
 	}
 }

@@ -88,7 +88,7 @@ func newMetrics(pool *pgxpool.Pool, queues func() []string, logger *slog.Logger)
 	m.registry.MustRegister(m.rpcs, m.rpcSeconds, m.jobs, m.batchSize, m.batchFlushes, m.batchSeconds,
 		m.embedSeconds, m.embedErrors, m.embedSaved, m.embedInputs, m.freshness, m.outage,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&queueCollector{pool: pool, queues: queues, logger: logger})
+		&queueCollector{pool: pool, queues: queues, logger: logger}, providerCollector{})
 	return m
 }
 

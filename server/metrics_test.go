@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/internal/fakeprovider"
 	"github.com/osa-archive/osa/sdk"
 )
 
@@ -130,5 +132,52 @@ func TestUnchangedTextMakesNoEmbeddingCall(t *testing.T) {
 	}
 	if inputs := metricValue(t, body, `osa_embed_inputs_total\{backend="vector"\}`); inputs != 1 {
 		t.Fatalf("osa_embed_inputs_total = %v, want 1 (the first version's text; a search's query is not counted)", inputs)
+	}
+}
+
+// TestMetricsProviderConcurrency indexes records with an embedder whose provider answers 429
+// beyond two concurrent calls: /metrics shows the provider's adaptive concurrency limit, its
+// calls and those answered 429, which the provider's own counts agree with.
+func TestMetricsProviderConcurrency(t *testing.T) {
+	t.Parallel()
+	p := fakeprovider.Start(fakeprovider.Config{Concurrency: 2, Latency: 20 * time.Millisecond, Dims: 8})
+	defer p.Close()
+	b := setup(t, func(c *config.Config) {
+		e := config.DefaultEmbedder(config.EmbedderKindOpenAI)
+		e.BaseURL, e.Model, e.Dims, e.MaxInputs = p.URL(), "fake-metrics", 8, 4
+		c.Backends = []config.Backend{config.DefaultBackend("vector", config.BackendKindPgvector)}
+		c.Backends[0].Embedder = &e
+		c.Backends[0].Batch.MaxSize = 4
+	})
+	c, err := sdk.New(b.baseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	params := make([]sdk.PublishParams, 64)
+	for i := range params {
+		params[i] = sdk.PublishParams{Source: "lab", SourceID: fmt.Sprint("m", i), Metadata: map[string]any{"title": fmt.Sprint("Zebrafish heart ", i)}}
+	}
+	res, err := c.PublishMany(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if _, err := c.WaitIndexed(ctx, r.SRN); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, body := get(t, b.baseURL+"/metrics")
+	host := strings.TrimPrefix(p.URL(), "http://")
+	label := regexp.QuoteMeta(`{provider="` + host + `/v1/embeddings fake-metrics"}`)
+	limit := metricValue(t, body, `osa_embed_provider_concurrency_limit`+label)
+	calls := metricValue(t, body, `osa_embed_provider_calls_total`+label)
+	limited := metricValue(t, body, `osa_embed_provider_rate_limited_total`+label)
+	st := p.Stats()
+	if limit < 1 || limit > 3 {
+		t.Errorf("concurrency limit %v, want 1..3 (the provider takes 2)", limit)
+	}
+	if calls != float64(st.Calls) || limited != float64(st.RateLimited) {
+		t.Errorf("metrics say %v calls, %v answered 429; the provider counted %d and %d", calls, limited, st.Calls, st.RateLimited)
 	}
 }

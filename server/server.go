@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
 	"github.com/riverqueue/river/rivertype"
@@ -49,11 +50,13 @@ type Server struct {
 	handler http.Handler
 	logger  *slog.Logger
 	pool    *pgxpool.Pool
-	ready   *readiness
-	river   *jobs.Client
-	search  *search.Service
-	store   *records.Store
-	feed    *events.Feed
+	// listenPool holds River's LISTEN connection when database.listen_url is set; nil otherwise.
+	listenPool *pgxpool.Pool
+	ready      *readiness
+	river      *jobs.Client
+	search     *search.Service
+	store      *records.Store
+	feed       *events.Feed
 	// sources are the configured sources (sources_build.go).
 	sources *sources.Registry
 	// view is the process's backends as it last read the catalog (catalog.go); reloadMu
@@ -84,7 +87,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 		return nil, errors.New("database.url is required (set OSA_DATABASE__URL or use `osa dev`, which starts a private PostgreSQL)")
 	}
 	if cfg.Database.AutoMigrate {
-		if err := migrate(ctx, cfg.Database.URL, logger); err != nil {
+		if err := migrate(ctx, cfg.Database, logger); err != nil {
 			return nil, err
 		}
 	}
@@ -156,6 +159,11 @@ func (s *Server) build(ctx context.Context) error {
 	if s.tracing != nil {
 		middleware = append(middleware, s.tracing.riverMiddleware())
 	}
+	if s.runsWorkers && s.cfg.Database.ListenURL != "" {
+		if s.listenPool, err = openListenPool(ctx, s.cfg.Database); err != nil {
+			return err
+		}
+	}
 	s.river, err = jobs.NewClient(s.pool, jobs.Config{
 		Pipeline: pipeline.Config{
 			Backends:       bs,
@@ -182,6 +190,8 @@ func (s *Server) build(ctx context.Context) error {
 		RescueAfter:       w.RescueAfter,
 		SoftStopTimeout:   w.ShutdownTimeout,
 		Work:              s.runsWorkers,
+		PollOnly:          s.cfg.Database.TransactionPooler && s.listenPool == nil,
+		ListenPool:        s.listenPool,
 	}, s.logger)
 	if err != nil {
 		return err
@@ -259,6 +269,9 @@ func (s *Server) Close() {
 		}
 	}
 	s.pool.Close()
+	if s.listenPool != nil {
+		s.listenPool.Close()
+	}
 }
 
 // Run serves HTTP on ln and runs the workers of the process's role until ctx is cancelled, then
@@ -372,13 +385,17 @@ const riverStopGrace = 10 * time.Second
 
 // migrate applies pending migrations through a short-lived pool: the main pool registers the
 // vector type on connect, which needs the extension the first migration creates.
-func migrate(ctx context.Context, url string, logger *slog.Logger) error {
-	pool, err := pgxpool.New(ctx, url)
+func migrate(ctx context.Context, db config.Database, logger *slog.Logger) error {
+	pc, err := db.PoolConfig(db.URL)
+	if err != nil {
+		return fmt.Errorf("database.url: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return fmt.Errorf("database.url: %w", err)
 	}
 	defer pool.Close()
-	if err := ping(ctx, pool); err != nil {
+	if err := ping(ctx, pool, "database.url"); err != nil {
 		return err
 	}
 	if err := migrations.Up(ctx, pool, logger); err != nil {
@@ -389,13 +406,17 @@ func migrate(ctx context.Context, url string, logger *slog.Logger) error {
 
 // openPool builds the main pool, with pgvector's types registered on every connection.
 func openPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
-	pc, err := pgxpool.ParseConfig(cfg.Database.URL)
+	pc, err := cfg.Database.PoolConfig(cfg.Database.URL)
 	if err != nil {
 		return nil, fmt.Errorf("database.url: %w", err)
 	}
 	pc.MaxConns = int32(cfg.Database.MaxConns)
 	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		if err := pgxvec.RegisterTypes(ctx, conn); err != nil {
+			if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && slices.Contains(preparedStatementClash, pgErr.Code) {
+				return fmt.Errorf("%w (database.url looks like a pooler in transaction mode, such as PgBouncer: "+
+					"set database.transaction_pooler: true)", err)
+			}
 			return fmt.Errorf("error registering the vector type (is the schema migrated? run `osa migrate up`): %w", err)
 		}
 		return nil
@@ -404,18 +425,44 @@ func openPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database.url: %w", err)
 	}
-	if err := ping(ctx, pool); err != nil {
+	if err := ping(ctx, pool, "database.url"); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return pool, nil
 }
 
-func ping(ctx context.Context, pool *pgxpool.Pool) error {
+// preparedStatementClash are the SQLSTATEs of a named prepared statement that exists twice
+// (42P05) or not at all (26000) on a server connection: what pgx's default statement cache
+// meets behind a pooler in transaction mode, which hands server connections from one client to
+// another.
+var preparedStatementClash = []string{"42P05", "26000"}
+
+// openListenPool builds the pool of database.listen_url, River's direct connection for LISTEN
+// behind a transaction pooler: one connection, and one to spare while River reconnects.
+func openListenPool(ctx context.Context, db config.Database) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(db.ListenURL)
+	if err != nil {
+		return nil, fmt.Errorf("database.listen_url: %w", err)
+	}
+	pc.MaxConns = 2
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("database.listen_url: %w", err)
+	}
+	if err := ping(ctx, pool, "database.listen_url"); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// ping checks that pool connects; its error names key, the config key of the pool's URL.
+func ping(ctx context.Context, pool *pgxpool.Pool, key string) error {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	if err := pool.Ping(ctx); err != nil {
-		return fmt.Errorf("database.url: cannot connect to %s:%d: %s", pool.Config().ConnConfig.Host, pool.Config().ConnConfig.Port, oneLine(err))
+		return fmt.Errorf("%s: cannot connect to %s:%d: %s", key, pool.Config().ConnConfig.Host, pool.Config().ConnConfig.Port, oneLine(err))
 	}
 	return nil
 }

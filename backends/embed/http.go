@@ -24,6 +24,9 @@ const (
 	DimsDefault      = 384
 	MaxInputsDefault = 128
 	TimeoutDefault   = 30 * time.Second
+	// MaxTokensPerCallDefault is a third of OpenAI's 300,000 tokens per embeddings request:
+	// token counts are estimated, and other providers allow less.
+	MaxTokensPerCallDefault = 100_000
 
 	// RetryAfterMax caps the wait a provider may advise with Retry-After.
 	RetryAfterMax = 24 * time.Hour
@@ -54,6 +57,16 @@ type HTTPConfig struct {
 	// MaxInputs is the most texts in one call; longer slices are split. Defaults to 128.
 	MaxInputs int
 
+	// MaxTokensPerCall is the most tokens one call may carry, estimated from each text's
+	// length ([EstimateTokens]); calls are split to stay under it, and a text over it alone
+	// goes in a call of its own. 0 means no limit. Defaults to 100000.
+	MaxTokensPerCall int
+
+	// MaxConcurrency is the most calls the process makes at once to this provider (its
+	// endpoint, model and key), the ceiling of the adaptive limit every embedder of the
+	// process calling it shares. Defaults to 16.
+	MaxConcurrency int
+
 	// Timeout is the longest one call may take, applied to every call even with a custom Client.
 	// Defaults to 30s.
 	Timeout time.Duration
@@ -69,6 +82,12 @@ func (c HTTPConfig) WithDefaults() HTTPConfig {
 	}
 	if c.MaxInputs == 0 {
 		c.MaxInputs = MaxInputsDefault
+	}
+	if c.MaxTokensPerCall == 0 {
+		c.MaxTokensPerCall = MaxTokensPerCallDefault
+	}
+	if c.MaxConcurrency == 0 {
+		c.MaxConcurrency = MaxConcurrencyDefault
 	}
 	if c.Timeout == 0 {
 		c.Timeout = TimeoutDefault
@@ -99,6 +118,12 @@ func (c HTTPConfig) validate() error {
 	if c.Timeout < 0 {
 		return fmt.Errorf("embedder.timeout must be positive, got %v", c.Timeout)
 	}
+	if c.MaxTokensPerCall < 0 {
+		return fmt.Errorf("embedder.max_tokens_per_call must be positive, got %d", c.MaxTokensPerCall)
+	}
+	if c.MaxConcurrency < 0 || c.MaxConcurrency > MaxConcurrencyMax {
+		return fmt.Errorf("embedder.max_concurrency must be 1..%d, got %d", MaxConcurrencyMax, c.MaxConcurrency)
+	}
 	return nil
 }
 
@@ -110,7 +135,9 @@ type httpEmbedder struct {
 	calls     atomic.Int64
 	client    *http.Client
 	dims      int
+	limiter   *limiter
 	maxInputs int
+	maxTokens int
 	model     string
 	name      string // provider name in error messages
 	path      string // URL path, for error messages: the full URL may carry secrets
@@ -135,11 +162,17 @@ func newHTTPEmbedder(name string, cfg HTTPConfig, path func(base string) string)
 	if parsed, err := url.Parse(u); err == nil {
 		p = parsed.Path
 	}
+	host := u
+	if parsed, err := url.Parse(u); err == nil {
+		host = parsed.Host + parsed.Path
+	}
 	return &httpEmbedder{
 		apiKey:    cfg.APIKey,
 		client:    cfg.Client,
 		dims:      cfg.Dims,
+		limiter:   limiterFor(u, cfg.Model, cfg.APIKey, host+" "+cfg.Model, cfg.MaxConcurrency),
 		maxInputs: cfg.MaxInputs,
+		maxTokens: cfg.MaxTokensPerCall,
 		model:     cfg.Model,
 		name:      name,
 		path:      p,
@@ -157,8 +190,10 @@ func withSuffix(base, prefix, suffix string) string {
 	return base + suffix
 }
 
-// embed implements [Embedder.Embed]. Texts are sent in calls of at most maxInputs, one call after
-// the other; after a 429 the remaining calls are not made and their texts share the rate limit.
+// embed implements [Embedder.Embed]. Texts are sent in calls of at most maxInputs and maxTokens
+// (estimated), one call after the other; after a 429 that outlasted the call's own waits
+// ([httpEmbedder.limitedCall]) the remaining calls are not made and their texts share the rate
+// limit.
 func (e *httpEmbedder) embed(ctx context.Context, texts []string) ([][]float32, []error) {
 	vecs := make([][]float32, len(texts))
 	errs := make([]error, len(texts))
@@ -171,16 +206,81 @@ func (e *httpEmbedder) embed(ctx context.Context, texts []string) ([][]float32, 
 		}
 		idx = append(idx, i)
 	}
-	for start := 0; start < len(idx); start += e.maxInputs {
-		chunk := idx[start:min(start+e.maxInputs, len(idx))]
+	for start := 0; start < len(idx); {
+		end, tokens := start, 0
+		for end < len(idx) && end-start < e.maxInputs {
+			t := EstimateTokens(texts[idx[end]])
+			if e.maxTokens > 0 && end > start && tokens+t > e.maxTokens {
+				break
+			}
+			tokens += t
+			end++
+		}
+		chunk := idx[start:end]
 		if err := e.embedChunk(ctx, texts, chunk, vecs, errs); err != nil {
-			for _, i := range idx[start+len(chunk):] {
+			for _, i := range idx[end:] {
 				errs[i] = err
 			}
 			break
 		}
+		start = end
 	}
 	return vecs, errs
+}
+
+// EstimateTokens estimates the tokens of text for [HTTPConfig.MaxTokensPerCall], from above for
+// most text: one per three bytes (English averages about four bytes a token in OpenAI's and
+// BERT's vocabularies; other scripts use more bytes a character, and as many tokens), and one
+// more.
+func EstimateTokens(text string) int { return len(text)/3 + 1 }
+
+// limitedCall makes the call for inputs within the provider's adaptive concurrency limit
+// ([limiter]). A call answered 429 gives its slot back, waits its Retry-After (or
+// [rateLimitWaitDefault]) and is made again, up to [rateLimitTries] times, while the wait is at
+// most [rateLimitWaitMax] and ctx's deadline leaves room for it; otherwise the rate limit is
+// returned, and the batch's job snoozes. A call answered 5xx, or failed in transit, is made again
+// up to [serverErrorRetries] times, after [serverErrorBackoff] then twice that.
+func (e *httpEmbedder) limitedCall(ctx context.Context, inputs []string) ([][]float32, error) {
+	for try := 1; ; try++ {
+		n, err := e.limiter.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		vecs, err := e.call(ctx, inputs)
+		var rl *indexerr.RateLimitError
+		var server *serverError
+		switch {
+		case err == nil:
+			e.limiter.release(n, outcomeOK)
+			return vecs, nil
+		case errors.As(err, &server) && try <= serverErrorRetries:
+			// A hosted API fails a call now and then; its next one mostly succeeds. Making it
+			// again at once spares the batch's records a job retry (seconds later).
+			e.limiter.release(n, outcomeOther)
+			select {
+			case <-time.After(serverErrorBackoff << (try - 1)):
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		case !errors.As(err, &rl):
+			e.limiter.release(n, outcomeOther)
+			return nil, err
+		}
+		e.limiter.release(n, outcomeRateLimited)
+		wait := rl.RetryAfter
+		if wait <= 0 {
+			wait = rateLimitWaitDefault
+		}
+		if deadline, ok := ctx.Deadline(); try >= rateLimitTries || wait > rateLimitWaitMax || ok && time.Until(deadline) < wait {
+			return nil, err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // embedChunk embeds texts[i] for i in idx into vecs and errs with one call, bisecting when the
@@ -195,7 +295,7 @@ func (e *httpEmbedder) embedChunk(ctx context.Context, texts []string, idx []int
 	for k, i := range idx {
 		inputs[k] = texts[i]
 	}
-	got, err := e.call(ctx, inputs)
+	got, err := e.limitedCall(ctx, inputs)
 	var rejected *rejectedError
 	switch {
 	case err == nil:
@@ -313,14 +413,14 @@ func (e *httpEmbedder) transportError(ctx, callCtx context.Context, err error) e
 	}
 	var netErr net.Error
 	if callCtx.Err() != nil || errors.As(err, &netErr) && netErr.Timeout() {
-		return fmt.Errorf("%s: POST %s: timed out after %v", e.name, e.path, e.timeout)
+		return &serverError{err: fmt.Errorf("%s: POST %s: timed out after %v", e.name, e.path, e.timeout)}
 	}
 	// *url.Error repeats the full URL, which may carry secrets; name the path instead.
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
 		err = urlErr.Err
 	}
-	return fmt.Errorf("%s: POST %s: %s", e.name, e.path, e.redact(err.Error()))
+	return &serverError{err: fmt.Errorf("%s: POST %s: %s", e.name, e.path, e.redact(err.Error()))}
 }
 
 // statusError classifies a non-2xx response.
@@ -340,8 +440,21 @@ func (e *httpEmbedder) statusError(resp *http.Response, raw []byte) error {
 	case http.StatusNotFound:
 		return fmt.Errorf("%s: not found: check backends[].embedder.base_url and model %q: %s", base, e.model, msg)
 	}
-	return fmt.Errorf("%s: %s", base, msg)
+	err := fmt.Errorf("%s: %s", base, msg)
+	if resp.StatusCode >= 500 {
+		return &serverError{err: err}
+	}
+	return err
 }
+
+// serverError is a 5xx answer or a call that failed in transit: worth making again at once,
+// unlike an input the provider rejected or a key it refused.
+type serverError struct {
+	err error
+}
+
+func (e *serverError) Error() string { return e.err.Error() }
+func (e *serverError) Unwrap() error { return e.err }
 
 // redact removes the API key from s, for providers that echo it back.
 func (e *httpEmbedder) redact(s string) string {

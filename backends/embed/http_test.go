@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,7 +310,10 @@ func testHTTPEmbedder(t *testing.T, kind string) {
 			return true
 		}
 		e := newEmbedder(bundle.cfg)
-		_, errs := e.Embed(context.Background(), texts(4))
+		// The caller's deadline leaves no room for the advised wait: the call is not made again.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, errs := e.Embed(ctx, texts(4))
 		for i, err := range errs {
 			d, ok := indexerr.RetryAfter(err)
 			if !ok || d != 2*time.Second || indexerr.IsPermanent(err) {
@@ -319,6 +323,55 @@ func testHTTPEmbedder(t *testing.T, kind string) {
 		// The second call would only be refused as well.
 		if e.Calls() != 1 {
 			t.Fatalf("Calls() = %d, want 1", e.Calls())
+		}
+	})
+
+	t.Run("RateLimitedThenAnswered", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		var refused atomic.Bool
+		bundle.fake.respond = func(w http.ResponseWriter, r *http.Request, req fakeRequest) bool {
+			if refused.CompareAndSwap(false, true) {
+				w.Header().Set("Retry-After-Ms", "50")
+				bundle.fake.writeError(w, http.StatusTooManyRequests, "Rate limit reached for requests", "rate_limit_exceeded")
+				return true
+			}
+			return false
+		}
+		bundle.cfg.MaxInputs = 4
+		e := newEmbedder(bundle.cfg)
+		vecs, errs := e.Embed(context.Background(), texts(4))
+		for i := range vecs {
+			if errs[i] != nil || vecs[i] == nil {
+				t.Fatalf("text %d: %v; want a vector after the advised 50ms", i, errs[i])
+			}
+		}
+		if e.Calls() != 2 {
+			t.Fatalf("Calls() = %d, want 2 (the 429, then the same call again)", e.Calls())
+		}
+	})
+
+	t.Run("ServerErrorThenAnswered", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		var failed atomic.Bool
+		bundle.fake.respond = func(w http.ResponseWriter, r *http.Request, req fakeRequest) bool {
+			if failed.CompareAndSwap(false, true) {
+				bundle.fake.writeError(w, http.StatusBadGateway, "upstream connect error", "server_error")
+				return true
+			}
+			return false
+		}
+		bundle.cfg.MaxInputs = 4
+		e := newEmbedder(bundle.cfg)
+		vecs, errs := e.Embed(context.Background(), texts(4))
+		for i := range vecs {
+			if errs[i] != nil || vecs[i] == nil {
+				t.Fatalf("text %d: %v; want a vector from the call made again after the 502", i, errs[i])
+			}
+		}
+		if e.Calls() != 2 {
+			t.Fatalf("Calls() = %d, want 2 (the 502, then the same call again)", e.Calls())
 		}
 	})
 

@@ -36,6 +36,14 @@ type Config struct {
 	// MaxInputs is the most texts in one call; unused by hash. Defaults to 128.
 	MaxInputs int
 
+	// MaxTokensPerCall bounds the estimated tokens of one call; see
+	// [HTTPConfig.MaxTokensPerCall]. Unused by hash. Defaults to 100000.
+	MaxTokensPerCall int
+
+	// MaxConcurrency is the ceiling of the adaptive concurrency toward the provider; see
+	// [HTTPConfig.MaxConcurrency]. Unused by hash. Defaults to 16.
+	MaxConcurrency int
+
 	// Timeout is the longest one call may take; unused by hash. Defaults to 30s.
 	Timeout time.Duration
 }
@@ -57,13 +65,15 @@ func New(cfg Config) (Embedder, error) {
 		return NewHash(HashConfig{Model: cfg.Model, Dims: cfg.Dims}), nil
 	case KindOllama, KindOpenAI:
 		hc := HTTPConfig{
-			BaseURL:        cfg.BaseURL,
-			Model:          cfg.Model,
-			APIKey:         cfg.APIKey,
-			Dims:           cfg.Dims,
-			SendDimensions: cfg.SendDimensions,
-			MaxInputs:      cfg.MaxInputs,
-			Timeout:        cfg.Timeout,
+			BaseURL:          cfg.BaseURL,
+			Model:            cfg.Model,
+			APIKey:           cfg.APIKey,
+			Dims:             cfg.Dims,
+			SendDimensions:   cfg.SendDimensions,
+			MaxInputs:        cfg.MaxInputs,
+			MaxTokensPerCall: cfg.MaxTokensPerCall,
+			MaxConcurrency:   cfg.MaxConcurrency,
+			Timeout:          cfg.Timeout,
 		}
 		if err := hc.validate(); err != nil {
 			return nil, err

@@ -30,7 +30,11 @@ start unless database.auto_migrate is false.`,
 		if cfg.Database.URL == "" {
 			return nil, nil, errors.New("database.url is required (set OSA_DATABASE__URL or --database-url)")
 		}
-		pool, err := pgxpool.New(c.Context(), cfg.Database.URL)
+		pc, err := cfg.Database.PoolConfig(cfg.Database.URL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("database.url: %w", err)
+		}
+		pool, err := pgxpool.NewWithConfig(c.Context(), pc)
 		if err != nil {
 			return nil, nil, fmt.Errorf("database.url: %w", err)
 		}

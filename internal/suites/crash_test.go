@@ -26,8 +26,13 @@ func randDuration(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 func TestCrashWorker(t *testing.T) {
 	t.Parallel()
 	s := newSuite(t, pgtest.NewURL(t))
+	crashWorker(t, s, configOpts{})
+}
+
+// crashWorker is TestCrashWorker on the suite s, its processes configured by o.
+func crashWorker(t *testing.T, s *suite, o configOpts) {
 	n := suiteRecords(t)
-	cfg := s.writeConfig("osa", configOpts{})
+	cfg := s.writeConfig("osa", o)
 	api := s.newProc("api", roleAPI, cfg)
 	api.mustStart(t)
 	worker := s.newProc("worker", roleWorker, cfg)

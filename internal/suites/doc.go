@@ -6,7 +6,9 @@
 //   - outage: the embedding provider down (HTTP 500), rate limiting (429 with Retry-After) and
 //     the database restarted mid-ingest (outage_test.go);
 //   - scale-out: one api and three worker processes sharing the work, one of them stopped
-//     gracefully (scaleout_test.go).
+//     gracefully (scaleout_test.go);
+//   - PgBouncer: the pipeline, a rebuild and the worker crash suite through PgBouncer in
+//     transaction mode, started in front of the test cluster (pgbouncer_test.go).
 //
 // Each suite ends with the same checks: every record at its latest version in every backend
 // table, index_state agreeing, and no River job left unfinished, discarded or cancelled.

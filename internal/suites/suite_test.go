@@ -102,6 +102,11 @@ type configOpts struct {
 	// databaseURL is the database.url of the processes when it is not the suite's database
 	// itself: a fault proxy or a connection pooler in front of it.
 	databaseURL string
+	// transactionPooler is database.transaction_pooler: databaseURL is PgBouncer in
+	// transaction mode.
+	transactionPooler bool
+	// listenURL is database.listen_url, a direct connection River listens on behind the pooler.
+	listenURL string
 }
 
 // writeConfig writes a config file for the suite's database and returns its path. The role and
@@ -129,6 +134,8 @@ func (s *suite) writeConfig(name string, o configOpts) string {
 	yaml := fmt.Sprintf(`# %s: written by internal/suites
 database:
   url: %q
+  transaction_pooler: %t
+  listen_url: %q
 log:
   level: info
   format: json
@@ -150,7 +157,7 @@ backends:
     kind: keyword
     weight: 1
     batch: %s
-`, name, o.databaseURL, o.totalWorkers, o.fanoutWorkers, jobTimeout, batch, embedder, batch)
+`, name, o.databaseURL, o.transactionPooler, o.listenURL, o.totalWorkers, o.fanoutWorkers, jobTimeout, batch, embedder, batch)
 	path := filepath.Join(s.dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		s.t.Fatal(err)

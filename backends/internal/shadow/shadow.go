@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/internal/pglock"
 )
 
 // Suffix ends the name of every shadow table: the shadow of vec_x is vec_x_shadow.
@@ -97,11 +98,6 @@ const (
 	// pkeySQL returns the name of the primary key constraint of the table named $1.
 	pkeySQL = `SELECT conname::text FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'`
 
-	// buildLockSQL and buildUnlockSQL make index builds of one shadow take turns (a session lock:
-	// CREATE INDEX CONCURRENTLY runs outside a transaction).
-	buildLockSQL   = `SELECT pg_advisory_lock(hashtextextended('osa.backend.shadow_index.' || $1, 0))`
-	buildUnlockSQL = `SELECT pg_advisory_unlock(hashtextextended('osa.backend.shadow_index.' || $1, 0))`
-
 	// lockTimeoutSQL applies lock_timeout $1 to the rest of the transaction, unless the
 	// transaction has a shorter one, and returns the previous setting.
 	lockTimeoutSQL = `
@@ -136,28 +132,23 @@ func indexState(ctx context.Context, q backends.Querier, index, table string) (e
 // BuildIndex builds the shadow table's search index with create, a CREATE INDEX CONCURRENTLY IF
 // NOT EXISTS statement naming n.ShadowIndex, on a connection of pool outside any transaction,
 // then analyzes the shadow table. A valid index of that name is kept; an invalid one (left by an
-// interrupted build) is dropped first. Builds of one shadow take turns on a session advisory lock.
+// interrupted build) is dropped first. Builds of one shadow take turns on an advisory lock
+// ([pglock]), held on another connection than the build's.
 //
 // Writes to the shadow go on during the build (CONCURRENTLY takes a SHARE UPDATE EXCLUSIVE lock),
 // but the build waits for the transactions that were writing the shadow when it started, and
 // for every transaction of the database holding an older snapshot.
 func BuildIndex(ctx context.Context, pool *pgxpool.Pool, n Names, create string) error {
+	lock, err := pglock.Acquire(ctx, pool, pglock.Name("osa.backend.shadow_index."+n.Shadow))
+	if err != nil {
+		return fmt.Errorf("error building index %s: waiting for another build: %w", n.ShadowIndex, err)
+	}
+	defer lock.Release(ctx)
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("error building index %s: %w", n.ShadowIndex, err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, buildLockSQL, n.Shadow); err != nil {
-		return fmt.Errorf("error building index %s: waiting for another build: %w", n.ShadowIndex, err)
-	}
-	defer func() {
-		ctx := context.WithoutCancel(ctx)
-		if _, err := conn.Exec(ctx, buildUnlockSQL, n.Shadow); err != nil {
-			// Never return a connection holding the lock to the pool: closing it releases the lock,
-			// and the pool discards a closed connection.
-			conn.Conn().Close(ctx)
-		}
-	}()
 
 	exists, err := Exists(ctx, conn, n.Shadow)
 	if err != nil {

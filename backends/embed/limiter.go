@@ -1,0 +1,188 @@
+package embed
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Bounds of the adaptive concurrency toward one provider.
+const (
+	// MaxConcurrencyDefault is the most calls a process makes at once to one provider, the
+	// ceiling of the adaptive limit (embedder.max_concurrency).
+	MaxConcurrencyDefault = 16
+	// MaxConcurrencyMax bounds embedder.max_concurrency.
+	MaxConcurrencyMax = 1024
+
+	// probeEvery is how many calls succeed at the current limit, with calls waiting for a
+	// slot, before the limit is raised by one to probe for more room: at most one call in
+	// probeEvery meets a 429 of a provider whose capacity is steady.
+	probeEvery = 64
+)
+
+// limiter is the adaptive limit on concurrent calls to one provider, shared by every embedder of
+// the process that calls the same endpoint and model with the same key ([limiterFor]), so all
+// batches of all backends share one budget.
+//
+// It is AIMD-like, tuned to providers that answer 429 beyond a concurrency or rate cap rather
+// than queueing (a hosted API): it starts at 1 and grows by one per success until the first
+// 429 (slow start); a 429 of a call made with n calls in flight sets the limit to n−1, which is
+// where the provider said its room ends (or halves it, when the limit was already below that);
+// then, while the limit is in use, every [probeEvery] successes raise it by one. A limit the
+// calls do not fill never grows. A
+// 5xx or a network error does not move it: capacity is not what failed.
+type limiter struct {
+	max int
+
+	mu        sync.Mutex
+	limit     int
+	inFlight  int
+	slowStart bool
+	successes int           // at the current limit, in use, since the last change
+	waiting   int           // callers waiting for a slot
+	freed     chan struct{} // closed and replaced when a slot frees or the limit grows
+
+	calls, rateLimited atomic.Int64
+}
+
+func newLimiter(max int) *limiter {
+	return &limiter{max: max, limit: 1, slowStart: true, freed: make(chan struct{})}
+}
+
+// acquire waits for a slot and returns the number of calls in flight counting this one.
+func (l *limiter) acquire(ctx context.Context) (int, error) {
+	l.mu.Lock()
+	for l.inFlight >= l.limit {
+		l.waiting++
+		freed := l.freed
+		l.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			l.mu.Lock()
+			l.waiting--
+			l.mu.Unlock()
+			return 0, ctx.Err()
+		}
+		l.mu.Lock()
+		l.waiting--
+	}
+	l.inFlight++
+	n := l.inFlight
+	l.mu.Unlock()
+	l.calls.Add(1)
+	return n, nil
+}
+
+// outcome is what a call's answer says about the provider's room.
+type outcome int
+
+const (
+	outcomeOK          outcome = iota // answered
+	outcomeRateLimited                // 429
+	outcomeOther                      // failed otherwise: no signal about capacity
+)
+
+// release frees the slot of a call made with n calls in flight, which ended with o.
+func (l *limiter) release(n int, o outcome) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inFlight--
+	switch o {
+	case outcomeRateLimited:
+		l.rateLimited.Add(1)
+		l.slowStart = false
+		if n-1 < l.limit {
+			l.limit = max(1, n-1)
+		} else {
+			l.limit = max(1, l.limit/2)
+		}
+		l.successes = 0
+	case outcomeOK:
+		// Only a limit in use grows: the call took the last slot, or others wait for one.
+		switch full := n >= l.limit || l.waiting > 0; {
+		case !full || l.limit >= l.max:
+		case l.slowStart:
+			l.limit++
+		default:
+			if l.successes++; l.successes >= probeEvery {
+				l.limit++
+				l.successes = 0
+			}
+		}
+	}
+	close(l.freed)
+	l.freed = make(chan struct{})
+}
+
+// ProviderStats is the state of the calls to one provider, for metrics.
+type ProviderStats struct {
+	// Provider names the endpoint and model: "<host><path> <model>", without the key.
+	Provider string
+	// Limit is the current adaptive concurrency limit; InFlight the calls being made.
+	Limit, InFlight int
+	// Calls and RateLimited count the calls made and those answered 429, since start.
+	Calls, RateLimited int64
+}
+
+// limiters holds the process's limiters, by endpoint, model and key.
+var limiters = struct {
+	sync.Mutex
+	byKey map[limiterKey]*limiter
+	names map[*limiter]string
+}{byKey: map[limiterKey]*limiter{}, names: map[*limiter]string{}}
+
+type limiterKey struct{ url, model, apiKey string }
+
+// limiterFor returns the process's limiter of calls to url with model and apiKey, named name in
+// [Providers], creating it with ceiling maxConcurrency; an existing one takes the newest
+// ceiling.
+func limiterFor(url, model, apiKey, name string, maxConcurrency int) *limiter {
+	limiters.Lock()
+	defer limiters.Unlock()
+	k := limiterKey{url, model, apiKey}
+	l, ok := limiters.byKey[k]
+	if !ok {
+		l = newLimiter(maxConcurrency)
+		limiters.byKey[k] = l
+		limiters.names[l] = name
+		return l
+	}
+	l.mu.Lock()
+	l.max = maxConcurrency
+	l.limit = min(l.limit, maxConcurrency)
+	l.mu.Unlock()
+	return l
+}
+
+// Providers returns the state of the calls to every provider the process has an HTTP embedder
+// for, sorted by name.
+func Providers() []ProviderStats {
+	limiters.Lock()
+	out := make([]ProviderStats, 0, len(limiters.byKey))
+	for _, l := range limiters.byKey {
+		l.mu.Lock()
+		out = append(out, ProviderStats{Provider: limiters.names[l], Limit: l.limit, InFlight: l.inFlight,
+			Calls: l.calls.Load(), RateLimited: l.rateLimited.Load()})
+		l.mu.Unlock()
+	}
+	limiters.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Provider < out[j].Provider })
+	return out
+}
+
+// rateLimitWaitMax bounds how long a rate-limited call waits (its Retry-After, or
+// rateLimitWaitDefault without one) before it is made again, and rateLimitTries how many
+// times: beyond either, the batch ends with the rate limit, and its job snoozes.
+const (
+	rateLimitWaitMax     = 10 * time.Second
+	rateLimitWaitDefault = time.Second
+	rateLimitTries       = 5
+
+	// serverErrorRetries is how many times a call answered 5xx or failed in transit is made
+	// again at once, after serverErrorBackoff, doubled each time.
+	serverErrorRetries = 2
+	serverErrorBackoff = 100 * time.Millisecond
+)
