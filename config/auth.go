@@ -9,6 +9,7 @@ import (
 // Scopes a token can carry, the values of auth.tokens[].scopes.
 const (
 	ScopeAdmin        = "admin"         // admin RPCs and River UI; implies every other scope
+	ScopeRecordsRead  = "records:read"  // follow the changefeed when auth.public_read is false
 	ScopeRecordsWrite = "records:write" // publish and delete records
 	ScopeSourcesRun   = "sources:run"   // start harvests
 )
@@ -24,8 +25,9 @@ var (
 // Auth configures who may call what.
 type Auth struct {
 	// PublicRead lets anyone call the read RPCs (GetRecord, ListRecords, GetIndexStatus, Search,
-	// ListBackends, ListSources, GetHarvest); false requires a valid token for them too.
-	// Defaults to true.
+	// ListBackends, ListSources, GetHarvest, ListEvents, WatchEvents); false requires a valid
+	// token for them too, and for the changefeed (ListEvents, WatchEvents) one with the
+	// records:read scope. Defaults to true.
 	PublicRead bool `koanf:"public_read"`
 
 	// Tokens are the bearer tokens the server accepts, stored as SHA-256 hashes: `osa token
@@ -44,7 +46,8 @@ type Token struct {
 	// SHA256 is the lower-case hex SHA-256 of the token. Required.
 	SHA256 string `koanf:"sha256"`
 
-	// Scopes are what the token may do: "records:write", "sources:run", "admin". At least one.
+	// Scopes are what the token may do: "records:read", "records:write", "sources:run",
+	// "admin". At least one.
 	Scopes []string `koanf:"scopes"`
 }
 
@@ -66,11 +69,12 @@ func (a *Auth) validate(p *problems) {
 		}
 		hashes[t.SHA256] = i
 		if len(t.Scopes) == 0 {
-			p.add(key+".scopes", "at least one of %s, %s, %s is required", ScopeRecordsWrite, ScopeSourcesRun, ScopeAdmin)
+			p.add(key+".scopes", "at least one of %s, %s, %s, %s is required", ScopeRecordsRead, ScopeRecordsWrite, ScopeSourcesRun, ScopeAdmin)
 		}
 		for j, s := range t.Scopes {
-			if !slices.Contains([]string{ScopeAdmin, ScopeRecordsWrite, ScopeSourcesRun}, s) {
-				p.add(fmt.Sprintf("%s.scopes[%d]", key, j), "%q is not one of %s, %s, %s", s, ScopeRecordsWrite, ScopeSourcesRun, ScopeAdmin)
+			if !slices.Contains([]string{ScopeAdmin, ScopeRecordsRead, ScopeRecordsWrite, ScopeSourcesRun}, s) {
+				p.add(fmt.Sprintf("%s.scopes[%d]", key, j), "%q is not one of %s, %s, %s, %s", s, ScopeRecordsRead, ScopeRecordsWrite,
+					ScopeSourcesRun, ScopeAdmin)
 			}
 		}
 	}

@@ -172,6 +172,9 @@ type Config struct {
 	// Search limits and tunes search.
 	Search Search `koanf:"search"`
 
+	// Events configures the changefeed and its retention.
+	Events Events `koanf:"events"`
+
 	// Catalog configures how processes follow the backend catalog.
 	Catalog Catalog `koanf:"catalog"`
 
@@ -576,6 +579,15 @@ func Default() *Config {
 			MaxOffset:     MaxOffsetDefault,
 			FacetDepth:    FacetDepthDefault,
 			Fields:        SearchFieldsDefault(),
+		},
+		Events: Events{
+			Retention:         EventsRetentionDefault,
+			PollInterval:      EventsPollIntervalDefault,
+			KeepAliveInterval: EventsKeepAliveIntervalDefault,
+			PageLimitMax:      EventsPageLimitMaxDefault,
+			MaxWatchers:       EventsMaxWatchersDefault,
+			PruneInterval:     EventsPruneIntervalDefault,
+			PruneBatch:        EventsPruneBatchDefault,
 		},
 		Catalog: Catalog{PollInterval: CatalogPollIntervalDefault, RetireAfter: CatalogRetireAfterDefault},
 		RiverUI: RiverUI{Enabled: RiverUIEnabledDefault},

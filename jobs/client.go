@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/osa-archive/osa/jobs/eventprune"
 	"github.com/osa-archive/osa/jobs/harvest"
 	"github.com/osa-archive/osa/jobs/pipeline"
 	"github.com/osa-archive/osa/jobs/reindex"
@@ -27,6 +28,8 @@ type Config struct {
 	Harvest harvest.Config
 	// Reindex configures rebuilds.
 	Reindex reindex.Config
+	// EventPrune configures the periodic prune of the changefeed's old events.
+	EventPrune eventprune.Config
 	// Store configures the record store harvest chunks publish through: the API's settings.
 	Store records.StoreConfig
 
@@ -124,8 +127,8 @@ func rebuildTargets(bs []pipeline.BackendConfig) []reindex.Target {
 }
 
 // NewClient builds the River client of a process. With cfg.Work it registers every part's
-// queues and workers — the pipeline (fan-out and one index queue per backend), harvests and
-// rebuilds — then hands the client (and, to harvests, the record store) to their workers.
+// queues and workers — the pipeline (fan-out and one index queue per backend), harvests,
+// rebuilds and the prune of old events — then hands the client (and, to harvests, the record store) to their workers.
 // Without it the client only inserts.
 func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*Client, error) {
 	cfg = cfg.WithDefaults()
@@ -152,6 +155,9 @@ func NewClient(pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*Client, er
 	}
 	rebuilds, err := reindex.Register(rc, cfg.Reindex, pool, rebuildTargets(cfg.Pipeline.Backends), logger)
 	if err != nil {
+		return nil, err
+	}
+	if err := eventprune.Register(rc, pool, cfg.EventPrune, logger); err != nil {
 		return nil, err
 	}
 	client, err := newRiverClient(pool, cfg.ListenPool, rc)

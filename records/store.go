@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/osa-archive/osa/domainerr"
+	"github.com/osa-archive/osa/events"
 )
 
 // Priorities of the jobs a change enqueues: River works priority 1 first.
@@ -86,7 +87,8 @@ type StoreConfig struct {
 	MaxBatch int
 }
 
-// Store reads and writes records. Every change enqueues its fan-out in the same transaction.
+// Store reads and writes records. Every change writes its event to the changefeed (package
+// events) and enqueues its fan-out in the same transaction.
 type Store struct {
 	cfg     StoreConfig
 	enqueue EnqueueFunc
@@ -220,6 +222,11 @@ UNION ALL
 SELECT id, version, metadata, created_at, updated_at, true FROM records
 WHERE source = NULLIF($3, '') AND source_id = NULLIF($4, '') AND NOT EXISTS (SELECT 1 FROM up)`
 
+// lockSourceSQL locks the record of a (source, source_id) before its upsert and says whether
+// it is deleted, so the upsert's event can tell a restore from a new version (RETURNING shows
+// only the row after the update). Locked first, the row cannot change in between.
+const lockSourceSQL = `SELECT deleted_at IS NOT NULL FROM records WHERE source = $1 AND source_id = $2 FOR UPDATE`
+
 func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, params []PublishParams, priority int) ([]PublishResult, error) {
 	batch := &pgx.Batch{}
 	for _, p := range params {
@@ -227,13 +234,26 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, params []PublishParams
 		if err != nil {
 			return nil, err
 		}
+		if p.Source != "" {
+			batch.Queue(lockSourceSQL, p.Source, p.SourceID)
+		}
 		batch.Queue(publishSQL, id, p.Metadata, p.Source, p.SourceID)
 	}
 	br := tx.SendBatch(ctx, batch)
 	results := make([]PublishResult, len(params))
-	var changes []Change
+	var (
+		changes []Change
+		evs     []events.Change
+	)
 	for i, p := range params {
 		r := &results[i]
+		wasDeleted := false
+		if p.Source != "" {
+			if err := br.QueryRow().Scan(&wasDeleted); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				br.Close()
+				return nil, fmt.Errorf("error publishing record %d: %w", i, err)
+			}
+		}
 		err := br.QueryRow().Scan(&r.Record.ID, &r.Record.Version, &r.Record.Metadata, &r.Record.CreatedAt,
 			&r.Record.UpdatedAt, &r.Unchanged)
 		if err != nil {
@@ -243,12 +263,20 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, params []PublishParams
 		r.Record.Source, r.Record.SourceID = p.Source, p.SourceID
 		if !r.Unchanged {
 			changes = append(changes, Change{RecordID: r.Record.ID, Version: r.Record.Version})
+			typ := events.TypePublished
+			if wasDeleted {
+				typ = events.TypeRestored
+			}
+			evs = append(evs, events.Change{Type: typ, RecordID: r.Record.ID, Version: r.Record.Version, Source: p.Source, SourceID: p.SourceID})
 		}
 	}
 	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("error publishing records: %w", err)
 	}
 	if len(changes) > 0 {
+		if err := events.InsertTx(ctx, tx, evs); err != nil {
+			return nil, err
+		}
 		if err := s.enqueue(ctx, tx, changes, priority); err != nil {
 			return nil, fmt.Errorf("error enqueuing the fan-out: %w", err)
 		}
@@ -368,18 +396,23 @@ func (s *Store) Delete(ctx context.Context, srn SRN) error {
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var (
-			version int
-			already bool
+			version          int
+			already          bool
+			source, sourceID string
 		)
 		err := tx.QueryRow(ctx, `
 			WITH old AS (SELECT id, deleted_at IS NOT NULL AS deleted FROM records WHERE id = $1 FOR UPDATE)
 			UPDATE records r SET deleted_at = COALESCE(r.deleted_at, now()), updated_at = CASE WHEN old.deleted THEN r.updated_at ELSE now() END
 			FROM old WHERE r.id = old.id
-			RETURNING r.version, old.deleted`, srn.ID).Scan(&version, &already)
+			RETURNING r.version, old.deleted, COALESCE(r.source, ''), COALESCE(r.source_id, '')`, srn.ID).Scan(&version, &already, &source, &sourceID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil || already {
+			return err
+		}
+		err = events.InsertTx(ctx, tx, []events.Change{{Type: events.TypeDeleted, RecordID: srn.ID, Version: version, Source: source, SourceID: sourceID}})
+		if err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, []Change{{RecordID: srn.ID, Version: version}}, PriorityInteractive)

@@ -25,6 +25,7 @@ type Client struct {
 	admin   osav1connect.AdminServiceClient
 	baseURL string
 	cfg     config
+	events  osav1connect.EventServiceClient
 	records osav1connect.RecordServiceClient
 	search  osav1connect.SearchServiceClient
 	sources osav1connect.SourceServiceClient
@@ -75,6 +76,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		admin:   osav1connect.NewAdminServiceClient(cfg.httpClient, base, copts...),
 		baseURL: base,
 		cfg:     cfg,
+		events:  osav1connect.NewEventServiceClient(cfg.httpClient, base, copts...),
 		records: osav1connect.NewRecordServiceClient(cfg.httpClient, base, copts...),
 		search:  osav1connect.NewSearchServiceClient(cfg.httpClient, base, copts...),
 		sources: osav1connect.NewSourceServiceClient(cfg.httpClient, base, copts...),
@@ -112,13 +114,7 @@ func unaryLonger[Req, Res any](ctx context.Context, c *Client, extra time.Durati
 	backoff := c.cfg.retryBackoff
 	for attempt := 1; ; attempt++ {
 		req := connect.NewRequest(msg)
-		req.Header().Set("User-Agent", c.cfg.userAgent)
-		if c.cfg.protocol == ProtocolGRPCWeb {
-			req.Header().Set("X-User-Agent", c.cfg.userAgent)
-		}
-		if c.cfg.token != "" {
-			req.Header().Set("Authorization", "Bearer "+c.cfg.token)
-		}
+		c.setHeaders(req.Header())
 		resp, err := fn(ctx, req)
 		if err == nil {
 			return resp.Msg, nil
@@ -133,6 +129,17 @@ func unaryLonger[Req, Res any](ctx context.Context, c *Client, extra time.Durati
 		if !sleep(ctx, wait) {
 			return nil, toError(procedure, err)
 		}
+	}
+}
+
+// setHeaders sets the client's headers of every call on h: its User-Agent and token.
+func (c *Client) setHeaders(h http.Header) {
+	h.Set("User-Agent", c.cfg.userAgent)
+	if c.cfg.protocol == ProtocolGRPCWeb {
+		h.Set("X-User-Agent", c.cfg.userAgent)
+	}
+	if c.cfg.token != "" {
+		h.Set("Authorization", "Bearer "+c.cfg.token)
 	}
 }
 

@@ -18,16 +18,19 @@ import (
 	"github.com/osa-archive/osa/config"
 )
 
-// procedureScopes names the scope each write procedure needs; every other OSA procedure is a
-// read, open to all when auth.public_read is set and to any valid token otherwise.
+// procedureScopes names the scope each procedure needs; every other OSA procedure is a read,
+// open to all when auth.public_read is set and to any valid token otherwise. The changefeed
+// needs records:read, which auth.public_read waives (see [authorizer.authorize]).
 var procedureScopes = map[string]string{
+	osav1connect.EventServiceListEventsProcedure:      config.ScopeRecordsRead,
+	osav1connect.EventServiceWatchEventsProcedure:     config.ScopeRecordsRead,
 	osav1connect.RecordServicePublishRecordProcedure:  config.ScopeRecordsWrite,
 	osav1connect.RecordServicePublishRecordsProcedure: config.ScopeRecordsWrite,
 	osav1connect.RecordServiceDeleteRecordProcedure:   config.ScopeRecordsWrite,
 	osav1connect.SourceServiceStartHarvestProcedure:   config.ScopeSourcesRun,
 }
 
-// scopeOf returns the scope procedure needs, "" for a read.
+// scopeOf returns the scope procedure needs, "" for a read open to any valid token.
 func scopeOf(procedure string) string {
 	if strings.HasPrefix(procedure, "/"+osav1connect.AdminServiceName+"/") {
 		return config.ScopeAdmin
@@ -65,8 +68,12 @@ var errNoTokens = errors.New("no tokens are configured (auth.tokens), so only ca
 
 // authorize checks a call that needs scope ("" for a read) from remoteAddr with the given
 // bearer token ("" for none). It returns nil or a Connect error: Unauthenticated for a missing
-// or unknown token, PermissionDenied for a token without the scope.
+// or unknown token, PermissionDenied for a token without the scope. With auth.public_read the
+// records:read scope is waived: what anyone may read, any valid token may read too.
 func (a *authorizer) authorize(secret, remoteAddr, scope string) error {
+	if scope == config.ScopeRecordsRead && a.publicRead {
+		scope = ""
+	}
 	if secret == "" {
 		switch {
 		case a.open && isLoopback(remoteAddr):
@@ -155,6 +162,9 @@ func bearer(h http.Header) string {
 	}
 	return ""
 }
+
+// isRead reports whether scope is that of a read: none, or records:read.
+func isRead(scope string) bool { return scope == "" || scope == config.ScopeRecordsRead }
 
 // isLoopback reports whether a remote address ("ip:port") is on this machine.
 func isLoopback(addr string) bool {

@@ -18,6 +18,7 @@ import (
 
 // Tokens of the auth tests, by the scope they carry.
 const (
+	readerToken = "osa_test_reader_3b8e42"
 	writerToken = "osa_test_writer_5f1d0a"
 	harvestTok  = "osa_test_harvester_77c2"
 	adminToken  = "osa_test_admin_a93e11"
@@ -32,6 +33,7 @@ func withTokens(publicRead bool) func(*config.Config) {
 	return func(c *config.Config) {
 		c.Auth.PublicRead = publicRead
 		c.Auth.Tokens = []config.Token{
+			{Name: "reader", SHA256: hashOf(readerToken), Scopes: []string{config.ScopeRecordsRead}},
 			{Name: "writer", SHA256: hashOf(writerToken), Scopes: []string{config.ScopeRecordsWrite}},
 			{Name: "harvester", SHA256: hashOf(harvestTok), Scopes: []string{config.ScopeSourcesRun}},
 			{Name: "admin", SHA256: hashOf(adminToken), Scopes: []string{config.ScopeAdmin}},
@@ -62,8 +64,11 @@ func call(t *testing.T, base, procedure, token string) string {
 	return code.Code
 }
 
-// procedures lists every OSA procedure with the scope it needs ("" for reads).
+// procedures lists every unary OSA procedure with the scope it needs ("" for reads open to any
+// token; records:read, which auth.public_read waives). WatchEvents, a stream, is checked by
+// TestEventsAuth.
 var procedures = map[string]string{
+	osav1connect.EventServiceListEventsProcedure:      config.ScopeRecordsRead,
 	osav1connect.RecordServicePublishRecordProcedure:  config.ScopeRecordsWrite,
 	osav1connect.RecordServicePublishRecordsProcedure: config.ScopeRecordsWrite,
 	osav1connect.RecordServiceDeleteRecordProcedure:   config.ScopeRecordsWrite,
@@ -81,7 +86,7 @@ var procedures = map[string]string{
 	osav1connect.AdminServiceApplyBackendsProcedure:   config.ScopeAdmin,
 }
 
-var tokenOf = map[string]string{config.ScopeRecordsWrite: writerToken, config.ScopeSourcesRun: harvestTok, config.ScopeAdmin: adminToken}
+var tokenOf = map[string]string{config.ScopeRecordsRead: readerToken, config.ScopeRecordsWrite: writerToken, config.ScopeSourcesRun: harvestTok, config.ScopeAdmin: adminToken}
 
 func TestAuthRules(t *testing.T) {
 	t.Parallel()
@@ -91,7 +96,8 @@ func TestAuthRules(t *testing.T) {
 			denied := func(code string) bool { return code == "unauthenticated" || code == "permission_denied" }
 			// No token: reads pass only when public; everything else is unauthenticated.
 			got := call(t, b.baseURL, proc, "")
-			if scope == "" && publicRead {
+			read := scope == "" || scope == config.ScopeRecordsRead && publicRead
+			if read && publicRead {
 				if denied(got) {
 					t.Errorf("public_read=%v %s without a token: %s, want allowed", publicRead, proc, got)
 				}
@@ -104,7 +110,7 @@ func TestAuthRules(t *testing.T) {
 			}
 			for s, tok := range tokenOf {
 				got := call(t, b.baseURL, proc, tok)
-				allowed := scope == "" || scope == s || s == config.ScopeAdmin
+				allowed := read || scope == s || s == config.ScopeAdmin
 				if allowed && denied(got) {
 					t.Errorf("%s with a %s token: %s, want allowed", proc, s, got)
 				}
@@ -180,7 +186,7 @@ func TestTokensNeverLogged(t *testing.T) {
 	logs := &syncBuffer{}
 	b := setupWithLogger(t, withTokens(false), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	for proc := range procedures {
-		for _, tok := range []string{writerToken, harvestTok, adminToken, "osa_wrong_token_secret"} {
+		for _, tok := range []string{readerToken, writerToken, harvestTok, adminToken, "osa_wrong_token_secret"} {
 			call(t, b.baseURL, proc, tok)
 		}
 	}
@@ -195,7 +201,7 @@ func TestTokensNeverLogged(t *testing.T) {
 	if !strings.Contains(out, "server: rpc") {
 		t.Fatalf("the debug log captured no requests:\n%s", out)
 	}
-	for _, tok := range []string{writerToken, harvestTok, adminToken, "osa_wrong_token_secret"} {
+	for _, tok := range []string{readerToken, writerToken, harvestTok, adminToken, "osa_wrong_token_secret"} {
 		if strings.Contains(out, tok) {
 			t.Fatalf("a token appears in the logs")
 		}

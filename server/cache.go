@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
+	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/records"
 )
@@ -85,8 +86,11 @@ func (c *cacheInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFun
 // cacheControl is the Cache-Control of a successful GET of procedure with request msg.
 func (c *cacheInterceptor) cacheControl(procedure string, msg any) string {
 	scope := "private"
-	if c.publicRead && scopeOf(procedure) == "" {
+	if c.publicRead && isRead(scopeOf(procedure)) {
 		scope = "public"
+	}
+	if procedure == osav1connect.EventServiceListEventsProcedure {
+		return scope + ", no-cache" // the head of the feed moves: revalidate each time
 	}
 	if r, ok := msg.(*osav1.GetRecordRequest); ok && c.cfg.VersionMaxAge > 0 {
 		if srn, err := records.ParseSRN(r.GetSrn()); err == nil && srn.Version != 0 {

@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 	"golang.org/x/time/rate"
 
+	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
 	"github.com/osa-archive/osa/config"
 )
 
@@ -54,7 +55,10 @@ func (l *limiter) interceptor() serverInterceptor {
 		if err := l.rate(bearer(call.Header), call.Peer.Addr); err != nil {
 			return err
 		}
-		write := scopeOf(call.Spec.Procedure) != ""
+		if call.Spec.Procedure == osav1connect.EventServiceWatchEventsProcedure {
+			return next(ctx) // a stream as long as its client wants: events.max_watchers bounds them instead
+		}
+		write := !isRead(scopeOf(call.Spec.Procedure))
 		if !l.inFlight.acquire(write) {
 			kind := "reads"
 			if write {

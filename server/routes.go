@@ -38,7 +38,7 @@ func (s *Server) handlerOptions(auth *authorizer) []connect.HandlerOption {
 }
 
 // routes builds the mux for the process's role. Every role serves /healthz, /readyz and
-// grpc.health.v1; the api and all roles add the four OSA services, gRPC reflection, River UI and
+// grpc.health.v1; the api and all roles add the five OSA services, gRPC reflection, River UI and
 // the web interface (ui.enabled),
 // the services and River UI behind the authorizer, and answer the browsers of http.cors's
 // origins (cors.go).
@@ -59,6 +59,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: s.view.names, parseWhere: s.search.ParseWhere, store: s.store, waiter: waiter}, opts...))
 	mux.Handle(osav1connect.NewSearchServiceHandler(&searchService{search: s.search, view: &s.view, reload: s.reloadCatalog, pool: s.pool}, opts...))
 	mux.Handle(osav1connect.NewSourceServiceHandler(&sourceService{pool: s.pool, river: s.river.Client, sources: s.sources}, opts...))
+	eventsPath, eventsHandler := osav1connect.NewEventServiceHandler(&eventService{domain: s.cfg.Node.Domain, feed: s.feed,
+		watchers: make(chan struct{}, s.cfg.Events.MaxWatchers), stopping: s.stopping}, opts...)
+	mux.Handle(eventsPath, eventsHandler)
+	mux.Handle(osav1connect.EventServiceWatchEventsProcedure, withoutDeadlines(eventsHandler))
 	mux.Handle(osav1connect.NewAdminServiceHandler(&adminService{server: s, pool: s.pool, queues: s.queueNames, river: s.river.Client,
 		view: &s.view}, opts...))
 
@@ -67,6 +71,7 @@ func (s *Server) routes() http.Handler {
 		osav1connect.SearchServiceName,
 		osav1connect.SourceServiceName,
 		osav1connect.AdminServiceName,
+		osav1connect.EventServiceName,
 		grpchealth.HealthV1ServiceName,
 		grpcreflect.ReflectV1ServiceName,
 		grpcreflect.ReflectV1AlphaServiceName,

@@ -26,7 +26,9 @@ import (
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/events"
 	"github.com/osa-archive/osa/jobs"
+	"github.com/osa-archive/osa/jobs/eventprune"
 	"github.com/osa-archive/osa/jobs/harvest"
 	"github.com/osa-archive/osa/jobs/heartbeat"
 	"github.com/osa-archive/osa/jobs/pipeline"
@@ -54,6 +56,7 @@ type Server struct {
 	river      *jobs.Client
 	search     *search.Service
 	store      *records.Store
+	feed       *events.Feed
 	// sources are the configured sources (sources_build.go).
 	sources *sources.Registry
 	// view is the process's backends as it last read the catalog (catalog.go); reloadMu
@@ -176,7 +179,9 @@ func (s *Server) build(ctx context.Context) error {
 		Harvest: harvest.Config{Sources: s.sources},
 		// A rebuild's job may be fetched before its process follows the catalog change that
 		// started it: the process has it within catalog.poll_interval.
-		Reindex:           reindex.Config{RetireAfter: s.cfg.Catalog.RetireAfter, NotHereSnooze: s.cfg.Catalog.PollInterval},
+		Reindex: reindex.Config{RetireAfter: s.cfg.Catalog.RetireAfter, NotHereSnooze: s.cfg.Catalog.PollInterval},
+		EventPrune: eventprune.Config{Retention: s.cfg.Events.Retention, Interval: s.cfg.Events.PruneInterval,
+			Batch: s.cfg.Events.PruneBatch},
 		Store:             storeCfg,
 		Middleware:        middleware,
 		FetchCooldown:     w.FetchCooldown,
@@ -192,6 +197,12 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	s.store = records.NewStore(s.pool, pipeline.EnqueueFanOut(s.river.Client), storeCfg)
+	s.feed = events.New(s.pool, events.Config{
+		PageLimitMax:      s.cfg.Events.PageLimitMax,
+		PollInterval:      s.cfg.Events.PollInterval,
+		KeepAliveInterval: s.cfg.Events.KeepAliveInterval,
+		Retention:         s.cfg.Events.Retention,
+	})
 	s.search = search.New(s.pool, s.view.searchers(), search.Config{
 		Domain:        s.cfg.Node.Domain,
 		EfSearch:      s.cfg.Search.EfSearch,
@@ -224,7 +235,7 @@ func (s *Server) observeBatch(st pipeline.BatchStats) {
 
 // queueNames lists the queues of the process's configuration.
 func (s *Server) queueNames() []string {
-	names := []string{pipeline.QueueFanOut, reindex.Queue, harvest.Queue}
+	names := []string{pipeline.QueueFanOut, reindex.Queue, harvest.Queue, eventprune.Queue}
 	for _, name := range s.view.names() {
 		names = append(names, backends.Queue(name))
 	}

@@ -50,6 +50,7 @@ then OSA_* environment variables (OSA_HTTP__ADDR=:9090 sets http.addr), then fla
 		newBenchCmd(g),
 		newConfigCmd(g),
 		newDevCmd(g),
+		newEventsCmd(),
 		newGetCmd(),
 		newHarvestCmd(),
 		newHealthcheckCmd(),

@@ -23,7 +23,9 @@ import (
 var readmeSkipped = map[string]string{
 	"make run":  "provisions PostgreSQL and runs osa dev until Ctrl-C; cmd/osa TestDev* run osa dev",
 	"make test": "runs every test",
-	"grpcurl ":  "grpcurl is not installed on the project's machines; server TestReflection covers reflection",
+	"osa events --follow": "follows the changefeed until Ctrl-C; cmd/osa TestEventsCommand runs it with --json " +
+		"(osa events is run)",
+	"grpcurl ": "grpcurl is not installed on the project's machines; server TestReflection covers reflection",
 	"osa backends apply backends.yaml": "needs the reader's backends.yaml; cmd/osa TestBackendsCommands runs apply " +
 		"(osa backends list is run)",
 }
@@ -48,6 +50,8 @@ var readmeExpect = map[string]string{
 	`"sort": ["pub_date:desc"], "facets": ["sample_count"]`:       `Human heart atlas`,
 	"osa search heart --facet organism --facet pub_date":          "organism  Mus musculus  2",
 	`osa similar "$SRN"`:                                          "Mouse heart development",
+	`-d '{"limit": 10}' | tee page.json`:                          `"nextCursor"`,
+	"osa events --limit 10":                                       "next page: --after ",
 }
 
 // connectError is how a Connect error answer starts: curl -s exits 0 on it.

@@ -26,9 +26,11 @@ func newTokenCmd() *cobra.Command {
 		Use:   "new NAME",
 		Short: "Print a new token once, and the config line that accepts it",
 		Long: `new makes a random token, prints it once, and prints the auth.tokens entry that holds its
-SHA-256 hash: the server never stores the token itself. Scopes: records:write (publish and delete
+SHA-256 hash: the server never stores the token itself. Scopes: records:read (the changefeed,
+ListEvents and WatchEvents, when auth.public_read is false), records:write (publish and delete
 records), sources:run (start harvests), admin (admin RPCs and River UI; implies the others).`,
 		Example: `  osa token new ci --scopes records:write
+  osa token new mirror --scopes records:read
   osa token new ops --scopes admin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -54,7 +56,7 @@ Add this entry to auth.tokens in the server's config file:
 			return nil
 		},
 	}
-	newCmd.Flags().StringSliceVar(&scopes, "scopes", nil, "scopes of the token: records:write, sources:run, admin (required)")
+	newCmd.Flags().StringSliceVar(&scopes, "scopes", nil, "scopes of the token: records:read, records:write, sources:run, admin (required)")
 	_ = newCmd.MarkFlagRequired("scopes")
 	cmd.AddCommand(newCmd)
 	return cmd

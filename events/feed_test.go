@@ -1,0 +1,376 @@
+package events
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/osa-archive/osa/domainerr"
+	"github.com/osa-archive/osa/internal/pgtest"
+)
+
+type testBundle struct {
+	feed    *Feed
+	pool    *pgxpool.Pool
+	lastXID string // of the last write
+}
+
+func setup(t *testing.T, cfg Config) *testBundle {
+	t.Helper()
+	pool := pgtest.New(t)
+	return &testBundle{feed: New(pool, cfg), pool: pool, lastXID: "0"}
+}
+
+// write commits changes in one transaction and returns their record ids; settle waits until the
+// feed exposes them.
+func (b *testBundle) write(t *testing.T, types ...Type) []uuid.UUID {
+	t.Helper()
+	changes := make([]Change, len(types))
+	ids := make([]uuid.UUID, len(types))
+	for i, typ := range types {
+		ids[i] = uuid.New()
+		changes[i] = Change{Type: typ, RecordID: ids[i], Version: 1, Source: "lab", SourceID: ids[i].String()}
+	}
+	err := pgx.BeginFunc(context.Background(), b.pool, func(tx pgx.Tx) error {
+		if err := InsertTx(context.Background(), tx, changes); err != nil {
+			return err
+		}
+		return tx.QueryRow(context.Background(), `SELECT pg_current_xact_id()::text`).Scan(&b.lastXID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// settle waits until the feed exposes every event written so far: until no transaction that
+// began before the last write is still running. The xmin is the cluster's, so transactions of
+// the other tests, in other databases, hold it back too (which is why the tests wait instead
+// of reading at once).
+func (b *testBundle) settle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var done bool
+		if err := b.pool.QueryRow(context.Background(), `SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8`,
+			b.lastXID).Scan(&done); err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a transaction begun before %s is still running after 30s", b.lastXID)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCursorText(t *testing.T) {
+	t.Parallel()
+	for _, c := range []Cursor{{}, {XID: 1, ID: 0}, {XID: 1 << 40, ID: 7}, {XID: ^uint64(0), ID: 1 << 62}} {
+		got, err := ParseCursor("after", c.String())
+		if err != nil || got != c {
+			t.Errorf("ParseCursor(%q) = %+v, %v; want %+v", c.String(), got, err, c)
+		}
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	for _, s := range []string{"x", b64([]byte("e2:1:1")), b64([]byte("e1:x:1")), b64([]byte("e1:1:-1")), "e1:1:1",
+		Cursor{XID: 1, ID: 1}.String() + "A"} {
+		var ve *domainerr.ValidationError
+		if _, err := ParseCursor("after", s); !errors.As(err, &ve) || ve.Field != "after" {
+			t.Errorf("ParseCursor(%q) = %v, want a ValidationError on after", s, err)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	t.Parallel()
+
+	t.Run("BadParams", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, Config{PageLimitMax: 10})
+		for _, tc := range []struct {
+			p     ListParams
+			field string
+		}{
+			{ListParams{Limit: 11}, "limit"},
+			{ListParams{Limit: -1}, "limit"},
+			{ListParams{Types: []Type{TypeDeleted, "record.updated"}}, "types[1]"},
+		} {
+			var ve *domainerr.ValidationError
+			if _, err := b.feed.List(context.Background(), tc.p); !errors.As(err, &ve) || ve.Field != tc.field {
+				t.Errorf("List(%+v) = %v, want a ValidationError on %s", tc.p, err, tc.field)
+			}
+		}
+	})
+
+	t.Run("PagesAndTypes", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		b := setup(t, Config{})
+		ids := b.write(t, TypePublished, TypeDeleted, TypePublished)
+		ids = append(ids, b.write(t, TypeRestored)...)
+		b.settle(t)
+
+		var got []uuid.UUID
+		var after Cursor
+		for {
+			page, err := b.feed.List(ctx, ListParams{After: after, Limit: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page.Events {
+				got = append(got, e.RecordID)
+			}
+			if len(page.Events) == 0 {
+				break
+			}
+			after = page.Next
+		}
+		if len(got) != 4 || got[0] != ids[0] || got[1] != ids[1] || got[2] != ids[2] || got[3] != ids[3] {
+			t.Fatalf("pages = %v, want %v", got, ids)
+		}
+
+		page, err := b.feed.List(ctx, ListParams{Types: []Type{TypeDeleted}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Events) != 1 || page.Events[0].RecordID != ids[1] || page.Events[0].Type != TypeDeleted ||
+			page.Events[0].Source != "lab" || page.Events[0].SourceID != ids[1].String() {
+			t.Fatalf("deleted events = %+v", page.Events)
+		}
+		// The filtered page's Next is past the events it left out: nothing of any type follows.
+		page, err = b.feed.List(ctx, ListParams{After: page.Next})
+		if err != nil || len(page.Events) != 0 {
+			t.Fatalf("after the filtered page: %+v, %v; want nothing", page.Events, err)
+		}
+	})
+
+	// An open transaction's events are not exposed, nor any event after them, until it ends;
+	// a rolled-back one's never are.
+	t.Run("OpenTransactionHoldsTheFeed", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		b := setup(t, Config{})
+		tx, err := b.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		open := uuid.New()
+		if err := InsertTx(ctx, tx, []Change{{Type: TypePublished, RecordID: open, Version: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		later := b.write(t, TypePublished)[0]
+		page, err := b.feed.List(ctx, ListParams{})
+		if err != nil || len(page.Events) != 0 {
+			t.Fatalf("with a transaction open before it, the later event was exposed: %+v, %v", page.Events, err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		b.settle(t)
+		page, err = b.feed.List(ctx, ListParams{})
+		if err != nil || len(page.Events) != 2 || page.Events[0].RecordID != open || page.Events[1].RecordID != later {
+			t.Fatalf("after the commit: %+v, %v; want the open transaction's event, then the later one", page.Events, err)
+		}
+	})
+}
+
+func TestPrune(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, Config{Retention: 24 * time.Hour})
+	for range 5 {
+		b.write(t, TypePublished)
+	}
+	b.settle(t)
+	all, err := b.feed.List(ctx, ListParams{})
+	if err != nil || len(all.Events) != 5 {
+		t.Fatalf("List = %+v, %v", all, err)
+	}
+	// The first three are two days old.
+	if _, err := b.pool.Exec(ctx, `UPDATE record_events SET committed_at = now() - interval '2 days' WHERE id <= $1`,
+		all.Events[2].Cursor.ID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Prune(ctx, b.pool, time.Now().Add(-24*time.Hour), 2)
+	if err != nil || n != 3 {
+		t.Fatalf("Prune = %d, %v; want 3 deleted in batches of 2", n, err)
+	}
+	for i, c := range []Cursor{all.Events[0].Cursor, all.Events[1].Cursor} {
+		_, err := b.feed.List(ctx, ListParams{After: c})
+		if !errors.Is(err, ErrCursorExpired) || !errors.Is(err, domainerr.ErrFailedPrecondition) {
+			t.Errorf("List after pruned event %d = %v, want ErrCursorExpired", i, err)
+		}
+	}
+	for _, c := range []Cursor{{}, all.Events[2].Cursor} {
+		page, err := b.feed.List(ctx, ListParams{After: c})
+		if err != nil || len(page.Events) != 2 || page.Events[0].Cursor != all.Events[3].Cursor {
+			t.Errorf("List after %+v = %+v, %v; want the two events kept", c, page.Events, err)
+		}
+	}
+	if n, err := Prune(ctx, b.pool, time.Now().Add(-24*time.Hour), 2); err != nil || n != 0 {
+		t.Fatalf("second Prune = %d, %v; want nothing left to delete", n, err)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	t.Parallel()
+
+	t.Run("KeepAlives", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, Config{KeepAliveInterval: 100 * time.Millisecond, PollInterval: 10 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ids := b.write(t, TypePublished)
+		b.settle(t)
+		var pages []Page
+		err := b.feed.Watch(ctx, ListParams{}, func(p Page) error {
+			pages = append(pages, p)
+			if len(pages) == 4 {
+				return errStop
+			}
+			return nil
+		})
+		if err != errStop {
+			t.Fatal(err)
+		}
+		// The replay, then keep-alives with the same head.
+		if len(pages[0].Events) != 1 || pages[0].Events[0].RecordID != ids[0] {
+			t.Fatalf("first page = %+v, want the event written before", pages[0])
+		}
+		for _, p := range pages[1:] {
+			if len(p.Events) != 0 || p.Next.Compare(pages[0].Next) < 0 {
+				t.Fatalf("keep-alive = %+v after %+v", p, pages[0].Next)
+			}
+		}
+	})
+
+	// Idle watches do not each poll the database: one poller follows the head for all of them,
+	// and each reads only when an event passed its cursor.
+	t.Run("SharedPoll", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, Config{PollInterval: 10 * time.Millisecond, KeepAliveInterval: time.Minute})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		const watchers = 20
+		got := make(chan uuid.UUID, watchers)
+		var wg sync.WaitGroup
+		for range watchers {
+			wg.Go(func() {
+				_ = b.feed.Watch(ctx, ListParams{}, func(p Page) error {
+					if len(p.Events) > 0 {
+						got <- p.Events[0].RecordID
+						return errStop
+					}
+					return nil
+				})
+			})
+		}
+		time.Sleep(time.Second) // 100 poll intervals
+		idle := b.feed.lists.Load()
+		id := b.write(t, TypePublished)[0]
+		for range watchers {
+			select {
+			case g := <-got:
+				if g != id {
+					t.Errorf("a watch delivered %s, want %s", g, id)
+				}
+			case <-ctx.Done():
+				t.Fatal("not every watch delivered the event")
+			}
+		}
+		wg.Wait()
+		// Each watch's first read, perhaps a few more: not one per watch and poll interval (2,000).
+		if idle > 3*watchers {
+			t.Fatalf("%d watches idle for 100 poll intervals made %d reads", watchers, idle)
+		}
+		t.Logf("%d watches idle for 100 poll intervals made %d page reads", watchers, idle)
+	})
+
+	// TestLongTransaction measures what a transaction holding an xid does to the feed: events
+	// written after it began wait for its end, then arrive in order; nothing is lost.
+	t.Run("LongTransactionDelays", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, Config{PollInterval: 10 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		long, err := b.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := long.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil { // takes an xid, as any write does
+			_ = long.Rollback(ctx)
+			t.Fatal(err)
+		}
+		written := time.Now()
+		id := b.write(t, TypePublished)[0]
+		const hold = 500 * time.Millisecond
+		ended := make(chan struct{})
+		t.Cleanup(func() { <-ended })
+		go func() {
+			defer close(ended)
+			time.Sleep(hold)
+			_ = long.Rollback(ctx)
+		}()
+		var delivered time.Time
+		err = b.feed.Watch(ctx, ListParams{}, func(p Page) error {
+			if len(p.Events) > 0 {
+				if p.Events[0].RecordID != id {
+					t.Errorf("delivered %+v, want %s", p.Events, id)
+				}
+				delivered = time.Now()
+				return errStop
+			}
+			return nil
+		})
+		if err != errStop {
+			t.Fatal(err)
+		}
+		if d := delivered.Sub(written); d < hold {
+			t.Fatalf("the event was delivered %v after it was written, while a transaction begun before it held an xid for %v", d, hold)
+		} else {
+			t.Logf("an event written while a transaction held an xid for %v was delivered %v after it was written", hold, d)
+		}
+	})
+}
+
+func TestSnapshotCursor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, Config{})
+	before := b.write(t, TypePublished)[0]
+	b.settle(t)
+	var c Cursor
+	err := pgx.BeginTxFunc(ctx, b.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		c, err = SnapshotCursor(ctx, tx)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := b.write(t, TypeDeleted)[0]
+	b.settle(t)
+	page, err := b.feed.List(ctx, ListParams{After: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range page.Events {
+		if e.RecordID == before {
+			t.Errorf("the event committed before the snapshot comes after its cursor")
+		}
+	}
+	if len(page.Events) != 1 || page.Events[0].RecordID != after {
+		t.Fatalf("after the snapshot's cursor: %+v, want the later event", page.Events)
+	}
+}
