@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	// Every line logged with a request's context names the request (X-Request-Id).
 	logger = slog.New(requestid.Handler(logger.Handler()))
-	s := &Server{cfg: cfg, logger: logger, pool: pool, ready: &readiness{pool: pool}, stopping: make(chan struct{})}
+	s := &Server{cfg: cfg, logger: logger, pool: pool, ready: newReadiness(pool), stopping: make(chan struct{})}
 	s.stop = sync.OnceFunc(func() { close(s.stopping) })
 	for _, o := range opts {
 		o(s)
@@ -247,6 +247,7 @@ func (s *Server) Close() {
 			s.logger.Warn("server: error flushing traces", "error", err)
 		}
 	}
+	s.ready.close()
 	s.pool.Close()
 }
 
