@@ -66,7 +66,9 @@ type Server struct {
 	stop     func()
 	// runsWorkers is set when the role works jobs and the client has queues to work.
 	runsWorkers bool
-	ui          *riverui.Handler // nil when River UI is not served
+	// working is the jobs this process works, when it runs workers (heartbeat.Working).
+	working *heartbeat.Working
+	ui      *riverui.Handler // nil when River UI is not served
 }
 
 // New connects to the database (an unreachable database is an error that names it), applies
@@ -152,6 +154,12 @@ func (s *Server) build(ctx context.Context) error {
 	var middleware []rivertype.Middleware
 	if s.tracing != nil {
 		middleware = append(middleware, s.tracing.riverMiddleware())
+	}
+	if s.runsWorkers {
+		// The jobs this process works, so that its heartbeat can tell the ones it took but
+		// never learned of (a fetch whose answer was lost with its connection).
+		s.working = heartbeat.NewWorking(s.heartbeatConfig().DeadAfter)
+		middleware = append(middleware, s.working)
 	}
 	s.river, err = jobs.NewClient(s.pool, jobs.Config{
 		Pipeline: pipeline.Config{
@@ -281,8 +289,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	if s.runsWorkers {
 		// The heartbeat first: a peer must never take this process for dead while it works.
-		heart, err := heartbeat.Start(bg, s.pool, s.river.ID(), heartbeat.Config{
-			Interval: s.cfg.Worker.HeartbeatInterval, DeadAfter: s.cfg.Worker.DeadAfter}, s.logger)
+		hc := s.heartbeatConfig()
+		hc.Working = s.working
+		heart, err := heartbeat.Start(bg, s.pool, s.river.ID(), hc, s.logger)
 		if err != nil {
 			return err
 		}
@@ -344,6 +353,12 @@ func (s *Server) buildFieldIndexes(ctx context.Context) {
 		s.logger.WarnContext(ctx, "server: error building the indexes of search.fields; filters and sorts on them scan instead "+
 			"until the next start", "error", err)
 	}
+}
+
+// heartbeatConfig is the heartbeat's config (worker.heartbeat_interval, worker.dead_after),
+// defaults applied.
+func (s *Server) heartbeatConfig() heartbeat.Config {
+	return heartbeat.Config{Interval: s.cfg.Worker.HeartbeatInterval, DeadAfter: s.cfg.Worker.DeadAfter}.WithDefaults()
 }
 
 // stopRiver stops River: running jobs get worker.shutdown_timeout to finish, then River cancels
