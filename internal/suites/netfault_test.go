@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/internal/pgtest"
 )
 
@@ -304,7 +305,12 @@ func runNetFault(t *testing.T, f netFault) {
 	ctx := t.Context()
 	s := newSuite(t, pgtest.NewURL(t))
 	fp := newFaultProxy(t, s.dbURL)
-	srv := s.newProc("osa", roleAll, s.writeConfig("osa", configOpts{databaseURL: fp.url(s.dbURL, netfaultApp)}))
+	// The default timeouts of a job and of a batch write (2m, 60s), not the crash suites' short
+	// ones: a batch that a fault slows past 4s is no failure in production, and on a loaded
+	// machine the backlog after the fault would time out again and again, each retry waiting
+	// longer (River's backoff, attempt⁴ s).
+	srv := s.newProc("osa", roleAll, s.writeConfig("osa", configOpts{databaseURL: fp.url(s.dbURL, netfaultApp),
+		jobTimeout: config.JobTimeoutDefault, batchTimeout: config.BatchTimeoutDefault}))
 	srv.mustStart(t)
 	s.countIndexWrites()
 	pub := newPublisher(srv.url)

@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -102,6 +103,9 @@ type configOpts struct {
 	// databaseURL is the database.url of the processes when it is not the suite's database
 	// itself: a fault proxy or a connection pooler in front of it.
 	databaseURL string
+	// jobTimeout and batchTimeout are worker.job_timeout and both backends' batch.timeout
+	// (default jobTimeout and batchTimeout, short for the crash suites).
+	jobTimeout, batchTimeout time.Duration
 }
 
 // writeConfig writes a config file for the suite's database and returns its path. The role and
@@ -125,7 +129,9 @@ func (s *suite) writeConfig(name string, o configOpts) string {
 	if o.databaseURL == "" {
 		o.databaseURL = s.dbURL
 	}
-	batch := fmt.Sprintf("{max_size: %d, max_delay: %s, timeout: %s}", o.batchSize, batchDelay, batchTimeout)
+	o.jobTimeout = cmp.Or(o.jobTimeout, jobTimeout)
+	o.batchTimeout = cmp.Or(o.batchTimeout, batchTimeout)
+	batch := fmt.Sprintf("{max_size: %d, max_delay: %s, timeout: %s}", o.batchSize, batchDelay, o.batchTimeout)
 	yaml := fmt.Sprintf(`# %s: written by internal/suites
 database:
   url: %q
@@ -150,7 +156,7 @@ backends:
     kind: keyword
     weight: 1
     batch: %s
-`, name, o.databaseURL, o.totalWorkers, o.fanoutWorkers, jobTimeout, batch, embedder, batch)
+`, name, o.databaseURL, o.totalWorkers, o.fanoutWorkers, o.jobTimeout, batch, embedder, batch)
 	path := filepath.Join(s.dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		s.t.Fatal(err)
