@@ -88,7 +88,7 @@ func newMetrics(pool *pgxpool.Pool, queues func() []string, logger *slog.Logger)
 	m.registry.MustRegister(m.rpcs, m.rpcSeconds, m.jobs, m.batchSize, m.batchFlushes, m.batchSeconds,
 		m.embedSeconds, m.embedErrors, m.embedSaved, m.embedInputs, m.freshness, m.outage,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&queueCollector{pool: pool, queues: queues, logger: logger}, providerCollector{})
+		&queueCollector{pool: pool, queues: queues, logger: logger}, providerCollector{}, &poolCollector{pool: pool})
 	return m
 }
 
@@ -209,4 +209,31 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, q.OldestAvailableAge.Seconds(), q.Name)
 	}
+}
+
+// poolCollector reports the connections of the process's pool, read from the pool at scrape
+// time: the connections it holds by state, and its size limit (database.max_conns).
+type poolCollector struct {
+	pool *pgxpool.Pool
+}
+
+var (
+	poolConnsDesc = prometheus.NewDesc("osa_db_pool_connections",
+		"Connections of the database pool, by state (acquired: in use; idle; constructing: being opened).", []string{"state"}, nil)
+	poolMaxDesc = prometheus.NewDesc("osa_db_pool_max_connections", "The most connections the database pool opens (database.max_conns).", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolConnsDesc
+	ch <- poolMaxDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.pool.Stat()
+	for state, n := range map[string]int32{"acquired": st.AcquiredConns(), "idle": st.IdleConns(), "constructing": st.ConstructingConns()} {
+		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(n), state)
+	}
+	ch <- prometheus.MustNewConstMetric(poolMaxDesc, prometheus.GaugeValue, float64(st.MaxConns()))
 }

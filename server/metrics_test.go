@@ -69,6 +69,9 @@ func TestMetricsAfterIngest(t *testing.T) {
 		`osa_embed_duration_seconds_count\{provider="hash"\}`,
 		`osa_queue_jobs\{queue="index_vector",state="available"\}`,
 		`osa_queue_oldest_available_seconds\{queue="fanout"\}`,
+		`osa_db_pool_connections\{state="acquired"\}`,
+		`osa_db_pool_connections\{state="idle"\}`,
+		`osa_db_pool_connections\{state="constructing"\}`,
 	} {
 		if metricValue(t, body, want) < 0 {
 			t.Errorf("/metrics has no sample %s", want)
@@ -76,6 +79,14 @@ func TestMetricsAfterIngest(t *testing.T) {
 	}
 	if v := metricValue(t, body, `osa_embed_provider_outage_seconds\{backend="vector"\}`); v != 0 {
 		t.Errorf("osa_embed_provider_outage_seconds{backend=\"vector\"} = %v with the provider up, want 0", v)
+	}
+	// The pool's gauges agree with the pool itself: its size limit, and connections open.
+	if got, want := metricValue(t, body, `osa_db_pool_max_connections`), float64(b.cfg.Database.MaxConns); got != want {
+		t.Errorf("osa_db_pool_max_connections = %v, want database.max_conns %v", got, want)
+	}
+	if open := metricValue(t, body, `osa_db_pool_connections\{state="acquired"\}`) + metricValue(t, body, `osa_db_pool_connections\{state="idle"\}`); open < 1 ||
+		open > float64(b.cfg.Database.MaxConns) {
+		t.Errorf("osa_db_pool_connections: %v acquired or idle, want 1..%d", open, b.cfg.Database.MaxConns)
 	}
 	if !strings.Contains(body, "# TYPE osa_index_freshness_seconds histogram") {
 		t.Error("freshness is not a histogram")

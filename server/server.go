@@ -72,7 +72,9 @@ type Server struct {
 	stop     func()
 	// runsWorkers is set when the role works jobs and the client has queues to work.
 	runsWorkers bool
-	ui          *riverui.Handler // nil when River UI is not served
+	// working is the jobs this process works, when it runs workers (heartbeat.Working).
+	working *heartbeat.Working
+	ui      *riverui.Handler // nil when River UI is not served
 }
 
 // New connects to the database (an unreachable database is an error that names it), applies
@@ -97,7 +99,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 	}
 	// Every line logged with a request's context names the request (X-Request-Id).
 	logger = slog.New(requestid.Handler(logger.Handler()))
-	s := &Server{cfg: cfg, logger: logger, pool: pool, ready: &readiness{pool: pool}, stopping: make(chan struct{})}
+	s := &Server{cfg: cfg, logger: logger, pool: pool, ready: newReadiness(pool), stopping: make(chan struct{})}
 	s.stop = sync.OnceFunc(func() { close(s.stopping) })
 	for _, o := range opts {
 		o(s)
@@ -158,6 +160,12 @@ func (s *Server) build(ctx context.Context) error {
 	var middleware []rivertype.Middleware
 	if s.tracing != nil {
 		middleware = append(middleware, s.tracing.riverMiddleware())
+	}
+	if s.runsWorkers {
+		// The jobs this process works, so that its heartbeat can tell the ones it took but
+		// never learned of (a fetch whose answer was lost with its connection).
+		s.working = heartbeat.NewWorking(s.heartbeatConfig().DeadAfter)
+		middleware = append(middleware, s.working)
 	}
 	if s.runsWorkers && s.cfg.Database.ListenURL != "" {
 		if s.listenPool, err = openListenPool(ctx, s.cfg.Database); err != nil {
@@ -268,6 +276,7 @@ func (s *Server) Close() {
 			s.logger.Warn("server: error flushing traces", "error", err)
 		}
 	}
+	s.ready.close()
 	s.pool.Close()
 	if s.listenPool != nil {
 		s.listenPool.Close()
@@ -304,8 +313,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	if s.runsWorkers {
 		// The heartbeat first: a peer must never take this process for dead while it works.
-		heart, err := heartbeat.Start(bg, s.pool, s.river.ID(), heartbeat.Config{
-			Interval: s.cfg.Worker.HeartbeatInterval, DeadAfter: s.cfg.Worker.DeadAfter}, s.logger)
+		hc := s.heartbeatConfig()
+		hc.Working = s.working
+		heart, err := heartbeat.Start(bg, s.pool, s.river.ID(), hc, s.logger)
 		if err != nil {
 			return err
 		}
@@ -367,6 +377,12 @@ func (s *Server) buildFieldIndexes(ctx context.Context) {
 		s.logger.WarnContext(ctx, "server: error building the indexes of search.fields; filters and sorts on them scan instead "+
 			"until the next start", "error", err)
 	}
+}
+
+// heartbeatConfig is the heartbeat's config (worker.heartbeat_interval, worker.dead_after),
+// defaults applied.
+func (s *Server) heartbeatConfig() heartbeat.Config {
+	return heartbeat.Config{Interval: s.cfg.Worker.HeartbeatInterval, DeadAfter: s.cfg.Worker.DeadAfter}.WithDefaults()
 }
 
 // stopRiver stops River: running jobs get worker.shutdown_timeout to finish, then River cancels

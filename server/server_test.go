@@ -18,6 +18,7 @@ import (
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
@@ -162,6 +163,63 @@ func TestReadyzDatabaseGone(t *testing.T) {
 	}
 	if resp.Status != grpchealth.StatusNotServing {
 		t.Fatalf("grpc health = %v, want NOT_SERVING", resp.Status)
+	}
+}
+
+// /readyz pings on a connection of its own: a pool whose every connection is in use (slow
+// queries on a slow network) is no reason to report a reachable database unreachable, and a
+// connection cut since the last check is replaced within the check.
+func TestReadyzOwnConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, func(c *config.Config) { c.Database.MaxConns = config.MaxConnsMin })
+	if code, body := get(t, b.baseURL+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz = %d %q at start", code, body)
+	}
+
+	// Take every connection of the pool.
+	pool := b.srv.Pool()
+	var taken []*pgxpool.Conn
+	for {
+		actx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		c, err := pool.Acquire(actx)
+		cancel()
+		if err != nil {
+			break
+		}
+		taken = append(taken, c)
+	}
+	if st := pool.Stat(); st.AcquiredConns() != st.MaxConns() {
+		t.Fatalf("%d of the pool's %d connections taken", st.AcquiredConns(), st.MaxConns())
+	}
+	start := time.Now()
+	if code, body := get(t, b.baseURL+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d %q with every connection of the pool in use, want 200", code, body)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("/readyz took %v with every connection of the pool in use", d)
+	}
+	for _, c := range taken {
+		c.Release()
+	}
+
+	// Cut every connection to the database, the pool's idle ones and the check's: the next check
+	// connects again.
+	admin, err := pgx.Connect(ctx, pgtest.AdminURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var cut int
+	if err := admin.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = $1 AND pid <> pg_backend_pid()`, pool.Config().ConnConfig.Database).Scan(&cut); err != nil {
+		t.Fatal(err)
+	}
+	if cut == 0 {
+		t.Fatal("no connection to cut")
+	}
+	if code, body := get(t, b.baseURL+"/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d %q after its connection was cut, want 200", code, body)
 	}
 }
 

@@ -8,7 +8,14 @@
 //   - scale-out: one api and three worker processes sharing the work, one of them stopped
 //     gracefully (scaleout_test.go);
 //   - PgBouncer: the pipeline, a rebuild and the worker crash suite through PgBouncer in
-//     transaction mode, started in front of the test cluster (pgbouncer_test.go).
+//     transaction mode, started in front of the test cluster (pgbouncer_test.go);
+//   - network faults: a TCP fault proxy (toxiproxy, in the test process; faultproxy_test.go)
+//     between an osa process and PostgreSQL adding 200 ms each way for 20 s, resetting every
+//     connection every 2 s for 20 s, swallowing everything for 10 s, or limiting each connection
+//     to 64 KB/s for 20 s, during an ingest: publishes succeed or fail Unavailable or
+//     DeadlineExceeded and are never half-written, /readyz reports the outage and only it, the
+//     process recovers by itself and its goroutines and connections come back down; the times
+//     to recover are logged (netfault_test.go).
 //
 // Each suite ends with the same checks: every record at its latest version in every backend
 // table, index_state agreeing, and no River job left unfinished, discarded or cancelled.

@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -107,6 +108,9 @@ type configOpts struct {
 	transactionPooler bool
 	// listenURL is database.listen_url, a direct connection River listens on behind the pooler.
 	listenURL string
+	// jobTimeout and batchTimeout are worker.job_timeout and both backends' batch.timeout
+	// (default jobTimeout and batchTimeout, short for the crash suites).
+	jobTimeout, batchTimeout time.Duration
 }
 
 // writeConfig writes a config file for the suite's database and returns its path. The role and
@@ -130,7 +134,9 @@ func (s *suite) writeConfig(name string, o configOpts) string {
 	if o.databaseURL == "" {
 		o.databaseURL = s.dbURL
 	}
-	batch := fmt.Sprintf("{max_size: %d, max_delay: %s, timeout: %s}", o.batchSize, batchDelay, batchTimeout)
+	o.jobTimeout = cmp.Or(o.jobTimeout, jobTimeout)
+	o.batchTimeout = cmp.Or(o.batchTimeout, batchTimeout)
+	batch := fmt.Sprintf("{max_size: %d, max_delay: %s, timeout: %s}", o.batchSize, batchDelay, o.batchTimeout)
 	yaml := fmt.Sprintf(`# %s: written by internal/suites
 database:
   url: %q
@@ -157,7 +163,7 @@ backends:
     kind: keyword
     weight: 1
     batch: %s
-`, name, o.databaseURL, o.transactionPooler, o.listenURL, o.totalWorkers, o.fanoutWorkers, jobTimeout, batch, embedder, batch)
+`, name, o.databaseURL, o.transactionPooler, o.listenURL, o.totalWorkers, o.fanoutWorkers, o.jobTimeout, batch, embedder, batch)
 	path := filepath.Join(s.dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		s.t.Fatal(err)

@@ -11,6 +11,12 @@
 // its River client (River offers no pause of one client's fetching); a process cut off from the
 // database cannot fetch anyway, and a job it finishes after its peers retried it is written
 // twice, which the version guards make harmless.
+//
+// A live process can orphan jobs too: when a connection fails after PostgreSQL committed River's
+// fetch but before its answer arrived, the fetched jobs stay running in the table, taken by a
+// process that never learned of them, until River's rescuer (worker.rescue_after, 10 minutes by
+// default). With [Config.Working], the heartbeat also makes retryable at once every running job
+// that the process itself took more than DeadAfter ago and is not working ([Working]).
 package heartbeat
 
 import (
@@ -40,6 +46,10 @@ type Config struct {
 	// DeadAfter is how long a peer's row may go without a beat before its jobs are rescued
 	// (worker.dead_after); 0 means DeadAfterDefault. It must be at least 3 × Interval.
 	DeadAfter time.Duration
+	// Working, when set, is the set of jobs the process works (a middleware of its River
+	// client): the process's own running jobs taken more than DeadAfter ago and not in it are
+	// orphans, rescued like a dead peer's. nil rescues none.
+	Working *Working
 }
 
 // WithDefaults returns c with its zero settings replaced by their defaults.
@@ -190,6 +200,17 @@ func (h *Heart) rescueLoop(ctx context.Context) {
 					"client_id", r.ClientID, "host", r.Host, "pid", r.PID, "last_beat", r.BeatAt, "jobs", r.Jobs)
 			}
 		}
+		if h.cfg.Working != nil {
+			if n, err := h.rescueOrphans(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				h.logger.WarnContext(ctx, "heartbeat: error rescuing this process's orphaned jobs; trying again", "error", err)
+			} else if n > 0 {
+				h.logger.WarnContext(ctx, "heartbeat: jobs this process took but is not working (the answer of a fetch was lost "+
+					"with its connection) are retried now", "jobs", n)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -256,4 +277,32 @@ func Rescue(ctx context.Context, pool *pgxpool.Pool, deadAfter time.Duration) ([
 		return nil, fmt.Errorf("heartbeat: %w", err)
 	}
 	return out, nil
+}
+
+// rescueOrphansSQL makes the running jobs that client $1 took more than $2 microseconds ago and
+// is not working ($3) retryable now (discarded without an attempt left), with an error saying
+// why.
+const rescueOrphansSQL = `
+UPDATE river_job SET
+    state = CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'retryable' END::river_job_state,
+    scheduled_at = now(),
+    finalized_at = CASE WHEN attempt >= max_attempts THEN now() END,
+    errors = array_append(errors, jsonb_build_object('at', now(), 'attempt', attempt,
+        'error', 'worker process ' || $1 || ' took the job but is not working it (the answer of its fetch was lost): job rescued',
+        'trace', ''))
+WHERE state = 'running' AND attempted_by[cardinality(attempted_by)] = $1
+  AND attempted_at < now() - $2 * interval '1 microsecond' AND NOT (id = ANY($3))`
+
+// rescueOrphans rescues the process's orphaned jobs (see [Config.Working]) and returns how many.
+func (h *Heart) rescueOrphans(ctx context.Context) (int64, error) {
+	// The set is read before the statement runs: a job started since was taken less than
+	// DeadAfter ago, which the statement leaves alone.
+	working := h.cfg.Working.IDs()
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.DeadAfter)
+	defer cancel()
+	tag, err := h.pool.Exec(ctx, rescueOrphansSQL, h.clientID, h.cfg.DeadAfter.Microseconds(), working)
+	if err != nil {
+		return 0, fmt.Errorf("heartbeat: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
