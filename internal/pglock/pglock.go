@@ -13,7 +13,11 @@
 // The holding transaction writes nothing and, after its one statement, keeps no snapshot (read
 // committed), so it holds back neither VACUUM nor a CREATE INDEX CONCURRENTLY, which waits for
 // every transaction with an older snapshot. That statement runs by the simple protocol: an
-// extended-protocol portal would stay open until the transaction ends, and keep its snapshot. Session and transaction locks share one key space, so a Lock excludes an older
+// extended-protocol portal would stay open until the transaction ends, and keep its snapshot.
+//
+// The lock's connection is opened for it, with the settings of the pool's connections, and is
+// not one of the pool's: a lock held for minutes never takes a connection the pool's other
+// users, or the locked work itself, need, however small the pool. Session and transaction locks share one key space, so a Lock excludes an older
 // process's session lock on the same key.
 package pglock
 
@@ -37,50 +41,52 @@ func Name(name string) Key { return Key{expr: "hashtextextended($1::text, 0)", a
 // ID is the lock keyed by the number id.
 func ID(id int64) Key { return Key{expr: "$1::bigint", arg: id} }
 
-// Lock is a held advisory lock: its transaction, open until [Lock.Release].
+// Lock is a held advisory lock: its connection and transaction, open until [Lock.Release].
 type Lock struct {
-	tx pgx.Tx
+	conn *pgx.Conn
 }
 
-// Acquire waits for the lock of key, on a connection of pool that it keeps until
-// [Lock.Release], and returns it. Cancelling ctx stops the wait.
+// Acquire waits for the lock of key on a connection of its own, opened with the settings of
+// pool's connections, and returns it. Cancelling ctx stops the wait.
 func Acquire(ctx context.Context, pool *pgxpool.Pool, key Key) (*Lock, error) {
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("error beginning the lock's transaction: %w", err)
-	}
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock("+key.expr+")", pgx.QueryExecModeSimpleProtocol, key.arg); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("error waiting for the lock: %w", err)
-	}
-	return &Lock{tx: tx}, nil
+	return take(ctx, pool, "SELECT true FROM pg_advisory_xact_lock("+key.expr+")", key)
 }
 
 // TryAcquire takes the lock of key when it is free, as [Acquire] does, and returns nil without
 // waiting when another session holds it.
 func TryAcquire(ctx context.Context, pool *pgxpool.Pool, key Key) (*Lock, error) {
-	tx, err := pool.Begin(ctx)
+	return take(ctx, pool, "SELECT pg_try_advisory_xact_lock("+key.expr+")", key)
+}
+
+// take opens the lock's connection, begins its transaction and runs sql, which answers whether
+// the lock was taken.
+func take(ctx context.Context, pool *pgxpool.Pool, sql string, key Key) (*Lock, error) {
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
-		return nil, fmt.Errorf("error beginning the lock's transaction: %w", err)
+		return nil, fmt.Errorf("error connecting for the lock: %w", err)
 	}
 	var got bool
-	if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock("+key.expr+")", pgx.QueryExecModeSimpleProtocol, key.arg).Scan(&got); err != nil || !got {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+	if _, err = conn.Exec(ctx, "BEGIN"); err == nil {
+		err = conn.QueryRow(ctx, sql, pgx.QueryExecModeSimpleProtocol, key.arg).Scan(&got)
+	}
+	if err != nil || !got {
+		_ = conn.Close(context.WithoutCancel(ctx)) // ends the transaction, and any wait
 		if err != nil {
-			return nil, fmt.Errorf("error trying the lock: %w", err)
+			return nil, fmt.Errorf("error taking the lock: %w", err)
 		}
 		return nil, nil
 	}
-	return &Lock{tx: tx}, nil
+	return &Lock{conn: conn}, nil
 }
 
-// Release ends the lock's transaction, which releases the lock, and returns its connection to
-// the pool. It runs even when ctx is cancelled. Should the rollback fail, pgx closes the
-// connection, which also releases the lock. Releasing twice is harmless.
+// Release ends the lock's transaction and closes its connection, which releases the lock. It
+// runs even when ctx is cancelled. Releasing twice is harmless.
 func (l *Lock) Release(ctx context.Context) {
-	if l == nil || l.tx == nil {
+	if l == nil || l.conn == nil {
 		return
 	}
-	_ = l.tx.Rollback(context.WithoutCancel(ctx))
-	l.tx = nil
+	ctx = context.WithoutCancel(ctx)
+	_, _ = l.conn.Exec(ctx, "ROLLBACK")
+	_ = l.conn.Close(ctx)
+	l.conn = nil
 }
