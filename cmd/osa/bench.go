@@ -281,12 +281,7 @@ func runBenchRelevance(cmd *cobra.Command, opts bench.RelevanceOpts, out string)
 	if err != nil {
 		return err
 	}
-	md := rep.Markdown()
-	fmt.Fprint(cmd.OutOrStdout(), md)
-	if out != "" {
-		return writeBenchReport(cmd.ErrOrStderr(), out, rep, md)
-	}
-	return nil
+	return printBenchReport(cmd, out, rep)
 }
 
 // onBenchServer loads the configuration and runs fn with the admin URL of the server the
@@ -313,12 +308,21 @@ func runBenchSearch(cmd *cobra.Command, opts bench.SearchOpts, out string) error
 		return err
 	}
 	rep.Command = commandLine()
+	return printBenchReport(cmd, out, rep)
+}
+
+// markdownReport is a benchmark report that renders itself as Markdown.
+type markdownReport interface{ Markdown() string }
+
+// printBenchReport prints rep's Markdown report; with out set, it also writes out.md and
+// out.json (writeBenchReport).
+func printBenchReport(cmd *cobra.Command, out string, rep markdownReport) error {
 	md := rep.Markdown()
 	fmt.Fprint(cmd.OutOrStdout(), md)
-	if out != "" {
-		return writeBenchReport(cmd.ErrOrStderr(), out, rep, md)
+	if out == "" {
+		return nil
 	}
-	return nil
+	return writeBenchReport(cmd.ErrOrStderr(), out, rep, md)
 }
 
 // benchAdminURL returns the server benchmarks create their scratch databases on: database.url,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 
 	"github.com/spf13/cobra"
@@ -38,12 +37,7 @@ runs about a seventh of the records. Database and output as for osa bench ingest
 					return err
 				}
 				rep.Command = commandLine()
-				md := rep.Markdown()
-				fmt.Fprint(cmd.OutOrStdout(), md)
-				if out != "" {
-					return writeBenchReport(cmd.ErrOrStderr(), out, rep, md)
-				}
-				return nil
+				return printBenchReport(cmd, out, rep)
 			})
 		},
 	}

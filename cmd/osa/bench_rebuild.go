@@ -60,10 +60,5 @@ func runBenchRebuild(cmd *cobra.Command, opts bench.RebuildOpts, out string) err
 		return err
 	}
 	rep.Command = commandLine()
-	md := rep.Markdown()
-	fmt.Fprint(cmd.OutOrStdout(), md)
-	if out != "" {
-		return writeBenchReport(cmd.ErrOrStderr(), out, rep, md)
-	}
-	return nil
+	return printBenchReport(cmd, out, rep)
 }
