@@ -32,18 +32,25 @@ var provisionScript []byte
 // the configured Debian sources) when they are not, and returns the server's bin directory.
 // Progress lines go to log.
 func Provision(ctx context.Context, log io.Writer) (string, error) {
+	return runProvision(ctx, provisionScript, log, "PostgreSQL + pgvector", "bin directory")
+}
+
+// runProvision runs a provisioning script with bash, its progress lines going to log, and
+// returns the last word it printed on stdout: what it provisioned (what) is found there, such
+// as a directory or a binary (printed).
+func runProvision(ctx context.Context, script []byte, log io.Writer, what, printed string) (string, error) {
 	cmd := exec.CommandContext(ctx, "bash", "-s")
-	cmd.Stdin = bytes.NewReader(provisionScript)
+	cmd.Stdin = bytes.NewReader(script)
 	cmd.Stderr = log
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("provisioning PostgreSQL + pgvector failed (see the lines above): %w", err)
+		return "", fmt.Errorf("provisioning %s failed (see the lines above): %w", what, err)
 	}
-	lines := strings.Fields(string(out))
-	if len(lines) == 0 {
-		return "", errors.New("provisioning PostgreSQL + pgvector printed no bin directory")
+	words := strings.Fields(string(out))
+	if len(words) == 0 {
+		return "", fmt.Errorf("provisioning %s printed no %s", what, printed)
 	}
-	return lines[len(lines)-1], nil
+	return words[len(words)-1], nil
 }
 
 // Config describes a private cluster.

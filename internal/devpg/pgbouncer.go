@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -23,18 +22,7 @@ var provisionPgBouncerScript []byte
 // ProvisionPgBouncer makes sure PgBouncer is installed, installing Debian's package (as root)
 // when it is not, and returns the path of its binary. Progress lines go to log.
 func ProvisionPgBouncer(ctx context.Context, log io.Writer) (string, error) {
-	cmd := exec.CommandContext(ctx, "bash", "-s")
-	cmd.Stdin = bytes.NewReader(provisionPgBouncerScript)
-	cmd.Stderr = log
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("provisioning PgBouncer failed (see the lines above): %w", err)
-	}
-	lines := strings.Fields(string(out))
-	if len(lines) == 0 {
-		return "", errors.New("provisioning PgBouncer printed no path")
-	}
-	return lines[len(lines)-1], nil
+	return runProvision(ctx, provisionPgBouncerScript, log, "PgBouncer", "path")
 }
 
 // PgBouncerConfig describes a PgBouncer in front of a PostgreSQL server.
