@@ -158,13 +158,9 @@ func newHTTPEmbedder(name string, cfg HTTPConfig, path func(base string) string)
 		panic("embed: " + err.Error())
 	}
 	u := path(strings.TrimRight(cfg.BaseURL, "/"))
-	p := u
+	p, host := u, u // the path names the endpoint in errors, host and path the provider in metrics
 	if parsed, err := url.Parse(u); err == nil {
-		p = parsed.Path
-	}
-	host := u
-	if parsed, err := url.Parse(u); err == nil {
-		host = parsed.Host + parsed.Path
+		p, host = parsed.Path, parsed.Host+parsed.Path
 	}
 	return &httpEmbedder{
 		apiKey:    cfg.APIKey,

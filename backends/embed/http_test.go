@@ -326,54 +326,43 @@ func testHTTPEmbedder(t *testing.T, kind string) {
 		}
 	})
 
-	t.Run("RateLimitedThenAnswered", func(t *testing.T) {
-		t.Parallel()
-		bundle := setup(t)
-		var refused atomic.Bool
-		bundle.fake.respond = func(w http.ResponseWriter, r *http.Request, req fakeRequest) bool {
-			if refused.CompareAndSwap(false, true) {
-				w.Header().Set("Retry-After-Ms", "50")
-				bundle.fake.writeError(w, http.StatusTooManyRequests, "Rate limit reached for requests", "rate_limit_exceeded")
-				return true
+	// A call refused once, by a rate limit with its advised wait or by a 5xx, is made again by
+	// the embedder itself, and its texts are embedded.
+	for _, refusal := range []struct {
+		name   string
+		status int
+		header string
+	}{
+		{"RateLimitedThenAnswered", http.StatusTooManyRequests, "50"},
+		{"ServerErrorThenAnswered", http.StatusBadGateway, ""},
+	} {
+		t.Run(refusal.name, func(t *testing.T) {
+			t.Parallel()
+			bundle := setup(t)
+			var refused atomic.Bool
+			bundle.fake.respond = func(w http.ResponseWriter, r *http.Request, req fakeRequest) bool {
+				if refused.CompareAndSwap(false, true) {
+					if refusal.header != "" {
+						w.Header().Set("Retry-After-Ms", refusal.header)
+					}
+					bundle.fake.writeError(w, refusal.status, "refused once", "server_error")
+					return true
+				}
+				return false
 			}
-			return false
-		}
-		bundle.cfg.MaxInputs = 4
-		e := newEmbedder(bundle.cfg)
-		vecs, errs := e.Embed(context.Background(), texts(4))
-		for i := range vecs {
-			if errs[i] != nil || vecs[i] == nil {
-				t.Fatalf("text %d: %v; want a vector after the advised 50ms", i, errs[i])
+			bundle.cfg.MaxInputs = 4
+			e := newEmbedder(bundle.cfg)
+			vecs, errs := e.Embed(context.Background(), texts(4))
+			for i := range vecs {
+				if errs[i] != nil || vecs[i] == nil {
+					t.Fatalf("text %d: %v; want a vector from the call made again after the %d", i, errs[i], refusal.status)
+				}
 			}
-		}
-		if e.Calls() != 2 {
-			t.Fatalf("Calls() = %d, want 2 (the 429, then the same call again)", e.Calls())
-		}
-	})
-
-	t.Run("ServerErrorThenAnswered", func(t *testing.T) {
-		t.Parallel()
-		bundle := setup(t)
-		var failed atomic.Bool
-		bundle.fake.respond = func(w http.ResponseWriter, r *http.Request, req fakeRequest) bool {
-			if failed.CompareAndSwap(false, true) {
-				bundle.fake.writeError(w, http.StatusBadGateway, "upstream connect error", "server_error")
-				return true
+			if e.Calls() != 2 {
+				t.Fatalf("Calls() = %d, want 2 (the %d, then the same call again)", e.Calls(), refusal.status)
 			}
-			return false
-		}
-		bundle.cfg.MaxInputs = 4
-		e := newEmbedder(bundle.cfg)
-		vecs, errs := e.Embed(context.Background(), texts(4))
-		for i := range vecs {
-			if errs[i] != nil || vecs[i] == nil {
-				t.Fatalf("text %d: %v; want a vector from the call made again after the 502", i, errs[i])
-			}
-		}
-		if e.Calls() != 2 {
-			t.Fatalf("Calls() = %d, want 2 (the 502, then the same call again)", e.Calls())
-		}
-	})
+		})
+	}
 
 	t.Run("ServerErrorIsTransient", func(t *testing.T) {
 		t.Parallel()

@@ -34,7 +34,8 @@ const (
 // calls do not fill never grows. A
 // 5xx or a network error does not move it: capacity is not what failed.
 type limiter struct {
-	max int
+	name string // in [Providers]
+	max  int
 
 	mu        sync.Mutex
 	limit     int
@@ -47,8 +48,8 @@ type limiter struct {
 	calls, rateLimited atomic.Int64
 }
 
-func newLimiter(max int) *limiter {
-	return &limiter{max: max, limit: 1, slowStart: true, freed: make(chan struct{})}
+func newLimiter(name string, max int) *limiter {
+	return &limiter{name: name, max: max, limit: 1, slowStart: true, freed: make(chan struct{})}
 }
 
 // acquire waits for a slot and returns the number of calls in flight counting this one.
@@ -131,8 +132,7 @@ type ProviderStats struct {
 var limiters = struct {
 	sync.Mutex
 	byKey map[limiterKey]*limiter
-	names map[*limiter]string
-}{byKey: map[limiterKey]*limiter{}, names: map[*limiter]string{}}
+}{byKey: map[limiterKey]*limiter{}}
 
 type limiterKey struct{ url, model, apiKey string }
 
@@ -145,9 +145,8 @@ func limiterFor(url, model, apiKey, name string, maxConcurrency int) *limiter {
 	k := limiterKey{url, model, apiKey}
 	l, ok := limiters.byKey[k]
 	if !ok {
-		l = newLimiter(maxConcurrency)
+		l = newLimiter(name, maxConcurrency)
 		limiters.byKey[k] = l
-		limiters.names[l] = name
 		return l
 	}
 	l.mu.Lock()
@@ -164,7 +163,7 @@ func Providers() []ProviderStats {
 	out := make([]ProviderStats, 0, len(limiters.byKey))
 	for _, l := range limiters.byKey {
 		l.mu.Lock()
-		out = append(out, ProviderStats{Provider: limiters.names[l], Limit: l.limit, InFlight: l.inFlight,
+		out = append(out, ProviderStats{Provider: l.name, Limit: l.limit, InFlight: l.inFlight,
 			Calls: l.calls.Load(), RateLimited: l.rateLimited.Load()})
 		l.mu.Unlock()
 	}
