@@ -166,10 +166,10 @@ func (s *Server) build(ctx context.Context) error {
 		// never learned of (a fetch whose answer was lost with its connection).
 		s.working = heartbeat.NewWorking(s.heartbeatConfig().DeadAfter)
 		middleware = append(middleware, s.working)
-	}
-	if s.runsWorkers && s.cfg.Database.ListenURL != "" {
-		if s.listenPool, err = openListenPool(ctx, s.cfg.Database); err != nil {
-			return err
+		if s.cfg.Database.ListenURL != "" {
+			if s.listenPool, err = openListenPool(ctx, s.cfg.Database); err != nil {
+				return err
+			}
 		}
 	}
 	s.river, err = jobs.NewClient(s.pool, jobs.Config{
