@@ -1,9 +1,12 @@
 package indexstate_test
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -39,7 +42,7 @@ func TestLifecycle(t *testing.T) {
 		return got[backend]
 	}
 
-	if err := indexstate.MarkPending(ctx, pool, []uuid.UUID{a, b}, []int32{2, 1}, []string{"kw", "vec"}); err != nil {
+	if _, err := indexstate.MarkPending(ctx, pool, []uuid.UUID{a, b}, []int32{2, 1}, []string{"kw", "vec"}); err != nil {
 		t.Fatal(err)
 	}
 	if st := state(a, "vec"); st.State != indexstate.Pending || st.Version != 2 || st.IndexedAt != nil {
@@ -59,7 +62,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("after MarkDone of a delete: %+v, want deleted at 1", st)
 	}
 	// An older version changes nothing: neither pending, nor done, nor a failure.
-	if err := indexstate.MarkPending(ctx, pool, []uuid.UUID{a}, []int32{1}, []string{"kw"}); err != nil {
+	if _, err := indexstate.MarkPending(ctx, pool, []uuid.UUID{a}, []int32{1}, []string{"kw"}); err != nil {
 		t.Fatal(err)
 	}
 	inTx(func(tx pgx.Tx) error {
@@ -155,5 +158,95 @@ func TestStatusSettled(t *testing.T) {
 				t.Fatalf("%+v Settled(2) = %v, want %v", tc.st, got, tc.want)
 			}
 		})
+	}
+}
+
+// MarkPending does not wait for a row a backend's write holds: it returns it, and
+// MarkBusyPending marks it after that write commits, unless the write reached the version.
+func TestMarkPendingBusy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	a, b := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	for _, id := range []uuid.UUID{a, b} {
+		if _, err := pool.Exec(ctx, `INSERT INTO records (id, version, metadata) VALUES ($1, 3, '{}')`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := indexstate.MarkPending(ctx, pool, []uuid.UUID{a, b}, []int32{1, 1}, []string{"kw", "vec"}); err != nil {
+		t.Fatal(err)
+	}
+	state := func(id uuid.UUID, backend string) indexstate.Status {
+		t.Helper()
+		got, err := indexstate.OfRecord(ctx, pool, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got[backend]
+	}
+
+	// The vec backend is writing a at version 2 and b at version 3 (its write read the record
+	// after the change), holding their rows.
+	writer, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Rollback(ctx)
+	if err := indexstate.Lock(ctx, writer, "vec", []uuid.UUID{a, b}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The fan-out of version 3 of both does not wait for it.
+	fanCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var busy []indexstate.Busy
+	if err := pgx.BeginFunc(fanCtx, pool, func(tx pgx.Tx) error {
+		busy, err = indexstate.MarkPending(fanCtx, tx, []uuid.UUID{a, b}, []int32{3, 3}, []string{"kw", "vec"})
+		return err
+	}); err != nil {
+		t.Fatalf("MarkPending beside a backend's write: %v, want it done without waiting", err)
+	}
+	slices.SortFunc(busy, func(x, y indexstate.Busy) int { return bytes.Compare(x.RecordID[:], y.RecordID[:]) })
+	if want := []indexstate.Busy{{RecordID: a, Backend: "vec", Version: 3}, {RecordID: b, Backend: "vec", Version: 3}}; !slices.Equal(busy, want) {
+		t.Fatalf("busy rows %+v, want %+v", busy, want)
+	}
+	for _, id := range []uuid.UUID{a, b} {
+		if st := state(id, "kw"); st.State != indexstate.Pending || st.Version != 3 {
+			t.Fatalf("kw row beside vec's write: %+v, want pending at 3", st)
+		}
+		if st := state(id, "vec"); st.Version != 1 {
+			t.Fatalf("vec row held by its write: %+v, want it untouched at 1", st)
+		}
+	}
+
+	marked := make(chan error, 1)
+	go func() { marked <- indexstate.MarkBusyPending(ctx, pool, busy) }()
+	select {
+	case err := <-marked:
+		t.Fatalf("MarkBusyPending returned (%v) before the write holding its rows committed", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := indexstate.MarkDone(ctx, writer, "vec", []indexstate.Done{{RecordID: a, Version: 2, Attempt: 1}, {RecordID: b, Version: 3, Attempt: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-marked; err != nil {
+		t.Fatal(err)
+	}
+	if st := state(a, "vec"); st.State != indexstate.Pending || st.Version != 3 || st.IndexedVersion != 2 {
+		t.Fatalf("a after the write of 2 and MarkBusyPending: %+v, want pending at 3, indexed at 2", st)
+	}
+	if st := state(b, "vec"); st.State != indexstate.Indexed || st.Version != 3 || st.IndexedVersion != 3 {
+		t.Fatalf("b written at 3, then MarkBusyPending: %+v, want it left indexed at 3", st)
+	}
+
+	// A failure of a version newer than its row (a busy row not yet marked) moves it there.
+	if err := indexstate.RecordFailures(ctx, pool, "kw", []indexstate.Failure{{RecordID: a, Version: 4, Attempt: 2, Error: "bad", Final: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(a, "kw"); st.State != indexstate.Failed || st.Version != 4 || st.LastError != "bad" {
+		t.Fatalf("after a final failure of a newer version: %+v, want failed at 4", st)
 	}
 }

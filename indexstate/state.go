@@ -8,7 +8,8 @@
 // Every write is guarded by version: a row never moves back to an older version than it has.
 // Writers that touch rows another writer may hold lock them in record id order ([Lock],
 // [ResetFailed], [SyncFromTable]); the fan-out marks its records pending in that order too, so
-// concurrent batches take turns instead of deadlocking.
+// concurrent batches take turns instead of deadlocking, and leaves a row a backend is writing to
+// [MarkBusyPending] rather than wait for it.
 package indexstate
 
 import (

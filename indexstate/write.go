@@ -8,21 +8,106 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// markPendingSQL marks records pending in each backend, unless a newer version got there first.
+// busySQL returns the rows of ids × backends that exist and that an index write holds locked
+// (a backend writing the record right now): those [MarkPending] does not wait for. It locks
+// none: the lockable ones are locked by freeSQL.
+const busySQL = `
+SELECT s.record_id, s.backend FROM index_state s
+WHERE s.record_id = ANY($1) AND s.backend = ANY($2)
+EXCEPT
+SELECT s.record_id, s.backend FROM (
+    SELECT record_id, backend FROM index_state
+    WHERE record_id = ANY($1) AND backend = ANY($2)
+    ORDER BY record_id, backend
+    FOR NO KEY UPDATE SKIP LOCKED
+) s`
+
+// markPendingSQL marks records pending in each backend, unless a newer version got there first;
+// the rows of $4/$5 (record, backend) are left out.
 const markPendingSQL = `
 INSERT INTO index_state AS s (record_id, backend, version, state)
 SELECT u.id, b, u.version, 'pending' FROM unnest($1::uuid[], $2::int[]) AS u (id, version) CROSS JOIN unnest($3::text[]) AS b
+WHERE (u.id, b) NOT IN (SELECT * FROM unnest($4::uuid[], $5::text[]))
 ORDER BY u.id, b
 ON CONFLICT (record_id, backend) DO UPDATE
     SET version = EXCLUDED.version, state = 'pending', attempts = 0, last_error = NULL, updated_at = now()
     WHERE s.version <= EXCLUDED.version`
 
+// Busy is a record's row in one backend that [MarkPending] left to [MarkBusyPending]: the
+// backend was writing the record (an older version, or this one) when it was marked.
+type Busy struct {
+	RecordID uuid.UUID
+	Backend  string
+	Version  int32
+}
+
 // MarkPending marks every record of ids, at the version of the same index in versions, pending
-// in each of backends: its fan-out has asked them to index it. A row already at a newer version
-// is left alone. The ids must be distinct (one statement cannot update a row twice); rows are
-// written in id order, the order [Lock] takes them in.
-func MarkPending(ctx context.Context, db DB, ids []uuid.UUID, versions []int32, backends []string) error {
-	if _, err := db.Exec(ctx, markPendingSQL, ids, versions, backends); err != nil {
+// in each of backends, in db (the fan-out's transaction): its fan-out has asked them to index
+// it. A row already at a newer version is left alone. The ids must be distinct (one statement
+// cannot update a row twice); rows are written in id order, the order [Lock] takes them in.
+//
+// A row that a backend's index write holds locked is not waited for, and is returned instead,
+// to be marked after db commits ([MarkBusyPending]): a slow write in one backend must not hold
+// the fan-out, and with it every other backend, until it commits. Until then the row shows an
+// older version than the record's, which the readers ([OfRecord] callers) already count as
+// pending.
+func MarkPending(ctx context.Context, db DB, ids []uuid.UUID, versions []int32, backends []string) ([]Busy, error) {
+	rows, err := db.Query(ctx, busySQL, ids, backends)
+	if err != nil {
+		return nil, fmt.Errorf("error marking index state pending: %w", err)
+	}
+	version := make(map[uuid.UUID]int32, len(ids))
+	for i, id := range ids {
+		version[id] = versions[i]
+	}
+	var (
+		busy     []Busy
+		b        Busy
+		busyIDs  []uuid.UUID
+		busyName []string
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&b.RecordID, &b.Backend}, func() error {
+		b.Version = version[b.RecordID]
+		busy = append(busy, b)
+		busyIDs, busyName = append(busyIDs, b.RecordID), append(busyName, b.Backend)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("error marking index state pending: %w", err)
+	}
+	if _, err := db.Exec(ctx, markPendingSQL, ids, versions, backends, busyIDs, busyName); err != nil {
+		return nil, fmt.Errorf("error marking index state pending: %w", err)
+	}
+	return busy, nil
+}
+
+// markBusySQL marks rows pending at a newer version than they hold, locking them in record id
+// order as [Lock] does. A row the backend has meanwhile brought to the version (its write read
+// the record after the change) is left alone.
+const markBusySQL = `
+UPDATE index_state s SET version = u.version, state = 'pending', attempts = 0, last_error = NULL, updated_at = now()
+FROM (
+    SELECT x.record_id, x.backend, u.version FROM index_state x
+    JOIN unnest($1::uuid[], $2::text[], $3::int[]) AS u (id, backend, version) ON x.record_id = u.id AND x.backend = u.backend
+    ORDER BY x.record_id, x.backend
+    FOR NO KEY UPDATE OF x
+) u
+WHERE s.record_id = u.record_id AND s.backend = u.backend AND s.version < u.version`
+
+// MarkBusyPending marks the rows [MarkPending] returned pending, after the fan-out committed:
+// it waits for the backends' writes that held them.
+func MarkBusyPending(ctx context.Context, db DB, busy []Busy) error {
+	if len(busy) == 0 {
+		return nil
+	}
+	var (
+		ids      = make([]uuid.UUID, len(busy))
+		names    = make([]string, len(busy))
+		versions = make([]int32, len(busy))
+	)
+	for i, b := range busy {
+		ids[i], names[i], versions[i] = b.RecordID, b.Backend, b.Version
+	}
+	if _, err := db.Exec(ctx, markBusySQL, ids, names, versions); err != nil {
 		return fmt.Errorf("error marking index state pending: %w", err)
 	}
 	return nil
@@ -109,11 +194,14 @@ type Failure struct {
 	Snoozed bool
 }
 
-// failuresSQL records failed attempts and snoozes; a final failure sets state failed.
+// failuresSQL records failed attempts and snoozes; a final failure sets state failed. A row at
+// an older version (one [MarkPending] left busy, not yet marked) moves to the failed version:
+// pending, or failed when final.
 const failuresSQL = `
 UPDATE index_state AS s
 SET attempts = CASE WHEN u.snoozed THEN s.attempts ELSE u.attempt END, last_error = u.error, updated_at = now(),
-    state = CASE WHEN u.final THEN 'failed' ELSE s.state END
+    state = CASE WHEN u.final THEN 'failed' WHEN s.version < u.version THEN 'pending' ELSE s.state END,
+    version = u.version
 FROM unnest($2::uuid[], $3::int[], $4::int[], $5::text[], $6::bool[], $7::bool[]) AS u(id, version, attempt, error, final, snoozed)
 WHERE s.backend = $1 AND s.record_id = u.id AND s.version <= u.version AND s.state <> 'indexed'
     OR s.backend = $1 AND s.record_id = u.id AND s.version < u.version`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 
@@ -47,6 +48,7 @@ type FanOutWorker struct {
 	client *river.Client[pgx.Tx] // set by Workers.Bind
 	g      *gatherer[*river.Job[FanOutArgs]]
 	pool   *pgxpool.Pool
+	logger *slog.Logger
 }
 
 // Work implements river.Worker.
@@ -68,6 +70,7 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []*river.Job[FanOutAr
 		versions[i] = int32(latest[id])
 	}
 
+	var busy []indexstate.Busy
 	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
 		// The targets are the catalog's as this transaction reads it, after the records' commits:
 		// a backend the catalog gained before is reached whatever this process's configuration
@@ -102,11 +105,19 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []*river.Job[FanOutAr
 		if _, err := w.client.InsertManyFastTx(ctx, tx, params); err != nil {
 			return fmt.Errorf("error inserting index jobs: %w", err)
 		}
-		if err := indexstate.MarkPending(ctx, tx, ids, versions, names); err != nil {
+		if busy, err = indexstate.MarkPending(ctx, tx, ids, versions, names); err != nil {
 			return err
 		}
 		return completeManyTx(ctx, w.client, tx, items)
 	})
+	if err == nil {
+		// The fan-out is done; the rows a backend was writing are marked when it has written
+		// them. Until then their readers count them pending anyway, so a failure here loses
+		// nothing but the row's reset of attempts and error.
+		if err := indexstate.MarkBusyPending(ctx, w.pool, busy); err != nil {
+			w.logger.WarnContext(ctx, "fan-out: marking records pending after their backend's write", "records", len(busy), "error", err)
+		}
+	}
 	errs := make([]error, len(items))
 	for i := range errs {
 		errs[i] = err
