@@ -134,6 +134,7 @@ type httpEmbedder struct {
 	apiKey    string
 	calls     atomic.Int64
 	client    *http.Client
+	coalesce  coalescer
 	dims      int
 	limiter   *limiter
 	maxInputs int
@@ -231,18 +232,38 @@ func (e *httpEmbedder) embed(ctx context.Context, texts []string) ([][]float32, 
 func EstimateTokens(text string) int { return len(text)/3 + 1 }
 
 // limitedCall makes the call for inputs within the provider's adaptive concurrency limit
-// ([limiter]). A call answered 429 gives its slot back, waits its Retry-After (or
+// ([limiter]). While it waits for a slot, the call that gets one may take it along in its own
+// (see coalesce.go); the call that gets one takes along the waiting calls that fit. A call answered 429 gives its slot back, waits its Retry-After (or
 // [rateLimitWaitDefault]) and is made again, up to [rateLimitTries] times, while the wait is at
 // most [rateLimitWaitMax] and ctx's deadline leaves room for it; otherwise the rate limit is
 // returned, and the batch's job snoozes. A call answered 5xx is made again up to
 // [serverErrorRetries] times, after [serverErrorBackoff] then twice that.
 func (e *httpEmbedder) limitedCall(ctx context.Context, inputs []string) ([][]float32, error) {
+	alone := false
 	for try := 1; ; try++ {
-		n, err := e.limiter.acquire(ctx)
+		n, w, err := e.slot(ctx, inputs, alone)
+		if w != nil {
+			// Merged into another call: its answer is this call's, or this call is made again.
+			select {
+			case res := <-w.result:
+				if !res.again {
+					return res.vecs, nil
+				}
+				alone = res.alone
+				try--
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
-		vecs, err := e.call(ctx, inputs)
+		var took []*waitingCall
+		if !alone {
+			took = e.coalesce.take(len(inputs), estimateAll(inputs), e.maxInputs, e.maxTokens)
+		}
+		vecs, err := e.merged(ctx, inputs, took)
 		var rl *indexerr.RateLimitError
 		var server *serverError
 		switch {

@@ -52,29 +52,60 @@ func newLimiter(name string, max int) *limiter {
 	return &limiter{name: name, max: max, limit: 1, slowStart: true, freed: make(chan struct{})}
 }
 
-// acquire waits for a slot and returns the number of calls in flight counting this one.
-func (l *limiter) acquire(ctx context.Context) (int, error) {
+// tryAcquire takes a slot if one is free at once, returning the calls in flight counting this
+// one.
+func (l *limiter) tryAcquire() (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inFlight >= l.limit {
+		return 0, false
+	}
+	return l.take(), true
+}
+
+// acquire waits for a slot and returns the number of calls in flight counting this one; it gives
+// up when ctx ends or taken (nil: never) is closed, returning ctx's error or [errTaken].
+func (l *limiter) acquire(ctx context.Context, taken <-chan struct{}) (int, error) {
 	l.mu.Lock()
 	for l.inFlight >= l.limit {
 		l.waiting++
 		freed := l.freed
 		l.mu.Unlock()
+		var err error
 		select {
 		case <-freed:
+		case <-taken:
+			err = errTaken
 		case <-ctx.Done():
-			l.mu.Lock()
-			l.waiting--
-			l.mu.Unlock()
-			return 0, ctx.Err()
+			err = ctx.Err()
 		}
 		l.mu.Lock()
 		l.waiting--
+		if err != nil {
+			l.mu.Unlock()
+			return 0, err
+		}
 	}
-	l.inFlight++
-	n := l.inFlight
+	n := l.take()
 	l.mu.Unlock()
-	l.calls.Add(1)
 	return n, nil
+}
+
+// take takes a slot, with l.mu held.
+func (l *limiter) take() int {
+	l.inFlight++
+	l.calls.Add(1)
+	return l.inFlight
+}
+
+// unused gives back a slot no call was made in.
+func (l *limiter) unused() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.inFlight--
+	l.calls.Add(-1)
+	close(l.freed)
+	l.freed = make(chan struct{})
 }
 
 // outcome is what a call's answer says about the provider's room.
