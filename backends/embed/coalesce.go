@@ -3,6 +3,7 @@ package embed
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 )
 
@@ -11,20 +12,23 @@ import (
 // so the calls they would make one after the other are often far from full, and the provider's
 // throughput is C × inputs-per-call ÷ call time. The coalescer lets the call that gets a freed
 // slot take along the calls waiting behind it, as many as fit in one call's inputs and tokens:
-// waiting batches share full calls instead of making partial ones. A call that finds a slot at
-// once is never held back.
+// waiting batches share full calls instead of making partial ones; the first waiting call that
+// does not fit whole gives the inputs that do, and its rest waits first in line (when a slot
+// frees before the rest is back in line, the next call goes without it: calls are fuller, not
+// always full). A call that finds a slot at once is never held back.
 
 // waitingCall is a call waiting for a slot toward the provider, which another call may take.
 type waitingCall struct {
 	inputs []string
-	tokens int
 	taken  chan struct{}   // closed when a leader takes it
 	result chan callResult // the leader's answer for it, once taken (buffered)
 }
 
-// callResult is what a leader sends to a call it took: its vectors, or again: the merged call
-// failed and the call is made again on its own (alone: without being merged, when the provider
-// rejected the merged input, so that one bad text spoils only its own batch).
+// callResult is what a leader sends to a call it took: the vectors of the first len(vecs) of its
+// inputs (all of them, or the part that fit in the merged call: the call then goes on with the
+// rest), or again: the merged call failed and the call is made again on its own (alone: without
+// being merged, when the provider rejected the merged input, so that one bad text spoils only
+// its own batch).
 type callResult struct {
 	vecs  [][]float32
 	again bool
@@ -40,11 +44,16 @@ type coalescer struct {
 	waiting []*waitingCall
 }
 
-// wait adds a call of inputs to the waiting calls.
-func (c *coalescer) wait(inputs []string) *waitingCall {
-	w := &waitingCall{inputs: inputs, tokens: estimateAll(inputs), taken: make(chan struct{}), result: make(chan callResult, 1)}
+// wait adds a call of inputs to the waiting calls: last, or first when it is the rest of a call
+// taken in part, which has waited already.
+func (c *coalescer) wait(inputs []string, first bool) *waitingCall {
+	w := &waitingCall{inputs: inputs, taken: make(chan struct{}), result: make(chan callResult, 1)}
 	c.mu.Lock()
-	c.waiting = append(c.waiting, w)
+	if first {
+		c.waiting = slices.Insert(c.waiting, 0, w)
+	} else {
+		c.waiting = append(c.waiting, w)
+	}
 	c.mu.Unlock()
 	return w
 }
@@ -63,25 +72,40 @@ func (c *coalescer) leave(w *waitingCall) bool {
 	return false
 }
 
+// taken is a waiting call taken into a merged call: its first n inputs.
+type taken struct {
+	w *waitingCall
+	n int
+}
+
 // take removes and returns the waiting calls, oldest first, that fit beside a call of inputs
 // and tokens within maxInputs and maxTokens (0: no token bound), closing their taken channels.
-// A call that does not fit is skipped, not a stop: a later, smaller one may fit.
-func (c *coalescer) take(inputs, tokens, maxInputs, maxTokens int) []*waitingCall {
+// The first that does not fit whole gives the inputs that do, and fills the call.
+func (c *coalescer) take(inputs, tokens, maxInputs, maxTokens int) []taken {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var took []*waitingCall
-	kept := c.waiting[:0]
-	for _, w := range c.waiting {
-		if inputs+len(w.inputs) <= maxInputs && (maxTokens == 0 || tokens+w.tokens <= maxTokens) {
-			inputs, tokens = inputs+len(w.inputs), tokens+w.tokens
-			close(w.taken)
-			took = append(took, w)
-			continue
+	var took []taken
+	i := 0
+	for ; i < len(c.waiting) && inputs < maxInputs; i++ {
+		w, n := c.waiting[i], 0
+		for n < len(w.inputs) && inputs < maxInputs {
+			t := EstimateTokens(w.inputs[n])
+			if maxTokens > 0 && tokens+t > maxTokens {
+				break
+			}
+			inputs, tokens, n = inputs+1, tokens+t, n+1
 		}
-		kept = append(kept, w)
+		if n == 0 {
+			break
+		}
+		close(w.taken)
+		took = append(took, taken{w, n})
+		if n < len(w.inputs) {
+			i++
+			break
+		}
 	}
-	clear(c.waiting[len(kept):])
-	c.waiting = kept
+	c.waiting = slices.Delete(c.waiting, 0, i)
 	return took
 }
 
@@ -95,9 +119,9 @@ func estimateAll(inputs []string) int {
 }
 
 // slot waits for a slot toward the provider for a call of inputs, letting another call take
-// it meanwhile unless alone. It returns the slot's calls in flight, the waiting call when it
-// was merged (err [errTaken]), or ctx's error.
-func (e *httpEmbedder) slot(ctx context.Context, inputs []string, alone bool) (int, *waitingCall, error) {
+// it meanwhile unless alone (first: inputs are the rest of a call taken in part). It returns the
+// slot's calls in flight, the waiting call when it was merged (err [errTaken]), or ctx's error.
+func (e *httpEmbedder) slot(ctx context.Context, inputs []string, alone, first bool) (int, *waitingCall, error) {
 	if n, ok := e.limiter.tryAcquire(); ok || alone {
 		if ok {
 			return n, nil, nil
@@ -105,7 +129,7 @@ func (e *httpEmbedder) slot(ctx context.Context, inputs []string, alone bool) (i
 		n, err := e.limiter.acquire(ctx, nil)
 		return n, nil, err
 	}
-	w := e.coalesce.wait(inputs)
+	w := e.coalesce.wait(inputs, first)
 	n, err := e.limiter.acquire(ctx, w.taken)
 	if e.coalesce.leave(w) {
 		return n, nil, err // not taken: the slot (or ctx's error) is this call's
@@ -116,15 +140,15 @@ func (e *httpEmbedder) slot(ctx context.Context, inputs []string, alone bool) (i
 	return 0, w, errTaken
 }
 
-// merged runs the waiting calls' inputs after inputs in one call (the leader's, within its
+// merged runs the taken calls' inputs after inputs in one call (the leader's, within its
 // slot), and answers each taken call; it returns the leader's own vectors and the call's error.
-func (e *httpEmbedder) merged(ctx context.Context, inputs []string, took []*waitingCall) ([][]float32, error) {
+func (e *httpEmbedder) merged(ctx context.Context, inputs []string, took []taken) ([][]float32, error) {
 	all := inputs
 	if len(took) > 0 {
 		all = make([]string, 0, e.maxInputs)
 		all = append(all, inputs...)
-		for _, w := range took {
-			all = append(all, w.inputs...)
+		for _, t := range took {
+			all = append(all, t.w.inputs[:t.n]...)
 		}
 	}
 	vecs, err := e.call(ctx, all)
@@ -133,13 +157,13 @@ func (e *httpEmbedder) merged(ctx context.Context, inputs []string, took []*wait
 	}
 	var rejected *rejectedError
 	at := len(inputs)
-	for _, w := range took {
+	for _, t := range took {
 		if err != nil {
-			w.result <- callResult{again: true, alone: errors.As(err, &rejected)}
+			t.w.result <- callResult{again: true, alone: errors.As(err, &rejected)}
 			continue
 		}
-		w.result <- callResult{vecs: vecs[at : at+len(w.inputs) : at+len(w.inputs)]}
-		at += len(w.inputs)
+		t.w.result <- callResult{vecs: vecs[at : at+t.n : at+t.n]}
+		at += t.n
 	}
 	if err != nil {
 		return nil, err

@@ -39,6 +39,32 @@ func TestCoalesceWaitingCalls(t *testing.T) {
 	checkVectors(t, batches, got)
 }
 
+// A waiting batch that does not fit whole in the call that takes it gives the texts that do:
+// with calls of at most 20 texts and batches of 8, a merged call carries 20 (whole batches alone
+// could carry 16), and every text gets its own vector.
+func TestCoalesceFillsCalls(t *testing.T) {
+	t.Parallel()
+	p := fakeprovider.Start(fakeprovider.Config{Concurrency: 1, Latency: 80 * time.Millisecond, PerInput: time.Microsecond})
+	defer p.Close()
+	e, err := embed.New(embed.Config{Kind: embed.KindOpenAI, BaseURL: p.URL(), Model: "fake-coalesce-fill", Dims: 8, MaxInputs: 20, MaxConcurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := make([][]string, 8)
+	for b := range batches {
+		for i := range 8 {
+			batches[b] = append(batches[b], fmt.Sprintf("fill %d text %d zebrafish", b, i))
+		}
+	}
+	got := embedAll(t, e, batches)
+	st := p.Stats()
+	t.Logf("%d calls, %d inputs answered, largest call %d", st.Calls, st.Inputs, st.LargestCall)
+	if st.LargestCall != 20 || st.Inputs != 64 || st.Calls > 5 {
+		t.Fatalf("%d calls carrying %d inputs, the largest %d; want 64 texts in at most 5 calls, one of them full (20)", st.Calls, st.Inputs, st.LargestCall)
+	}
+	checkVectors(t, batches, got)
+}
+
 // A batch with a text the provider rejects spoils the merged call: the batches merged into it are
 // made again on their own, and only the bad text fails.
 func TestCoalesceRejected(t *testing.T) {

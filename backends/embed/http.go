@@ -239,15 +239,21 @@ func EstimateTokens(text string) int { return len(text)/3 + 1 }
 // returned, and the batch's job snoozes. A call answered 5xx is made again up to
 // [serverErrorRetries] times, after [serverErrorBackoff] then twice that.
 func (e *httpEmbedder) limitedCall(ctx context.Context, inputs []string) ([][]float32, error) {
-	alone := false
+	var (
+		done  [][]float32 // the vectors of the inputs answered so far, in order
+		alone bool
+	)
 	for try := 1; ; try++ {
-		n, w, err := e.slot(ctx, inputs, alone)
+		n, w, err := e.slot(ctx, inputs, alone, len(done) > 0)
 		if w != nil {
-			// Merged into another call: its answer is this call's, or this call is made again.
+			// Merged into another call: its answer is (the first part of) this call's, or this
+			// call is made again.
 			select {
 			case res := <-w.result:
 				if !res.again {
-					return res.vecs, nil
+					if done, inputs = append(done, res.vecs...), inputs[len(res.vecs):]; len(inputs) == 0 {
+						return done, nil
+					}
 				}
 				alone = res.alone
 				try--
@@ -259,7 +265,7 @@ func (e *httpEmbedder) limitedCall(ctx context.Context, inputs []string) ([][]fl
 		if err != nil {
 			return nil, err
 		}
-		var took []*waitingCall
+		var took []taken
 		if !alone {
 			took = e.coalesce.take(len(inputs), estimateAll(inputs), e.maxInputs, e.maxTokens)
 		}
@@ -269,7 +275,7 @@ func (e *httpEmbedder) limitedCall(ctx context.Context, inputs []string) ([][]fl
 		switch {
 		case err == nil:
 			e.limiter.release(n, outcomeOK)
-			return vecs, nil
+			return append(done, vecs...), nil
 		case errors.As(err, &server) && try <= serverErrorRetries:
 			// A hosted API fails a call now and then; its next one mostly succeeds. Making it
 			// again at once spares the batch's records a job retry (seconds later).

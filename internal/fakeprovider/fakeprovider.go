@@ -75,7 +75,7 @@ type Provider struct {
 	mu       sync.Mutex
 	rng      *rand.Rand
 
-	calls, ok, rateLimited, rejected, failed, inputs atomic.Int64
+	calls, ok, rateLimited, rejected, failed, inputs, largest atomic.Int64
 }
 
 // Start starts a provider; Close stops it.
@@ -103,14 +103,14 @@ func (p *Provider) Limit(n int) float64 {
 type Stats struct {
 	// Calls is every call; OK, RateLimited (429), Rejected (400) and Failed (500) split them.
 	Calls, OK, RateLimited, Rejected, Failed int64
-	// Inputs is the inputs of the calls answered OK.
-	Inputs int64
+	// Inputs is the inputs of the calls answered OK; LargestCall the most of one of them.
+	Inputs, LargestCall int64
 }
 
 // Stats returns the counts so far.
 func (p *Provider) Stats() Stats {
 	return Stats{Calls: p.calls.Load(), OK: p.ok.Load(), RateLimited: p.rateLimited.Load(),
-		Rejected: p.rejected.Load(), Failed: p.failed.Load(), Inputs: p.inputs.Load()}
+		Rejected: p.rejected.Load(), Failed: p.failed.Load(), Inputs: p.inputs.Load(), LargestCall: p.largest.Load()}
 }
 
 func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
@@ -171,6 +171,11 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	p.ok.Add(1)
 	p.inputs.Add(int64(len(req.Input)))
+	for n := int64(len(req.Input)); ; {
+		if m := p.largest.Load(); n <= m || p.largest.CompareAndSwap(m, n) {
+			break
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"object": "list", "data": data, "model": req.Model,
