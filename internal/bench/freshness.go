@@ -264,9 +264,9 @@ func percentile(sorted []float64, p float64) float64 {
 }
 
 // publishPaced publishes reqs through client at rate records/s: every [FreshnessTick] one
-// PublishRecords call sends the records due by then (at most PublishBatch per call), so the
-// load is a steady trickle. A slow call delays the next tick, whose call then catches up.
-func (in *ingestRun) publishPaced(ctx context.Context, client osav1connect.RecordServiceClient, reqs []*osav1.PublishRecordRequest, rate float64) error {
+// PublishRecords call sends the records due by then (at most perCall per call), so the load is
+// a steady trickle. A slow call delays the next tick, whose call then catches up.
+func publishPaced(ctx context.Context, client osav1connect.RecordServiceClient, reqs []*osav1.PublishRecordRequest, rate float64, perCall int) error {
 	tick := time.NewTicker(FreshnessTick)
 	defer tick.Stop()
 	start := time.Now()
@@ -279,7 +279,7 @@ func (in *ingestRun) publishPaced(ctx context.Context, client osav1connect.Recor
 		}
 		due := min(len(reqs), int(rate*time.Since(start).Seconds()))
 		for sent < due {
-			chunk := reqs[sent:min(due, sent+in.opts.PublishBatch)]
+			chunk := reqs[sent:min(due, sent+perCall)]
 			resp, err := client.PublishRecords(ctx, connect.NewRequest(&osav1.PublishRecordsRequest{Records: chunk}))
 			if err == nil && len(resp.Msg.Records) != len(chunk) {
 				err = fmt.Errorf("published %d records, got %d back", len(chunk), len(resp.Msg.Records))

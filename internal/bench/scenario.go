@@ -32,7 +32,7 @@ type scenario struct {
 	batchSize  int      // batch.max_size of every backend; 0 keeps the default
 	workers    int      // worker.total_workers; 0 keeps the default
 	records    int
-	// rate paces publishing at this many records/s ([ingestRun.publishPaced]); 0 publishes as
+	// rate paces publishing at this many records/s ([publishPaced]); 0 publishes as
 	// fast as Publishers clients can.
 	rate float64
 	// timeline reads every record's commit and index times at the end, for the scenario's
@@ -139,7 +139,7 @@ func (in *ingestRun) runScenario(ctx context.Context, sc scenario) (res Scenario
 	publish := func(ctx context.Context) error { return in.publish(ctx, client, in.requests[:sc.records]) }
 	if sc.rate > 0 {
 		publish = func(ctx context.Context) error {
-			return in.publishPaced(ctx, client, in.requests[:sc.records], sc.rate)
+			return publishPaced(ctx, client, in.requests[:sc.records], sc.rate, in.opts.PublishBatch)
 		}
 	}
 	cpu0 := in.cpu.read()

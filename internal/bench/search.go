@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -123,8 +124,10 @@ type SearchReport struct {
 	HNSWM              int `json:"hnsw_m"`
 	HNSWEfConstruction int `json:"hnsw_ef_construction"`
 	// Series are the API's latencies per mode and client count, and "raw_sql" for the same kNN
-	// query sent straight to Postgres.
+	// query sent straight to Postgres; "<mode>_ingesting" while both backends ingest.
 	Series []Latency `json:"series"`
+	// Ingesting is how the ingest beside the "_ingesting" series went.
+	Ingesting *Ingesting `json:"ingesting,omitempty"`
 }
 
 // Series returns the series of mode at clients, or nil.
@@ -303,25 +306,16 @@ func Search(ctx context.Context, opts SearchOpts) (*SearchReport, error) {
 		})
 		return n, err
 	}
-	api := func(client osav1connect.SearchServiceClient, mode osav1.SearchMode) func(ctx context.Context, q string) (int, error) {
-		return func(ctx context.Context, q string) (int, error) {
-			res, err := client.Search(ctx, connect.NewRequest(&osav1.SearchRequest{Query: q, Mode: mode, Limit: ptr(int32(searchK))}))
-			if err != nil {
-				return 0, err
-			}
-			return len(res.Msg.Hits), nil
-		}
-	}
 	for _, clients := range []int{1, 8} {
 		for _, s := range []struct {
 			name string
 			call func(context.Context, string) (int, error)
 		}{
 			{"raw_sql", raw},
-			{"vector", api(client, osav1.SearchMode_SEARCH_MODE_VECTOR)},
-			{"vector_gzip", api(gzipClient, osav1.SearchMode_SEARCH_MODE_VECTOR)},
-			{"keyword", api(client, osav1.SearchMode_SEARCH_MODE_KEYWORD)},
-			{"hybrid", api(client, osav1.SearchMode_SEARCH_MODE_HYBRID)},
+			{"vector", apiSearch(client, osav1.SearchMode_SEARCH_MODE_VECTOR)},
+			{"vector_gzip", apiSearch(gzipClient, osav1.SearchMode_SEARCH_MODE_VECTOR)},
+			{"keyword", apiSearch(client, osav1.SearchMode_SEARCH_MODE_KEYWORD)},
+			{"hybrid", apiSearch(client, osav1.SearchMode_SEARCH_MODE_HYBRID)},
 		} {
 			if s.name == "vector_gzip" && clients > 1 {
 				continue
@@ -333,6 +327,10 @@ func Search(ctx context.Context, opts SearchOpts) (*SearchReport, error) {
 		}
 	}
 	if err := measureFeatures(ctx, rep, client, "http://"+ln.Addr().String(), queries, progress); err != nil {
+		return nil, err
+	}
+	// Last: the ingest adds records to the corpus the other series search.
+	if err := measureWhileIngesting(ctx, rep, cfg, "http://"+ln.Addr().String(), client, queries, corpus, progress); err != nil {
 		return nil, err
 	}
 	rep.Machine.CPUAfter = cpu.sample(ctx, time.Second)
@@ -641,6 +639,15 @@ func (r *SearchReport) Markdown() string {
 		fmt.Fprintf(&b, "| highlighting 10 hits: keyword p50 added (%.2f → %.2f ms) | %.2f ms | ≤ %d ms | %s |\n", k.P50Ms, h.P50Ms, add,
 			TargetHighlightP50Add.Milliseconds(), yes(add <= float64(TargetHighlightP50Add.Milliseconds())))
 	}
+	if in := r.Ingesting; in != nil {
+		for _, mode := range []string{"vector", "keyword", "hybrid"} {
+			if s, idle := r.series(mode+ingestingSuffix, 1), r.series(mode, 1); s != nil && idle != nil && idle.P99Ms > 0 {
+				ratio := s.P99Ms / idle.P99Ms
+				fmt.Fprintf(&b, "| %s p99 at 1 client while both backends ingest %d records/s (idle: %.1f ms) | %.1f ms (%.2f×) | ≤ %.0f× idle | %s |\n",
+					mode, in.Rate, idle.P99Ms, s.P99Ms, ratio, TargetIngestingP99Ratio, yes(ratio <= TargetIngestingP99Ratio))
+			}
+		}
+	}
 	for _, c := range []int{1, 8} {
 		if raw := r.series("raw_sql", c); raw != nil && raw.P99Ms > float64(TargetVectorP99.Milliseconds()) {
 			fmt.Fprintf(&b, "\nAt %d client(s) the raw statement alone has p99 %.1f ms, beyond the %v target before any API is "+
@@ -656,6 +663,15 @@ func (r *SearchReport) Markdown() string {
 	b.WriteString("| mode | clients | requests | p50 ms | p95 ms | p99 ms | queries/s | errors | empty |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range r.Series {
 		fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %.2f | %.2f | %.0f | %d | %d |\n", s.Mode, s.Clients, s.Requests, s.P50Ms, s.P95Ms, s.P99Ms, s.QPS, s.Errors, s.EmptyCount)
+	}
+	if in := r.Ingesting; in != nil {
+		fmt.Fprintf(&b, "\nThe `_ingesting` series ran while a worker (a second server, role worker, on the same database) indexed records "+
+			"published through the API at %d records/s in calls every %v: %d published in the %.0f s the series took; indexed per second:",
+			in.Rate, FreshnessTick, in.Published, in.Seconds)
+		for _, name := range slices.Sorted(maps.Keys(in.Indexed)) {
+			fmt.Fprintf(&b, " %s %.0f", name, in.Indexed[name])
+		}
+		b.WriteString(".\n")
 	}
 	fmt.Fprintf(&b, "\nAfter the run: %s.\n", m.CPUAfter)
 	return b.String()
