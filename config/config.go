@@ -562,7 +562,7 @@ func Default() *Config {
 		},
 		Database: Database{MaxConns: MaxConnsDefault, AutoMigrate: AutoMigrateDefault, ReplicaURLs: []string{},
 			MaxReplicaLag: MaxReplicaLagDefault, ReplicaProbeInterval: ReplicaProbeIntervalDefault},
-		Log:      Log{Level: LogLevelDefault, Format: LogFormatDefault},
+		Log: Log{Level: LogLevelDefault, Format: LogFormatDefault},
 		Worker: Worker{
 			TotalWorkers:      TotalWorkersDefault,
 			JobTimeout:        JobTimeoutDefault,
