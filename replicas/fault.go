@@ -1,6 +1,7 @@
 package replicas
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -31,6 +32,10 @@ func Fault(err error) FaultKind {
 	if err == nil {
 		return FaultNone
 	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) { // before the context errors: a connect timeout is one
+		return FaultConnection
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch code := pgErr.Code; {
@@ -44,10 +49,11 @@ func Fault(err error) FaultKind {
 		}
 		return FaultNone
 	}
-	var connectErr *pgconn.ConnectError
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return FaultNone // the request's own end
+	}
 	var netErr net.Error
-	if errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		pgconn.SafeToRetry(err) {
+	if errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err) {
 		return FaultConnection
 	}
 	return FaultNone

@@ -83,9 +83,9 @@ type Router struct {
 	next atomic.Uint64
 }
 
-// New returns a router of reads between primary and replicas; the replicas take no read until
-// a probe has measured them ([Router.Run], [Router.Probe]). With no replicas every read goes to
-// the primary, uncounted.
+// New returns a router of reads between primary and replicas, which takes over the replicas'
+// pools ([Router.Close] closes them); the replicas take no read until a probe has measured them
+// ([Router.Run], [Router.Probe]). With no replicas every read goes to the primary, uncounted.
 func New(primary *pgxpool.Pool, replicas []Replica, cfg Config) *Router {
 	r := &Router{cfg: cfg.WithDefaults(), primary: primary}
 	for _, rep := range replicas {
@@ -93,6 +93,13 @@ func New(primary *pgxpool.Pool, replicas []Replica, cfg Config) *Router {
 	}
 	r.samples.keep = max(2*r.cfg.MaxLag, 10*r.cfg.ProbeInterval)
 	return r
+}
+
+// Close closes the replicas' pools; the primary's is the caller's.
+func (r *Router) Close() {
+	for _, rep := range r.replicas {
+		rep.Pool.Close()
+	}
 }
 
 // Enabled reports whether the router has replicas to route reads to.
