@@ -91,7 +91,7 @@ func onStandby(t *testing.T, ctx context.Context, pool *pgxpool.Pool) bool {
 // standby once a probe measured it; an idle primary does not make it lag; with its replay paused
 // behind a write, its lag grows past the bound and reads go to the primary, until it replays
 // again; when it stops, a read that failed on it is asked of the primary and the next ones go
-// there directly, until it is back.
+// there directly, until it is back. A "replica" that is not a standby takes no reads.
 func TestRouter(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -194,6 +194,28 @@ func TestRouter(t *testing.T) {
 		}
 	})
 
+	t.Run("Run", func(t *testing.T) {
+		// Run probes by itself, and returns when its context ends.
+		r := replicas.New(primary, []replicas.Replica{{Name: "standby", Pool: newPool(t, pg.StandbyURL)}},
+			replicas.Config{ProbeInterval: 50 * time.Millisecond, Logger: quiet})
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); r.Run(ctx) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for len(r.Routable()) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("Run did not make the standby routable: %+v", r.Status())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return after its context ended")
+		}
+	})
+
 	t.Run("NotAStandby", func(t *testing.T) {
 		// A replica URL that points at a primary (or a promoted replica) takes no reads.
 		r := replicas.New(primary, []replicas.Replica{{Name: "primary-again", Pool: newPool(t, pg.URL)}}, replicas.Config{Logger: quiet})
@@ -203,30 +225,6 @@ func TestRouter(t *testing.T) {
 			t.Fatalf("a replica that is not in recovery: %+v, want down, not a standby", st)
 		}
 	})
-}
-
-// TestRun checks that Run probes by itself and returns when its context ends.
-func TestRun(t *testing.T) {
-	t.Parallel()
-	pg := pgtest.NewReplicated(t)
-	r := replicas.New(newPool(t, pg.URL), []replicas.Replica{{Name: "standby", Pool: newPool(t, pg.StandbyURL)}},
-		replicas.Config{ProbeInterval: 50 * time.Millisecond, Logger: quiet})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(r.Routable()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("Run did not make the standby routable: %+v", r.Status())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after its context ended")
-	}
 }
 
 func TestFault(t *testing.T) {
