@@ -346,7 +346,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	var following sync.WaitGroup
 	following.Go(func() { s.followCatalog(followCtx) })
 	following.Go(func() { s.buildFieldIndexes(followCtx) })
-	following.Go(func() { s.router.Run(followCtx) })     // the replicas' probes; none without replicas
+	// The replicas' probes, until shutdown; none without replicas.
+	following.Go(func() { s.router.Run(followCtx) })
 	defer func() { stopFollowing(); following.Wait() }() // on an early return
 
 	serveErr := make(chan error, 1)
