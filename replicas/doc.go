@@ -62,16 +62,9 @@
 //
 // # The changefeed
 //
-// ListEvents may read a replica. Its cursor exposes the events of transactions whose xid is
-// below the snapshot's xmin (see package events). On a hot standby, pg_current_snapshot() is
-// built from the transactions the replayed WAL shows running (KnownAssignedXids): an xid is
-// known as soon as a record with it or a higher xid is replayed, and leaves only when its commit
-// or abort is replayed, or when the primary's running-transactions record, logged after the
-// commit record, says it ended. So below a standby snapshot's xmin every transaction has ended
-// and been replayed, the set of events below it is final, and it is the same set the primary
-// has below that xid. A reader that goes from the primary to a replica, or between replicas of
-// different lags, sees an empty page while the replica is behind its cursor (never a page
-// before it: Next never goes back), and no gap. WatchEvents stays on the primary: its stream
+// ListEvents may read a replica: below a standby snapshot's xmin the events are as final as
+// below the primary's, so the changefeed's cursor misses nothing when a reader moves between
+// servers (package events, "On a standby"). WatchEvents stays on the primary: its stream
 // follows the head, where a replica only adds its lag, and one poller of the head serves every
 // stream of a process from one pool.
 package replicas
