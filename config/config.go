@@ -304,8 +304,8 @@ type Database struct {
 
 	// ReplicaURLs are streaming replicas (hot standbys) of the database at URL, at most 16:
 	// searches and the read RPCs go to the least busy one that lags at most MaxReplicaLag, and to
-	// the primary when none does (package replicas). Each gets a pool of MaxConns. Used by the
-	// api and all roles. Secret: their passwords are redacted by [Config.Redacted]. Defaults to
+	// the primary when none does (package replicas). Each gets a pool of MaxConns, set up as
+	// URL's (TransactionPooler applies to them too). Used by the api and all roles. Secret: their passwords are redacted by [Config.Redacted]. Defaults to
 	// none.
 	ReplicaURLs []string `koanf:"replica_urls"`
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,12 +86,12 @@ func (h *history) add(s sample) {
 func (h *history) replayedAsOf(pos lsn) time.Time {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for i := len(h.samples) - 1; i >= 0; i-- {
-		if h.samples[i].pos <= pos {
-			return h.samples[i].at
-		}
+	// The primary's position only grows: the samples are in position order too.
+	i := sort.Search(len(h.samples), func(i int) bool { return h.samples[i].pos > pos })
+	if i == 0 {
+		return time.Time{}
 	}
-	return time.Time{}
+	return h.samples[i-1].at
 }
 
 // Run probes every replica at once and then every Config.ProbeInterval, until ctx ends.

@@ -91,7 +91,9 @@ func New(primary *pgxpool.Pool, replicas []Replica, cfg Config) *Router {
 	for _, rep := range replicas {
 		r.replicas = append(r.replicas, newReplica(rep))
 	}
-	r.samples.keep = max(2*r.cfg.MaxLag, 10*r.cfg.ProbeInterval)
+	// Older samples would only say that a replica lags beyond the bound, which the time of its
+	// last replayed transaction, or its last measurement, says too.
+	r.samples.keep = r.cfg.MaxLag + 2*r.cfg.ProbeInterval
 	return r
 }
 
