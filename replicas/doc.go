@@ -33,10 +33,12 @@
 //
 // # Failures
 //
-// A read that fails on its replica because of the replica ([Fault]: it went away, it refused
-// the connection, the replay cancelled the query, it has not replayed a migration yet) is asked
-// again of the primary, once ([Router.Retry]), so a replica that dies fails no request: the
-// in-flight ones are answered by the primary, the next ones go there directly.
+// A read that fails on its replica with anything but the request's own answer (bad input, not
+// found) is asked again of the primary, once ([Router.Retry]): the replica went away, refused
+// the connection, had the query cancelled by its replay, or has not replayed a migration or a
+// rebuild's swap yet. A replica that cannot be reached ([Down]) also leaves the routing at once,
+// until a probe finds it up. So a replica that dies fails no request: the in-flight ones are
+// answered by the primary, the next ones go there directly.
 //
 // # Reading one's own writes
 //

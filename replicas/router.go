@@ -176,19 +176,19 @@ func (r *Router) ReplicaOf(ctx context.Context) string {
 	return ""
 }
 
-// Retry decides, for a read that ended with err, whether to ask the primary again: when the
-// read ran on a replica and err is the replica's fault ([Fault]), it returns ctx with the
-// primary pinned (counted as [ReasonRetry]) and true. A connection fault also takes the replica
-// out of routing until a probe finds it up again, so the next reads go elsewhere at once.
+// Retry decides, for a read that failed with err, whether to ask the primary again: when the
+// read ran on a replica and its context is not done, it returns ctx with the primary pinned
+// (counted as [ReasonRetry]) and true. The primary is the truth: whatever failed on a replica
+// (it went away, the replay cancelled the query, it has not replayed a migration or a rebuild's
+// swap yet) is asked of it once. The caller passes only errors that are not the request's own
+// answer (bad input, not found). A replica that is [Down] is also taken out of the routing
+// until a probe finds it up, so the next reads go elsewhere at once.
 func (r *Router) Retry(ctx context.Context, err error) (context.Context, bool) {
 	rt := r.routeOf(ctx)
 	if err == nil || rt == nil || rt.replica == nil || ctx.Err() != nil {
 		return ctx, false
 	}
-	switch Fault(err) {
-	case FaultNone:
-		return ctx, false
-	case FaultConnection:
+	if Down(err) {
 		rt.replica.markDown(err, r.cfg.Logger)
 	}
 	return r.pin(ctx, nil, ReasonRetry), true

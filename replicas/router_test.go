@@ -172,7 +172,7 @@ func TestRouter(t *testing.T) {
 		}
 		// The read pinned before the stop fails on the standby and is asked of the primary.
 		err := r.Pool(read).QueryRow(read, "SELECT 1").Scan(new(int))
-		if replicas.Fault(err) != replicas.FaultConnection {
+		if !replicas.Down(err) {
 			t.Fatalf("a read on the stopped standby: %v, want a connection fault", err)
 		}
 		retry, ok := r.Retry(read, err)
@@ -235,27 +235,26 @@ func TestRouter(t *testing.T) {
 	})
 }
 
-func TestFault(t *testing.T) {
+func TestDown(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		err  error
-		want replicas.FaultKind
+		want bool
 	}{
-		{nil, replicas.FaultNone},
-		{&pgconn.PgError{Code: "57P01"}, replicas.FaultConnection},                        // admin_shutdown
-		{&pgconn.PgError{Code: "08006"}, replicas.FaultConnection},                        // connection_failure
-		{&pgconn.PgError{Code: "57P03"}, replicas.FaultConnection},                        // cannot_connect_now
-		{fmt.Errorf("search: %w", &pgconn.PgError{Code: "40001"}), replicas.FaultReplica}, // conflict with recovery
-		{&pgconn.PgError{Code: "42P01"}, replicas.FaultReplica},                           // a migration not replayed yet
-		{&pgconn.PgError{Code: "22P02"}, replicas.FaultNone},                              // bad input
-		{&pgconn.PgError{Code: "25006"}, replicas.FaultNone},                              // a write on a standby: a bug, not a fault
-		{fmt.Errorf("reading: %w", io.ErrUnexpectedEOF), replicas.FaultConnection},
-		{&net.OpError{Op: "dial", Err: fmt.Errorf("connection refused")}, replicas.FaultConnection},
-		{context.DeadlineExceeded, replicas.FaultNone},
-		{fmt.Errorf("no rows"), replicas.FaultNone},
+		{nil, false},
+		{&pgconn.PgError{Code: "57P01"}, true}, // admin_shutdown
+		{fmt.Errorf("search: %w", &pgconn.PgError{Code: "08006"}), true}, // connection_failure
+		{&pgconn.PgError{Code: "57P03"}, true},                           // cannot_connect_now
+		{&pgconn.PgError{Code: "40001"}, false},                          // a conflict with recovery: the replica answers
+		{&pgconn.PgError{Code: "42P01"}, false},                          // a migration not replayed yet
+		{&pgconn.PgError{Code: "22P02"}, false},                          // bad input
+		{fmt.Errorf("reading: %w", io.ErrUnexpectedEOF), true},
+		{&net.OpError{Op: "dial", Err: fmt.Errorf("connection refused")}, true},
+		{context.DeadlineExceeded, false}, // the request's own deadline
+		{fmt.Errorf("no rows"), false},
 	} {
-		if got := replicas.Fault(tc.err); got != tc.want {
-			t.Errorf("Fault(%v) = %v, want %v", tc.err, got, tc.want)
+		if got := replicas.Down(tc.err); got != tc.want {
+			t.Errorf("Down(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -79,7 +80,7 @@ var replicaReads = map[string]bool{
 }
 
 // readRouting pins the pool of each read RPC of replicaReads (replicas.Router.Read), and asks
-// the primary again when the read fails because of its replica (replicas.Router.Retry). It is
+// the primary again when the read fails on its replica (replicas.Router.Retry). It is
 // the innermost interceptor, so it sees the handler's own errors and the request is authorized,
 // limited and counted once. Streams pass through: they read the primary.
 type readRouting struct{ router *replicas.Router }
@@ -94,11 +95,21 @@ func (i readRouting) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		}
 		ctx = i.router.Read(ctx)
 		resp, err := next(ctx, req)
-		if retry, ok := i.router.Retry(ctx, err); ok {
-			return next(retry, req)
+		if failedToAnswer(err) {
+			if retry, ok := i.router.Retry(ctx, err); ok {
+				return next(retry, req)
+			}
 		}
 		return resp, err
 	}
+}
+
+// failedToAnswer reports whether err is a failure to answer, one a replica may be the cause of:
+// not an answer of the domain (bad input, a missing record, a cancelled call) nor a Connect
+// error a handler chose.
+func failedToAnswer(err error) bool {
+	var ce *connect.Error
+	return err != nil && !isDomainError(err) && !errors.As(err, &ce)
 }
 
 // WrapStreamingClient implements connect.Interceptor: clients pass through.
