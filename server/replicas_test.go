@@ -270,14 +270,7 @@ func TestReadReplicas(t *testing.T) {
 		if code, _, _ := getPage(t, browser, b.baseURL, page); code != http.StatusNotFound {
 			t.Fatalf("a record page before any write, while the standby is paused: %d, want 404 (the standby's past)", code)
 		}
-		u, _ := url.Parse(b.baseURL + "/status")
-		var token string
-		for _, c := range jar.Cookies(u) {
-			if c.Name == "osa_csrf" {
-				token = c.Value
-			}
-		}
-		res, err := browser.PostForm(b.baseURL+"/status/retry", url.Values{"backend": {"vector"}, "csrf": {token}})
+		res, err := browser.PostForm(b.baseURL+"/status/retry", url.Values{"backend": {"vector"}, "csrf": {csrfCookie(jar, b.baseURL)}})
 		if err != nil {
 			t.Fatal(err)
 		}
