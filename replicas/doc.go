@@ -12,7 +12,8 @@
 // of such a request asks [Router.Pool] for its pool, so one request reads one server and never
 // mixes two replicas' different pasts. Whatever is not pinned runs on the primary: every
 // write, River (its fetches, its leader, River UI), the index workers, the catalog, the wait of
-// a publish with wait_indexed, WatchEvents streams, the status page, /readyz.
+// a publish with wait_indexed (which then reads the replicas too: below), WatchEvents streams,
+// the status page, /readyz.
 //
 // # Lag
 //
@@ -28,8 +29,8 @@
 //
 // A read goes to the least busy replica (fewest connections in use, ties in turn) that is up
 // and lags at most database.max_replica_lag (5s); when there is none, to the primary. A probe
-// that fails marks the replica down; so does a read that fails on it with a connection fault,
-// at once. A replica that is no longer a standby (promoted) is down too.
+// that fails marks the replica down; so does, at once, a read that finds it unreachable. A
+// replica that is no longer a standby (promoted) is down too.
 //
 // # Failures
 //
