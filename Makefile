@@ -5,7 +5,7 @@
 GO        ?= go
 TOOL      := $(GO) tool -modfile=tools/go.mod
 # Packages with concurrency run a second time under the race detector.
-RACE_PKGS := ./server/... ./events/... ./jobs/... ./indexstate/... ./catalog/... ./records/... ./backends/... ./sources/... ./search/... ./sdk/... ./migrations/... ./internal/pgtest/... ./internal/devpg/...
+RACE_PKGS := ./server/... ./replicas/... ./events/... ./jobs/... ./indexstate/... ./catalog/... ./records/... ./backends/... ./sources/... ./search/... ./sdk/... ./migrations/... ./internal/pgtest/... ./internal/devpg/...
 
 # Fuzz targets (package:Fuzz), each run for FUZZTIME by `make test`; their seed corpora are
 # committed under the package's testdata/fuzz/, where `go test -fuzz` also writes any failing input.

@@ -301,6 +301,21 @@ type Database struct {
 	// connection per worker process. Empty: River polls every worker.fetch_poll_interval.
 	// Secret: its password is redacted by [Config.Redacted]. Defaults to "".
 	ListenURL string `koanf:"listen_url"`
+
+	// ReplicaURLs are streaming replicas (hot standbys) of the database at URL, at most 16:
+	// searches and the read RPCs go to the least busy one that lags at most MaxReplicaLag, and to
+	// the primary when none does (package replicas). Each gets a pool of MaxConns, set up as
+	// URL's (TransactionPooler applies to them too). Used by the api and all roles. Secret: their passwords are redacted by [Config.Redacted]. Defaults to
+	// none.
+	ReplicaURLs []string `koanf:"replica_urls"`
+
+	// MaxReplicaLag is how far behind the primary a replica may be and still take reads,
+	// 100ms..1h. Defaults to 5s.
+	MaxReplicaLag time.Duration `koanf:"max_replica_lag"`
+
+	// ReplicaProbeInterval is how often each replica's lag is measured, 50ms..1m and at most
+	// MaxReplicaLag. Defaults to 1s.
+	ReplicaProbeInterval time.Duration `koanf:"replica_probe_interval"`
 }
 
 // Log configures logging.
@@ -545,8 +560,9 @@ func Default() *Config {
 			MaxInFlight:       MaxInFlightDefault,
 			WriteReserve:      WriteReserveDefault,
 		},
-		Database: Database{MaxConns: MaxConnsDefault, AutoMigrate: AutoMigrateDefault},
-		Log:      Log{Level: LogLevelDefault, Format: LogFormatDefault},
+		Database: Database{MaxConns: MaxConnsDefault, AutoMigrate: AutoMigrateDefault, ReplicaURLs: []string{},
+			MaxReplicaLag: MaxReplicaLagDefault, ReplicaProbeInterval: ReplicaProbeIntervalDefault},
+		Log: Log{Level: LogLevelDefault, Format: LogFormatDefault},
 		Worker: Worker{
 			TotalWorkers:      TotalWorkersDefault,
 			JobTimeout:        JobTimeoutDefault,

@@ -1,8 +1,26 @@
 package config
 
 import (
+	"fmt"
+	"slices"
+	"time"
+
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/osa-archive/osa/replicas"
+)
+
+// Defaults and bounds of the read replicas (database.replica_urls).
+const (
+	ReplicaURLsMax              = 16
+	MaxReplicaLagDefault        = replicas.MaxLagDefault
+	MaxReplicaLagMin            = 100 * time.Millisecond
+	MaxReplicaLagMax            = time.Hour
+	ReplicaProbeIntervalDefault = replicas.ProbeIntervalDefault
+	ReplicaProbeIntervalMin     = 50 * time.Millisecond
+	ReplicaProbeIntervalMax     = time.Minute
 )
 
 // PoolConfig returns the configuration of a pool on url (database.url, or listen_url) with d's
@@ -24,4 +42,33 @@ func (d Database) PoolConfig(url string) (*pgxpool.Config, error) {
 		pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	}
 	return pc, nil
+}
+
+// validateReplicas checks database.replica_urls, max_replica_lag and replica_probe_interval.
+func (d *Database) validateReplicas(p *problems) {
+	if len(d.ReplicaURLs) > ReplicaURLsMax {
+		p.add("database.replica_urls", "lists %d replicas, over the limit of %d", len(d.ReplicaURLs), ReplicaURLsMax)
+	}
+	for i, u := range d.ReplicaURLs {
+		key := fmt.Sprintf("database.replica_urls[%d]", i)
+		if _, err := pgconn.ParseConfig(u); err != nil {
+			p.add(key, "not a valid Postgres connection string: %s", parseConfigProblem(err))
+		}
+		if j := slices.Index(d.ReplicaURLs, u); j < i {
+			p.add(key, "is also database.replica_urls[%d]; list each replica once", j)
+		}
+	}
+	lagOK := d.MaxReplicaLag >= MaxReplicaLagMin && d.MaxReplicaLag <= MaxReplicaLagMax
+	if l := d.MaxReplicaLag; !lagOK {
+		p.add("database.max_replica_lag", "%s is out of range (%s..%s)", formatDuration(l),
+			formatDuration(MaxReplicaLagMin), formatDuration(MaxReplicaLagMax))
+	}
+	switch i := d.ReplicaProbeInterval; {
+	case i < ReplicaProbeIntervalMin || i > ReplicaProbeIntervalMax:
+		p.add("database.replica_probe_interval", "%s is out of range (%s..%s)", formatDuration(i),
+			formatDuration(ReplicaProbeIntervalMin), formatDuration(ReplicaProbeIntervalMax))
+	case lagOK && i > d.MaxReplicaLag:
+		p.add("database.replica_probe_interval", "%s is longer than database.max_replica_lag (%s): a replica would be "+
+			"measured less often than it may lag", formatDuration(i), formatDuration(d.MaxReplicaLag))
+	}
 }

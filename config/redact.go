@@ -14,12 +14,15 @@ const Redacted = "REDACTED"
 var dsnPasswordRe = regexp.MustCompile(`password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
 
 // Redacted returns a deep copy of c with its secrets replaced by "REDACTED":
-// the passwords of database.url and listen_url and every non-empty api_key. Empty secrets
+// the passwords of database.url, listen_url and replica_urls and every non-empty api_key. Empty secrets
 // stay empty, so the copy still shows which are unset. c isn't changed.
 func (c *Config) Redacted() *Config {
 	r := c.clone()
 	r.Database.URL = redactConnString(r.Database.URL)
 	r.Database.ListenURL = redactConnString(r.Database.ListenURL)
+	for i, u := range r.Database.ReplicaURLs {
+		r.Database.ReplicaURLs[i] = redactConnString(u)
+	}
 	for i := range r.Backends {
 		if e := r.Backends[i].Embedder; e != nil && e.APIKey != "" {
 			e.APIKey = Redacted
@@ -36,6 +39,7 @@ func (c *Config) Redacted() *Config {
 // clone returns a deep copy of c: nothing in it shares memory with c.
 func (c *Config) clone() *Config {
 	r := *c
+	r.Database.ReplicaURLs = slices.Clone(c.Database.ReplicaURLs)
 	r.Backends = slices.Clone(c.Backends)
 	for i := range r.Backends {
 		b := &r.Backends[i]

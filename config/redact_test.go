@@ -13,6 +13,7 @@ func TestRedacted(t *testing.T) {
 		t.Parallel()
 		cfg := Default()
 		cfg.Database.URL = "postgres://osa:hunter2@db:5432/osa?sslmode=disable"
+		cfg.Database.ReplicaURLs = []string{"postgres://osa:hunter3@replica:5432/osa"}
 		cfg.Backends[0].Embedder.APIKey = "sk-secret-embedder"
 		cfg.Sources[0].Geo.APIKey = "ncbi-secret-key"
 		orig, err := cfg.YAML()
@@ -25,7 +26,7 @@ func TestRedacted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, secret := range []string{"hunter2", "sk-secret-embedder", "ncbi-secret-key"} {
+		for _, secret := range []string{"hunter2", "hunter3", "sk-secret-embedder", "ncbi-secret-key"} {
 			if strings.Contains(string(data), secret) {
 				t.Errorf("Redacted().YAML() contains %q:\n%s", secret, data)
 			}
@@ -33,7 +34,8 @@ func TestRedacted(t *testing.T) {
 				t.Errorf("YAML() lost %q", secret)
 			}
 		}
-		for _, want := range []string{"url: postgres://osa:REDACTED@db:5432/osa?sslmode=disable", "api_key: REDACTED"} {
+		for _, want := range []string{"url: postgres://osa:REDACTED@db:5432/osa?sslmode=disable", "postgres://osa:REDACTED@replica:5432/osa",
+			"api_key: REDACTED"} {
 			if !strings.Contains(string(data), want) {
 				t.Errorf("Redacted().YAML() lacks %q:\n%s", want, data)
 			}

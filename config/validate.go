@@ -164,6 +164,7 @@ func (d *Database) validate(p *problems) {
 				"River listens on database.url); set transaction_pooler or remove listen_url")
 		}
 	}
+	d.validateReplicas(p)
 }
 
 // parseConfigProblem returns what pgconn.ParseConfig found wrong, without the

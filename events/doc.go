@@ -57,6 +57,22 @@
 //
 //	SELECT pid, now() - xact_start, query FROM pg_stat_activity WHERE backend_xid IS NOT NULL ORDER BY xact_start;
 //
+// # On a standby
+//
+// [Feed.List] may read a streaming replica (Config.ReadPool; package replicas), and the claim
+// holds there. On a hot standby, pg_current_snapshot() is built from the transactions that the
+// replayed WAL shows running (PostgreSQL's KnownAssignedXids): an xid is known as running as
+// soon as a record carrying it, or a higher xid, is replayed, and stops being so only when its
+// commit or abort record is replayed, or when a running-transactions record of the primary
+// (logged after the commit records of the transactions it no longer lists) says it ended. So
+// below a standby snapshot's xmin every transaction has ended and been replayed (1), one that
+// has not been replayed yet has an xid of at least xmin (2), and the set of events below it is
+// final, and the same as the primary's below that xid. A reader that moves between the primary
+// and replicas of different lags gets an empty page while its server is behind its cursor
+// (Next never goes back), and no gap: every read's events below its own xmin are the final
+// ones. [Feed.Watch] reads the feed's own pool, the primary: it follows the head, where a
+// replica would only add its lag.
+//
 // A cursor is derived from a snapshot with [SnapshotCursor]: an export taken in a REPEATABLE
 // READ transaction returns the cursor (xmin(S), 0), after which a follower misses nothing
 // that the export did not hold.

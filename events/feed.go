@@ -39,6 +39,11 @@ type Config struct {
 	// Retention is how long events are kept (events.retention); only the messages of refused
 	// cursors name it here, the prune job applies it. Defaults to 720h (30 days).
 	Retention time.Duration
+	// ReadPool, when set, returns the pool a [Feed.List] runs on, from its context: the replica
+	// the server pinned to the request (package replicas, whose doc says why the cursor holds
+	// on a standby), or the primary. [Feed.Watch] always reads the feed's pool. Nil: the feed's
+	// pool.
+	ReadPool func(context.Context) *pgxpool.Pool
 }
 
 // WithDefaults returns c with every zero setting replaced by its default.
@@ -162,7 +167,11 @@ func (f *Feed) List(ctx context.Context, p ListParams) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	return f.list(ctx, p.After, types, limit)
+	pool := f.pool
+	if f.cfg.ReadPool != nil {
+		pool = f.cfg.ReadPool(ctx)
+	}
+	return f.list(ctx, pool, p.After, types, limit)
 }
 
 // check validates p and returns its limit and types as the statement takes them.
@@ -186,13 +195,14 @@ func (f *Feed) check(p ListParams) (int, []string, error) {
 	return limit, types, nil
 }
 
-func (f *Feed) list(ctx context.Context, after Cursor, types []string, limit int) (Page, error) {
+// list reads the page after the cursor after on pool.
+func (f *Feed) list(ctx context.Context, pool *pgxpool.Pool, after Cursor, types []string, limit int) (Page, error) {
 	f.lists.Add(1)
 	q := listSQL
 	if f.naive {
 		q = naiveListSQL
 	}
-	rows, err := f.pool.Query(ctx, q, strconv.FormatUint(after.XID, 10), after.ID, types, limit)
+	rows, err := pool.Query(ctx, q, strconv.FormatUint(after.XID, 10), after.ID, types, limit)
 	if err != nil {
 		return Page{}, fmt.Errorf("error reading events: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/osa-archive/osa/internal/pgtest"
 )
@@ -25,18 +26,25 @@ func TestNoGaps(t *testing.T) {
 
 	t.Run("Cursor", func(t *testing.T) {
 		t.Parallel()
-		res := runNoGapsLoad(t, false)
-		for _, c := range res.consumers {
-			if len(c.missing) > 0 || c.duplicates > 0 || c.unordered > 0 || c.unexpected > 0 {
-				t.Errorf("%s: %d of %d committed events missing (e.g. %v), %d duplicates, %d out of cursor order, %d not committed",
-					c.name, len(c.missing), res.committed, first(c.missing), c.duplicates, c.unordered, c.unexpected)
-			}
+		checkNoGaps(t, runNoGapsLoad(t, loadCursor))
+	})
+
+	// The List consumer reads the primary and a streaming standby of it in turn (Config.ReadPool),
+	// as a reader whose reads are routed to replicas may: the standby's snapshots expose the same
+	// final events below their xmin (doc.go, "On a standby").
+	t.Run("Standby", func(t *testing.T) {
+		t.Parallel()
+		res := runNoGapsLoad(t, loadStandby)
+		checkNoGaps(t, res)
+		t.Logf("List delivered %d of %d events from pages read on the standby", res.fromStandby, res.committed)
+		if res.fromStandby == 0 {
+			t.Error("List delivered no event from a page read on the standby: the test does not read it")
 		}
 	})
 
 	t.Run("Naive", func(t *testing.T) {
 		t.Parallel()
-		res := runNoGapsLoad(t, true)
+		res := runNoGapsLoad(t, loadNaive)
 		for _, c := range res.consumers {
 			t.Logf("naive %s: %d of %d committed events missing", c.name, len(c.missing), res.committed)
 			if !c.missing[res.straggler] {
@@ -49,11 +57,33 @@ func TestNoGaps(t *testing.T) {
 	})
 }
 
+// checkNoGaps fails t unless every consumer of res delivered every committed event once, in
+// cursor order, and nothing else.
+func checkNoGaps(t *testing.T, res noGapsResult) {
+	t.Helper()
+	for _, c := range res.consumers {
+		if len(c.missing) > 0 || c.duplicates > 0 || c.unordered > 0 || c.unexpected > 0 {
+			t.Errorf("%s: %d of %d committed events missing (e.g. %v), %d duplicates, %d out of cursor order, %d not committed",
+				c.name, len(c.missing), res.committed, first(c.missing), c.duplicates, c.unordered, c.unexpected)
+		}
+	}
+}
+
+// How runNoGapsLoad's feed reads: its cursor, its cursor with List on the primary and a standby
+// in turn, or the naive sequence cursor.
+const (
+	loadCursor = iota
+	loadStandby
+	loadNaive
+)
+
 // noGapsResult is what each consumer of a load saw.
 type noGapsResult struct {
 	committed int
 	straggler uuid.UUID
 	consumers []*consumer
+	// fromStandby counts the events List delivered from pages read on the standby.
+	fromStandby int
 }
 
 // consumer collects the events one reader delivered.
@@ -116,11 +146,32 @@ func (c *consumer) check(committed map[uuid.UUID]bool) {
 	}
 }
 
-// runNoGapsLoad runs the publishers and both consumers on a fresh database, the feed's cursor
-// or the naive one, and checks what each consumer delivered.
-func runNoGapsLoad(t *testing.T, naive bool) noGapsResult {
-	pool := pgtest.New(t)
-	feed := New(pool, Config{PollInterval: 10 * time.Millisecond, KeepAliveInterval: time.Second})
+// runNoGapsLoad runs the publishers and both consumers on a fresh database, reading as load
+// says, and checks what each consumer delivered.
+func runNoGapsLoad(t *testing.T, load int) noGapsResult {
+	naive := load == loadNaive
+	cfg := Config{PollInterval: 10 * time.Millisecond, KeepAliveInterval: time.Second}
+	var (
+		pool *pgxpool.Pool
+		// onStandby is set when the List consumer's last page was read on the standby (only its
+		// goroutine calls ReadPool).
+		onStandby   bool
+		fromStandby int
+	)
+	if load == loadStandby {
+		pg := pgtest.NewReplicated(t)
+		pool = newTestPool(t, pg.URL)
+		standby := newTestPool(t, pg.StandbyURL)
+		cfg.ReadPool = func(context.Context) *pgxpool.Pool {
+			if onStandby = !onStandby; onStandby {
+				return standby
+			}
+			return pool
+		}
+	} else {
+		pool = pgtest.New(t)
+	}
+	feed := New(pool, cfg)
 	feed.naive = naive
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -147,6 +198,9 @@ func runNoGapsLoad(t *testing.T, naive bool) noGapsResult {
 			if err != nil {
 				t.Errorf("List: %v", err)
 				return
+			}
+			if onStandby {
+				fromStandby += len(page.Events)
 			}
 			if lister.add(page.Events, sentinel) {
 				close(lister.done)
@@ -263,7 +317,7 @@ func runNoGapsLoad(t *testing.T, naive bool) noGapsResult {
 	}
 	consumers.Wait()
 
-	res := noGapsResult{committed: len(committed), straggler: straggler, consumers: []*consumer{watcher, lister}}
+	res := noGapsResult{committed: len(committed), straggler: straggler, consumers: []*consumer{watcher, lister}, fromStandby: fromStandby}
 	for _, c := range res.consumers {
 		c.check(committed)
 	}
@@ -283,4 +337,15 @@ func first(m map[uuid.UUID]bool) []uuid.UUID {
 		return []uuid.UUID{id}
 	}
 	return nil
+}
+
+// newTestPool returns a pool on url, closed when t ends.
+func newTestPool(t *testing.T, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }

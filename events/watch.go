@@ -26,7 +26,7 @@ func (f *Feed) Watch(ctx context.Context, p ListParams, send func(Page) error) e
 	read, mustSend := true, true // the first read always sends
 	for {
 		if read {
-			page, err := f.list(ctx, after, types, limit)
+			page, err := f.list(ctx, f.pool, after, types, limit)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()

@@ -22,7 +22,7 @@ func (s *Store) IndexStatus(ctx context.Context, srn SRN, backends []string) (in
 		deleted   bool
 		updatedAt time.Time
 	)
-	err := s.pool.QueryRow(ctx, `SELECT version, deleted_at IS NOT NULL, updated_at FROM records WHERE id = $1`, srn.ID).
+	err := s.readPool(ctx).QueryRow(ctx, `SELECT version, deleted_at IS NOT NULL, updated_at FROM records WHERE id = $1`, srn.ID).
 		Scan(&version, &deleted, &updatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil, ErrNotFound
@@ -30,7 +30,7 @@ func (s *Store) IndexStatus(ctx context.Context, srn SRN, backends []string) (in
 	if err != nil {
 		return 0, nil, err
 	}
-	found, err := indexstate.OfRecord(ctx, s.pool, srn.ID)
+	found, err := indexstate.OfRecord(ctx, s.readPool(ctx), srn.ID)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -85,6 +85,10 @@ type StoreConfig struct {
 	Limits Limits
 	// MaxBatch is the most records one Publish call takes (records.max_batch). Defaults to 1000.
 	MaxBatch int
+	// ReadPool, when set, returns the pool the reads (Get, List, IndexStatus, Versions) run on,
+	// from their context: the replica the server pinned to the request (package replicas), or
+	// the primary. Writes always run on the store's pool. Nil: the store's pool.
+	ReadPool func(context.Context) *pgxpool.Pool
 }
 
 // Store reads and writes records. Every change writes its event to the changefeed (package
@@ -112,6 +116,14 @@ func (c StoreConfig) WithDefaults() StoreConfig {
 // NewStore returns a store on pool that hands every change to enqueue; cfg gets its defaults.
 func NewStore(pool *pgxpool.Pool, enqueue EnqueueFunc, cfg StoreConfig) *Store {
 	return &Store{cfg: cfg.WithDefaults(), enqueue: enqueue, pool: pool}
+}
+
+// readPool returns the pool a read of ctx runs on (StoreConfig.ReadPool).
+func (s *Store) readPool(ctx context.Context) *pgxpool.Pool {
+	if s.cfg.ReadPool != nil {
+		return s.cfg.ReadPool(ctx)
+	}
+	return s.pool
 }
 
 // Config returns the store's configuration, with its defaults.
@@ -298,7 +310,7 @@ func (s *Store) Get(ctx context.Context, srn SRN) (Record, error) {
 	if srn.Domain != s.cfg.Domain {
 		return Record{}, otherDomain(srn, s.cfg.Domain)
 	}
-	r, err := scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordColumns+` FROM records WHERE id = $1`, srn.ID))
+	r, err := scanRecord(s.readPool(ctx).QueryRow(ctx, `SELECT `+recordColumns+` FROM records WHERE id = $1`, srn.ID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Record{}, ErrNotFound
 	}
@@ -313,7 +325,7 @@ func (s *Store) Get(ctx context.Context, srn SRN) (Record, error) {
 	if srn.Version == 0 {
 		srn.Version = r.Version
 	}
-	err = s.pool.QueryRow(ctx, `SELECT version, metadata, created_at FROM record_versions WHERE record_id = $1 AND version = $2`,
+	err = s.readPool(ctx).QueryRow(ctx, `SELECT version, metadata, created_at FROM record_versions WHERE record_id = $1 AND version = $2`,
 		srn.ID, srn.Version).Scan(&r.Version, &r.Metadata, &r.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Record{}, ErrNotFound
@@ -355,7 +367,7 @@ func (s *Store) List(ctx context.Context, p ListParams) ([]Record, string, error
 		cond, whereArgs = p.Where.SQL("r", len(args)+1)
 		args = append(args, whereArgs...)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM records r
+	rows, err := s.readPool(ctx).Query(ctx, `SELECT `+recordColumns+` FROM records r
 		WHERE deleted_at IS NULL AND id > $1 AND ($2 = '' OR source = $2) AND `+cond+`
 		ORDER BY id LIMIT $3`, args...)
 	if err != nil {

@@ -25,7 +25,7 @@ func (s *Store) Versions(ctx context.Context, srn SRN) ([]Version, error) {
 	if srn.Domain != s.cfg.Domain {
 		return nil, otherDomain(srn, s.cfg.Domain)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT version, metadata, created_at FROM record_versions WHERE record_id = $1
+	rows, err := s.readPool(ctx).Query(ctx, `SELECT version, metadata, created_at FROM record_versions WHERE record_id = $1
 		ORDER BY version DESC LIMIT $2`, srn.ID, VersionsMax)
 	if err != nil {
 		return nil, fmt.Errorf("error reading the versions of %s: %w", srn, err)

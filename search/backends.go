@@ -30,14 +30,14 @@ func (s *Service) Backends(ctx context.Context) ([]BackendInfo, error) {
 
 // Describe lists bs with their counts and health, in order.
 func (s *Service) Describe(ctx context.Context, bs []backends.Searcher) ([]BackendInfo, error) {
-	counts, err := indexstate.Counts(ctx, s.pool)
+	counts, err := indexstate.Counts(ctx, s.readPool(ctx))
 	if err != nil {
 		return nil, err
 	}
 	out := make([]BackendInfo, len(bs))
 	for i, b := range bs {
 		hctx, cancel := context.WithTimeout(ctx, healthTimeout)
-		healthy := b.Health(hctx, s.pool) == nil
+		healthy := b.Health(hctx, s.readPool(ctx)) == nil
 		cancel()
 		c := counts[b.Name()]
 		out[i] = BackendInfo{Name: b.Name(), Kind: b.Kind(), Model: b.Model(), Dims: b.Dims(),

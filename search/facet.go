@@ -149,7 +149,7 @@ func (s *Service) facets(ctx context.Context, p *facetPlan, m matchSet) ([]Facet
     SELECT r.id, r.source, r.metadata FROM records r WHERE r.deleted_at IS NULL AND ` + cond + `
 )
 ` + strings.Join(parts, "\nUNION ALL\n")
-	rows, err := s.pool.Query(ctx, sql, args...)
+	rows, err := s.readPool(ctx).Query(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("error counting facets: %w", err)
 	}

@@ -97,7 +97,7 @@ func (s *Service) highlight(ctx context.Context, req Request, kw backends.Search
 		}
 		titles[i], summaries[i] = unmarked(m[HighlightFields[0]]), unmarked(m[HighlightFields[1]])
 	}
-	rows, err := s.pool.Query(ctx, highlightSQL, lang, titles, summaries, unmarkedText(req.Query))
+	rows, err := s.readPool(ctx).Query(ctx, highlightSQL, lang, titles, summaries, unmarkedText(req.Query))
 	if err != nil {
 		return fmt.Errorf("error highlighting: %w", err)
 	}

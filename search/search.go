@@ -91,6 +91,10 @@ type Config struct {
 	// (search.facet_depth), 1..FacetDepthMax; hybrid search counts its candidates instead. A
 	// browse counts every record it matches. Defaults to 1000.
 	FacetDepth int
+	// ReadPool, when set, returns the pool the statements of a search run on, from its
+	// context: the replica the server pinned to the request (package replicas), or the primary.
+	// Nil: the pool given to New.
+	ReadPool func(context.Context) *pgxpool.Pool
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -210,6 +214,14 @@ func New(pool *pgxpool.Pool, bs []backends.Searcher, cfg Config) *Service {
 	s := &Service{cfg: cfg.WithDefaults(), fields: where.MustFields(cfg.Fields), pool: pool}
 	s.SetBackends(bs)
 	return s
+}
+
+// readPool returns the pool a statement of the search of ctx runs on (Config.ReadPool).
+func (s *Service) readPool(ctx context.Context) *pgxpool.Pool {
+	if s.cfg.ReadPool != nil {
+		return s.cfg.ReadPool(ctx)
+	}
+	return s.pool
 }
 
 // Fields returns the fields a where can use, sorted by name.
@@ -359,7 +371,7 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 // side asks one backend for its top n and ranks the hits; with idsOnly, the backend may leave
 // their metadata out.
 func (s *Service) side(ctx context.Context, b backends.Searcher, req Request, cond backends.Condition, n int, vector, idsOnly bool) ([]Hit, error) {
-	found, err := b.Search(ctx, s.pool, backends.Query{Text: req.Query, Limit: n, Filter: req.Filter, Where: cond, EfSearch: s.cfg.EfSearch,
+	found, err := b.Search(ctx, s.readPool(ctx), backends.Query{Text: req.Query, Limit: n, Filter: req.Filter, Where: cond, EfSearch: s.cfg.EfSearch,
 		IDsOnly: idsOnly})
 	if err != nil {
 		if indexerr.IsPermanent(err) {
@@ -383,7 +395,7 @@ func (s *Service) fillMetadata(ctx context.Context, hits []Hit) ([]Hit, error) {
 	if len(ids) == 0 {
 		return hits, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, version, metadata, COALESCE(source, '') FROM records WHERE id = ANY($1) AND deleted_at IS NULL`, ids)
+	rows, err := s.readPool(ctx).Query(ctx, `SELECT id, version, metadata, COALESCE(source, '') FROM records WHERE id = ANY($1) AND deleted_at IS NULL`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("error reading the hits' metadata: %w", err)
 	}

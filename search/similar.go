@@ -52,7 +52,7 @@ func (s *Service) Similar(ctx context.Context, req SimilarRequest) (*Result, err
 	case vec == nil || !ok:
 		return nil, domainerr.Invalid("backend", "similar records need a vector backend; configured: %v", names(s.searchers()))
 	}
-	found, err := nb.Similar(ctx, s.pool, req.SRN.ID, backends.Query{Limit: req.Limit, Where: cond, EfSearch: s.cfg.EfSearch})
+	found, err := nb.Similar(ctx, s.readPool(ctx), req.SRN.ID, backends.Query{Limit: req.Limit, Where: cond, EfSearch: s.cfg.EfSearch})
 	if errors.Is(err, backends.ErrNoRow) {
 		return nil, domainerr.New(domainerr.ErrNotFound, "record %s has no vector in backend %q: it is deleted, not indexed yet, "+
 			"or has no text to embed (see GetIndexStatus)", req.SRN.WithVersion(0), vec.Name())

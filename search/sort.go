@@ -102,7 +102,7 @@ func (s *Service) sortHits(ctx context.Context, hits []Hit, keys []sortKey) ([]H
 	for i, k := range keys {
 		order[i] = k.orderSQL("r")
 	}
-	rows, err := s.pool.Query(ctx, `SELECT u.id FROM unnest($1::uuid[]) WITH ORDINALITY AS u (id, rank)
+	rows, err := s.readPool(ctx).Query(ctx, `SELECT u.id FROM unnest($1::uuid[]) WITH ORDINALITY AS u (id, rank)
 JOIN records r ON r.id = u.id
 ORDER BY `+strings.Join(order, ", ")+`, u.rank, u.id`, ids)
 	if err != nil {
@@ -215,7 +215,7 @@ func (s *Service) browse(ctx context.Context, req Request, m matchSet, keys []so
 	sql := "SELECT " + sel + " FROM records r WHERE r.deleted_at IS NULL AND " + cond +
 		" ORDER BY " + strings.Join(order, ", ") +
 		" LIMIT $" + strconv.Itoa(len(args)-1) + " OFFSET $" + strconv.Itoa(len(args))
-	rows, err := s.pool.Query(ctx, sql, args...)
+	rows, err := s.readPool(ctx).Query(ctx, sql, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("error browsing records: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/osa-archive/osa/backends/embed"
 	"github.com/osa-archive/osa/jobs/admin"
 	"github.com/osa-archive/osa/jobs/pipeline"
+	"github.com/osa-archive/osa/replicas"
 )
 
 // metrics are the process's Prometheus metrics, served at /metrics. They live in a registry of
@@ -35,6 +36,7 @@ type metrics struct {
 	embedInputs  *prometheus.CounterVec
 	freshness    *prometheus.HistogramVec
 	outage       *prometheus.GaugeVec
+	reads        *prometheus.CounterVec
 }
 
 func newMetrics(pool *pgxpool.Pool, queues func() []string, logger *slog.Logger) *metrics {
@@ -84,9 +86,14 @@ func newMetrics(pool *pgxpool.Pool, queues func() []string, logger *slog.Logger)
 			Name: "osa_embed_provider_outage_seconds",
 			Help: "How long a backend's embedding provider has been down, as of its last index batch (0: up).",
 		}, []string{"backend"}),
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "osa_db_routed_reads_total",
+			Help: "Read requests routed with database.replica_urls set, by target (primary, or a replica's host:port) and reason " +
+				"(replica; no_replica: none up within database.max_replica_lag; after_write; retry: failed on its replica).",
+		}, []string{"target", "reason"}),
 	}
 	m.registry.MustRegister(m.rpcs, m.rpcSeconds, m.jobs, m.batchSize, m.batchFlushes, m.batchSeconds,
-		m.embedSeconds, m.embedErrors, m.embedSaved, m.embedInputs, m.freshness, m.outage,
+		m.embedSeconds, m.embedErrors, m.embedSaved, m.embedInputs, m.freshness, m.outage, m.reads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{pool: pool, queues: queues, logger: logger}, providerCollector{}, &poolCollector{pool: pool})
 	return m
@@ -236,4 +243,54 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(poolConnsDesc, prometheus.GaugeValue, float64(n), state)
 	}
 	ch <- prometheus.MustNewConstMetric(poolMaxDesc, prometheus.GaugeValue, float64(st.MaxConns()))
+}
+
+// observeRead counts a read request the router routed (replicas.Config.OnRead).
+func (m *metrics) observeRead(target, reason string) {
+	m.reads.WithLabelValues(target, reason).Inc()
+}
+
+// watchReplicas reports the replicas of router at every scrape, when it has any.
+func (m *metrics) watchReplicas(router *replicas.Router) {
+	if router.Enabled() {
+		m.registry.MustRegister(replicaCollector{router: router})
+	}
+}
+
+// replicaCollector reports each replica's state as the router last measured it.
+type replicaCollector struct{ router *replicas.Router }
+
+var (
+	replicaUpDesc = prometheus.NewDesc("osa_db_replica_up",
+		"1 when the replica's last probe answered, from a standby; 0 when it is down.", []string{"replica"}, nil)
+	replicaLagDesc = prometheus.NewDesc("osa_db_replica_lag_seconds",
+		"How far the replica's data is behind the primary's, counted from its last measurement to now; absent before the first.",
+		[]string{"replica"}, nil)
+	replicaRoutableDesc = prometheus.NewDesc("osa_db_replica_routable",
+		"1 when reads may go to the replica: up and within database.max_replica_lag.", []string{"replica"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c replicaCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- replicaUpDesc
+	ch <- replicaLagDesc
+	ch <- replicaRoutableDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c replicaCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.router.Status() {
+		ch <- prometheus.MustNewConstMetric(replicaUpDesc, prometheus.GaugeValue, boolFloat(st.Up), st.Name)
+		ch <- prometheus.MustNewConstMetric(replicaRoutableDesc, prometheus.GaugeValue, boolFloat(st.Routable), st.Name)
+		if st.Lag >= 0 {
+			ch <- prometheus.MustNewConstMetric(replicaLagDesc, prometheus.GaugeValue, st.Lag.Seconds(), st.Name)
+		}
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

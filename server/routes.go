@@ -16,11 +16,12 @@ import (
 const riverUIPrefix = "/riverui"
 
 // handlerOptions are the options of every OSA service handler: the interceptors (the caching
-// headers of GETs, tracing, metrics, logging, error mapping, auth, then the rate and in-flight
-// limits, outermost first), the read limit, compression and the strict JSON codec.
+// headers of GETs, tracing, metrics, logging, error mapping, auth, the rate and in-flight
+// limits, then the routing of reads to replicas, outermost first), the read limit, compression
+// and the strict JSON codec.
 func (s *Server) handlerOptions(auth *authorizer) []connect.HandlerOption {
 	interceptors := []connect.Interceptor{s.metrics.interceptor(), logInterceptor(s.logger), errorInterceptor(s.logger), auth.interceptor(),
-		newLimiter(s.cfg.HTTP, auth).interceptor()}
+		newLimiter(s.cfg.HTTP, auth).interceptor(), readRouting{router: s.router}}
 	if s.tracing != nil {
 		// The tracing interceptor is validated when tracing is set up; it cannot fail here.
 		if ti, err := s.tracing.interceptor(); err == nil {
@@ -56,6 +57,9 @@ func (s *Server) routes() http.Handler {
 	opts := s.handlerOptions(auth)
 	waiter := &indexWaiter{db: s.pool, live: s.view.liveNames, logger: s.logger, stopping: s.stopping,
 		timeoutDefault: s.cfg.Records.WaitTimeoutDefault, timeoutMax: s.cfg.Records.WaitTimeoutMax}
+	if s.router.Enabled() {
+		waiter.replicas = s.router.Routable
+	}
 	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: s.view.names, parseWhere: s.search.ParseWhere, store: s.store, waiter: waiter}, opts...))
 	mux.Handle(osav1connect.NewSearchServiceHandler(&searchService{search: s.search, view: &s.view, reload: s.reloadCatalog, pool: s.pool}, opts...))
 	mux.Handle(osav1connect.NewSourceServiceHandler(&sourceService{pool: s.pool, river: s.river.Client, sources: s.sources}, opts...))

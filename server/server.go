@@ -35,6 +35,7 @@ import (
 	"github.com/osa-archive/osa/jobs/reindex"
 	"github.com/osa-archive/osa/migrations"
 	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/replicas"
 	"github.com/osa-archive/osa/requestid"
 	"github.com/osa-archive/osa/search"
 	"github.com/osa-archive/osa/sources"
@@ -57,6 +58,9 @@ type Server struct {
 	search     *search.Service
 	store      *records.Store
 	feed       *events.Feed
+	// router picks the pool of each read: a replica of database.replica_urls, or pool
+	// (replicas.go).
+	router *replicas.Router
 	// sources are the configured sources (sources_build.go).
 	sources *sources.Registry
 	// view is the process's backends as it last read the catalog (catalog.go); reloadMu
@@ -111,6 +115,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 			return nil, err
 		}
 	}
+	if s.router, err = s.openReplicas(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.metrics.watchReplicas(s.router)
 	if err := s.build(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -122,7 +131,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...O
 			Prefix:    riverUIPrefix,
 		})
 		if err != nil {
-			pool.Close()
+			s.Close()
 			return nil, fmt.Errorf("error building River UI: %w", err)
 		}
 	}
@@ -204,12 +213,15 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The API's store reads where the router pinned a read request; the jobs' store above does not.
+	storeCfg.ReadPool = s.router.Pool
 	s.store = records.NewStore(s.pool, pipeline.EnqueueFanOut(s.river.Client), storeCfg)
 	s.feed = events.New(s.pool, events.Config{
 		PageLimitMax:      s.cfg.Events.PageLimitMax,
 		PollInterval:      s.cfg.Events.PollInterval,
 		KeepAliveInterval: s.cfg.Events.KeepAliveInterval,
 		Retention:         s.cfg.Events.Retention,
+		ReadPool:          s.router.Pool,
 	})
 	s.search = search.New(s.pool, s.view.searchers(), search.Config{
 		Domain:        s.cfg.Node.Domain,
@@ -222,6 +234,7 @@ func (s *Server) build(ctx context.Context) error {
 		MaxOffset:     s.cfg.Search.MaxOffset,
 		FacetDepth:    s.cfg.Search.FacetDepth,
 		Fields:        s.cfg.Search.WhereFields(),
+		ReadPool:      s.router.Pool,
 	})
 	return nil
 }
@@ -277,6 +290,9 @@ func (s *Server) Close() {
 		}
 	}
 	s.ready.close()
+	if s.router != nil {
+		s.router.Close()
+	}
 	s.pool.Close()
 	if s.listenPool != nil {
 		s.listenPool.Close()
@@ -330,6 +346,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	var following sync.WaitGroup
 	following.Go(func() { s.followCatalog(followCtx) })
 	following.Go(func() { s.buildFieldIndexes(followCtx) })
+	// The replicas' probes, until shutdown; none without replicas.
+	following.Go(func() { s.router.Run(followCtx) })
 	defer func() { stopFollowing(); following.Wait() }() // on an early return
 
 	serveErr := make(chan error, 1)
@@ -422,21 +440,11 @@ func migrate(ctx context.Context, db config.Database, logger *slog.Logger) error
 
 // openPool builds the main pool, with pgvector's types registered on every connection.
 func openPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
-	pc, err := cfg.Database.PoolConfig(cfg.Database.URL)
+	pc, err := vectorPoolConfig(cfg.Database, cfg.Database.URL, "database.url")
 	if err != nil {
-		return nil, fmt.Errorf("database.url: %w", err)
+		return nil, err
 	}
 	pc.MaxConns = int32(cfg.Database.MaxConns)
-	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
-		if err := pgxvec.RegisterTypes(ctx, conn); err != nil {
-			if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && slices.Contains(preparedStatementClash, pgErr.Code) {
-				return fmt.Errorf("%w (database.url looks like a pooler in transaction mode, such as PgBouncer: "+
-					"set database.transaction_pooler: true)", err)
-			}
-			return fmt.Errorf("error registering the vector type (is the schema migrated? run `osa migrate up`): %w", err)
-		}
-		return nil
-	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("database.url: %w", err)
@@ -446,6 +454,27 @@ func openPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
 		return nil, err
 	}
 	return pool, nil
+}
+
+// vectorPoolConfig returns the configuration of a pool on url, the value of config key key, with
+// db's settings (config.Database.PoolConfig) and pgvector's types registered on every
+// connection.
+func vectorPoolConfig(db config.Database, url, key string) (*pgxpool.Config, error) {
+	pc, err := db.PoolConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if err := pgxvec.RegisterTypes(ctx, conn); err != nil {
+			if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && slices.Contains(preparedStatementClash, pgErr.Code) {
+				return fmt.Errorf("%w (%s looks like a pooler in transaction mode, such as PgBouncer: "+
+					"set database.transaction_pooler: true)", err, key)
+			}
+			return fmt.Errorf("error registering the vector type (is the schema migrated? run `osa migrate up`): %w", err)
+		}
+		return nil
+	}
+	return pc, nil
 }
 
 // preparedStatementClash are the SQLSTATEs of a named prepared statement that exists twice

@@ -10,6 +10,7 @@ import (
 
 	"github.com/osa-archive/osa/domainerr"
 	"github.com/osa-archive/osa/indexstate"
+	"github.com/osa-archive/osa/replicas"
 )
 
 // Polls of a publish that waits for its records to be indexed: the first after waitPollMin,
@@ -37,6 +38,9 @@ type indexWaiter struct {
 	stopping <-chan struct{}
 	// timeoutDefault and timeoutMax are records.wait_timeout_default and records.wait_timeout_max.
 	timeoutDefault, timeoutMax time.Duration
+	// replicas returns the replicas reads may go to now, whose wait follows the primary's
+	// (waitReplicas); nil without replicas.
+	replicas func() []replicas.Replica
 }
 
 // waitTarget is a version of a record that a publish waits for.
@@ -76,7 +80,8 @@ func (w *indexWaiter) timeout(prefix string, wait bool, d *durationpb.Duration) 
 // Indexed: pending ones (the time ran out), and the terminal Failed, Empty and Deleted, which
 // end a backend's wait at once. A target that every live backend indexed has none. A failed
 // poll is logged and tried again at the next one: the records are stored whatever the wait
-// sees, so only the end of ctx ends the call with an error.
+// sees, so only the end of ctx ends the call with an error. With replicas, the wait then
+// follows them within the same time (waitReplicas).
 func (w *indexWaiter) wait(ctx context.Context, targets []waitTarget, timeout time.Duration) ([][]indexstate.Status, error) {
 	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Add(-waitDeadlineMargin).Before(deadline) {
@@ -118,40 +123,131 @@ func (w *indexWaiter) wait(ctx context.Context, targets []waitTarget, timeout ti
 			}
 		}
 		open = next
-		left := time.Until(deadline)
-		if len(open) == 0 || left <= 0 {
+		if len(open) == 0 {
 			break
 		}
-		timer := time.NewTimer(min(pause, left))
-		select {
-		case <-timer.C:
-			continue
-		case <-w.stopping:
-			timer.Stop()
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, ctx.Err()
+		again, err := w.sleep(ctx, deadline, pause)
+		if err != nil {
+			return nil, err
 		}
-		break
+		if !again {
+			break
+		}
 	}
 	out := make([][]indexstate.Status, len(targets))
 	for i, t := range targets {
-		for _, b := range live {
-			st, ok := seen[t.id][b]
-			switch {
-			case ok && st.Settled(t.version) && st.State == indexstate.Indexed:
-				continue
-			case !ok:
-				st = indexstate.Status{Backend: b, State: indexstate.Pending, Version: t.version}
-			case !st.Settled(t.version) && st.Version < t.version:
-				// The version's fan-out has not reached the backend: what the row says is about an
-				// older version.
-				st.State, st.Version, st.Attempts, st.LastError = indexstate.Pending, t.version, 0, ""
-			case !st.Settled(t.version):
-				st.State = indexstate.Pending
-			}
-			out[i] = append(out[i], st)
+		out[i] = notIndexed(t, live, seen[t.id])
+	}
+	if w.replicas != nil {
+		if err := w.waitReplicas(ctx, targets, live, out, deadline); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// notIndexed returns, of the live backends, those that do not hold t's version Indexed in rows
+// (a record's index_state rows by backend), with their status: pending ones, and the terminal
+// Failed, Empty and Deleted.
+func notIndexed(t waitTarget, live []string, rows map[string]indexstate.Status) []indexstate.Status {
+	var out []indexstate.Status
+	for _, b := range live {
+		st, ok := rows[b]
+		switch {
+		case ok && st.Settled(t.version) && st.State == indexstate.Indexed:
+			continue
+		case !ok:
+			st = indexstate.Status{Backend: b, State: indexstate.Pending, Version: t.version}
+		case !st.Settled(t.version) && st.Version < t.version:
+			// The version's fan-out has not reached the backend: what the row says is about an
+			// older version.
+			st.State, st.Version, st.Attempts, st.LastError = indexstate.Pending, t.version, 0, ""
+		case !st.Settled(t.version):
+			st.State = indexstate.Pending
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// waitReplicas goes on waiting, for the targets that every live backend holds on the primary
+// (out[i] empty), until every replica that reads may go to (w.replicas, asked again at every
+// poll) shows them indexed too, or until deadline: a search right after the publish finds them
+// wherever it is routed. A target some replica does not show indexed by then gets that
+// replica's view in out[i], what a search routed there would see. A replica that lags beyond
+// database.max_replica_lag meanwhile takes no reads, and leaves the wait.
+func (w *indexWaiter) waitReplicas(ctx context.Context, targets []waitTarget, live []string, out [][]indexstate.Status,
+	deadline time.Time) error {
+	var open []int
+	for i := range targets {
+		if len(out[i]) == 0 {
+			open = append(open, i)
+		}
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	behind := map[int]map[string]indexstate.Status{} // a target's rows on a replica that lacks it
+	for pause := waitPollMin; len(open) > 0; pause = min(pause*3/2, waitPollMax) {
+		clear(behind)
+		ids := make([]uuid.UUID, len(open))
+		for j, i := range open {
+			ids[j] = targets[i].id
+		}
+		for _, rep := range w.replicas() {
+			got, err := indexstate.OfRecords(ctx, rep.Pool, ids, live)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			for _, i := range open {
+				if err != nil || len(notIndexed(targets[i], live, got[targets[i].id])) > 0 {
+					behind[i] = got[targets[i].id] // nil after an error: every backend pending
+				}
+			}
+			if err != nil {
+				// The probes take a replica that fails out of the routing, and so out of the wait.
+				w.logger.DebugContext(ctx, "server: error reading index state on a replica for wait_indexed; trying again",
+					"replica", rep.Name, "error", err)
+			}
+		}
+		next := open[:0:0]
+		for _, i := range open {
+			if _, ok := behind[i]; ok {
+				next = append(next, i)
+			}
+		}
+		if open = next; len(open) == 0 {
+			break
+		}
+		again, err := w.sleep(ctx, deadline, pause)
+		if err != nil {
+			return err
+		}
+		if !again {
+			break
+		}
+	}
+	for _, i := range open {
+		out[i] = notIndexed(targets[i], live, behind[i])
+	}
+	return nil
+}
+
+// sleep waits pause, or until deadline when that comes first, and reports whether to poll
+// again: not once the deadline has passed or the server shuts down. The end of ctx is its error.
+func (w *indexWaiter) sleep(ctx context.Context, deadline time.Time, pause time.Duration) (bool, error) {
+	left := time.Until(deadline)
+	if left <= 0 {
+		return false, nil
+	}
+	timer := time.NewTimer(min(pause, left))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true, nil
+	case <-w.stopping:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }

@@ -37,7 +37,7 @@ func (s *Server) webUI(auth *authorizer) http.Handler {
 		Admin:  func(next http.Handler) http.Handler { return auth.page("The status page", config.ScopeAdmin, next) },
 		Logger: s.logger,
 	})
-	return auth.page("The archive's pages", "read", ui)
+	return auth.page("The archive's pages", "read", s.webReads(ui))
 }
 
 // webStatus reads what the status page shows: the catalog's backends, the queues, the last

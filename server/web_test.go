@@ -32,6 +32,17 @@ func getPage(t *testing.T, client *http.Client, base, path string) (int, http.He
 	return res.StatusCode, res.Header, string(body)
 }
 
+// csrfCookie returns the status page's CSRF token that jar holds for base, "" when none.
+func csrfCookie(jar http.CookieJar, base string) string {
+	u, _ := url.Parse(base + "/status")
+	for _, c := range jar.Cookies(u) {
+		if c.Name == "osa_csrf" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
 // TestWebPages: the search page, with facets and highlights and its whole state in the URL; a
 // record page with its versions, index status, similar records and downloads; a deleted
 // record's tombstone; hostile metadata rendered inert and readable; the security headers.
@@ -172,15 +183,9 @@ func TestWebStatus(t *testing.T) {
 	if code := post(url.Values{"backend": {"vector"}, "csrf": {"0123456789abcdef0123456789abcdef"}}); code != http.StatusForbidden {
 		t.Fatalf("a retry with another token than its cookie's: %d", code)
 	}
-	u, _ := url.Parse(b.baseURL + "/status")
-	var token string
-	for _, c := range jar.Cookies(u) {
-		if c.Name == "osa_csrf" {
-			token = c.Value
-		}
-	}
+	token := csrfCookie(jar, b.baseURL)
 	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(token) {
-		t.Fatalf("the status page set no CSRF cookie: %v", jar.Cookies(u))
+		t.Fatalf("the status page set no CSRF cookie: %q", token)
 	}
 	if code := post(url.Values{"backend": {"vector"}, "csrf": {token}}); code != http.StatusSeeOther {
 		t.Fatalf("a retry with the CSRF token: %d", code)

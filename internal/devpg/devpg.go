@@ -212,6 +212,22 @@ func (c *Cluster) Restart(ctx context.Context) error {
 	return c.waitReady(ctx)
 }
 
+// Start starts the server again after [Cluster.Stop], on the same port with the same settings,
+// and waits until it accepts connections; a running server is left as it is. A [FoundShared]
+// server is an error, as for Restart.
+func (c *Cluster) Start(ctx context.Context) error {
+	switch {
+	case c.found == FoundShared:
+		return fmt.Errorf("devpg: the server in %s belongs to another process (pid %d); it cannot be started from here", c.cfg.Dir, c.owner)
+	case c.started:
+		return nil
+	}
+	if err := c.start(ctx); err != nil {
+		return err
+	}
+	return c.waitReady(ctx)
+}
+
 // Port returns the cluster's TCP port.
 func (c *Cluster) Port() int { return c.port }
 
