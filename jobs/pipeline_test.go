@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -600,4 +601,50 @@ func TestIndexStatusFollowsChanges(t *testing.T) {
 	if _, st := status(); st.State != indexstate.Pending {
 		t.Fatalf("delete not fanned out yet: %+v, want pending", st)
 	}
+}
+
+// A backend's slow index write holds its records' index_state rows until it commits; the fan-out
+// of a newer version of those records must not wait for it, or every other backend waits too.
+// Here the vector backend "writes" a record for 8 s (a transaction holding its row, as an index
+// batch does); its next version is indexed by the keyword backend meanwhile, and by the vector
+// backend once the write ends, with both rows at the version.
+func TestSlowBackendWriteDoesNotHoldOthers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := newPipeline(t, pipelineOpts{})
+	res, err := p.store.Publish(ctx, []records.PublishParams{{Metadata: meta(1, "v1"), Source: "s", SourceID: "slow"}}, records.PriorityInteractive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res[0].Record.ID
+	p.waitSettled(t, "vector", 30*time.Second)
+	p.waitSettled(t, "keyword", 30*time.Second)
+
+	write, err := p.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer write.Rollback(ctx)
+	if err := indexstate.Lock(ctx, write, "vector", []uuid.UUID{id}); err != nil {
+		t.Fatal(err)
+	}
+	held := time.Now()
+	if _, err := p.store.Publish(ctx, []records.PublishParams{{Metadata: meta(1, "v2"), Source: "s", SourceID: "slow"}}, records.PriorityInteractive); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 6*time.Second, "the keyword backend to index version 2 while the vector backend writes version 1", func() bool {
+		return p.count(t, `SELECT count(*) FROM kw_keyword WHERE record_id = $1 AND version = 2`, id) == 1
+	})
+	t.Logf("keyword indexed version 2 after %v of the vector write", time.Since(held).Round(time.Millisecond))
+	if time.Since(held) > 6*time.Second {
+		t.Fatal("the test held the vector write too briefly to prove anything")
+	}
+	time.Sleep(8*time.Second - time.Since(held))
+	if err := write.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.waitSettled(t, "vector", 30*time.Second)
+	p.waitSettled(t, "keyword", 30*time.Second)
+	p.checkBackendRows(t, "vec_vector")
+	p.checkBackendRows(t, "kw_keyword")
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,37 @@ type FanOutWorker struct {
 	g      *gatherer[*river.Job[FanOutArgs]]
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+	// marking holds a token per [FanOutWorker.markBusy] goroutine running.
+	marking chan struct{}
+}
+
+// Marking the rows a backend was writing when the fan-out marked its records pending.
+const (
+	// busyMarkers is the most goroutines marking such rows at once.
+	busyMarkers = 4
+	// busyMarkTimeout bounds one marking: the longest a backend's index write is waited for.
+	busyMarkTimeout = time.Minute
+)
+
+// markBusy marks the rows [indexstate.MarkPending] left busy, on a goroutine of its own: it waits
+// for the backends' writes that hold them, which must not hold the fan-out's batch slot (there
+// are only FanOutWorkers ÷ FanOutBatch of them; a slot held for a slow HNSW batch would stall the
+// fan-out of every backend). When busyMarkers are busy already the rows are left as they are:
+// their readers count them pending anyway, and their index jobs set them when they run.
+func (w *FanOutWorker) markBusy(busy []indexstate.Busy) {
+	select {
+	case w.marking <- struct{}{}:
+	default:
+		return
+	}
+	go func() {
+		defer func() { <-w.marking }()
+		ctx, cancel := context.WithTimeout(context.Background(), busyMarkTimeout)
+		defer cancel()
+		if err := indexstate.MarkBusyPending(ctx, w.pool, busy); err != nil {
+			w.logger.Warn("fan-out: marking records pending after their backend's write", "records", len(busy), "error", err)
+		}
+	}()
 }
 
 // Work implements river.Worker.
@@ -110,13 +142,8 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []*river.Job[FanOutAr
 		}
 		return completeManyTx(ctx, w.client, tx, items)
 	})
-	if err == nil {
-		// The fan-out is done; the rows a backend was writing are marked when it has written
-		// them. Until then their readers count them pending anyway, so a failure here loses
-		// nothing but the row's reset of attempts and error.
-		if err := indexstate.MarkBusyPending(ctx, w.pool, busy); err != nil {
-			w.logger.WarnContext(ctx, "fan-out: marking records pending after their backend's write", "records", len(busy), "error", err)
-		}
+	if err == nil && len(busy) > 0 {
+		w.markBusy(busy)
 	}
 	errs := make([]error, len(items))
 	for i := range errs {

@@ -181,7 +181,7 @@ func Register(rc *river.Config, pool *pgxpool.Pool, cfg Config, logger *slog.Log
 	}
 	fanSlots := max(cfg.FanOutWorkers/cfg.FanOutBatch, 1) * cfg.FanOutBatch
 	rc.Queues[QueueFanOut] = river.QueueConfig{MaxWorkers: fanSlots}
-	fan := &FanOutWorker{pool: pool, logger: logger}
+	fan := &FanOutWorker{pool: pool, logger: logger, marking: make(chan struct{}, busyMarkers)}
 	fan.g = newGatherer(gatherConfig{
 		MaxSize: cfg.FanOutBatch, MaxDelay: cfg.FanOutDelay, Slots: fanSlots, Timeout: fanOutTimeout(rc.JobTimeout),
 	}, fan.runBatch)
