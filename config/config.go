@@ -175,6 +175,9 @@ type Config struct {
 	// Events configures the changefeed and its retention.
 	Events Events `koanf:"events"`
 
+	// Export configures exports of the records.
+	Export Export `koanf:"export"`
+
 	// Catalog configures how processes follow the backend catalog.
 	Catalog Catalog `koanf:"catalog"`
 
@@ -589,6 +592,7 @@ func Default() *Config {
 			PruneInterval:     EventsPruneIntervalDefault,
 			PruneBatch:        EventsPruneBatchDefault,
 		},
+		Export:  Export{ChunkBytes: ExportChunkBytesDefault, MaxRunning: ExportMaxRunningDefault},
 		Catalog: Catalog{PollInterval: CatalogPollIntervalDefault, RetireAfter: CatalogRetireAfterDefault},
 		RiverUI: RiverUI{Enabled: RiverUIEnabledDefault},
 		UI:      UI{Enabled: UIEnabledDefault, Title: UITitleDefault, About: UIAboutDefault},

@@ -56,7 +56,16 @@ func (s *Server) routes() http.Handler {
 	opts := s.handlerOptions(auth)
 	waiter := &indexWaiter{db: s.pool, live: s.view.liveNames, logger: s.logger, stopping: s.stopping,
 		timeoutDefault: s.cfg.Records.WaitTimeoutDefault, timeoutMax: s.cfg.Records.WaitTimeoutMax}
-	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: s.view.names, parseWhere: s.search.ParseWhere, store: s.store, waiter: waiter}, opts...))
+	recordsPath, recordsHandler := osav1connect.NewRecordServiceHandler(&recordService{backends: s.view.names, exporter: s.exporter,
+		parseWhere: s.search.ParseWhere, store: s.store, waiter: waiter}, opts...)
+	mux.Handle(recordsPath, recordsHandler)
+	// An export lasts as long as its client reads: export.max_running bounds them instead.
+	mux.Handle(osav1connect.RecordServiceExportRecordsProcedure, withoutDeadlines(recordsHandler))
+	download := withoutDeadlines(auth.page("An export", config.ScopeRecordsRead,
+		&exportDownload{exporter: s.exporter, parseWhere: s.search.ParseWhere, logger: s.logger}))
+	for _, pattern := range exportRoutes {
+		mux.Handle(pattern, download)
+	}
 	mux.Handle(osav1connect.NewSearchServiceHandler(&searchService{search: s.search, view: &s.view, reload: s.reloadCatalog, pool: s.pool}, opts...))
 	mux.Handle(osav1connect.NewSourceServiceHandler(&sourceService{pool: s.pool, river: s.river.Client, sources: s.sources}, opts...))
 	eventsPath, eventsHandler := osav1connect.NewEventServiceHandler(&eventService{domain: s.cfg.Node.Domain, feed: s.feed,

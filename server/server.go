@@ -26,6 +26,7 @@ import (
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/dump"
 	"github.com/osa-archive/osa/events"
 	"github.com/osa-archive/osa/jobs"
 	"github.com/osa-archive/osa/jobs/eventprune"
@@ -57,6 +58,7 @@ type Server struct {
 	search     *search.Service
 	store      *records.Store
 	feed       *events.Feed
+	exporter   *dump.Exporter
 	// sources are the configured sources (sources_build.go).
 	sources *sources.Registry
 	// view is the process's backends as it last read the catalog (catalog.go); reloadMu
@@ -211,6 +213,8 @@ func (s *Server) build(ctx context.Context) error {
 		KeepAliveInterval: s.cfg.Events.KeepAliveInterval,
 		Retention:         s.cfg.Events.Retention,
 	})
+	s.exporter = dump.NewExporter(s.pool, s.cfg.Node.Domain, dump.ExportConfig{ChunkBytes: s.cfg.Export.ChunkBytes,
+		MaxRunning: s.cfg.Export.MaxRunning})
 	s.search = search.New(s.pool, s.view.searchers(), search.Config{
 		Domain:        s.cfg.Node.Domain,
 		EfSearch:      s.cfg.Search.EfSearch,

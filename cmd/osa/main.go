@@ -51,6 +51,7 @@ then OSA_* environment variables (OSA_HTTP__ADDR=:9090 sets http.addr), then fla
 		newConfigCmd(g),
 		newDevCmd(g),
 		newEventsCmd(),
+		newExportCmd(),
 		newGetCmd(),
 		newHarvestCmd(),
 		newHealthcheckCmd(),

@@ -94,6 +94,63 @@ func (IndexState) EnumDescriptor() ([]byte, []int) {
 	return file_osa_v1_record_proto_rawDescGZIP(), []int{0}
 }
 
+// ExportFormat is the file format of an export.
+type ExportFormat int32
+
+const (
+	// JSONL, the default.
+	ExportFormat_EXPORT_FORMAT_UNSPECIFIED ExportFormat = 0
+	// One ExportedRecord a line, in protojson (lowerCamelCase names, fields at
+	// their zero value left out, metadata compact): what ImportRecords reads.
+	ExportFormat_EXPORT_FORMAT_JSONL ExportFormat = 1
+	// A header row, then one row a record: srn, id, version, source,
+	// source_id, created_at, updated_at, deleted_at (RFC 3339, UTC; empty
+	// while live) and metadata (the whole JSON object in one column). Earlier
+	// versions are left out. Not read back by ImportRecords.
+	ExportFormat_EXPORT_FORMAT_CSV ExportFormat = 2
+)
+
+// Enum value maps for ExportFormat.
+var (
+	ExportFormat_name = map[int32]string{
+		0: "EXPORT_FORMAT_UNSPECIFIED",
+		1: "EXPORT_FORMAT_JSONL",
+		2: "EXPORT_FORMAT_CSV",
+	}
+	ExportFormat_value = map[string]int32{
+		"EXPORT_FORMAT_UNSPECIFIED": 0,
+		"EXPORT_FORMAT_JSONL":       1,
+		"EXPORT_FORMAT_CSV":         2,
+	}
+)
+
+func (x ExportFormat) Enum() *ExportFormat {
+	p := new(ExportFormat)
+	*p = x
+	return p
+}
+
+func (x ExportFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExportFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_osa_v1_record_proto_enumTypes[1].Descriptor()
+}
+
+func (ExportFormat) Type() protoreflect.EnumType {
+	return &file_osa_v1_record_proto_enumTypes[1]
+}
+
+func (x ExportFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExportFormat.Descriptor instead.
+func (ExportFormat) EnumDescriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{1}
+}
+
 // Record is one metadata record at one version.
 type Record struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1137,6 +1194,279 @@ func (x *GetIndexStatusResponse) GetStatuses() []*BackendIndexStatus {
 	return nil
 }
 
+// ExportRecordsRequest selects the records to export.
+type ExportRecordsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file format; unset is JSONL.
+	Format ExportFormat `protobuf:"varint,1,opt,name=format,proto3,enum=osa.v1.ExportFormat" json:"format,omitempty"`
+	// When set, only the records of this source.
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// Optional filter expression over the declared search fields, as
+	// ListRecordsRequest.where.
+	Where string `protobuf:"bytes,3,opt,name=where,proto3" json:"where,omitempty"`
+	// Export tombstones too (deleted records, with deleted_at set), as a full
+	// copy of the archive needs; by default only live records.
+	IncludeDeleted bool `protobuf:"varint,4,opt,name=include_deleted,json=includeDeleted,proto3" json:"include_deleted,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ExportRecordsRequest) Reset() {
+	*x = ExportRecordsRequest{}
+	mi := &file_osa_v1_record_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRecordsRequest) ProtoMessage() {}
+
+func (x *ExportRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRecordsRequest.ProtoReflect.Descriptor instead.
+func (*ExportRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ExportRecordsRequest) GetFormat() ExportFormat {
+	if x != nil {
+		return x.Format
+	}
+	return ExportFormat_EXPORT_FORMAT_UNSPECIFIED
+}
+
+func (x *ExportRecordsRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ExportRecordsRequest) GetWhere() string {
+	if x != nil {
+		return x.Where
+	}
+	return ""
+}
+
+func (x *ExportRecordsRequest) GetIncludeDeleted() bool {
+	if x != nil {
+		return x.IncludeDeleted
+	}
+	return false
+}
+
+// ExportRecordsResponse is one message of an export's stream.
+type ExportRecordsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next chunk of the file; empty in the first message.
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// The number of records data completes.
+	Records int64 `protobuf:"varint,2,opt,name=records,proto3" json:"records,omitempty"`
+	// First message only: the changefeed cursor of the export's snapshot.
+	// EventService.ListEvents or WatchEvents after it deliver every change the
+	// export does not hold, and none that it does.
+	Cursor string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// First message only: the number of records the export holds.
+	Total         int64 `protobuf:"varint,4,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportRecordsResponse) Reset() {
+	*x = ExportRecordsResponse{}
+	mi := &file_osa_v1_record_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRecordsResponse) ProtoMessage() {}
+
+func (x *ExportRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRecordsResponse.ProtoReflect.Descriptor instead.
+func (*ExportRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ExportRecordsResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ExportRecordsResponse) GetRecords() int64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *ExportRecordsResponse) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ExportRecordsResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// ExportedRecord is one line of a JSONL export: a record at its current
+// version, and its earlier versions, so that an import restores every SRN.
+type ExportedRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record: srn (with the current version), version, metadata, source,
+	// source_id, created_at, updated_at (when the current version was
+	// published) and, for a tombstone, deleted_at.
+	Record *Record `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// The versions before record.version, oldest first; absent for a record at
+	// version 1.
+	EarlierVersions []*RecordVersion `protobuf:"bytes,2,rep,name=earlier_versions,json=earlierVersions,proto3" json:"earlier_versions,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ExportedRecord) Reset() {
+	*x = ExportedRecord{}
+	mi := &file_osa_v1_record_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportedRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportedRecord) ProtoMessage() {}
+
+func (x *ExportedRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportedRecord.ProtoReflect.Descriptor instead.
+func (*ExportedRecord) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ExportedRecord) GetRecord() *Record {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *ExportedRecord) GetEarlierVersions() []*RecordVersion {
+	if x != nil {
+		return x.EarlierVersions
+	}
+	return nil
+}
+
+// RecordVersion is one earlier version of an exported record.
+type RecordVersion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version number.
+	Version int32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The metadata of that version.
+	Metadata *structpb.Struct `protobuf:"bytes,2,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// When that version was published.
+	PublishedAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordVersion) Reset() {
+	*x = RecordVersion{}
+	mi := &file_osa_v1_record_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordVersion) ProtoMessage() {}
+
+func (x *RecordVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordVersion.ProtoReflect.Descriptor instead.
+func (*RecordVersion) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RecordVersion) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RecordVersion) GetMetadata() *structpb.Struct {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *RecordVersion) GetPublishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PublishedAt
+	}
+	return nil
+}
+
 var File_osa_v1_record_proto protoreflect.FileDescriptor
 
 const file_osa_v1_record_proto_rawDesc = "" +
@@ -1212,7 +1542,24 @@ const file_osa_v1_record_proto_rawDesc = "" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\"b\n" +
 	"\x16GetIndexStatusResponse\x12\x10\n" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\x126\n" +
-	"\bstatuses\x18\x02 \x03(\v2\x1a.osa.v1.BackendIndexStatusR\bstatuses*\xa3\x01\n" +
+	"\bstatuses\x18\x02 \x03(\v2\x1a.osa.v1.BackendIndexStatusR\bstatuses\"\x9b\x01\n" +
+	"\x14ExportRecordsRequest\x12,\n" +
+	"\x06format\x18\x01 \x01(\x0e2\x14.osa.v1.ExportFormatR\x06format\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x14\n" +
+	"\x05where\x18\x03 \x01(\tR\x05where\x12'\n" +
+	"\x0finclude_deleted\x18\x04 \x01(\bR\x0eincludeDeleted\"s\n" +
+	"\x15ExportRecordsResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x18\n" +
+	"\arecords\x18\x02 \x01(\x03R\arecords\x12\x16\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor\x12\x14\n" +
+	"\x05total\x18\x04 \x01(\x03R\x05total\"z\n" +
+	"\x0eExportedRecord\x12&\n" +
+	"\x06record\x18\x01 \x01(\v2\x0e.osa.v1.RecordR\x06record\x12@\n" +
+	"\x10earlier_versions\x18\x02 \x03(\v2\x15.osa.v1.RecordVersionR\x0fearlierVersions\"\x9d\x01\n" +
+	"\rRecordVersion\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x05R\aversion\x123\n" +
+	"\bmetadata\x18\x02 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x12=\n" +
+	"\fpublished_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt*\xa3\x01\n" +
 	"\n" +
 	"IndexState\x12\x1b\n" +
 	"\x17INDEX_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1220,14 +1567,19 @@ const file_osa_v1_record_proto_rawDesc = "" +
 	"\x13INDEX_STATE_INDEXED\x10\x02\x12\x16\n" +
 	"\x12INDEX_STATE_FAILED\x10\x03\x12\x17\n" +
 	"\x13INDEX_STATE_DELETED\x10\x04\x12\x15\n" +
-	"\x11INDEX_STATE_EMPTY\x10\x052\xe3\x03\n" +
+	"\x11INDEX_STATE_EMPTY\x10\x05*]\n" +
+	"\fExportFormat\x12\x1d\n" +
+	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13EXPORT_FORMAT_JSONL\x10\x01\x12\x15\n" +
+	"\x11EXPORT_FORMAT_CSV\x10\x022\xb8\x04\n" +
 	"\rRecordService\x12L\n" +
 	"\rPublishRecord\x12\x1c.osa.v1.PublishRecordRequest\x1a\x1d.osa.v1.PublishRecordResponse\x12O\n" +
 	"\x0ePublishRecords\x12\x1d.osa.v1.PublishRecordsRequest\x1a\x1e.osa.v1.PublishRecordsResponse\x12E\n" +
 	"\tGetRecord\x12\x18.osa.v1.GetRecordRequest\x1a\x19.osa.v1.GetRecordResponse\"\x03\x90\x02\x01\x12K\n" +
 	"\vListRecords\x12\x1a.osa.v1.ListRecordsRequest\x1a\x1b.osa.v1.ListRecordsResponse\"\x03\x90\x02\x01\x12I\n" +
 	"\fDeleteRecord\x12\x1b.osa.v1.DeleteRecordRequest\x1a\x1c.osa.v1.DeleteRecordResponse\x12T\n" +
-	"\x0eGetIndexStatus\x12\x1d.osa.v1.GetIndexStatusRequest\x1a\x1e.osa.v1.GetIndexStatusResponse\"\x03\x90\x02\x01B-Z+github.com/osa-archive/osa/api/osa/v1;osav1b\x06proto3"
+	"\x0eGetIndexStatus\x12\x1d.osa.v1.GetIndexStatusRequest\x1a\x1e.osa.v1.GetIndexStatusResponse\"\x03\x90\x02\x01\x12S\n" +
+	"\rExportRecords\x12\x1c.osa.v1.ExportRecordsRequest\x1a\x1d.osa.v1.ExportRecordsResponse\"\x03\x90\x02\x010\x01B-Z+github.com/osa-archive/osa/api/osa/v1;osav1b\x06proto3"
 
 var (
 	file_osa_v1_record_proto_rawDescOnce sync.Once
@@ -1241,66 +1593,78 @@ func file_osa_v1_record_proto_rawDescGZIP() []byte {
 	return file_osa_v1_record_proto_rawDescData
 }
 
-var file_osa_v1_record_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_osa_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_osa_v1_record_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_osa_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_osa_v1_record_proto_goTypes = []any{
 	(IndexState)(0),                // 0: osa.v1.IndexState
-	(*Record)(nil),                 // 1: osa.v1.Record
-	(*BackendIndexStatus)(nil),     // 2: osa.v1.BackendIndexStatus
-	(*PublishRecordRequest)(nil),   // 3: osa.v1.PublishRecordRequest
-	(*PublishRecordResponse)(nil),  // 4: osa.v1.PublishRecordResponse
-	(*PublishRecordsRequest)(nil),  // 5: osa.v1.PublishRecordsRequest
-	(*PublishRecordsResponse)(nil), // 6: osa.v1.PublishRecordsResponse
-	(*NotIndexedRecord)(nil),       // 7: osa.v1.NotIndexedRecord
-	(*GetRecordRequest)(nil),       // 8: osa.v1.GetRecordRequest
-	(*GetRecordResponse)(nil),      // 9: osa.v1.GetRecordResponse
-	(*ListRecordsRequest)(nil),     // 10: osa.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),    // 11: osa.v1.ListRecordsResponse
-	(*DeleteRecordRequest)(nil),    // 12: osa.v1.DeleteRecordRequest
-	(*DeleteRecordResponse)(nil),   // 13: osa.v1.DeleteRecordResponse
-	(*GetIndexStatusRequest)(nil),  // 14: osa.v1.GetIndexStatusRequest
-	(*GetIndexStatusResponse)(nil), // 15: osa.v1.GetIndexStatusResponse
-	(*structpb.Struct)(nil),        // 16: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),  // 17: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 18: google.protobuf.Duration
+	(ExportFormat)(0),              // 1: osa.v1.ExportFormat
+	(*Record)(nil),                 // 2: osa.v1.Record
+	(*BackendIndexStatus)(nil),     // 3: osa.v1.BackendIndexStatus
+	(*PublishRecordRequest)(nil),   // 4: osa.v1.PublishRecordRequest
+	(*PublishRecordResponse)(nil),  // 5: osa.v1.PublishRecordResponse
+	(*PublishRecordsRequest)(nil),  // 6: osa.v1.PublishRecordsRequest
+	(*PublishRecordsResponse)(nil), // 7: osa.v1.PublishRecordsResponse
+	(*NotIndexedRecord)(nil),       // 8: osa.v1.NotIndexedRecord
+	(*GetRecordRequest)(nil),       // 9: osa.v1.GetRecordRequest
+	(*GetRecordResponse)(nil),      // 10: osa.v1.GetRecordResponse
+	(*ListRecordsRequest)(nil),     // 11: osa.v1.ListRecordsRequest
+	(*ListRecordsResponse)(nil),    // 12: osa.v1.ListRecordsResponse
+	(*DeleteRecordRequest)(nil),    // 13: osa.v1.DeleteRecordRequest
+	(*DeleteRecordResponse)(nil),   // 14: osa.v1.DeleteRecordResponse
+	(*GetIndexStatusRequest)(nil),  // 15: osa.v1.GetIndexStatusRequest
+	(*GetIndexStatusResponse)(nil), // 16: osa.v1.GetIndexStatusResponse
+	(*ExportRecordsRequest)(nil),   // 17: osa.v1.ExportRecordsRequest
+	(*ExportRecordsResponse)(nil),  // 18: osa.v1.ExportRecordsResponse
+	(*ExportedRecord)(nil),         // 19: osa.v1.ExportedRecord
+	(*RecordVersion)(nil),          // 20: osa.v1.RecordVersion
+	(*structpb.Struct)(nil),        // 21: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),  // 22: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 23: google.protobuf.Duration
 }
 var file_osa_v1_record_proto_depIdxs = []int32{
-	16, // 0: osa.v1.Record.metadata:type_name -> google.protobuf.Struct
-	17, // 1: osa.v1.Record.created_at:type_name -> google.protobuf.Timestamp
-	17, // 2: osa.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
-	17, // 3: osa.v1.Record.deleted_at:type_name -> google.protobuf.Timestamp
+	21, // 0: osa.v1.Record.metadata:type_name -> google.protobuf.Struct
+	22, // 1: osa.v1.Record.created_at:type_name -> google.protobuf.Timestamp
+	22, // 2: osa.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
+	22, // 3: osa.v1.Record.deleted_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: osa.v1.BackendIndexStatus.state:type_name -> osa.v1.IndexState
-	17, // 5: osa.v1.BackendIndexStatus.indexed_at:type_name -> google.protobuf.Timestamp
-	17, // 6: osa.v1.BackendIndexStatus.updated_at:type_name -> google.protobuf.Timestamp
-	16, // 7: osa.v1.PublishRecordRequest.metadata:type_name -> google.protobuf.Struct
-	18, // 8: osa.v1.PublishRecordRequest.wait_timeout:type_name -> google.protobuf.Duration
-	1,  // 9: osa.v1.PublishRecordResponse.record:type_name -> osa.v1.Record
-	2,  // 10: osa.v1.PublishRecordResponse.not_indexed:type_name -> osa.v1.BackendIndexStatus
-	3,  // 11: osa.v1.PublishRecordsRequest.records:type_name -> osa.v1.PublishRecordRequest
-	18, // 12: osa.v1.PublishRecordsRequest.wait_timeout:type_name -> google.protobuf.Duration
-	1,  // 13: osa.v1.PublishRecordsResponse.records:type_name -> osa.v1.Record
-	7,  // 14: osa.v1.PublishRecordsResponse.not_indexed:type_name -> osa.v1.NotIndexedRecord
-	2,  // 15: osa.v1.NotIndexedRecord.backends:type_name -> osa.v1.BackendIndexStatus
-	1,  // 16: osa.v1.GetRecordResponse.record:type_name -> osa.v1.Record
-	1,  // 17: osa.v1.ListRecordsResponse.records:type_name -> osa.v1.Record
-	2,  // 18: osa.v1.GetIndexStatusResponse.statuses:type_name -> osa.v1.BackendIndexStatus
-	3,  // 19: osa.v1.RecordService.PublishRecord:input_type -> osa.v1.PublishRecordRequest
-	5,  // 20: osa.v1.RecordService.PublishRecords:input_type -> osa.v1.PublishRecordsRequest
-	8,  // 21: osa.v1.RecordService.GetRecord:input_type -> osa.v1.GetRecordRequest
-	10, // 22: osa.v1.RecordService.ListRecords:input_type -> osa.v1.ListRecordsRequest
-	12, // 23: osa.v1.RecordService.DeleteRecord:input_type -> osa.v1.DeleteRecordRequest
-	14, // 24: osa.v1.RecordService.GetIndexStatus:input_type -> osa.v1.GetIndexStatusRequest
-	4,  // 25: osa.v1.RecordService.PublishRecord:output_type -> osa.v1.PublishRecordResponse
-	6,  // 26: osa.v1.RecordService.PublishRecords:output_type -> osa.v1.PublishRecordsResponse
-	9,  // 27: osa.v1.RecordService.GetRecord:output_type -> osa.v1.GetRecordResponse
-	11, // 28: osa.v1.RecordService.ListRecords:output_type -> osa.v1.ListRecordsResponse
-	13, // 29: osa.v1.RecordService.DeleteRecord:output_type -> osa.v1.DeleteRecordResponse
-	15, // 30: osa.v1.RecordService.GetIndexStatus:output_type -> osa.v1.GetIndexStatusResponse
-	25, // [25:31] is the sub-list for method output_type
-	19, // [19:25] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	22, // 5: osa.v1.BackendIndexStatus.indexed_at:type_name -> google.protobuf.Timestamp
+	22, // 6: osa.v1.BackendIndexStatus.updated_at:type_name -> google.protobuf.Timestamp
+	21, // 7: osa.v1.PublishRecordRequest.metadata:type_name -> google.protobuf.Struct
+	23, // 8: osa.v1.PublishRecordRequest.wait_timeout:type_name -> google.protobuf.Duration
+	2,  // 9: osa.v1.PublishRecordResponse.record:type_name -> osa.v1.Record
+	3,  // 10: osa.v1.PublishRecordResponse.not_indexed:type_name -> osa.v1.BackendIndexStatus
+	4,  // 11: osa.v1.PublishRecordsRequest.records:type_name -> osa.v1.PublishRecordRequest
+	23, // 12: osa.v1.PublishRecordsRequest.wait_timeout:type_name -> google.protobuf.Duration
+	2,  // 13: osa.v1.PublishRecordsResponse.records:type_name -> osa.v1.Record
+	8,  // 14: osa.v1.PublishRecordsResponse.not_indexed:type_name -> osa.v1.NotIndexedRecord
+	3,  // 15: osa.v1.NotIndexedRecord.backends:type_name -> osa.v1.BackendIndexStatus
+	2,  // 16: osa.v1.GetRecordResponse.record:type_name -> osa.v1.Record
+	2,  // 17: osa.v1.ListRecordsResponse.records:type_name -> osa.v1.Record
+	3,  // 18: osa.v1.GetIndexStatusResponse.statuses:type_name -> osa.v1.BackendIndexStatus
+	1,  // 19: osa.v1.ExportRecordsRequest.format:type_name -> osa.v1.ExportFormat
+	2,  // 20: osa.v1.ExportedRecord.record:type_name -> osa.v1.Record
+	20, // 21: osa.v1.ExportedRecord.earlier_versions:type_name -> osa.v1.RecordVersion
+	21, // 22: osa.v1.RecordVersion.metadata:type_name -> google.protobuf.Struct
+	22, // 23: osa.v1.RecordVersion.published_at:type_name -> google.protobuf.Timestamp
+	4,  // 24: osa.v1.RecordService.PublishRecord:input_type -> osa.v1.PublishRecordRequest
+	6,  // 25: osa.v1.RecordService.PublishRecords:input_type -> osa.v1.PublishRecordsRequest
+	9,  // 26: osa.v1.RecordService.GetRecord:input_type -> osa.v1.GetRecordRequest
+	11, // 27: osa.v1.RecordService.ListRecords:input_type -> osa.v1.ListRecordsRequest
+	13, // 28: osa.v1.RecordService.DeleteRecord:input_type -> osa.v1.DeleteRecordRequest
+	15, // 29: osa.v1.RecordService.GetIndexStatus:input_type -> osa.v1.GetIndexStatusRequest
+	17, // 30: osa.v1.RecordService.ExportRecords:input_type -> osa.v1.ExportRecordsRequest
+	5,  // 31: osa.v1.RecordService.PublishRecord:output_type -> osa.v1.PublishRecordResponse
+	7,  // 32: osa.v1.RecordService.PublishRecords:output_type -> osa.v1.PublishRecordsResponse
+	10, // 33: osa.v1.RecordService.GetRecord:output_type -> osa.v1.GetRecordResponse
+	12, // 34: osa.v1.RecordService.ListRecords:output_type -> osa.v1.ListRecordsResponse
+	14, // 35: osa.v1.RecordService.DeleteRecord:output_type -> osa.v1.DeleteRecordResponse
+	16, // 36: osa.v1.RecordService.GetIndexStatus:output_type -> osa.v1.GetIndexStatusResponse
+	18, // 37: osa.v1.RecordService.ExportRecords:output_type -> osa.v1.ExportRecordsResponse
+	31, // [31:38] is the sub-list for method output_type
+	24, // [24:31] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_osa_v1_record_proto_init() }
@@ -1313,8 +1677,8 @@ func file_osa_v1_record_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osa_v1_record_proto_rawDesc), len(file_osa_v1_record_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   15,
+			NumEnums:      2,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

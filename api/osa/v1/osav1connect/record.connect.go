@@ -50,6 +50,9 @@ const (
 	// RecordServiceGetIndexStatusProcedure is the fully-qualified name of the RecordService's
 	// GetIndexStatus RPC.
 	RecordServiceGetIndexStatusProcedure = "/osa.v1.RecordService/GetIndexStatus"
+	// RecordServiceExportRecordsProcedure is the fully-qualified name of the RecordService's
+	// ExportRecords RPC.
+	RecordServiceExportRecordsProcedure = "/osa.v1.RecordService/ExportRecords"
 )
 
 // RecordServiceClient is a client for the osa.v1.RecordService service.
@@ -125,6 +128,27 @@ type RecordServiceClient interface {
 	// record has this SRN; Unauthenticated, PermissionDenied, Unavailable as
 	// for the service.
 	GetIndexStatus(context.Context, *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error)
+	// ExportRecords streams the records as a file, read in one consistent
+	// snapshot, and the changefeed cursor of that snapshot.
+	//
+	// The first message carries cursor and total and no data; the following
+	// ones carry the file in chunks (export.chunk_bytes, default 256 KiB), in
+	// record id order, each with the number of records it completes. Writing
+	// their data one after the other gives the file: JSONL (one
+	// ExportedRecord a line, in protojson; the format ImportRecords reads
+	// back) or CSV (a header row, then one row a record: srn, id, version,
+	// source, source_id, created_at, updated_at, deleted_at, metadata as
+	// JSON). Following EventService after cursor then delivers every change
+	// the export does not hold, and none that it does. The same file is
+	// served at GET /export/records.jsonl, .jsonl.gz, .csv and .csv.gz.
+	//
+	// Auth: the read rules, as EventService: with auth.public_read anyone may
+	// export; otherwise it needs a token with the records:read (or admin)
+	// scope. Errors: InvalidArgument when format, source or where is invalid
+	// (naming the field); ResourceExhausted when export.max_running exports
+	// (default 4) run already; Unauthenticated, PermissionDenied, Unavailable
+	// as for the service.
+	ExportRecords(context.Context, *connect.Request[v1.ExportRecordsRequest]) (*connect.ServerStreamForClient[v1.ExportRecordsResponse], error)
 }
 
 // NewRecordServiceClient constructs a client for the osa.v1.RecordService service. By default, it
@@ -177,6 +201,13 @@ func NewRecordServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		exportRecords: connect.NewClient[v1.ExportRecordsRequest, v1.ExportRecordsResponse](
+			httpClient,
+			baseURL+RecordServiceExportRecordsProcedure,
+			connect.WithSchema(recordServiceMethods.ByName("ExportRecords")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -188,6 +219,7 @@ type recordServiceClient struct {
 	listRecords    *connect.Client[v1.ListRecordsRequest, v1.ListRecordsResponse]
 	deleteRecord   *connect.Client[v1.DeleteRecordRequest, v1.DeleteRecordResponse]
 	getIndexStatus *connect.Client[v1.GetIndexStatusRequest, v1.GetIndexStatusResponse]
+	exportRecords  *connect.Client[v1.ExportRecordsRequest, v1.ExportRecordsResponse]
 }
 
 // PublishRecord calls osa.v1.RecordService.PublishRecord.
@@ -218,6 +250,11 @@ func (c *recordServiceClient) DeleteRecord(ctx context.Context, req *connect.Req
 // GetIndexStatus calls osa.v1.RecordService.GetIndexStatus.
 func (c *recordServiceClient) GetIndexStatus(ctx context.Context, req *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error) {
 	return c.getIndexStatus.CallUnary(ctx, req)
+}
+
+// ExportRecords calls osa.v1.RecordService.ExportRecords.
+func (c *recordServiceClient) ExportRecords(ctx context.Context, req *connect.Request[v1.ExportRecordsRequest]) (*connect.ServerStreamForClient[v1.ExportRecordsResponse], error) {
+	return c.exportRecords.CallServerStream(ctx, req)
 }
 
 // RecordServiceHandler is an implementation of the osa.v1.RecordService service.
@@ -293,6 +330,27 @@ type RecordServiceHandler interface {
 	// record has this SRN; Unauthenticated, PermissionDenied, Unavailable as
 	// for the service.
 	GetIndexStatus(context.Context, *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error)
+	// ExportRecords streams the records as a file, read in one consistent
+	// snapshot, and the changefeed cursor of that snapshot.
+	//
+	// The first message carries cursor and total and no data; the following
+	// ones carry the file in chunks (export.chunk_bytes, default 256 KiB), in
+	// record id order, each with the number of records it completes. Writing
+	// their data one after the other gives the file: JSONL (one
+	// ExportedRecord a line, in protojson; the format ImportRecords reads
+	// back) or CSV (a header row, then one row a record: srn, id, version,
+	// source, source_id, created_at, updated_at, deleted_at, metadata as
+	// JSON). Following EventService after cursor then delivers every change
+	// the export does not hold, and none that it does. The same file is
+	// served at GET /export/records.jsonl, .jsonl.gz, .csv and .csv.gz.
+	//
+	// Auth: the read rules, as EventService: with auth.public_read anyone may
+	// export; otherwise it needs a token with the records:read (or admin)
+	// scope. Errors: InvalidArgument when format, source or where is invalid
+	// (naming the field); ResourceExhausted when export.max_running exports
+	// (default 4) run already; Unauthenticated, PermissionDenied, Unavailable
+	// as for the service.
+	ExportRecords(context.Context, *connect.Request[v1.ExportRecordsRequest], *connect.ServerStream[v1.ExportRecordsResponse]) error
 }
 
 // NewRecordServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -341,6 +399,13 @@ func NewRecordServiceHandler(svc RecordServiceHandler, opts ...connect.HandlerOp
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	recordServiceExportRecordsHandler := connect.NewServerStreamHandler(
+		RecordServiceExportRecordsProcedure,
+		svc.ExportRecords,
+		connect.WithSchema(recordServiceMethods.ByName("ExportRecords")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/osa.v1.RecordService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RecordServicePublishRecordProcedure:
@@ -355,6 +420,8 @@ func NewRecordServiceHandler(svc RecordServiceHandler, opts ...connect.HandlerOp
 			recordServiceDeleteRecordHandler.ServeHTTP(w, r)
 		case RecordServiceGetIndexStatusProcedure:
 			recordServiceGetIndexStatusHandler.ServeHTTP(w, r)
+		case RecordServiceExportRecordsProcedure:
+			recordServiceExportRecordsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -386,4 +453,8 @@ func (UnimplementedRecordServiceHandler) DeleteRecord(context.Context, *connect.
 
 func (UnimplementedRecordServiceHandler) GetIndexStatus(context.Context, *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.RecordService.GetIndexStatus is not implemented"))
+}
+
+func (UnimplementedRecordServiceHandler) ExportRecords(context.Context, *connect.Request[v1.ExportRecordsRequest], *connect.ServerStream[v1.ExportRecordsResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.RecordService.ExportRecords is not implemented"))
 }
