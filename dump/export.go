@@ -87,7 +87,7 @@ type Sink interface {
 	Write(chunk []byte, records int64) error
 }
 
-// exportFromSQL is the FROM and WHERE of an export: $1 a source or '', $2 whether tombstones
+// exportFromSQL is the FROM and WHERE of an export: $1 a source or ”, $2 whether tombstones
 // count; a condition follows.
 const exportFromSQL = ` FROM records r WHERE ($1 = '' OR r.source = $1) AND ($2 OR r.deleted_at IS NULL) AND `
 
