@@ -178,6 +178,9 @@ type Config struct {
 	// Export configures exports of the records.
 	Export Export `koanf:"export"`
 
+	// Import configures imports of exports.
+	Import Import `koanf:"import"`
+
 	// Catalog configures how processes follow the backend catalog.
 	Catalog Catalog `koanf:"catalog"`
 
@@ -592,7 +595,9 @@ func Default() *Config {
 			PruneInterval:     EventsPruneIntervalDefault,
 			PruneBatch:        EventsPruneBatchDefault,
 		},
-		Export:  Export{ChunkBytes: ExportChunkBytesDefault, MaxRunning: ExportMaxRunningDefault},
+		Export: Export{ChunkBytes: ExportChunkBytesDefault, MaxRunning: ExportMaxRunningDefault},
+		Import: Import{BatchSize: ImportBatchSizeDefault, MaxLineBytes: ImportMaxLineBytesDefault,
+			MaxProblems: ImportMaxProblemsDefault},
 		Catalog: Catalog{PollInterval: CatalogPollIntervalDefault, RetireAfter: CatalogRetireAfterDefault},
 		RiverUI: RiverUI{Enabled: RiverUIEnabledDefault},
 		UI:      UI{Enabled: UIEnabledDefault, Title: UITitleDefault, About: UIAboutDefault},

@@ -32,6 +32,9 @@ type ExportOpts struct {
 	Where string
 	// IncludeDeleted exports tombstones too, as a full copy of an archive needs.
 	IncludeDeleted bool
+	// Compress asks the server to gzip the stream: about a fifth of the bytes on the wire, for
+	// a slow network, at the cost of CPU on both ends (on a fast one the export is slower).
+	Compress bool
 	// Progress, when set, is called once the export's size is known and after each chunk is
 	// written, with the records written so far and the export's total.
 	Progress func(done, total int64)
@@ -70,7 +73,11 @@ func (c *Client) Export(ctx context.Context, w io.Writer, opts *ExportOpts) (*Ex
 	}
 	creq := connect.NewRequest(req)
 	c.setHeaders(creq.Header())
-	stream, err := c.records.ExportRecords(ctx, creq)
+	rc := c.recordsPlain
+	if opts.Compress {
+		rc = c.records
+	}
+	stream, err := rc.ExportRecords(ctx, creq)
 	if err != nil {
 		return nil, toError(procedure, err)
 	}

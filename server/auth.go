@@ -25,6 +25,7 @@ var procedureScopes = map[string]string{
 	osav1connect.EventServiceListEventsProcedure:      config.ScopeRecordsRead,
 	osav1connect.EventServiceWatchEventsProcedure:     config.ScopeRecordsRead,
 	osav1connect.RecordServiceExportRecordsProcedure:  config.ScopeRecordsRead,
+	osav1connect.RecordServiceImportRecordsProcedure:  config.ScopeAdmin,
 	osav1connect.RecordServicePublishRecordProcedure:  config.ScopeRecordsWrite,
 	osav1connect.RecordServicePublishRecordsProcedure: config.ScopeRecordsWrite,
 	osav1connect.RecordServiceDeleteRecordProcedure:   config.ScopeRecordsWrite,

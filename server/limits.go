@@ -56,8 +56,10 @@ func (l *limiter) interceptor() serverInterceptor {
 			return err
 		}
 		switch call.Spec.Procedure {
-		case osav1connect.EventServiceWatchEventsProcedure, osav1connect.RecordServiceExportRecordsProcedure:
-			// a stream as long as its client wants: events.max_watchers and export.max_running bound them instead
+		case osav1connect.EventServiceWatchEventsProcedure, osav1connect.RecordServiceExportRecordsProcedure,
+			osav1connect.RecordServiceImportRecordsProcedure:
+			// a stream as long as its client wants: events.max_watchers and export.max_running bound them
+			// instead, and imports need the admin scope
 			return next(ctx)
 		}
 		write := !isRead(scopeOf(call.Spec.Procedure))

@@ -24,6 +24,7 @@ type recordService struct {
 	osav1connect.UnimplementedRecordServiceHandler
 	backends func() []string // the catalog's backend names, for GetIndexStatus
 	exporter *dump.Exporter
+	imports  *importRunner
 	// parseWhere parses ListRecordsRequest.where (search.Service.ParseWhere).
 	parseWhere func(string) (*where.Expr, error)
 	store      *records.Store

@@ -56,11 +56,13 @@ func (s *Server) routes() http.Handler {
 	opts := s.handlerOptions(auth)
 	waiter := &indexWaiter{db: s.pool, live: s.view.liveNames, logger: s.logger, stopping: s.stopping,
 		timeoutDefault: s.cfg.Records.WaitTimeoutDefault, timeoutMax: s.cfg.Records.WaitTimeoutMax}
+	imports := &importRunner{importer: s.importer, logger: s.logger, pool: s.pool, river: s.river.Client, view: &s.view}
 	recordsPath, recordsHandler := osav1connect.NewRecordServiceHandler(&recordService{backends: s.view.names, exporter: s.exporter,
-		parseWhere: s.search.ParseWhere, store: s.store, waiter: waiter}, opts...)
+		imports: imports, parseWhere: s.search.ParseWhere, store: s.store, waiter: waiter}, opts...)
 	mux.Handle(recordsPath, recordsHandler)
-	// An export lasts as long as its client reads: export.max_running bounds them instead.
+	// An export lasts as long as its client reads, an import as long as it sends.
 	mux.Handle(osav1connect.RecordServiceExportRecordsProcedure, withoutDeadlines(recordsHandler))
+	mux.Handle(osav1connect.RecordServiceImportRecordsProcedure, withoutDeadlines(recordsHandler))
 	download := withoutDeadlines(auth.page("An export", config.ScopeRecordsRead,
 		&exportDownload{exporter: s.exporter, parseWhere: s.search.ParseWhere, logger: s.logger}))
 	for _, pattern := range exportRoutes {

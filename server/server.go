@@ -59,6 +59,7 @@ type Server struct {
 	store      *records.Store
 	feed       *events.Feed
 	exporter   *dump.Exporter
+	importer   *dump.Importer
 	// sources are the configured sources (sources_build.go).
 	sources *sources.Registry
 	// view is the process's backends as it last read the catalog (catalog.go); reloadMu
@@ -215,6 +216,8 @@ func (s *Server) build(ctx context.Context) error {
 	})
 	s.exporter = dump.NewExporter(s.pool, s.cfg.Node.Domain, dump.ExportConfig{ChunkBytes: s.cfg.Export.ChunkBytes,
 		MaxRunning: s.cfg.Export.MaxRunning})
+	s.importer = dump.NewImporter(s.pool, s.cfg.Node.Domain, storeCfg.Limits, dump.ImportConfig{BatchSize: s.cfg.Import.BatchSize,
+		MaxLineBytes: s.cfg.Import.MaxLineBytes, MaxProblems: s.cfg.Import.MaxProblems})
 	s.search = search.New(s.pool, s.view.searchers(), search.Config{
 		Domain:        s.cfg.Node.Domain,
 		EfSearch:      s.cfg.Search.EfSearch,

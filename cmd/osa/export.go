@@ -107,6 +107,7 @@ and none that it does. --cursor-file writes the cursor to a file too; --json pri
 	cmd.Flags().StringVar(&opts.Where, "where", "", "only records matching this filter expression (as search --where)")
 	cmd.Flags().StringVar(&opts.Source, "source", "", "only records of this source")
 	cmd.Flags().BoolVar(&includeDeleted, "include-deleted", false, "export tombstones (deleted records) too")
+	cmd.Flags().BoolVar(&opts.Compress, "compress", false, "ask the server to gzip the stream (fewer bytes on a slow network, more CPU on both ends)")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the export to this file (default standard output)")
 	cmd.Flags().StringVar(&cursorFile, "cursor-file", "", "also write the snapshot's changefeed cursor to this file")
 	cmd.Flags().StringVar(&progressArg, "progress", "auto", "progress display on standard error: auto (a bar on a terminal, else plain), bar, plain or none")

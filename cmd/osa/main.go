@@ -55,6 +55,7 @@ then OSA_* environment variables (OSA_HTTP__ADDR=:9090 sets http.addr), then fla
 		newGetCmd(),
 		newHarvestCmd(),
 		newHealthcheckCmd(),
+		newImportCmd(),
 		newMigrateCmd(g),
 		newPublishCmd(),
 		newReindexCmd(),

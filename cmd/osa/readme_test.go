@@ -52,6 +52,7 @@ var readmeExpect = map[string]string{
 	`osa similar "$SRN"`:                                          "Mouse heart development",
 	`-d '{"limit": 10}' | tee page.json`:                          `"nextCursor"`,
 	"osa events --limit 10":                                       "next page: --after ",
+	`osa events --after "$(cat cursor.txt)" --limit 100`:          "no events",
 }
 
 // connectError is how a Connect error answer starts: curl -s exits 0 on it.

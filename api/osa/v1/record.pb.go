@@ -151,6 +151,61 @@ func (ExportFormat) EnumDescriptor() ([]byte, []int) {
 	return file_osa_v1_record_proto_rawDescGZIP(), []int{1}
 }
 
+// ImportConflict says what ImportRecords does with a record that conflicts
+// with one of the archive's (the same id, or the same source and source_id)
+// and differs from it.
+type ImportConflict int32
+
+const (
+	// REFUSE, the default.
+	ImportConflict_IMPORT_CONFLICT_UNSPECIFIED ImportConflict = 0
+	// Leave the archive's record as it is and report the line as failed.
+	ImportConflict_IMPORT_CONFLICT_REFUSE ImportConflict = 1
+	// Leave the archive's record as it is and report the line as skipped.
+	ImportConflict_IMPORT_CONFLICT_SKIP ImportConflict = 2
+)
+
+// Enum value maps for ImportConflict.
+var (
+	ImportConflict_name = map[int32]string{
+		0: "IMPORT_CONFLICT_UNSPECIFIED",
+		1: "IMPORT_CONFLICT_REFUSE",
+		2: "IMPORT_CONFLICT_SKIP",
+	}
+	ImportConflict_value = map[string]int32{
+		"IMPORT_CONFLICT_UNSPECIFIED": 0,
+		"IMPORT_CONFLICT_REFUSE":      1,
+		"IMPORT_CONFLICT_SKIP":        2,
+	}
+)
+
+func (x ImportConflict) Enum() *ImportConflict {
+	p := new(ImportConflict)
+	*p = x
+	return p
+}
+
+func (x ImportConflict) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ImportConflict) Descriptor() protoreflect.EnumDescriptor {
+	return file_osa_v1_record_proto_enumTypes[2].Descriptor()
+}
+
+func (ImportConflict) Type() protoreflect.EnumType {
+	return &file_osa_v1_record_proto_enumTypes[2]
+}
+
+func (x ImportConflict) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ImportConflict.Descriptor instead.
+func (ImportConflict) EnumDescriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{2}
+}
+
 // Record is one metadata record at one version.
 type Record struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1467,11 +1522,244 @@ func (x *RecordVersion) GetPublishedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// ImportRecordsRequest is one message of an import's stream.
+type ImportRecordsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next chunk of the JSONL file.
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// First message only: what to do with conflicting records.
+	OnConflict    ImportConflict `protobuf:"varint,2,opt,name=on_conflict,json=onConflict,proto3,enum=osa.v1.ImportConflict" json:"on_conflict,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRecordsRequest) Reset() {
+	*x = ImportRecordsRequest{}
+	mi := &file_osa_v1_record_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRecordsRequest) ProtoMessage() {}
+
+func (x *ImportRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRecordsRequest.ProtoReflect.Descriptor instead.
+func (*ImportRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ImportRecordsRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ImportRecordsRequest) GetOnConflict() ImportConflict {
+	if x != nil {
+		return x.OnConflict
+	}
+	return ImportConflict_IMPORT_CONFLICT_UNSPECIFIED
+}
+
+// ImportRecordsResponse is the outcome of an import.
+type ImportRecordsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lines read (blank lines not counted).
+	Lines int64 `protobuf:"varint,1,opt,name=lines,proto3" json:"lines,omitempty"`
+	// Records written.
+	Imported int64 `protobuf:"varint,2,opt,name=imported,proto3" json:"imported,omitempty"`
+	// Records the archive already had exactly as their lines: not written.
+	Unchanged int64 `protobuf:"varint,3,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// Conflicting records left as they were, with on_conflict skip.
+	Skipped int64 `protobuf:"varint,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// Lines not written for an error: bad lines, and conflicts with
+	// on_conflict refuse.
+	Failed int64 `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
+	// The lines skipped or failed, the first import.max_problems (default
+	// 1000) found, in line order.
+	Problems []*ImportProblem `protobuf:"bytes,6,rep,name=problems,proto3" json:"problems,omitempty"`
+	// The rebuilds started to index the imported records, one per backend;
+	// AdminService.GetReindex follows them. Empty when nothing was imported.
+	Reindexes     []*ReindexJob `protobuf:"bytes,7,rep,name=reindexes,proto3" json:"reindexes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRecordsResponse) Reset() {
+	*x = ImportRecordsResponse{}
+	mi := &file_osa_v1_record_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRecordsResponse) ProtoMessage() {}
+
+func (x *ImportRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRecordsResponse.ProtoReflect.Descriptor instead.
+func (*ImportRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ImportRecordsResponse) GetLines() int64 {
+	if x != nil {
+		return x.Lines
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetImported() int64 {
+	if x != nil {
+		return x.Imported
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetUnchanged() int64 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetProblems() []*ImportProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+func (x *ImportRecordsResponse) GetReindexes() []*ReindexJob {
+	if x != nil {
+		return x.Reindexes
+	}
+	return nil
+}
+
+// ImportProblem is a line an import did not write.
+type ImportProblem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line's number, from 1.
+	Line int64 `protobuf:"varint,1,opt,name=line,proto3" json:"line,omitempty"`
+	// The field at fault, as the line names it (for example
+	// `record.metadata` or `earlierVersions[0].publishedAt`); empty for the
+	// line as a whole.
+	Field string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// What is wrong, and what to send instead.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// True for a conflict skipped as asked (on_conflict skip): not an error.
+	Skipped       bool `protobuf:"varint,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportProblem) Reset() {
+	*x = ImportProblem{}
+	mi := &file_osa_v1_record_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportProblem) ProtoMessage() {}
+
+func (x *ImportProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportProblem.ProtoReflect.Descriptor instead.
+func (*ImportProblem) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ImportProblem) GetLine() int64 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *ImportProblem) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *ImportProblem) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ImportProblem) GetSkipped() bool {
+	if x != nil {
+		return x.Skipped
+	}
+	return false
+}
+
 var File_osa_v1_record_proto protoreflect.FileDescriptor
 
 const file_osa_v1_record_proto_rawDesc = "" +
 	"\n" +
-	"\x13osa/v1/record.proto\x12\x06osa.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x02\n" +
+	"\x13osa/v1/record.proto\x12\x06osa.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12osa/v1/admin.proto\"\xcf\x02\n" +
 	"\x06Record\x12\x10\n" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x123\n" +
@@ -1559,7 +1847,24 @@ const file_osa_v1_record_proto_rawDesc = "" +
 	"\rRecordVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x05R\aversion\x123\n" +
 	"\bmetadata\x18\x02 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x12=\n" +
-	"\fpublished_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt*\xa3\x01\n" +
+	"\fpublished_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\"c\n" +
+	"\x14ImportRecordsRequest\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x127\n" +
+	"\von_conflict\x18\x02 \x01(\x0e2\x16.osa.v1.ImportConflictR\n" +
+	"onConflict\"\xfe\x01\n" +
+	"\x15ImportRecordsResponse\x12\x14\n" +
+	"\x05lines\x18\x01 \x01(\x03R\x05lines\x12\x1a\n" +
+	"\bimported\x18\x02 \x01(\x03R\bimported\x12\x1c\n" +
+	"\tunchanged\x18\x03 \x01(\x03R\tunchanged\x12\x18\n" +
+	"\askipped\x18\x04 \x01(\x03R\askipped\x12\x16\n" +
+	"\x06failed\x18\x05 \x01(\x03R\x06failed\x121\n" +
+	"\bproblems\x18\x06 \x03(\v2\x15.osa.v1.ImportProblemR\bproblems\x120\n" +
+	"\treindexes\x18\a \x03(\v2\x12.osa.v1.ReindexJobR\treindexes\"m\n" +
+	"\rImportProblem\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\x03R\x04line\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x18\n" +
+	"\askipped\x18\x04 \x01(\bR\askipped*\xa3\x01\n" +
 	"\n" +
 	"IndexState\x12\x1b\n" +
 	"\x17INDEX_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1571,7 +1876,11 @@ const file_osa_v1_record_proto_rawDesc = "" +
 	"\fExportFormat\x12\x1d\n" +
 	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13EXPORT_FORMAT_JSONL\x10\x01\x12\x15\n" +
-	"\x11EXPORT_FORMAT_CSV\x10\x022\xb8\x04\n" +
+	"\x11EXPORT_FORMAT_CSV\x10\x02*g\n" +
+	"\x0eImportConflict\x12\x1f\n" +
+	"\x1bIMPORT_CONFLICT_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16IMPORT_CONFLICT_REFUSE\x10\x01\x12\x18\n" +
+	"\x14IMPORT_CONFLICT_SKIP\x10\x022\x88\x05\n" +
 	"\rRecordService\x12L\n" +
 	"\rPublishRecord\x12\x1c.osa.v1.PublishRecordRequest\x1a\x1d.osa.v1.PublishRecordResponse\x12O\n" +
 	"\x0ePublishRecords\x12\x1d.osa.v1.PublishRecordsRequest\x1a\x1e.osa.v1.PublishRecordsResponse\x12E\n" +
@@ -1579,7 +1888,8 @@ const file_osa_v1_record_proto_rawDesc = "" +
 	"\vListRecords\x12\x1a.osa.v1.ListRecordsRequest\x1a\x1b.osa.v1.ListRecordsResponse\"\x03\x90\x02\x01\x12I\n" +
 	"\fDeleteRecord\x12\x1b.osa.v1.DeleteRecordRequest\x1a\x1c.osa.v1.DeleteRecordResponse\x12T\n" +
 	"\x0eGetIndexStatus\x12\x1d.osa.v1.GetIndexStatusRequest\x1a\x1e.osa.v1.GetIndexStatusResponse\"\x03\x90\x02\x01\x12S\n" +
-	"\rExportRecords\x12\x1c.osa.v1.ExportRecordsRequest\x1a\x1d.osa.v1.ExportRecordsResponse\"\x03\x90\x02\x010\x01B-Z+github.com/osa-archive/osa/api/osa/v1;osav1b\x06proto3"
+	"\rExportRecords\x12\x1c.osa.v1.ExportRecordsRequest\x1a\x1d.osa.v1.ExportRecordsResponse\"\x03\x90\x02\x010\x01\x12N\n" +
+	"\rImportRecords\x12\x1c.osa.v1.ImportRecordsRequest\x1a\x1d.osa.v1.ImportRecordsResponse(\x01B-Z+github.com/osa-archive/osa/api/osa/v1;osav1b\x06proto3"
 
 var (
 	file_osa_v1_record_proto_rawDescOnce sync.Once
@@ -1593,78 +1903,88 @@ func file_osa_v1_record_proto_rawDescGZIP() []byte {
 	return file_osa_v1_record_proto_rawDescData
 }
 
-var file_osa_v1_record_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_osa_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_osa_v1_record_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_osa_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_osa_v1_record_proto_goTypes = []any{
 	(IndexState)(0),                // 0: osa.v1.IndexState
 	(ExportFormat)(0),              // 1: osa.v1.ExportFormat
-	(*Record)(nil),                 // 2: osa.v1.Record
-	(*BackendIndexStatus)(nil),     // 3: osa.v1.BackendIndexStatus
-	(*PublishRecordRequest)(nil),   // 4: osa.v1.PublishRecordRequest
-	(*PublishRecordResponse)(nil),  // 5: osa.v1.PublishRecordResponse
-	(*PublishRecordsRequest)(nil),  // 6: osa.v1.PublishRecordsRequest
-	(*PublishRecordsResponse)(nil), // 7: osa.v1.PublishRecordsResponse
-	(*NotIndexedRecord)(nil),       // 8: osa.v1.NotIndexedRecord
-	(*GetRecordRequest)(nil),       // 9: osa.v1.GetRecordRequest
-	(*GetRecordResponse)(nil),      // 10: osa.v1.GetRecordResponse
-	(*ListRecordsRequest)(nil),     // 11: osa.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),    // 12: osa.v1.ListRecordsResponse
-	(*DeleteRecordRequest)(nil),    // 13: osa.v1.DeleteRecordRequest
-	(*DeleteRecordResponse)(nil),   // 14: osa.v1.DeleteRecordResponse
-	(*GetIndexStatusRequest)(nil),  // 15: osa.v1.GetIndexStatusRequest
-	(*GetIndexStatusResponse)(nil), // 16: osa.v1.GetIndexStatusResponse
-	(*ExportRecordsRequest)(nil),   // 17: osa.v1.ExportRecordsRequest
-	(*ExportRecordsResponse)(nil),  // 18: osa.v1.ExportRecordsResponse
-	(*ExportedRecord)(nil),         // 19: osa.v1.ExportedRecord
-	(*RecordVersion)(nil),          // 20: osa.v1.RecordVersion
-	(*structpb.Struct)(nil),        // 21: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),  // 22: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 23: google.protobuf.Duration
+	(ImportConflict)(0),            // 2: osa.v1.ImportConflict
+	(*Record)(nil),                 // 3: osa.v1.Record
+	(*BackendIndexStatus)(nil),     // 4: osa.v1.BackendIndexStatus
+	(*PublishRecordRequest)(nil),   // 5: osa.v1.PublishRecordRequest
+	(*PublishRecordResponse)(nil),  // 6: osa.v1.PublishRecordResponse
+	(*PublishRecordsRequest)(nil),  // 7: osa.v1.PublishRecordsRequest
+	(*PublishRecordsResponse)(nil), // 8: osa.v1.PublishRecordsResponse
+	(*NotIndexedRecord)(nil),       // 9: osa.v1.NotIndexedRecord
+	(*GetRecordRequest)(nil),       // 10: osa.v1.GetRecordRequest
+	(*GetRecordResponse)(nil),      // 11: osa.v1.GetRecordResponse
+	(*ListRecordsRequest)(nil),     // 12: osa.v1.ListRecordsRequest
+	(*ListRecordsResponse)(nil),    // 13: osa.v1.ListRecordsResponse
+	(*DeleteRecordRequest)(nil),    // 14: osa.v1.DeleteRecordRequest
+	(*DeleteRecordResponse)(nil),   // 15: osa.v1.DeleteRecordResponse
+	(*GetIndexStatusRequest)(nil),  // 16: osa.v1.GetIndexStatusRequest
+	(*GetIndexStatusResponse)(nil), // 17: osa.v1.GetIndexStatusResponse
+	(*ExportRecordsRequest)(nil),   // 18: osa.v1.ExportRecordsRequest
+	(*ExportRecordsResponse)(nil),  // 19: osa.v1.ExportRecordsResponse
+	(*ExportedRecord)(nil),         // 20: osa.v1.ExportedRecord
+	(*RecordVersion)(nil),          // 21: osa.v1.RecordVersion
+	(*ImportRecordsRequest)(nil),   // 22: osa.v1.ImportRecordsRequest
+	(*ImportRecordsResponse)(nil),  // 23: osa.v1.ImportRecordsResponse
+	(*ImportProblem)(nil),          // 24: osa.v1.ImportProblem
+	(*structpb.Struct)(nil),        // 25: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),  // 26: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 27: google.protobuf.Duration
+	(*ReindexJob)(nil),             // 28: osa.v1.ReindexJob
 }
 var file_osa_v1_record_proto_depIdxs = []int32{
-	21, // 0: osa.v1.Record.metadata:type_name -> google.protobuf.Struct
-	22, // 1: osa.v1.Record.created_at:type_name -> google.protobuf.Timestamp
-	22, // 2: osa.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
-	22, // 3: osa.v1.Record.deleted_at:type_name -> google.protobuf.Timestamp
+	25, // 0: osa.v1.Record.metadata:type_name -> google.protobuf.Struct
+	26, // 1: osa.v1.Record.created_at:type_name -> google.protobuf.Timestamp
+	26, // 2: osa.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 3: osa.v1.Record.deleted_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: osa.v1.BackendIndexStatus.state:type_name -> osa.v1.IndexState
-	22, // 5: osa.v1.BackendIndexStatus.indexed_at:type_name -> google.protobuf.Timestamp
-	22, // 6: osa.v1.BackendIndexStatus.updated_at:type_name -> google.protobuf.Timestamp
-	21, // 7: osa.v1.PublishRecordRequest.metadata:type_name -> google.protobuf.Struct
-	23, // 8: osa.v1.PublishRecordRequest.wait_timeout:type_name -> google.protobuf.Duration
-	2,  // 9: osa.v1.PublishRecordResponse.record:type_name -> osa.v1.Record
-	3,  // 10: osa.v1.PublishRecordResponse.not_indexed:type_name -> osa.v1.BackendIndexStatus
-	4,  // 11: osa.v1.PublishRecordsRequest.records:type_name -> osa.v1.PublishRecordRequest
-	23, // 12: osa.v1.PublishRecordsRequest.wait_timeout:type_name -> google.protobuf.Duration
-	2,  // 13: osa.v1.PublishRecordsResponse.records:type_name -> osa.v1.Record
-	8,  // 14: osa.v1.PublishRecordsResponse.not_indexed:type_name -> osa.v1.NotIndexedRecord
-	3,  // 15: osa.v1.NotIndexedRecord.backends:type_name -> osa.v1.BackendIndexStatus
-	2,  // 16: osa.v1.GetRecordResponse.record:type_name -> osa.v1.Record
-	2,  // 17: osa.v1.ListRecordsResponse.records:type_name -> osa.v1.Record
-	3,  // 18: osa.v1.GetIndexStatusResponse.statuses:type_name -> osa.v1.BackendIndexStatus
+	26, // 5: osa.v1.BackendIndexStatus.indexed_at:type_name -> google.protobuf.Timestamp
+	26, // 6: osa.v1.BackendIndexStatus.updated_at:type_name -> google.protobuf.Timestamp
+	25, // 7: osa.v1.PublishRecordRequest.metadata:type_name -> google.protobuf.Struct
+	27, // 8: osa.v1.PublishRecordRequest.wait_timeout:type_name -> google.protobuf.Duration
+	3,  // 9: osa.v1.PublishRecordResponse.record:type_name -> osa.v1.Record
+	4,  // 10: osa.v1.PublishRecordResponse.not_indexed:type_name -> osa.v1.BackendIndexStatus
+	5,  // 11: osa.v1.PublishRecordsRequest.records:type_name -> osa.v1.PublishRecordRequest
+	27, // 12: osa.v1.PublishRecordsRequest.wait_timeout:type_name -> google.protobuf.Duration
+	3,  // 13: osa.v1.PublishRecordsResponse.records:type_name -> osa.v1.Record
+	9,  // 14: osa.v1.PublishRecordsResponse.not_indexed:type_name -> osa.v1.NotIndexedRecord
+	4,  // 15: osa.v1.NotIndexedRecord.backends:type_name -> osa.v1.BackendIndexStatus
+	3,  // 16: osa.v1.GetRecordResponse.record:type_name -> osa.v1.Record
+	3,  // 17: osa.v1.ListRecordsResponse.records:type_name -> osa.v1.Record
+	4,  // 18: osa.v1.GetIndexStatusResponse.statuses:type_name -> osa.v1.BackendIndexStatus
 	1,  // 19: osa.v1.ExportRecordsRequest.format:type_name -> osa.v1.ExportFormat
-	2,  // 20: osa.v1.ExportedRecord.record:type_name -> osa.v1.Record
-	20, // 21: osa.v1.ExportedRecord.earlier_versions:type_name -> osa.v1.RecordVersion
-	21, // 22: osa.v1.RecordVersion.metadata:type_name -> google.protobuf.Struct
-	22, // 23: osa.v1.RecordVersion.published_at:type_name -> google.protobuf.Timestamp
-	4,  // 24: osa.v1.RecordService.PublishRecord:input_type -> osa.v1.PublishRecordRequest
-	6,  // 25: osa.v1.RecordService.PublishRecords:input_type -> osa.v1.PublishRecordsRequest
-	9,  // 26: osa.v1.RecordService.GetRecord:input_type -> osa.v1.GetRecordRequest
-	11, // 27: osa.v1.RecordService.ListRecords:input_type -> osa.v1.ListRecordsRequest
-	13, // 28: osa.v1.RecordService.DeleteRecord:input_type -> osa.v1.DeleteRecordRequest
-	15, // 29: osa.v1.RecordService.GetIndexStatus:input_type -> osa.v1.GetIndexStatusRequest
-	17, // 30: osa.v1.RecordService.ExportRecords:input_type -> osa.v1.ExportRecordsRequest
-	5,  // 31: osa.v1.RecordService.PublishRecord:output_type -> osa.v1.PublishRecordResponse
-	7,  // 32: osa.v1.RecordService.PublishRecords:output_type -> osa.v1.PublishRecordsResponse
-	10, // 33: osa.v1.RecordService.GetRecord:output_type -> osa.v1.GetRecordResponse
-	12, // 34: osa.v1.RecordService.ListRecords:output_type -> osa.v1.ListRecordsResponse
-	14, // 35: osa.v1.RecordService.DeleteRecord:output_type -> osa.v1.DeleteRecordResponse
-	16, // 36: osa.v1.RecordService.GetIndexStatus:output_type -> osa.v1.GetIndexStatusResponse
-	18, // 37: osa.v1.RecordService.ExportRecords:output_type -> osa.v1.ExportRecordsResponse
-	31, // [31:38] is the sub-list for method output_type
-	24, // [24:31] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	3,  // 20: osa.v1.ExportedRecord.record:type_name -> osa.v1.Record
+	21, // 21: osa.v1.ExportedRecord.earlier_versions:type_name -> osa.v1.RecordVersion
+	25, // 22: osa.v1.RecordVersion.metadata:type_name -> google.protobuf.Struct
+	26, // 23: osa.v1.RecordVersion.published_at:type_name -> google.protobuf.Timestamp
+	2,  // 24: osa.v1.ImportRecordsRequest.on_conflict:type_name -> osa.v1.ImportConflict
+	24, // 25: osa.v1.ImportRecordsResponse.problems:type_name -> osa.v1.ImportProblem
+	28, // 26: osa.v1.ImportRecordsResponse.reindexes:type_name -> osa.v1.ReindexJob
+	5,  // 27: osa.v1.RecordService.PublishRecord:input_type -> osa.v1.PublishRecordRequest
+	7,  // 28: osa.v1.RecordService.PublishRecords:input_type -> osa.v1.PublishRecordsRequest
+	10, // 29: osa.v1.RecordService.GetRecord:input_type -> osa.v1.GetRecordRequest
+	12, // 30: osa.v1.RecordService.ListRecords:input_type -> osa.v1.ListRecordsRequest
+	14, // 31: osa.v1.RecordService.DeleteRecord:input_type -> osa.v1.DeleteRecordRequest
+	16, // 32: osa.v1.RecordService.GetIndexStatus:input_type -> osa.v1.GetIndexStatusRequest
+	18, // 33: osa.v1.RecordService.ExportRecords:input_type -> osa.v1.ExportRecordsRequest
+	22, // 34: osa.v1.RecordService.ImportRecords:input_type -> osa.v1.ImportRecordsRequest
+	6,  // 35: osa.v1.RecordService.PublishRecord:output_type -> osa.v1.PublishRecordResponse
+	8,  // 36: osa.v1.RecordService.PublishRecords:output_type -> osa.v1.PublishRecordsResponse
+	11, // 37: osa.v1.RecordService.GetRecord:output_type -> osa.v1.GetRecordResponse
+	13, // 38: osa.v1.RecordService.ListRecords:output_type -> osa.v1.ListRecordsResponse
+	15, // 39: osa.v1.RecordService.DeleteRecord:output_type -> osa.v1.DeleteRecordResponse
+	17, // 40: osa.v1.RecordService.GetIndexStatus:output_type -> osa.v1.GetIndexStatusResponse
+	19, // 41: osa.v1.RecordService.ExportRecords:output_type -> osa.v1.ExportRecordsResponse
+	23, // 42: osa.v1.RecordService.ImportRecords:output_type -> osa.v1.ImportRecordsResponse
+	35, // [35:43] is the sub-list for method output_type
+	27, // [27:35] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_osa_v1_record_proto_init() }
@@ -1672,13 +1992,14 @@ func file_osa_v1_record_proto_init() {
 	if File_osa_v1_record_proto != nil {
 		return
 	}
+	file_osa_v1_admin_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osa_v1_record_proto_rawDesc), len(file_osa_v1_record_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   19,
+			NumEnums:      3,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
