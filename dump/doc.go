@@ -5,11 +5,14 @@
 // # The JSONL line
 //
 // A JSONL export holds one record a line, in record id order: the protojson form of
-// osa.v1.ExportedRecord, written compact, with no space between tokens:
+// osa.v1.ExportedRecord, written compact, with no space between tokens, for example (cut
+// here over three lines):
 //
 //	{"record":{"srn":"urn:osa:localhost:rec:0190…@2","version":2,"metadata":{…},"source":"geo",
-//	 "sourceId":"GSE1","createdAt":"2024-05-01T10:00:00.123456Z","updatedAt":"…","deletedAt":"…"},
-//	 "earlierVersions":[{"version":1,"metadata":{…},"publishedAt":"…"}]}
+//	"sourceId":"GSE1","createdAt":"2024-05-01T10:00:00.123456Z","updatedAt":"…","deletedAt":"…"},
+//	"earlierVersions":[{"version":1,"metadata":{…},"publishedAt":"…"}]}
+//
+// Its fields:
 //
 //   - record is the record at its current version, as GetRecord answers it: srn (with the
 //     version; its domain is the archive's node.domain), version, metadata, source and
@@ -23,6 +26,9 @@
 //   - metadata is the stored JSON object, compact, with its keys in the order PostgreSQL's
 //     jsonb keeps them (by length, then bytes) and its numbers as stored. A file read back by
 //     an import and exported again is therefore the same bytes.
+//
+// An import also reads the .proto's own field names (source_id, earlier_versions, …), as
+// protojson does, and refuses any other field.
 //
 // # CSV
 //
