@@ -109,11 +109,12 @@ func Export(ctx context.Context, opts ExportOpts) (*ExportReport, error) {
 		return nil, err
 	}
 	defer db.drop(ctx)
-	base, pool, stop, err := startBenchServer(ctx, db.url)
+	base, srv, stop, err := startBenchServer(ctx, db.url)
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
+	pool := srv.Pool()
 
 	start := time.Now()
 	if err := generateRecords(ctx, pool, opts.Records); err != nil {
@@ -176,11 +177,11 @@ func Export(ctx context.Context, opts ExportOpts) (*ExportReport, error) {
 
 // startBenchServer runs a server with the default configuration (all roles) on dbURL on a free
 // loopback port; stop stops it.
-func startBenchServer(ctx context.Context, dbURL string) (base string, pool *pgxpool.Pool, stop func(), err error) {
+func startBenchServer(ctx context.Context, dbURL string) (base string, srv *server.Server, stop func(), err error) {
 	cfg := config.Default()
 	cfg.Database.URL = dbURL
 	cfg.Log.Level = "error"
-	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	srv, err = server.New(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -192,7 +193,7 @@ func startBenchServer(ctx context.Context, dbURL string) (base string, pool *pgx
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(runCtx, ln) }()
-	return "http://" + ln.Addr().String(), srv.Pool(), func() { cancel(); <-done; srv.Close() }, nil
+	return "http://" + ln.Addr().String(), srv, func() { cancel(); <-done; srv.Close() }, nil
 }
 
 // generateRecordsSQL writes $1 records of GEO-like metadata (about 600 bytes each) in one
@@ -200,7 +201,9 @@ func startBenchServer(ctx context.Context, dbURL string) (base string, pool *pgx
 const generateRecordsSQL = `
 WITH r AS (
     INSERT INTO records (id, version, metadata, source, source_id)
-    SELECT gen_random_uuid(), CASE WHEN g % 100 = 0 THEN 2 ELSE 1 END,
+    -- UUIDv7 ids, as publishes make them: 48 bits of milliseconds, then the version and variant
+    SELECT (lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(g::text), 1, 3)
+            || '8' || substr(md5(g::text), 4, 15))::uuid, CASE WHEN g % 100 = 0 THEN 2 ELSE 1 END,
            jsonb_build_object('accession', 'GSE' || g, 'title', 'Series ' || g || ': ' || md5(g::text),
                'summary', repeat(md5((g * 7)::text) || ' ', 12),
                'organism', (ARRAY['Homo sapiens', 'Mus musculus', 'Danio rerio'])[1 + g % 3],
