@@ -194,12 +194,13 @@ func Import(ctx context.Context, opts ImportOpts) (*ImportReport, error) {
 			vec = b
 		}
 	}
-	for _, t := range []struct{ what, table, cols, index string }{
-		{"COPY of records", "records", "id, version, metadata, source, source_id, created_at, updated_at, deleted_at", ""},
-		{"COPY of record_versions", "record_versions", "record_id, version, metadata, created_at", ""},
-		{"COPY of the keyword backend's rows, one GIN build", "kw_keyword", "record_id, version, document, indexed_at", "USING gin (document)"},
+	for _, t := range []struct{ what, table, cols, key, index string }{
+		{"COPY of records", "records", "id, version, metadata, source, source_id, created_at, updated_at, deleted_at", "id", ""},
+		{"COPY of record_versions", "record_versions", "record_id, version, metadata, created_at", "record_id, version", ""},
+		{"COPY of the keyword backend's rows, one GIN build", "kw_keyword", "record_id, version, document, indexed_at", "record_id",
+			"USING gin (document)"},
 	} {
-		copyS, indexS, err := tableCeiling(ctx, pool, t.table, t.cols, t.index)
+		copyS, indexS, err := tableCeiling(ctx, pool, t.table, t.cols, t.key, t.index)
 		if err != nil {
 			return nil, err
 		}
@@ -216,8 +217,9 @@ func Import(ctx context.Context, opts ImportOpts) (*ImportReport, error) {
 }
 
 // tableCeiling times COPY (binary, from memory) of cols of table's rows into a new table of
-// the same shape and, when index is set, one CREATE INDEX … index on it.
-func tableCeiling(ctx context.Context, pool *pgxpool.Pool, table, cols, index string) (copySeconds, indexSeconds float64, err error) {
+// the same shape, with key as its primary key, and, when index is set, one CREATE INDEX … index
+// on it.
+func tableCeiling(ctx context.Context, pool *pgxpool.Pool, table, cols, key, index string) (copySeconds, indexSeconds float64, err error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return 0, 0, err
@@ -229,7 +231,7 @@ func tableCeiling(ctx context.Context, pool *pgxpool.Pool, table, cols, index st
 		return 0, 0, fmt.Errorf("ceiling: reading %s: %w", table, err)
 	}
 	ceiling := "bench_ceiling_" + table
-	if _, err := conn.Exec(ctx, "CREATE TABLE "+ceiling+" (LIKE "+table+" INCLUDING DEFAULTS)"); err != nil {
+	if _, err := conn.Exec(ctx, "CREATE TABLE "+ceiling+" (LIKE "+table+" INCLUDING DEFAULTS INCLUDING CONSTRAINTS, PRIMARY KEY ("+key+"))"); err != nil {
 		return 0, 0, fmt.Errorf("ceiling: %w", err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+ceiling) //nolint:errcheck // best effort: the scratch database is dropped anyway
