@@ -9,7 +9,7 @@ import (
 // Scopes a token can carry, the values of auth.tokens[].scopes.
 const (
 	ScopeAdmin        = "admin"         // admin RPCs and River UI; implies every other scope
-	ScopeRecordsRead  = "records:read"  // follow the changefeed when auth.public_read is false
+	ScopeRecordsRead  = "records:read"  // follow the changefeed and export when auth.public_read is false
 	ScopeRecordsWrite = "records:write" // publish and delete records
 	ScopeSourcesRun   = "sources:run"   // start harvests
 )
@@ -25,9 +25,10 @@ var (
 // Auth configures who may call what.
 type Auth struct {
 	// PublicRead lets anyone call the read RPCs (GetRecord, ListRecords, GetIndexStatus, Search,
-	// ListBackends, ListSources, GetHarvest, ListEvents, WatchEvents); false requires a valid
-	// token for them too, and for the changefeed (ListEvents, WatchEvents) one with the
-	// records:read scope. Defaults to true.
+	// ListBackends, ListSources, GetHarvest, ListEvents, WatchEvents, ExportRecords and the
+	// downloads under /export/); false requires a valid token for them too, and for the
+	// changefeed (ListEvents, WatchEvents) and exports one with the records:read scope.
+	// Defaults to true.
 	PublicRead bool `koanf:"public_read"`
 
 	// Tokens are the bearer tokens the server accepts, stored as SHA-256 hashes: `osa token

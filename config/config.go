@@ -175,6 +175,12 @@ type Config struct {
 	// Events configures the changefeed and its retention.
 	Events Events `koanf:"events"`
 
+	// Export configures exports of the records.
+	Export Export `koanf:"export"`
+
+	// Import configures imports of exports.
+	Import Import `koanf:"import"`
+
 	// Catalog configures how processes follow the backend catalog.
 	Catalog Catalog `koanf:"catalog"`
 
@@ -605,6 +611,9 @@ func Default() *Config {
 			PruneInterval:     EventsPruneIntervalDefault,
 			PruneBatch:        EventsPruneBatchDefault,
 		},
+		Export: Export{ChunkBytes: ExportChunkBytesDefault, MaxRunning: ExportMaxRunningDefault},
+		Import: Import{BatchSize: ImportBatchSizeDefault, MaxLineBytes: ImportMaxLineBytesDefault,
+			MaxProblems: ImportMaxProblemsDefault},
 		Catalog: Catalog{PollInterval: CatalogPollIntervalDefault, RetireAfter: CatalogRetireAfterDefault},
 		RiverUI: RiverUI{Enabled: RiverUIEnabledDefault},
 		UI:      UI{Enabled: UIEnabledDefault, Title: UITitleDefault, About: UIAboutDefault},

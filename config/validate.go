@@ -49,6 +49,8 @@ func (c *Config) Validate() error {
 	c.Records.validate(&p)
 	c.Search.validate(&p)
 	c.Events.validate(&p)
+	c.Export.validate(&p)
+	c.Import.validate(&p)
 	if n := utf8.RuneCountInString(strings.TrimSpace(c.UI.Title)); n == 0 || n > UITitleMax {
 		p.add("ui.title", "is %d characters; give the archive's name in 1..%d", n, UITitleMax)
 	}

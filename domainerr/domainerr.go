@@ -1,7 +1,7 @@
 // Package domainerr holds the errors every domain package returns for what a caller did wrong
 // or asked for in vain: an invalid field ([ValidationError]), a field over a limit
 // ([LimitError]), and errors of a kind ([ErrNotFound], [ErrAlreadyExists],
-// [ErrFailedPrecondition]). The server maps them to Connect codes in one place
+// [ErrFailedPrecondition], [ErrResourceExhausted]). The server maps them to Connect codes in one place
 // (server/errors.go); nothing else in OSA chooses a code.
 package domainerr
 
@@ -16,6 +16,7 @@ var (
 	ErrNotFound           = errors.New("not found")
 	ErrAlreadyExists      = errors.New("already exists")
 	ErrFailedPrecondition = errors.New("failed precondition")
+	ErrResourceExhausted  = errors.New("resource exhausted")
 )
 
 // Error is an error of a kind, whose message reaches the client as it is.

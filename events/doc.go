@@ -73,9 +73,35 @@
 // ones. [Feed.Watch] reads the feed's own pool, the primary: it follows the head, where a
 // replica would only add its lag.
 //
-// A cursor is derived from a snapshot with [SnapshotCursor]: an export taken in a REPEATABLE
-// READ transaction returns the cursor (xmin(S), 0), after which a follower misses nothing
-// that the export did not hold.
+// # The cursor of an export, and why a follower gets each change once
+//
+// An export (package dump) reads the records in one REPEATABLE READ transaction, so in one
+// snapshot E, and returns the cursor of E ([SnapshotCursor]). A mirror loads the export, then
+// follows the feed after that cursor. The claim: the events it then reads are exactly those of
+// the changes E does not show, each once. A transaction's changes are visible in E, all of
+// them or none, exactly when its xid is visible in E: below xmin(E), or below xmax(E) and not
+// in xip(E), the transactions running when E was taken (an aborted one leaves no event at
+// all). Every event carries the xid of the transaction that made its change (3).
+//
+//  6. The cursor is (xmin(E), 0) and carries the rest of E: xmax(E) and xip(E). Events with an
+//     xid below xmin(E) are visible in E and come before the cursor, so they are not read.
+//  7. A read after the cursor returns the events after it, as any read does, less those whose
+//     xid is visible in E (pg_visible_in_snapshot in the same statement): those with an xid
+//     in [xmin(E), xmax(E)) and not in xip(E), whose transactions had committed when E was
+//     taken although a transaction with a smaller xid was still running. What a read returns
+//     is still final (4): skipping depends only on the event's own xid and on E, which no
+//     later commit changes, nor the server that answers (a standby skips the same events).
+//  8. Every cursor a read returns (the Next of a page, and each event's) carries E on, less
+//     the running xids below its place, whose events it has passed; a cursor at or beyond
+//     xmax(E) carries nothing, as every xid from there on is not visible in E. So a reader
+//     that resumes from any cursor it was handed skips what E shows and only that.
+//
+// So an event is read after the cursor exactly when its transaction is not visible in E, that
+// is, exactly when the export does not hold its change. The xip list holds at most one xid per
+// connection of the server (max_connections), so the cursor stays short.
+// TestExportThenFollow (package server) checks it with publishes, new versions and deletes
+// running through an export, and TestSnapshotCursor here with a transaction that commits
+// before the snapshot while an older one still runs.
 //
 // # Retention
 //

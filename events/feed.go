@@ -140,6 +140,8 @@ LEFT JOIN LATERAL (
     WHERE (e.xid, e.id) > (s.bxid, s.bid)
       AND e.xid < s.xmin
       AND (cardinality($3::text[]) = 0 OR e.type = ANY($3::text[]))
+      -- an export's cursor: skip the events of transactions its snapshot shows
+      AND ($5::text IS NULL OR NOT pg_visible_in_snapshot(e.xid, $5::text::pg_snapshot))
     ORDER BY e.xid, e.id
     LIMIT $4
 ) e ON true`
@@ -153,7 +155,7 @@ SELECT '0', '0', 0::bigint,
 FROM (SELECT 1) s
 LEFT JOIN LATERAL (
     SELECT * FROM record_events e
-    WHERE e.id > $2 AND $1::text IS NOT NULL
+    WHERE e.id > $2 AND $1::text IS NOT NULL AND ($5::text IS NULL OR true) -- $5, a snapshot, is not read
       AND (cardinality($3::text[]) = 0 OR e.type = ANY($3::text[]))
     ORDER BY e.id
     LIMIT $4
@@ -202,7 +204,7 @@ func (f *Feed) list(ctx context.Context, pool *pgxpool.Pool, after Cursor, types
 	if f.naive {
 		q = naiveListSQL
 	}
-	rows, err := pool.Query(ctx, q, strconv.FormatUint(after.XID, 10), after.ID, types, limit)
+	rows, err := pool.Query(ctx, q, strconv.FormatUint(after.XID, 10), after.ID, types, limit, after.snapshotText())
 	if err != nil {
 		return Page{}, fmt.Errorf("error reading events: %w", err)
 	}
@@ -230,7 +232,7 @@ func (f *Feed) list(ctx context.Context, pool *pgxpool.Pool, after Cursor, types
 			return Page{}, fmt.Errorf("error reading events: xid %q: %w", *exid, err)
 		}
 		page.Events = append(page.Events, Event{
-			Cursor: Cursor{XID: x, ID: *eid}, Type: Type(*typ), RecordID: *recordID, Version: int(*version),
+			Cursor: after.at(Cursor{XID: x, ID: *eid}), Type: Type(*typ), RecordID: *recordID, Version: int(*version),
 			Source: *src, SourceID: *srcID, CommittedAt: *committedAt,
 		})
 	}
@@ -258,6 +260,7 @@ func (f *Feed) list(ctx context.Context, pool *pgxpool.Pool, after Cursor, types
 		}
 		page.Next = max2(page.Next, head)
 	}
+	page.Next = after.at(page.Next)
 	return page, nil
 }
 
@@ -290,18 +293,44 @@ func max2(a, b Cursor) Cursor {
 	return b
 }
 
-// SnapshotCursor returns the cursor of the snapshot of q's current statement (run it in a
-// REPEATABLE READ transaction to get the cursor of that transaction's snapshot): every event
-// before it is visible in the snapshot, so a reader that has what the snapshot shows and then
-// follows the feed after this cursor misses nothing. Events of transactions that committed
-// before the snapshot but had an xid at or above its xmin come again after it; they repeat
-// what the snapshot shows and are harmless to apply again (their versions are not newer).
+// snapshotSQL reads the current snapshot: its xmin, xmax and running xids.
+const snapshotSQL = `
+SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text,
+       ARRAY(SELECT x::text FROM pg_snapshot_xip(s) x ORDER BY x)
+FROM pg_current_snapshot() s`
+
+// SnapshotCursor returns the cursor of the snapshot of q's current statement; run it in a
+// REPEATABLE READ transaction to get the cursor of that transaction's snapshot, the one every
+// statement of the transaction reads. A reader that holds what the snapshot shows and then
+// follows the feed after this cursor gets every change the snapshot does not show, once, and
+// none that it does: the cursor is the snapshot's xmin and carries the rest of the snapshot
+// (its xmax and running xids), so reads after it skip the events of the transactions the
+// snapshot shows (see the package doc).
 func SnapshotCursor(ctx context.Context, q interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }) (Cursor, error) {
-	var xmin string
-	if err := q.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&xmin); err != nil {
+	var (
+		xmin, xmax string
+		xip        []string
+	)
+	if err := q.QueryRow(ctx, snapshotSQL).Scan(&xmin, &xmax, &xip); err != nil {
 		return Cursor{}, fmt.Errorf("error reading the snapshot's cursor: %w", err)
 	}
-	return parseCursor(xmin, 0)
+	c, err := parseCursor(xmin, 0)
+	if err != nil {
+		return Cursor{}, err
+	}
+	snap := &Snapshot{}
+	if snap.Xmax, err = strconv.ParseUint(xmax, 10, 64); err != nil {
+		return Cursor{}, fmt.Errorf("error reading the snapshot's cursor: xmax %q: %w", xmax, err)
+	}
+	for _, s := range xip {
+		x, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return Cursor{}, fmt.Errorf("error reading the snapshot's cursor: xip %q: %w", s, err)
+		}
+		snap.Xip = append(snap.Xip, x)
+	}
+	c.Snapshot = snap
+	return c.at(c), nil
 }

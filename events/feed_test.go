@@ -75,14 +75,16 @@ func (b *testBundle) settle(t *testing.T) {
 
 func TestCursorText(t *testing.T) {
 	t.Parallel()
-	for _, c := range []Cursor{{}, {XID: 1, ID: 0}, {XID: 1 << 40, ID: 7}, {XID: ^uint64(0), ID: 1 << 62}} {
+	for _, c := range []Cursor{{}, {XID: 1, ID: 0}, {XID: 1 << 40, ID: 7}, {XID: ^uint64(0), ID: 1 << 62},
+		{XID: 5, Snapshot: &Snapshot{Xmax: 9}}, {XID: 5, ID: 2, Snapshot: &Snapshot{Xmax: 9, Xip: []uint64{5, 7}}}} {
 		got, err := ParseCursor("after", c.String())
-		if err != nil || got != c {
+		if err != nil || !got.Equal(c) {
 			t.Errorf("ParseCursor(%q) = %+v, %v; want %+v", c.String(), got, err, c)
 		}
 	}
 	b64 := base64.RawURLEncoding.EncodeToString
 	for _, s := range []string{"x", b64([]byte("e2:1:1")), b64([]byte("e1:x:1")), b64([]byte("e1:1:-1")), "e1:1:1",
+		b64([]byte("e1:5:0:5:")), b64([]byte("e1:5:0:9:7,6")), b64([]byte("e1:5:0:9:4")), b64([]byte("e1:5:0:9:9")), b64([]byte("e1:5:0:9")),
 		Cursor{XID: 1, ID: 1}.String() + "A"} {
 		var ve *domainerr.ValidationError
 		if _, err := ParseCursor("after", s); !errors.As(err, &ve) || ve.Field != "after" {
@@ -350,8 +352,23 @@ func TestSnapshotCursor(t *testing.T) {
 	b := setup(t, Config{})
 	before := b.write(t, TypePublished)[0]
 	b.settle(t)
+
+	// A takes an xid and keeps running; B, younger, commits before the snapshot. The snapshot's
+	// xmin is at most A's xid, so B's event lies after the cursor's place although the
+	// snapshot shows B: the cursor must skip it.
+	txA, err := b.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txA.Rollback(ctx) //nolint:errcheck // committed below
+	early := uuid.New()
+	if err := InsertTx(ctx, txA, []Change{{Type: TypePublished, RecordID: early, Version: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	shown := b.write(t, TypePublished)[0]
+
 	var c Cursor
-	err := pgx.BeginTxFunc(ctx, b.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err = pgx.BeginTxFunc(ctx, b.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
 		c, err = SnapshotCursor(ctx, tx)
 		return err
@@ -359,18 +376,41 @@ func TestSnapshotCursor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := b.write(t, TypeDeleted)[0]
+	if c.Snapshot == nil || len(c.Snapshot.Xip) == 0 {
+		t.Fatalf("the cursor of a snapshot taken while A runs carries no running xid: %+v", c)
+	}
+	if got, err := ParseCursor("after", c.String()); err != nil || !got.Equal(c) {
+		t.Fatalf("ParseCursor(%q) = %+v, %v; want %+v", c.String(), got, err, c)
+	}
+	if err := txA.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	later := b.write(t, TypeDeleted)[0]
 	b.settle(t)
+
 	page, err := b.feed.List(ctx, ListParams{After: c})
 	if err != nil {
 		t.Fatal(err)
 	}
+	var got []uuid.UUID
 	for _, e := range page.Events {
-		if e.RecordID == before {
-			t.Errorf("the event committed before the snapshot comes after its cursor")
-		}
+		got = append(got, e.RecordID)
 	}
-	if len(page.Events) != 1 || page.Events[0].RecordID != after {
-		t.Fatalf("after the snapshot's cursor: %+v, want the later event", page.Events)
+	// A's event and the later one, in xid order; not B's (shown), not the one before.
+	if len(got) != 2 || got[0] != early || got[1] != later {
+		t.Fatalf("after the snapshot's cursor: %v, want A's event %v then the later %v (not %v, which the snapshot shows, nor %v)",
+			got, early, later, shown, before)
+	}
+	// Resuming after A's event, as a client that handled it does, still skips B.
+	rest, err := b.feed.List(ctx, ListParams{After: page.Events[0].Cursor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rest.Events) != 1 || rest.Events[0].RecordID != later {
+		t.Fatalf("after A's event: %+v, want only the later event", rest.Events)
+	}
+	// A cursor past the snapshot's xmax carries nothing more.
+	if last := rest.Events[0].Cursor; last.Snapshot != nil {
+		t.Errorf("the cursor of an event after the snapshot's xmax still carries it: %+v", last.Snapshot)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +28,10 @@ type Client struct {
 	cfg     config
 	events  osav1connect.EventServiceClient
 	records osav1connect.RecordServiceClient
-	search  osav1connect.SearchServiceClient
-	sources osav1connect.SourceServiceClient
+	// recordsPlain asks for answers without compression: exports, unless asked otherwise.
+	recordsPlain osav1connect.RecordServiceClient
+	search       osav1connect.SearchServiceClient
+	sources      osav1connect.SourceServiceClient
 }
 
 // New returns a client of the OSA server at baseURL, e.g. "http://localhost:8080" or
@@ -78,6 +81,8 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		cfg:     cfg,
 		events:  osav1connect.NewEventServiceClient(cfg.httpClient, base, copts...),
 		records: osav1connect.NewRecordServiceClient(cfg.httpClient, base, copts...),
+		recordsPlain: osav1connect.NewRecordServiceClient(cfg.httpClient, base,
+			append(slices.Clip(copts), connect.WithAcceptCompression("gzip", nil, nil))...),
 		search:  osav1connect.NewSearchServiceClient(cfg.httpClient, base, copts...),
 		sources: osav1connect.NewSourceServiceClient(cfg.httpClient, base, copts...),
 	}, nil

@@ -20,10 +20,12 @@ import (
 
 // procedureScopes names the scope each procedure needs; every other OSA procedure is a read,
 // open to all when auth.public_read is set and to any valid token otherwise. The changefeed
-// needs records:read, which auth.public_read waives (see [authorizer.authorize]).
+// and exports need records:read, which auth.public_read waives (see [authorizer.authorize]).
 var procedureScopes = map[string]string{
 	osav1connect.EventServiceListEventsProcedure:      config.ScopeRecordsRead,
 	osav1connect.EventServiceWatchEventsProcedure:     config.ScopeRecordsRead,
+	osav1connect.RecordServiceExportRecordsProcedure:  config.ScopeRecordsRead,
+	osav1connect.RecordServiceImportRecordsProcedure:  config.ScopeAdmin,
 	osav1connect.RecordServicePublishRecordProcedure:  config.ScopeRecordsWrite,
 	osav1connect.RecordServicePublishRecordsProcedure: config.ScopeRecordsWrite,
 	osav1connect.RecordServiceDeleteRecordProcedure:   config.ScopeRecordsWrite,

@@ -45,6 +45,8 @@ func toConnectError(ctx context.Context, logger *slog.Logger, procedure string, 
 		return connect.NewError(connect.CodeAlreadyExists, err)
 	case errors.Is(err, domainerr.ErrFailedPrecondition):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.Is(err, domainerr.ErrResourceExhausted):
+		return connect.NewError(connect.CodeResourceExhausted, err)
 	case errors.Is(err, context.Canceled):
 		return connect.NewError(connect.CodeCanceled, errors.New("request cancelled"))
 	case errors.Is(err, context.DeadlineExceeded):
@@ -98,5 +100,5 @@ func isDomainError(err error) bool {
 	)
 	return errors.As(err, &invalid) || errors.As(err, &limit) || errors.Is(err, domainerr.ErrNotFound) ||
 		errors.Is(err, domainerr.ErrAlreadyExists) || errors.Is(err, domainerr.ErrFailedPrecondition) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+		errors.Is(err, domainerr.ErrResourceExhausted) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -33,6 +33,8 @@ func TestDomainErrorsMapByKind(t *testing.T) {
 		{sources.ErrDisabled, connect.CodeFailedPrecondition, "source is disabled"},
 		{&harvest.RunningError{Source: "geo"}, connect.CodeAlreadyExists, `a harvest of source "geo" is already running`},
 		{domainerr.New(domainerr.ErrNotFound, "id: no reindex %d", 7), connect.CodeNotFound, "id: no reindex 7"},
+		{domainerr.New(domainerr.ErrResourceExhausted, "export.max_running (4) exports are running"), connect.CodeResourceExhausted,
+			"export.max_running (4) exports are running"},
 		{domainerr.Invalid("limit", "must be positive"), connect.CodeInvalidArgument, "limit: must be positive"},
 		{errors.New("boom"), connect.CodeInternal, "internal error"},
 	} {

@@ -55,8 +55,12 @@ func (l *limiter) interceptor() serverInterceptor {
 		if err := l.rate(bearer(call.Header), call.Peer.Addr); err != nil {
 			return err
 		}
-		if call.Spec.Procedure == osav1connect.EventServiceWatchEventsProcedure {
-			return next(ctx) // a stream as long as its client wants: events.max_watchers bounds them instead
+		switch call.Spec.Procedure {
+		case osav1connect.EventServiceWatchEventsProcedure, osav1connect.RecordServiceExportRecordsProcedure,
+			osav1connect.RecordServiceImportRecordsProcedure:
+			// a stream as long as its client wants: events.max_watchers and export.max_running bound them
+			// instead, and imports need the admin scope
+			return next(ctx)
 		}
 		write := !isRead(scopeOf(call.Spec.Procedure))
 		if !l.inFlight.acquire(write) {

@@ -13,6 +13,7 @@ import (
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
 	"github.com/osa-archive/osa/domainerr"
+	"github.com/osa-archive/osa/dump"
 	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/records"
 	"github.com/osa-archive/osa/search/where"
@@ -22,6 +23,8 @@ import (
 type recordService struct {
 	osav1connect.UnimplementedRecordServiceHandler
 	backends func() []string // the catalog's backend names, for GetIndexStatus
+	exporter *dump.Exporter
+	imports  *importRunner
 	// parseWhere parses ListRecordsRequest.where (search.Service.ParseWhere).
 	parseWhere func(string) (*where.Expr, error)
 	store      *records.Store

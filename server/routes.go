@@ -60,7 +60,18 @@ func (s *Server) routes() http.Handler {
 	if s.router.Enabled() {
 		waiter.replicas = s.router.Routable
 	}
-	mux.Handle(osav1connect.NewRecordServiceHandler(&recordService{backends: s.view.names, parseWhere: s.search.ParseWhere, store: s.store, waiter: waiter}, opts...))
+	imports := &importRunner{importer: s.importer, logger: s.logger, pool: s.pool, river: s.river.Client, view: &s.view}
+	recordsPath, recordsHandler := osav1connect.NewRecordServiceHandler(&recordService{backends: s.view.names, exporter: s.exporter,
+		imports: imports, parseWhere: s.search.ParseWhere, store: s.store, waiter: waiter}, opts...)
+	mux.Handle(recordsPath, recordsHandler)
+	// An export lasts as long as its client reads, an import as long as it sends.
+	mux.Handle(osav1connect.RecordServiceExportRecordsProcedure, withoutDeadlines(recordsHandler))
+	mux.Handle(osav1connect.RecordServiceImportRecordsProcedure, withoutDeadlines(recordsHandler))
+	download := withoutDeadlines(auth.page("An export", config.ScopeRecordsRead,
+		&exportDownload{exporter: s.exporter, parseWhere: s.search.ParseWhere, logger: s.logger}))
+	for _, pattern := range exportRoutes {
+		mux.Handle(pattern, download)
+	}
 	mux.Handle(osav1connect.NewSearchServiceHandler(&searchService{search: s.search, view: &s.view, reload: s.reloadCatalog, pool: s.pool}, opts...))
 	mux.Handle(osav1connect.NewSourceServiceHandler(&sourceService{pool: s.pool, river: s.river.Client, sources: s.sources}, opts...))
 	eventsPath, eventsHandler := osav1connect.NewEventServiceHandler(&eventService{domain: s.cfg.Node.Domain, feed: s.feed,

@@ -26,6 +26,7 @@ import (
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/config"
+	"github.com/osa-archive/osa/dump"
 	"github.com/osa-archive/osa/events"
 	"github.com/osa-archive/osa/jobs"
 	"github.com/osa-archive/osa/jobs/eventprune"
@@ -61,6 +62,8 @@ type Server struct {
 	// router picks the pool of each read: a replica of database.replica_urls, or pool
 	// (replicas.go).
 	router *replicas.Router
+	exporter   *dump.Exporter
+	importer   *dump.Importer
 	// sources are the configured sources (sources_build.go).
 	sources *sources.Registry
 	// view is the process's backends as it last read the catalog (catalog.go); reloadMu
@@ -223,6 +226,10 @@ func (s *Server) build(ctx context.Context) error {
 		Retention:         s.cfg.Events.Retention,
 		ReadPool:          s.router.Pool,
 	})
+	s.exporter = dump.NewExporter(s.pool, s.cfg.Node.Domain, dump.ExportConfig{ChunkBytes: s.cfg.Export.ChunkBytes,
+		MaxRunning: s.cfg.Export.MaxRunning})
+	s.importer = dump.NewImporter(s.pool, s.cfg.Node.Domain, storeCfg.Limits, dump.ImportConfig{BatchSize: s.cfg.Import.BatchSize,
+		MaxLineBytes: s.cfg.Import.MaxLineBytes, MaxProblems: s.cfg.Import.MaxProblems})
 	s.search = search.New(s.pool, s.view.searchers(), search.Config{
 		Domain:        s.cfg.Node.Domain,
 		EfSearch:      s.cfg.Search.EfSearch,

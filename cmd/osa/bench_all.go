@@ -11,32 +11,35 @@ import (
 
 func newBenchAllCmd(g *globalFlags) *cobra.Command {
 	var (
-		flags                                        ingestFlags
-		searchRecords, searchQueries, rebuildRecords int
-		out                                          string
+		flags                                                                      ingestFlags
+		searchRecords, searchQueries, rebuildRecords, exportRecords, importRecords int
+		out                                                                        string
 	)
 	cmd := &cobra.Command{
 		Use:   "all",
-		Short: "Run the ingest, search and rebuild benchmarks, on one PostgreSQL",
+		Short: "Run the ingest, search, rebuild, export and import benchmarks, on one PostgreSQL",
 		Long: `all runs osa bench ingest (every scenario with its raw River, HNSW and COPY ceilings, and the
 freshness scenario), then osa bench search (recall, latency and throughput of every mode beside
 the raw kNN query), then osa bench rebuild (a new generation of the vector backend beside the
-bulk path), on one PostgreSQL: database.url, or else the private cluster of osa dev, started
-once for all. See osa bench ingest --help, osa bench search --help and osa bench rebuild --help
-for what each measures and its targets. The ingest flags are those of osa bench ingest;
---search-records and --search-queries are the --records and --queries of osa bench search,
---rebuild-records the --records of osa bench rebuild.
+bulk path), then osa bench export (an export beside COPY of the same rows, and its memory), then
+osa bench import (an import until indexed, beside the bulk path), on one PostgreSQL: database.url, or else the private cluster of osa dev, started once for all. See
+the --help of each for what it measures and its targets. The ingest flags are those of osa bench
+ingest; --search-records and --search-queries are the --records and --queries of osa bench
+search, --rebuild-records the --records of osa bench rebuild, --export-records and
+--import-records those of osa bench export and import.
 
 The Markdown reports go to stdout, progress to stderr. --out PREFIX writes
 
   PREFIX-ingest.md, PREFIX-ingest.json, PREFIX-ingest.svg   the ingest report and its chart
   PREFIX-search.md, PREFIX-search.json                      the search report
   PREFIX-rebuild.md, PREFIX-rebuild.json                    the rebuild report
+  PREFIX-export.md, PREFIX-export.json                      the export report
+  PREFIX-import.md, PREFIX-import.json                      the import report
 
 each as soon as its benchmark is done.
 
 --smoke shrinks them (ingest as with osa bench ingest --smoke; search on 2,000 records and 20
-queries; rebuild on 2,000 records) so that the whole run takes about 45 s on 2 cores: it checks
+queries; rebuild and export on 2,000 records, import on 1,000) so that the whole run takes about 45 s on 2 cores: it checks
 only that every part works. Any error exits non-zero; the targets are never enforced, in either mode. make bench-smoke
 runs it on a throw-away cluster, and make test runs make bench-smoke.`,
 		Example: `  osa bench all --out bench/results/all      # make bench
@@ -45,7 +48,7 @@ runs it on a throw-away cluster, and make test runs make bench-smoke.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return onBenchServer(cmd, g, func(adminURL string, logger *slog.Logger) error {
-				return runBenchAll(cmd, &flags, adminURL, logger, searchRecords, searchQueries, rebuildRecords, out)
+				return runBenchAll(cmd, &flags, adminURL, logger, searchRecords, searchQueries, rebuildRecords, exportRecords, importRecords, out)
 			})
 		},
 	}
@@ -56,13 +59,19 @@ runs it on a throw-away cluster, and make test runs make bench-smoke.`,
 		fmt.Sprintf("distinct search queries; with --smoke %d", bench.SearchQueriesSmokeDefault))
 	cmd.Flags().IntVar(&rebuildRecords, "rebuild-records", bench.RebuildRecordsDefault,
 		fmt.Sprintf("records of the rebuild benchmark; with --smoke %d", bench.RebuildRecordsSmokeDefault))
-	cmd.Flags().StringVar(&out, "out", "", "also write PREFIX-ingest.{md,json,svg}, PREFIX-search.{md,json} and PREFIX-rebuild.{md,json}")
+	cmd.Flags().IntVar(&exportRecords, "export-records", bench.ExportRecordsDefault,
+		fmt.Sprintf("records of the export benchmark; with --smoke %d", bench.ExportRecordsSmokeDefault))
+	cmd.Flags().IntVar(&importRecords, "import-records", bench.ImportRecordsDefault,
+		fmt.Sprintf("records of the import benchmark; with --smoke %d", bench.ImportRecordsSmokeDefault))
+	cmd.Flags().StringVar(&out, "out", "", "also write PREFIX-ingest.{md,json,svg}, PREFIX-search.{md,json}, PREFIX-rebuild.{md,json}, "+
+		"PREFIX-export.{md,json} and PREFIX-import.{md,json}")
 	return cmd
 }
 
-// runBenchAll runs the ingest, search and rebuild benchmarks, in that order, on the server of
-// adminURL.
-func runBenchAll(cmd *cobra.Command, flags *ingestFlags, adminURL string, logger *slog.Logger, searchRecords, searchQueries, rebuildRecords int, out string) error {
+// runBenchAll runs the ingest, search, rebuild, export and import benchmarks, in that order, on
+// the server of adminURL.
+func runBenchAll(cmd *cobra.Command, flags *ingestFlags, adminURL string, logger *slog.Logger, searchRecords, searchQueries, rebuildRecords,
+	exportRecords, importRecords int, out string) error {
 	ingestOut := ""
 	if out != "" {
 		ingestOut = out + "-ingest"
@@ -100,6 +109,32 @@ func runBenchAll(cmd *cobra.Command, flags *ingestFlags, adminURL string, logger
 	fmt.Fprintln(cmd.OutOrStdout())
 	if err := runBenchRebuild(cmd, ropts, rebuildOut); err != nil {
 		return fmt.Errorf("rebuild benchmark: %w", err)
+	}
+
+	eopts := bench.ExportOpts{AdminURL: adminURL, Records: exportRecords, Progress: cmd.ErrOrStderr()}
+	if flags.smoke && !cmd.Flags().Changed("export-records") {
+		eopts.Records = bench.ExportRecordsSmokeDefault
+	}
+	exportOut := ""
+	if out != "" {
+		exportOut = out + "-export"
+	}
+	fmt.Fprintln(cmd.OutOrStdout())
+	if err := runBenchExport(cmd, eopts, exportOut); err != nil {
+		return fmt.Errorf("export benchmark: %w", err)
+	}
+
+	iopts := bench.ImportOpts{AdminURL: adminURL, Records: importRecords, Progress: cmd.ErrOrStderr()}
+	if flags.smoke && !cmd.Flags().Changed("import-records") {
+		iopts.Records = bench.ImportRecordsSmokeDefault
+	}
+	importOut := ""
+	if out != "" {
+		importOut = out + "-import"
+	}
+	fmt.Fprintln(cmd.OutOrStdout())
+	if err := runBenchImport(cmd, iopts, importOut); err != nil {
+		return fmt.Errorf("import benchmark: %w", err)
 	}
 	return nil
 }

@@ -52,6 +52,8 @@ var readmeExpect = map[string]string{
 	`osa similar "$SRN"`:                                          "Mouse heart development",
 	`-d '{"limit": 10}' | tee page.json`:                          `"nextCursor"`,
 	"osa events --limit 10":                                       "next page: --after ",
+	`osa events --after "$(cat cursor.txt)" --limit 100`:          "no events",
+	"osa import archive.jsonl --wait":                             " unchanged, 0 skipped, 0 failed",
 }
 
 // connectError is how a Connect error answer starts: curl -s exits 0 on it.

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -425,32 +424,8 @@ func changedBackends(cfg *config.Config) (int, string, error) {
 // beforehand) into a table of the same columns and primary key, then one HNSW build with m and
 // ef, the new generation's settings. The table is dropped afterwards.
 func bulkCeiling(ctx context.Context, pool *pgxpool.Pool, table string, m, ef int) (copySeconds, indexSeconds float64, err error) {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer conn.Release()
-	pg := conn.Conn().PgConn()
-	var buf bytes.Buffer
-	if _, err := pg.CopyTo(ctx, &buf, "COPY (SELECT record_id, version, model, embedding, text_hash FROM "+table+") TO STDOUT (FORMAT binary)"); err != nil {
-		return 0, 0, fmt.Errorf("ceiling: reading %s: %w", table, err)
-	}
-	const ceiling = "bench_bulk_ceiling"
-	if _, err := conn.Exec(ctx, "CREATE TABLE "+ceiling+" (LIKE "+table+" INCLUDING DEFAULTS INCLUDING CONSTRAINTS, PRIMARY KEY (record_id))"); err != nil {
-		return 0, 0, fmt.Errorf("ceiling: %w", err)
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+ceiling) //nolint:errcheck // best effort: the scratch database is dropped anyway
-	t0 := time.Now()
-	if _, err := pg.CopyFrom(ctx, &buf, "COPY "+ceiling+" (record_id, version, model, embedding, text_hash) FROM STDIN (FORMAT binary)"); err != nil {
-		return 0, 0, fmt.Errorf("ceiling: COPY: %w", err)
-	}
-	copySeconds = time.Since(t0).Seconds()
-	t0 = time.Now()
-	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE INDEX ON %s USING hnsw (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)",
-		ceiling, m, ef)); err != nil {
-		return 0, 0, fmt.Errorf("ceiling: index build: %w", err)
-	}
-	return copySeconds, time.Since(t0).Seconds(), nil
+	return tableCeiling(ctx, pool, table, "record_id, version, model, embedding, text_hash", "record_id",
+		fmt.Sprintf("USING hnsw (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)", m, ef))
 }
 
 // Markdown renders the report with its targets.

@@ -94,6 +94,118 @@ func (IndexState) EnumDescriptor() ([]byte, []int) {
 	return file_osa_v1_record_proto_rawDescGZIP(), []int{0}
 }
 
+// ExportFormat is the file format of an export.
+type ExportFormat int32
+
+const (
+	// JSONL, the default.
+	ExportFormat_EXPORT_FORMAT_UNSPECIFIED ExportFormat = 0
+	// One ExportedRecord a line, in protojson (lowerCamelCase names, fields at
+	// their zero value left out, metadata compact): what ImportRecords reads.
+	ExportFormat_EXPORT_FORMAT_JSONL ExportFormat = 1
+	// A header row, then one row a record: srn, id, version, source,
+	// source_id, created_at, updated_at, deleted_at (RFC 3339, UTC; empty
+	// while live) and metadata (the whole JSON object in one column). Earlier
+	// versions are left out. Not read back by ImportRecords.
+	ExportFormat_EXPORT_FORMAT_CSV ExportFormat = 2
+)
+
+// Enum value maps for ExportFormat.
+var (
+	ExportFormat_name = map[int32]string{
+		0: "EXPORT_FORMAT_UNSPECIFIED",
+		1: "EXPORT_FORMAT_JSONL",
+		2: "EXPORT_FORMAT_CSV",
+	}
+	ExportFormat_value = map[string]int32{
+		"EXPORT_FORMAT_UNSPECIFIED": 0,
+		"EXPORT_FORMAT_JSONL":       1,
+		"EXPORT_FORMAT_CSV":         2,
+	}
+)
+
+func (x ExportFormat) Enum() *ExportFormat {
+	p := new(ExportFormat)
+	*p = x
+	return p
+}
+
+func (x ExportFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExportFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_osa_v1_record_proto_enumTypes[1].Descriptor()
+}
+
+func (ExportFormat) Type() protoreflect.EnumType {
+	return &file_osa_v1_record_proto_enumTypes[1]
+}
+
+func (x ExportFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExportFormat.Descriptor instead.
+func (ExportFormat) EnumDescriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{1}
+}
+
+// ImportConflict says what ImportRecords does with a record that conflicts
+// with one of the archive's (the same id, or the same source and source_id)
+// and differs from it.
+type ImportConflict int32
+
+const (
+	// REFUSE, the default.
+	ImportConflict_IMPORT_CONFLICT_UNSPECIFIED ImportConflict = 0
+	// Leave the archive's record as it is and report the line as failed.
+	ImportConflict_IMPORT_CONFLICT_REFUSE ImportConflict = 1
+	// Leave the archive's record as it is and report the line as skipped.
+	ImportConflict_IMPORT_CONFLICT_SKIP ImportConflict = 2
+)
+
+// Enum value maps for ImportConflict.
+var (
+	ImportConflict_name = map[int32]string{
+		0: "IMPORT_CONFLICT_UNSPECIFIED",
+		1: "IMPORT_CONFLICT_REFUSE",
+		2: "IMPORT_CONFLICT_SKIP",
+	}
+	ImportConflict_value = map[string]int32{
+		"IMPORT_CONFLICT_UNSPECIFIED": 0,
+		"IMPORT_CONFLICT_REFUSE":      1,
+		"IMPORT_CONFLICT_SKIP":        2,
+	}
+)
+
+func (x ImportConflict) Enum() *ImportConflict {
+	p := new(ImportConflict)
+	*p = x
+	return p
+}
+
+func (x ImportConflict) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ImportConflict) Descriptor() protoreflect.EnumDescriptor {
+	return file_osa_v1_record_proto_enumTypes[2].Descriptor()
+}
+
+func (ImportConflict) Type() protoreflect.EnumType {
+	return &file_osa_v1_record_proto_enumTypes[2]
+}
+
+func (x ImportConflict) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ImportConflict.Descriptor instead.
+func (ImportConflict) EnumDescriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{2}
+}
+
 // Record is one metadata record at one version.
 type Record struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1137,11 +1249,517 @@ func (x *GetIndexStatusResponse) GetStatuses() []*BackendIndexStatus {
 	return nil
 }
 
+// ExportRecordsRequest selects the records to export.
+type ExportRecordsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file format; unset is JSONL.
+	Format ExportFormat `protobuf:"varint,1,opt,name=format,proto3,enum=osa.v1.ExportFormat" json:"format,omitempty"`
+	// When set, only the records of this source.
+	Source string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	// Optional filter expression over the declared search fields, as
+	// ListRecordsRequest.where.
+	Where string `protobuf:"bytes,3,opt,name=where,proto3" json:"where,omitempty"`
+	// Export tombstones too (deleted records, with deleted_at set), as a full
+	// copy of the archive needs; by default only live records.
+	IncludeDeleted bool `protobuf:"varint,4,opt,name=include_deleted,json=includeDeleted,proto3" json:"include_deleted,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ExportRecordsRequest) Reset() {
+	*x = ExportRecordsRequest{}
+	mi := &file_osa_v1_record_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRecordsRequest) ProtoMessage() {}
+
+func (x *ExportRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRecordsRequest.ProtoReflect.Descriptor instead.
+func (*ExportRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ExportRecordsRequest) GetFormat() ExportFormat {
+	if x != nil {
+		return x.Format
+	}
+	return ExportFormat_EXPORT_FORMAT_UNSPECIFIED
+}
+
+func (x *ExportRecordsRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ExportRecordsRequest) GetWhere() string {
+	if x != nil {
+		return x.Where
+	}
+	return ""
+}
+
+func (x *ExportRecordsRequest) GetIncludeDeleted() bool {
+	if x != nil {
+		return x.IncludeDeleted
+	}
+	return false
+}
+
+// ExportRecordsResponse is one message of an export's stream.
+type ExportRecordsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next chunk of the file; empty in the first message.
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// The number of records data completes.
+	Records int64 `protobuf:"varint,2,opt,name=records,proto3" json:"records,omitempty"`
+	// First message only: the changefeed cursor of the export's snapshot.
+	// EventService.ListEvents or WatchEvents after it deliver every change the
+	// export does not hold, and none that it does.
+	Cursor string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// First message only: the number of records the export holds.
+	Total         int64 `protobuf:"varint,4,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportRecordsResponse) Reset() {
+	*x = ExportRecordsResponse{}
+	mi := &file_osa_v1_record_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRecordsResponse) ProtoMessage() {}
+
+func (x *ExportRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRecordsResponse.ProtoReflect.Descriptor instead.
+func (*ExportRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ExportRecordsResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ExportRecordsResponse) GetRecords() int64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *ExportRecordsResponse) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ExportRecordsResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// ExportedRecord is one line of a JSONL export: a record at its current
+// version, and its earlier versions, so that an import restores every SRN.
+type ExportedRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record: srn (with the current version), version, metadata, source,
+	// source_id, created_at, updated_at (when the current version was
+	// published) and, for a tombstone, deleted_at.
+	Record *Record `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// The versions before record.version, oldest first; absent for a record at
+	// version 1.
+	EarlierVersions []*RecordVersion `protobuf:"bytes,2,rep,name=earlier_versions,json=earlierVersions,proto3" json:"earlier_versions,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ExportedRecord) Reset() {
+	*x = ExportedRecord{}
+	mi := &file_osa_v1_record_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportedRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportedRecord) ProtoMessage() {}
+
+func (x *ExportedRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportedRecord.ProtoReflect.Descriptor instead.
+func (*ExportedRecord) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ExportedRecord) GetRecord() *Record {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *ExportedRecord) GetEarlierVersions() []*RecordVersion {
+	if x != nil {
+		return x.EarlierVersions
+	}
+	return nil
+}
+
+// RecordVersion is one earlier version of an exported record.
+type RecordVersion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version number.
+	Version int32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The metadata of that version.
+	Metadata *structpb.Struct `protobuf:"bytes,2,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// When that version was published.
+	PublishedAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordVersion) Reset() {
+	*x = RecordVersion{}
+	mi := &file_osa_v1_record_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordVersion) ProtoMessage() {}
+
+func (x *RecordVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordVersion.ProtoReflect.Descriptor instead.
+func (*RecordVersion) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RecordVersion) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RecordVersion) GetMetadata() *structpb.Struct {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *RecordVersion) GetPublishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PublishedAt
+	}
+	return nil
+}
+
+// ImportRecordsRequest is one message of an import's stream.
+type ImportRecordsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next chunk of the JSONL file.
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// First message only: what to do with conflicting records.
+	OnConflict    ImportConflict `protobuf:"varint,2,opt,name=on_conflict,json=onConflict,proto3,enum=osa.v1.ImportConflict" json:"on_conflict,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRecordsRequest) Reset() {
+	*x = ImportRecordsRequest{}
+	mi := &file_osa_v1_record_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRecordsRequest) ProtoMessage() {}
+
+func (x *ImportRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRecordsRequest.ProtoReflect.Descriptor instead.
+func (*ImportRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ImportRecordsRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ImportRecordsRequest) GetOnConflict() ImportConflict {
+	if x != nil {
+		return x.OnConflict
+	}
+	return ImportConflict_IMPORT_CONFLICT_UNSPECIFIED
+}
+
+// ImportRecordsResponse is the outcome of an import.
+type ImportRecordsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lines read (blank lines not counted).
+	Lines int64 `protobuf:"varint,1,opt,name=lines,proto3" json:"lines,omitempty"`
+	// Records written.
+	Imported int64 `protobuf:"varint,2,opt,name=imported,proto3" json:"imported,omitempty"`
+	// Records the archive already had exactly as their lines: not written.
+	Unchanged int64 `protobuf:"varint,3,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// Conflicting records left as they were, with on_conflict skip.
+	Skipped int64 `protobuf:"varint,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	// Lines not written for an error: bad lines, and conflicts with
+	// on_conflict refuse.
+	Failed int64 `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
+	// The lines skipped or failed, the first import.max_problems (default
+	// 1000) found, in line order.
+	Problems []*ImportProblem `protobuf:"bytes,6,rep,name=problems,proto3" json:"problems,omitempty"`
+	// The rebuilds started to index the imported records, one per backend;
+	// AdminService.GetReindex follows them. Empty when nothing was imported.
+	Reindexes     []*ReindexJob `protobuf:"bytes,7,rep,name=reindexes,proto3" json:"reindexes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportRecordsResponse) Reset() {
+	*x = ImportRecordsResponse{}
+	mi := &file_osa_v1_record_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportRecordsResponse) ProtoMessage() {}
+
+func (x *ImportRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportRecordsResponse.ProtoReflect.Descriptor instead.
+func (*ImportRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ImportRecordsResponse) GetLines() int64 {
+	if x != nil {
+		return x.Lines
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetImported() int64 {
+	if x != nil {
+		return x.Imported
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetUnchanged() int64 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetProblems() []*ImportProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+func (x *ImportRecordsResponse) GetReindexes() []*ReindexJob {
+	if x != nil {
+		return x.Reindexes
+	}
+	return nil
+}
+
+// ImportProblem is a line an import did not write.
+type ImportProblem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The line's number, from 1.
+	Line int64 `protobuf:"varint,1,opt,name=line,proto3" json:"line,omitempty"`
+	// The field at fault, as the line names it (for example
+	// `record.metadata` or `earlierVersions[0].publishedAt`); empty for the
+	// line as a whole.
+	Field string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// What is wrong, and what to send instead.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// True for a conflict skipped as asked (on_conflict skip): not an error.
+	Skipped       bool `protobuf:"varint,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportProblem) Reset() {
+	*x = ImportProblem{}
+	mi := &file_osa_v1_record_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportProblem) ProtoMessage() {}
+
+func (x *ImportProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_osa_v1_record_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportProblem.ProtoReflect.Descriptor instead.
+func (*ImportProblem) Descriptor() ([]byte, []int) {
+	return file_osa_v1_record_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ImportProblem) GetLine() int64 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *ImportProblem) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *ImportProblem) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ImportProblem) GetSkipped() bool {
+	if x != nil {
+		return x.Skipped
+	}
+	return false
+}
+
 var File_osa_v1_record_proto protoreflect.FileDescriptor
 
 const file_osa_v1_record_proto_rawDesc = "" +
 	"\n" +
-	"\x13osa/v1/record.proto\x12\x06osa.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x02\n" +
+	"\x13osa/v1/record.proto\x12\x06osa.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x12osa/v1/admin.proto\"\xcf\x02\n" +
 	"\x06Record\x12\x10\n" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x123\n" +
@@ -1212,7 +1830,41 @@ const file_osa_v1_record_proto_rawDesc = "" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\"b\n" +
 	"\x16GetIndexStatusResponse\x12\x10\n" +
 	"\x03srn\x18\x01 \x01(\tR\x03srn\x126\n" +
-	"\bstatuses\x18\x02 \x03(\v2\x1a.osa.v1.BackendIndexStatusR\bstatuses*\xa3\x01\n" +
+	"\bstatuses\x18\x02 \x03(\v2\x1a.osa.v1.BackendIndexStatusR\bstatuses\"\x9b\x01\n" +
+	"\x14ExportRecordsRequest\x12,\n" +
+	"\x06format\x18\x01 \x01(\x0e2\x14.osa.v1.ExportFormatR\x06format\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x14\n" +
+	"\x05where\x18\x03 \x01(\tR\x05where\x12'\n" +
+	"\x0finclude_deleted\x18\x04 \x01(\bR\x0eincludeDeleted\"s\n" +
+	"\x15ExportRecordsResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x18\n" +
+	"\arecords\x18\x02 \x01(\x03R\arecords\x12\x16\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor\x12\x14\n" +
+	"\x05total\x18\x04 \x01(\x03R\x05total\"z\n" +
+	"\x0eExportedRecord\x12&\n" +
+	"\x06record\x18\x01 \x01(\v2\x0e.osa.v1.RecordR\x06record\x12@\n" +
+	"\x10earlier_versions\x18\x02 \x03(\v2\x15.osa.v1.RecordVersionR\x0fearlierVersions\"\x9d\x01\n" +
+	"\rRecordVersion\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x05R\aversion\x123\n" +
+	"\bmetadata\x18\x02 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x12=\n" +
+	"\fpublished_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\"c\n" +
+	"\x14ImportRecordsRequest\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x127\n" +
+	"\von_conflict\x18\x02 \x01(\x0e2\x16.osa.v1.ImportConflictR\n" +
+	"onConflict\"\xfe\x01\n" +
+	"\x15ImportRecordsResponse\x12\x14\n" +
+	"\x05lines\x18\x01 \x01(\x03R\x05lines\x12\x1a\n" +
+	"\bimported\x18\x02 \x01(\x03R\bimported\x12\x1c\n" +
+	"\tunchanged\x18\x03 \x01(\x03R\tunchanged\x12\x18\n" +
+	"\askipped\x18\x04 \x01(\x03R\askipped\x12\x16\n" +
+	"\x06failed\x18\x05 \x01(\x03R\x06failed\x121\n" +
+	"\bproblems\x18\x06 \x03(\v2\x15.osa.v1.ImportProblemR\bproblems\x120\n" +
+	"\treindexes\x18\a \x03(\v2\x12.osa.v1.ReindexJobR\treindexes\"m\n" +
+	"\rImportProblem\x12\x12\n" +
+	"\x04line\x18\x01 \x01(\x03R\x04line\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x18\n" +
+	"\askipped\x18\x04 \x01(\bR\askipped*\xa3\x01\n" +
 	"\n" +
 	"IndexState\x12\x1b\n" +
 	"\x17INDEX_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1220,14 +1872,24 @@ const file_osa_v1_record_proto_rawDesc = "" +
 	"\x13INDEX_STATE_INDEXED\x10\x02\x12\x16\n" +
 	"\x12INDEX_STATE_FAILED\x10\x03\x12\x17\n" +
 	"\x13INDEX_STATE_DELETED\x10\x04\x12\x15\n" +
-	"\x11INDEX_STATE_EMPTY\x10\x052\xe3\x03\n" +
+	"\x11INDEX_STATE_EMPTY\x10\x05*]\n" +
+	"\fExportFormat\x12\x1d\n" +
+	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13EXPORT_FORMAT_JSONL\x10\x01\x12\x15\n" +
+	"\x11EXPORT_FORMAT_CSV\x10\x02*g\n" +
+	"\x0eImportConflict\x12\x1f\n" +
+	"\x1bIMPORT_CONFLICT_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16IMPORT_CONFLICT_REFUSE\x10\x01\x12\x18\n" +
+	"\x14IMPORT_CONFLICT_SKIP\x10\x022\x88\x05\n" +
 	"\rRecordService\x12L\n" +
 	"\rPublishRecord\x12\x1c.osa.v1.PublishRecordRequest\x1a\x1d.osa.v1.PublishRecordResponse\x12O\n" +
 	"\x0ePublishRecords\x12\x1d.osa.v1.PublishRecordsRequest\x1a\x1e.osa.v1.PublishRecordsResponse\x12E\n" +
 	"\tGetRecord\x12\x18.osa.v1.GetRecordRequest\x1a\x19.osa.v1.GetRecordResponse\"\x03\x90\x02\x01\x12K\n" +
 	"\vListRecords\x12\x1a.osa.v1.ListRecordsRequest\x1a\x1b.osa.v1.ListRecordsResponse\"\x03\x90\x02\x01\x12I\n" +
 	"\fDeleteRecord\x12\x1b.osa.v1.DeleteRecordRequest\x1a\x1c.osa.v1.DeleteRecordResponse\x12T\n" +
-	"\x0eGetIndexStatus\x12\x1d.osa.v1.GetIndexStatusRequest\x1a\x1e.osa.v1.GetIndexStatusResponse\"\x03\x90\x02\x01B-Z+github.com/osa-archive/osa/api/osa/v1;osav1b\x06proto3"
+	"\x0eGetIndexStatus\x12\x1d.osa.v1.GetIndexStatusRequest\x1a\x1e.osa.v1.GetIndexStatusResponse\"\x03\x90\x02\x01\x12S\n" +
+	"\rExportRecords\x12\x1c.osa.v1.ExportRecordsRequest\x1a\x1d.osa.v1.ExportRecordsResponse\"\x03\x90\x02\x010\x01\x12N\n" +
+	"\rImportRecords\x12\x1c.osa.v1.ImportRecordsRequest\x1a\x1d.osa.v1.ImportRecordsResponse(\x01B-Z+github.com/osa-archive/osa/api/osa/v1;osav1b\x06proto3"
 
 var (
 	file_osa_v1_record_proto_rawDescOnce sync.Once
@@ -1241,66 +1903,88 @@ func file_osa_v1_record_proto_rawDescGZIP() []byte {
 	return file_osa_v1_record_proto_rawDescData
 }
 
-var file_osa_v1_record_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_osa_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_osa_v1_record_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_osa_v1_record_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_osa_v1_record_proto_goTypes = []any{
 	(IndexState)(0),                // 0: osa.v1.IndexState
-	(*Record)(nil),                 // 1: osa.v1.Record
-	(*BackendIndexStatus)(nil),     // 2: osa.v1.BackendIndexStatus
-	(*PublishRecordRequest)(nil),   // 3: osa.v1.PublishRecordRequest
-	(*PublishRecordResponse)(nil),  // 4: osa.v1.PublishRecordResponse
-	(*PublishRecordsRequest)(nil),  // 5: osa.v1.PublishRecordsRequest
-	(*PublishRecordsResponse)(nil), // 6: osa.v1.PublishRecordsResponse
-	(*NotIndexedRecord)(nil),       // 7: osa.v1.NotIndexedRecord
-	(*GetRecordRequest)(nil),       // 8: osa.v1.GetRecordRequest
-	(*GetRecordResponse)(nil),      // 9: osa.v1.GetRecordResponse
-	(*ListRecordsRequest)(nil),     // 10: osa.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),    // 11: osa.v1.ListRecordsResponse
-	(*DeleteRecordRequest)(nil),    // 12: osa.v1.DeleteRecordRequest
-	(*DeleteRecordResponse)(nil),   // 13: osa.v1.DeleteRecordResponse
-	(*GetIndexStatusRequest)(nil),  // 14: osa.v1.GetIndexStatusRequest
-	(*GetIndexStatusResponse)(nil), // 15: osa.v1.GetIndexStatusResponse
-	(*structpb.Struct)(nil),        // 16: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),  // 17: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 18: google.protobuf.Duration
+	(ExportFormat)(0),              // 1: osa.v1.ExportFormat
+	(ImportConflict)(0),            // 2: osa.v1.ImportConflict
+	(*Record)(nil),                 // 3: osa.v1.Record
+	(*BackendIndexStatus)(nil),     // 4: osa.v1.BackendIndexStatus
+	(*PublishRecordRequest)(nil),   // 5: osa.v1.PublishRecordRequest
+	(*PublishRecordResponse)(nil),  // 6: osa.v1.PublishRecordResponse
+	(*PublishRecordsRequest)(nil),  // 7: osa.v1.PublishRecordsRequest
+	(*PublishRecordsResponse)(nil), // 8: osa.v1.PublishRecordsResponse
+	(*NotIndexedRecord)(nil),       // 9: osa.v1.NotIndexedRecord
+	(*GetRecordRequest)(nil),       // 10: osa.v1.GetRecordRequest
+	(*GetRecordResponse)(nil),      // 11: osa.v1.GetRecordResponse
+	(*ListRecordsRequest)(nil),     // 12: osa.v1.ListRecordsRequest
+	(*ListRecordsResponse)(nil),    // 13: osa.v1.ListRecordsResponse
+	(*DeleteRecordRequest)(nil),    // 14: osa.v1.DeleteRecordRequest
+	(*DeleteRecordResponse)(nil),   // 15: osa.v1.DeleteRecordResponse
+	(*GetIndexStatusRequest)(nil),  // 16: osa.v1.GetIndexStatusRequest
+	(*GetIndexStatusResponse)(nil), // 17: osa.v1.GetIndexStatusResponse
+	(*ExportRecordsRequest)(nil),   // 18: osa.v1.ExportRecordsRequest
+	(*ExportRecordsResponse)(nil),  // 19: osa.v1.ExportRecordsResponse
+	(*ExportedRecord)(nil),         // 20: osa.v1.ExportedRecord
+	(*RecordVersion)(nil),          // 21: osa.v1.RecordVersion
+	(*ImportRecordsRequest)(nil),   // 22: osa.v1.ImportRecordsRequest
+	(*ImportRecordsResponse)(nil),  // 23: osa.v1.ImportRecordsResponse
+	(*ImportProblem)(nil),          // 24: osa.v1.ImportProblem
+	(*structpb.Struct)(nil),        // 25: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),  // 26: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 27: google.protobuf.Duration
+	(*ReindexJob)(nil),             // 28: osa.v1.ReindexJob
 }
 var file_osa_v1_record_proto_depIdxs = []int32{
-	16, // 0: osa.v1.Record.metadata:type_name -> google.protobuf.Struct
-	17, // 1: osa.v1.Record.created_at:type_name -> google.protobuf.Timestamp
-	17, // 2: osa.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
-	17, // 3: osa.v1.Record.deleted_at:type_name -> google.protobuf.Timestamp
+	25, // 0: osa.v1.Record.metadata:type_name -> google.protobuf.Struct
+	26, // 1: osa.v1.Record.created_at:type_name -> google.protobuf.Timestamp
+	26, // 2: osa.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 3: osa.v1.Record.deleted_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: osa.v1.BackendIndexStatus.state:type_name -> osa.v1.IndexState
-	17, // 5: osa.v1.BackendIndexStatus.indexed_at:type_name -> google.protobuf.Timestamp
-	17, // 6: osa.v1.BackendIndexStatus.updated_at:type_name -> google.protobuf.Timestamp
-	16, // 7: osa.v1.PublishRecordRequest.metadata:type_name -> google.protobuf.Struct
-	18, // 8: osa.v1.PublishRecordRequest.wait_timeout:type_name -> google.protobuf.Duration
-	1,  // 9: osa.v1.PublishRecordResponse.record:type_name -> osa.v1.Record
-	2,  // 10: osa.v1.PublishRecordResponse.not_indexed:type_name -> osa.v1.BackendIndexStatus
-	3,  // 11: osa.v1.PublishRecordsRequest.records:type_name -> osa.v1.PublishRecordRequest
-	18, // 12: osa.v1.PublishRecordsRequest.wait_timeout:type_name -> google.protobuf.Duration
-	1,  // 13: osa.v1.PublishRecordsResponse.records:type_name -> osa.v1.Record
-	7,  // 14: osa.v1.PublishRecordsResponse.not_indexed:type_name -> osa.v1.NotIndexedRecord
-	2,  // 15: osa.v1.NotIndexedRecord.backends:type_name -> osa.v1.BackendIndexStatus
-	1,  // 16: osa.v1.GetRecordResponse.record:type_name -> osa.v1.Record
-	1,  // 17: osa.v1.ListRecordsResponse.records:type_name -> osa.v1.Record
-	2,  // 18: osa.v1.GetIndexStatusResponse.statuses:type_name -> osa.v1.BackendIndexStatus
-	3,  // 19: osa.v1.RecordService.PublishRecord:input_type -> osa.v1.PublishRecordRequest
-	5,  // 20: osa.v1.RecordService.PublishRecords:input_type -> osa.v1.PublishRecordsRequest
-	8,  // 21: osa.v1.RecordService.GetRecord:input_type -> osa.v1.GetRecordRequest
-	10, // 22: osa.v1.RecordService.ListRecords:input_type -> osa.v1.ListRecordsRequest
-	12, // 23: osa.v1.RecordService.DeleteRecord:input_type -> osa.v1.DeleteRecordRequest
-	14, // 24: osa.v1.RecordService.GetIndexStatus:input_type -> osa.v1.GetIndexStatusRequest
-	4,  // 25: osa.v1.RecordService.PublishRecord:output_type -> osa.v1.PublishRecordResponse
-	6,  // 26: osa.v1.RecordService.PublishRecords:output_type -> osa.v1.PublishRecordsResponse
-	9,  // 27: osa.v1.RecordService.GetRecord:output_type -> osa.v1.GetRecordResponse
-	11, // 28: osa.v1.RecordService.ListRecords:output_type -> osa.v1.ListRecordsResponse
-	13, // 29: osa.v1.RecordService.DeleteRecord:output_type -> osa.v1.DeleteRecordResponse
-	15, // 30: osa.v1.RecordService.GetIndexStatus:output_type -> osa.v1.GetIndexStatusResponse
-	25, // [25:31] is the sub-list for method output_type
-	19, // [19:25] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	26, // 5: osa.v1.BackendIndexStatus.indexed_at:type_name -> google.protobuf.Timestamp
+	26, // 6: osa.v1.BackendIndexStatus.updated_at:type_name -> google.protobuf.Timestamp
+	25, // 7: osa.v1.PublishRecordRequest.metadata:type_name -> google.protobuf.Struct
+	27, // 8: osa.v1.PublishRecordRequest.wait_timeout:type_name -> google.protobuf.Duration
+	3,  // 9: osa.v1.PublishRecordResponse.record:type_name -> osa.v1.Record
+	4,  // 10: osa.v1.PublishRecordResponse.not_indexed:type_name -> osa.v1.BackendIndexStatus
+	5,  // 11: osa.v1.PublishRecordsRequest.records:type_name -> osa.v1.PublishRecordRequest
+	27, // 12: osa.v1.PublishRecordsRequest.wait_timeout:type_name -> google.protobuf.Duration
+	3,  // 13: osa.v1.PublishRecordsResponse.records:type_name -> osa.v1.Record
+	9,  // 14: osa.v1.PublishRecordsResponse.not_indexed:type_name -> osa.v1.NotIndexedRecord
+	4,  // 15: osa.v1.NotIndexedRecord.backends:type_name -> osa.v1.BackendIndexStatus
+	3,  // 16: osa.v1.GetRecordResponse.record:type_name -> osa.v1.Record
+	3,  // 17: osa.v1.ListRecordsResponse.records:type_name -> osa.v1.Record
+	4,  // 18: osa.v1.GetIndexStatusResponse.statuses:type_name -> osa.v1.BackendIndexStatus
+	1,  // 19: osa.v1.ExportRecordsRequest.format:type_name -> osa.v1.ExportFormat
+	3,  // 20: osa.v1.ExportedRecord.record:type_name -> osa.v1.Record
+	21, // 21: osa.v1.ExportedRecord.earlier_versions:type_name -> osa.v1.RecordVersion
+	25, // 22: osa.v1.RecordVersion.metadata:type_name -> google.protobuf.Struct
+	26, // 23: osa.v1.RecordVersion.published_at:type_name -> google.protobuf.Timestamp
+	2,  // 24: osa.v1.ImportRecordsRequest.on_conflict:type_name -> osa.v1.ImportConflict
+	24, // 25: osa.v1.ImportRecordsResponse.problems:type_name -> osa.v1.ImportProblem
+	28, // 26: osa.v1.ImportRecordsResponse.reindexes:type_name -> osa.v1.ReindexJob
+	5,  // 27: osa.v1.RecordService.PublishRecord:input_type -> osa.v1.PublishRecordRequest
+	7,  // 28: osa.v1.RecordService.PublishRecords:input_type -> osa.v1.PublishRecordsRequest
+	10, // 29: osa.v1.RecordService.GetRecord:input_type -> osa.v1.GetRecordRequest
+	12, // 30: osa.v1.RecordService.ListRecords:input_type -> osa.v1.ListRecordsRequest
+	14, // 31: osa.v1.RecordService.DeleteRecord:input_type -> osa.v1.DeleteRecordRequest
+	16, // 32: osa.v1.RecordService.GetIndexStatus:input_type -> osa.v1.GetIndexStatusRequest
+	18, // 33: osa.v1.RecordService.ExportRecords:input_type -> osa.v1.ExportRecordsRequest
+	22, // 34: osa.v1.RecordService.ImportRecords:input_type -> osa.v1.ImportRecordsRequest
+	6,  // 35: osa.v1.RecordService.PublishRecord:output_type -> osa.v1.PublishRecordResponse
+	8,  // 36: osa.v1.RecordService.PublishRecords:output_type -> osa.v1.PublishRecordsResponse
+	11, // 37: osa.v1.RecordService.GetRecord:output_type -> osa.v1.GetRecordResponse
+	13, // 38: osa.v1.RecordService.ListRecords:output_type -> osa.v1.ListRecordsResponse
+	15, // 39: osa.v1.RecordService.DeleteRecord:output_type -> osa.v1.DeleteRecordResponse
+	17, // 40: osa.v1.RecordService.GetIndexStatus:output_type -> osa.v1.GetIndexStatusResponse
+	19, // 41: osa.v1.RecordService.ExportRecords:output_type -> osa.v1.ExportRecordsResponse
+	23, // 42: osa.v1.RecordService.ImportRecords:output_type -> osa.v1.ImportRecordsResponse
+	35, // [35:43] is the sub-list for method output_type
+	27, // [27:35] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_osa_v1_record_proto_init() }
@@ -1308,13 +1992,14 @@ func file_osa_v1_record_proto_init() {
 	if File_osa_v1_record_proto != nil {
 		return
 	}
+	file_osa_v1_admin_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osa_v1_record_proto_rawDesc), len(file_osa_v1_record_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   15,
+			NumEnums:      3,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

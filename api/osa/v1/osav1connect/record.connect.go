@@ -50,6 +50,12 @@ const (
 	// RecordServiceGetIndexStatusProcedure is the fully-qualified name of the RecordService's
 	// GetIndexStatus RPC.
 	RecordServiceGetIndexStatusProcedure = "/osa.v1.RecordService/GetIndexStatus"
+	// RecordServiceExportRecordsProcedure is the fully-qualified name of the RecordService's
+	// ExportRecords RPC.
+	RecordServiceExportRecordsProcedure = "/osa.v1.RecordService/ExportRecords"
+	// RecordServiceImportRecordsProcedure is the fully-qualified name of the RecordService's
+	// ImportRecords RPC.
+	RecordServiceImportRecordsProcedure = "/osa.v1.RecordService/ImportRecords"
 )
 
 // RecordServiceClient is a client for the osa.v1.RecordService service.
@@ -125,6 +131,51 @@ type RecordServiceClient interface {
 	// record has this SRN; Unauthenticated, PermissionDenied, Unavailable as
 	// for the service.
 	GetIndexStatus(context.Context, *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error)
+	// ExportRecords streams the records as a file, read in one consistent
+	// snapshot, and the changefeed cursor of that snapshot.
+	//
+	// The first message carries cursor and total and no data; the following
+	// ones carry the file in chunks (export.chunk_bytes, default 256 KiB), in
+	// record id order, each with the number of records it completes. Writing
+	// their data one after the other gives the file: JSONL (one
+	// ExportedRecord a line, in protojson; the format ImportRecords reads
+	// back) or CSV (a header row, then one row a record: srn, id, version,
+	// source, source_id, created_at, updated_at, deleted_at, metadata as
+	// JSON). Following EventService after cursor then delivers every change
+	// the export does not hold, and none that it does. The same file is
+	// served at GET /export/records.jsonl, .jsonl.gz, .csv and .csv.gz.
+	//
+	// Auth: the read rules, as EventService: with auth.public_read anyone may
+	// export; otherwise it needs a token with the records:read (or admin)
+	// scope. Errors: InvalidArgument when format, source or where is invalid
+	// (naming the field); ResourceExhausted when export.max_running exports
+	// (default 4) run already; Unauthenticated, PermissionDenied, Unavailable
+	// as for the service.
+	ExportRecords(context.Context, *connect.Request[v1.ExportRecordsRequest]) (*connect.ServerStreamForClient[v1.ExportRecordsResponse], error)
+	// ImportRecords restores a JSONL export into the archive, exactly: every
+	// record keeps its id, version, earlier versions, source, source_id and
+	// timestamps, so every SRN the export names resolves as it did. The client
+	// streams the file in chunks (any size up to http.read_max_bytes each,
+	// cut anywhere); the answer comes once the stream ends.
+	//
+	// Records are written in transactions of import.batch_size (default
+	// 1000), each with one changefeed event a record (record.published at its
+	// version; record.deleted for a tombstone). No index job is queued per
+	// record: once the import is written, every backend is rebuilt through the
+	// bulk path (the rebuild of osa reindex), and the answer lists those
+	// rebuilds. A bad line is reported with its number and the field at fault,
+	// and nothing from it is written; a record whose id, or source and
+	// source_id, the archive has already, differently, is left as it is and
+	// reported by line, as failed (on_conflict refuse, the default) or
+	// skipped (skip). A record the archive has exactly as the line does is
+	// counted unchanged, so an import can be run again.
+	//
+	// Auth: the admin scope. Errors: InvalidArgument when on_conflict is
+	// invalid; FailedPrecondition when a rebuild of a backend is running
+	// (wait for it, then import); Unauthenticated, PermissionDenied,
+	// Unavailable as for the service. Bad lines and conflicts are not errors:
+	// the answer reports them.
+	ImportRecords(context.Context) *connect.ClientStreamForClient[v1.ImportRecordsRequest, v1.ImportRecordsResponse]
 }
 
 // NewRecordServiceClient constructs a client for the osa.v1.RecordService service. By default, it
@@ -177,6 +228,19 @@ func NewRecordServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		exportRecords: connect.NewClient[v1.ExportRecordsRequest, v1.ExportRecordsResponse](
+			httpClient,
+			baseURL+RecordServiceExportRecordsProcedure,
+			connect.WithSchema(recordServiceMethods.ByName("ExportRecords")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		importRecords: connect.NewClient[v1.ImportRecordsRequest, v1.ImportRecordsResponse](
+			httpClient,
+			baseURL+RecordServiceImportRecordsProcedure,
+			connect.WithSchema(recordServiceMethods.ByName("ImportRecords")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -188,6 +252,8 @@ type recordServiceClient struct {
 	listRecords    *connect.Client[v1.ListRecordsRequest, v1.ListRecordsResponse]
 	deleteRecord   *connect.Client[v1.DeleteRecordRequest, v1.DeleteRecordResponse]
 	getIndexStatus *connect.Client[v1.GetIndexStatusRequest, v1.GetIndexStatusResponse]
+	exportRecords  *connect.Client[v1.ExportRecordsRequest, v1.ExportRecordsResponse]
+	importRecords  *connect.Client[v1.ImportRecordsRequest, v1.ImportRecordsResponse]
 }
 
 // PublishRecord calls osa.v1.RecordService.PublishRecord.
@@ -218,6 +284,16 @@ func (c *recordServiceClient) DeleteRecord(ctx context.Context, req *connect.Req
 // GetIndexStatus calls osa.v1.RecordService.GetIndexStatus.
 func (c *recordServiceClient) GetIndexStatus(ctx context.Context, req *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error) {
 	return c.getIndexStatus.CallUnary(ctx, req)
+}
+
+// ExportRecords calls osa.v1.RecordService.ExportRecords.
+func (c *recordServiceClient) ExportRecords(ctx context.Context, req *connect.Request[v1.ExportRecordsRequest]) (*connect.ServerStreamForClient[v1.ExportRecordsResponse], error) {
+	return c.exportRecords.CallServerStream(ctx, req)
+}
+
+// ImportRecords calls osa.v1.RecordService.ImportRecords.
+func (c *recordServiceClient) ImportRecords(ctx context.Context) *connect.ClientStreamForClient[v1.ImportRecordsRequest, v1.ImportRecordsResponse] {
+	return c.importRecords.CallClientStream(ctx)
 }
 
 // RecordServiceHandler is an implementation of the osa.v1.RecordService service.
@@ -293,6 +369,51 @@ type RecordServiceHandler interface {
 	// record has this SRN; Unauthenticated, PermissionDenied, Unavailable as
 	// for the service.
 	GetIndexStatus(context.Context, *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error)
+	// ExportRecords streams the records as a file, read in one consistent
+	// snapshot, and the changefeed cursor of that snapshot.
+	//
+	// The first message carries cursor and total and no data; the following
+	// ones carry the file in chunks (export.chunk_bytes, default 256 KiB), in
+	// record id order, each with the number of records it completes. Writing
+	// their data one after the other gives the file: JSONL (one
+	// ExportedRecord a line, in protojson; the format ImportRecords reads
+	// back) or CSV (a header row, then one row a record: srn, id, version,
+	// source, source_id, created_at, updated_at, deleted_at, metadata as
+	// JSON). Following EventService after cursor then delivers every change
+	// the export does not hold, and none that it does. The same file is
+	// served at GET /export/records.jsonl, .jsonl.gz, .csv and .csv.gz.
+	//
+	// Auth: the read rules, as EventService: with auth.public_read anyone may
+	// export; otherwise it needs a token with the records:read (or admin)
+	// scope. Errors: InvalidArgument when format, source or where is invalid
+	// (naming the field); ResourceExhausted when export.max_running exports
+	// (default 4) run already; Unauthenticated, PermissionDenied, Unavailable
+	// as for the service.
+	ExportRecords(context.Context, *connect.Request[v1.ExportRecordsRequest], *connect.ServerStream[v1.ExportRecordsResponse]) error
+	// ImportRecords restores a JSONL export into the archive, exactly: every
+	// record keeps its id, version, earlier versions, source, source_id and
+	// timestamps, so every SRN the export names resolves as it did. The client
+	// streams the file in chunks (any size up to http.read_max_bytes each,
+	// cut anywhere); the answer comes once the stream ends.
+	//
+	// Records are written in transactions of import.batch_size (default
+	// 1000), each with one changefeed event a record (record.published at its
+	// version; record.deleted for a tombstone). No index job is queued per
+	// record: once the import is written, every backend is rebuilt through the
+	// bulk path (the rebuild of osa reindex), and the answer lists those
+	// rebuilds. A bad line is reported with its number and the field at fault,
+	// and nothing from it is written; a record whose id, or source and
+	// source_id, the archive has already, differently, is left as it is and
+	// reported by line, as failed (on_conflict refuse, the default) or
+	// skipped (skip). A record the archive has exactly as the line does is
+	// counted unchanged, so an import can be run again.
+	//
+	// Auth: the admin scope. Errors: InvalidArgument when on_conflict is
+	// invalid; FailedPrecondition when a rebuild of a backend is running
+	// (wait for it, then import); Unauthenticated, PermissionDenied,
+	// Unavailable as for the service. Bad lines and conflicts are not errors:
+	// the answer reports them.
+	ImportRecords(context.Context, *connect.ClientStream[v1.ImportRecordsRequest]) (*connect.Response[v1.ImportRecordsResponse], error)
 }
 
 // NewRecordServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -341,6 +462,19 @@ func NewRecordServiceHandler(svc RecordServiceHandler, opts ...connect.HandlerOp
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	recordServiceExportRecordsHandler := connect.NewServerStreamHandler(
+		RecordServiceExportRecordsProcedure,
+		svc.ExportRecords,
+		connect.WithSchema(recordServiceMethods.ByName("ExportRecords")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	recordServiceImportRecordsHandler := connect.NewClientStreamHandler(
+		RecordServiceImportRecordsProcedure,
+		svc.ImportRecords,
+		connect.WithSchema(recordServiceMethods.ByName("ImportRecords")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/osa.v1.RecordService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RecordServicePublishRecordProcedure:
@@ -355,6 +489,10 @@ func NewRecordServiceHandler(svc RecordServiceHandler, opts ...connect.HandlerOp
 			recordServiceDeleteRecordHandler.ServeHTTP(w, r)
 		case RecordServiceGetIndexStatusProcedure:
 			recordServiceGetIndexStatusHandler.ServeHTTP(w, r)
+		case RecordServiceExportRecordsProcedure:
+			recordServiceExportRecordsHandler.ServeHTTP(w, r)
+		case RecordServiceImportRecordsProcedure:
+			recordServiceImportRecordsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -386,4 +524,12 @@ func (UnimplementedRecordServiceHandler) DeleteRecord(context.Context, *connect.
 
 func (UnimplementedRecordServiceHandler) GetIndexStatus(context.Context, *connect.Request[v1.GetIndexStatusRequest]) (*connect.Response[v1.GetIndexStatusResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.RecordService.GetIndexStatus is not implemented"))
+}
+
+func (UnimplementedRecordServiceHandler) ExportRecords(context.Context, *connect.Request[v1.ExportRecordsRequest], *connect.ServerStream[v1.ExportRecordsResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.RecordService.ExportRecords is not implemented"))
+}
+
+func (UnimplementedRecordServiceHandler) ImportRecords(context.Context, *connect.ClientStream[v1.ImportRecordsRequest]) (*connect.Response[v1.ImportRecordsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("osa.v1.RecordService.ImportRecords is not implemented"))
 }
