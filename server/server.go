@@ -61,9 +61,9 @@ type Server struct {
 	feed       *events.Feed
 	// router picks the pool of each read: a replica of database.replica_urls, or pool
 	// (replicas.go).
-	router *replicas.Router
-	exporter   *dump.Exporter
-	importer   *dump.Importer
+	router   *replicas.Router
+	exporter *dump.Exporter
+	importer *dump.Importer
 	// sources are the configured sources (sources_build.go).
 	sources *sources.Registry
 	// view is the process's backends as it last read the catalog (catalog.go); reloadMu
