@@ -110,6 +110,11 @@ In the same run it measures the raw ceilings, each in a fresh database on the sa
                   a fan-out job and an index job), inserted up front, worked by a River client
                   with the pipeline's queues, workers and fetch settings. Target: the pipeline
                   reaches 35 % of jobs/s ÷ 2.
+  inline          right after the pipeline (keyword backend) and after both (both backends): the
+                  same records' end state (records, versions, events, the backends' rows,
+                  index_state indexed) written without River by batched statements, 128 records
+                  a transaction, from as many writers as cores. Target: the pipeline reaches
+                  50 % of it.
   raw HNSW        right after the vector scenario: the same texts' hash embeddings written into a
                   table with the same HNSW index, by batched inserts (128 rows from unnest) with
                   one writer and with as many writers as the vector scenario runs batches at once,
