@@ -106,10 +106,10 @@ waits until every backend has indexed them, in six scenarios run one after the o
 
 In the same run it measures the raw ceilings, each in a fresh database on the same server:
 
-  raw River       right after the pipeline: as many no-op jobs as the pipeline ran (2 per record:
-                  a fan-out job and an index job), inserted up front, worked by a River client
-                  with the pipeline's queues, workers and fetch settings. Target: the pipeline
-                  reaches 35 % of jobs/s ÷ 2.
+  raw River       right after the pipeline: as many no-op jobs as the pipeline ran (a fan-out
+                  job per publish call, an index job per record), inserted up front, worked by a
+                  River client with the pipeline's queues, workers and fetch settings. Target:
+                  the pipeline reaches 35 % of jobs/s ÷ the jobs per record.
   inline          right after the pipeline (keyword backend) and after both (both backends): the
                   same records' end state (records, versions, events, the backends' rows,
                   index_state indexed) written without River by batched statements, 128 records

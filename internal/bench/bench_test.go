@@ -141,7 +141,8 @@ func TestIngestSmoke(t *testing.T) {
 	if rep.RawCopy == nil || rep.RawCopy.Method != RawMethodCopy || rep.RawCopy.Rows != records || rep.RawCopy.RowsPerSec <= 0 {
 		t.Errorf("COPY ceiling %+v", rep.RawCopy)
 	}
-	if rv := rep.River; rv == nil || rv.Jobs != 2*records || rv.JobsPerRecord != 2 || rv.JobsPerSec <= 0 || len(rv.Queues) != 2 ||
+	if rv := rep.River; rv == nil || rv.Jobs != records+fanOutJobs(records, PublishBatchDefault) ||
+		rv.JobsPerRecord != jobsPerRecord(records, PublishBatchDefault, 1) || rv.JobsPerSec <= 0 || len(rv.Queues) != 2 ||
 		rv.Queues[0].MaxWorkers != rep.Scenario(ScenarioPipeline).FanOutSlots || rv.Queues[1].MaxWorkers != rep.Scenario(ScenarioPipeline).Backends[0].Slots {
 		t.Errorf("River ceiling %+v", rv)
 	}

@@ -344,7 +344,7 @@ type ingestRun struct {
 	opts     IngestOpts
 	cpu      *cpuMeter
 	requests []*osav1.PublishRecordRequest // the corpus, ready to publish
-	corpus   []map[string]any               // the corpus's metadata, for the inline ceiling
+	corpus   []map[string]any              // the corpus's metadata, for the inline ceiling
 	texts    []string                      // the text of every record, for the raw ceiling
 
 	progressMu sync.Mutex
@@ -379,12 +379,13 @@ func (in *ingestRun) runRiver(ctx context.Context, sc ScenarioResult) (*RiverRes
 	// total_workers and batch sizes, which the slots in sc reflect).
 	def := config.Default()
 	rc := riverCeilingConfig{
-		queues:            []RiverQueue{{Name: pipeline.QueueFanOut, MaxWorkers: sc.FanOutSlots, Jobs: sc.Records}},
+		queues: []RiverQueue{{Name: pipeline.QueueFanOut, MaxWorkers: sc.FanOutSlots,
+			Jobs: fanOutJobs(sc.Records, in.opts.PublishBatch)}},
 		fetchCooldown:     def.Worker.FetchCooldown,
 		fetchPollInterval: def.Worker.FetchPollInterval,
 		jobTimeout:        def.Worker.JobTimeout,
 		maxConns:          def.Database.MaxConns,
-		jobsPerRecord:     jobsPerRecord(len(sc.Backends)),
+		jobsPerRecord:     jobsPerRecord(sc.Records, in.opts.PublishBatch, len(sc.Backends)),
 	}
 	for _, b := range sc.Backends {
 		rc.queues = append(rc.queues, RiverQueue{Name: backends.Queue(b.Name), MaxWorkers: b.Slots, Jobs: sc.Records})
@@ -403,8 +404,8 @@ func (in *ingestRun) runRiver(ctx context.Context, sc ScenarioResult) (*RiverRes
 	if err != nil {
 		return nil, fmt.Errorf("raw River ceiling: %w", err)
 	}
-	in.progressf("raw_river done: %s jobs/s (%d jobs in %.1f s; inserted in %.1f s), %s records/s at %d jobs per record",
-		fmtNum(res.JobsPerSec), res.Jobs, res.Seconds, res.InsertSeconds, fmtNum(res.RecordsPerSec), res.JobsPerRecord)
+	in.progressf("raw_river done: %s jobs/s (%d jobs in %.1f s; inserted in %.1f s), %s records/s at %s jobs per record",
+		fmtNum(res.JobsPerSec), res.Jobs, res.Seconds, res.InsertSeconds, fmtNum(res.RecordsPerSec), fmtJobs(res.JobsPerRecord))
 	return &res, nil
 }
 

@@ -41,9 +41,9 @@ const (
 	TargetPipelineRiver = "pipeline_vs_river"
 	// TargetPipelineInline is the pipeline alone as a share of its inline ceiling.
 	TargetPipelineInline = "pipeline_vs_inline"
-	TargetVector        = "vector_vs_raw"
-	TargetEmbedCalls    = "embed_calls"
-	TargetFreshness     = "freshness_p95"
+	TargetVector         = "vector_vs_raw"
+	TargetEmbedCalls     = "embed_calls"
+	TargetFreshness      = "freshness_p95"
 )
 
 // IngestReport is the outcome of [Ingest]. It is JSON-serialisable; [IngestReport.Markdown]
@@ -241,7 +241,7 @@ func (r *IngestReport) evaluateTargets() {
 			Measured: s.Backends[0].RecordsPerSec, Goal: PipelineTarget, Unit: "records/s"})
 		if rv := r.River; rv != nil && rv.RecordsPerSec > 0 {
 			add(Target{Name: TargetPipelineRiver, Description: fmt.Sprintf("pipeline alone as a share of the raw River ceiling "+
-				"(no-op jobs/s ÷ %d jobs per record)", rv.JobsPerRecord),
+				"(no-op jobs/s ÷ %s jobs per record)", fmtJobs(rv.JobsPerRecord)),
 				Measured: s.Backends[0].RecordsPerSec / rv.RecordsPerSec, Goal: PipelineRiverShareTarget, Unit: "share"})
 		}
 		if il := r.Inline; il != nil && il.RecordsPerSec > 0 {
@@ -418,10 +418,11 @@ func (r *IngestReport) Markdown() string {
 		w("No-op jobs inserted up front (InsertManyFast, %.1f s, not timed) into the pipeline scenario's queues %s, then worked by a River "+
 			"client with the pipeline's settings (fetch cooldown %s ms, fetch poll interval %s ms, pool of %d connections) in a fresh database "+
 			"on the same server, right after the pipeline scenario; timed from the client's start until the database shows every job completed. "+
-			"The pipeline runs %d jobs per record (one fan-out job, one index job per backend), so River alone allows jobs/s ÷ %d records/s.\n\n",
+			"The pipeline runs %s jobs per record (one fan-out job per publish call of %d records, one index job per record and backend), "+
+			"so River alone allows jobs/s ÷ %s records/s.\n\n",
 			rv.InsertSeconds, strings.Join(qs, " and "), fmtNum(rv.FetchCooldownMillis), fmtNum(rv.FetchPollIntervalMillis), rv.MaxConns,
-			rv.JobsPerRecord, rv.JobsPerRecord)
-		w("| jobs | seconds | jobs/s | records/s (÷ %d) | CPU | pipeline as %% of it |\n|---:|---:|---:|---:|---|---:|\n", rv.JobsPerRecord)
+			fmtJobs(rv.JobsPerRecord), r.Opts.PublishBatch, fmtJobs(rv.JobsPerRecord))
+		w("| jobs | seconds | jobs/s | records/s (÷ %s) | CPU | pipeline as %% of it |\n|---:|---:|---:|---:|---|---:|\n", fmtJobs(rv.JobsPerRecord))
 		pct := "–"
 		if t := r.Target(TargetPipelineRiver); t != nil {
 			pct = fmt.Sprintf("%.0f %%", 100*t.Measured)
@@ -572,7 +573,7 @@ func (r *IngestReport) ceilingRows() [][5]string {
 	}
 	if p, rv := r.Scenario(ScenarioPipeline), r.River; p != nil && len(p.Backends) == 1 && rv != nil {
 		rows = append(rows, [5]string{"pipeline alone (keyword), records/s", fmtNum(p.Backends[0].RecordsPerSec),
-			fmt.Sprintf("River no-op jobs/s ÷ %d jobs per record", rv.JobsPerRecord),
+			fmt.Sprintf("River no-op jobs/s ÷ %s jobs per record", fmtJobs(rv.JobsPerRecord)),
 			fmt.Sprintf("%s (%s jobs/s)", fmtNum(rv.RecordsPerSec), fmtNum(rv.JobsPerSec)), pct(p.Backends[0].RecordsPerSec, rv.RecordsPerSec)})
 	}
 	if p, il := r.Scenario(ScenarioPipeline), r.Inline; p != nil && len(p.Backends) == 1 && il != nil {
@@ -781,11 +782,11 @@ func (r *IngestReport) inlineMarkdown(w func(format string, args ...any)) {
 		return
 	}
 	w("## Inline ceiling\n\n")
-	w("The end state the pipeline reaches, written synchronously without River in a fresh database on the same server, right after the " +
-		"scenario it bounds: for each transaction of %d records, one multi-row statement for `records` and `record_versions`, one for " +
-		"`record_events`, then per backend its own batch write (keyword: the row with both `to_tsvector`s and the BM25 statistics' change; " +
-		"vector: the hash embedding, computed in the timed part, and the HNSW insert) and one `index_state` statement (indexed), from as " +
-		"many writers as the machine has cores. What the pipeline spends beyond it is the cost of its guarantees (transactional enqueue, " +
+	w("The end state the pipeline reaches, written synchronously without River in a fresh database on the same server, right after the "+
+		"scenario it bounds: for each transaction of %d records, one multi-row statement for `records` and `record_versions`, one for "+
+		"`record_events`, then per backend its own batch write (keyword: the row with both `to_tsvector`s and the BM25 statistics' change; "+
+		"vector: the hash embedding, computed in the timed part, and the HNSW insert) and one `index_state` statement (indexed), from as "+
+		"many writers as the machine has cores. What the pipeline spends beyond it is the cost of its guarantees (transactional enqueue, "+
 		"per-record and per-backend status and retries, crash safety, fairness).\n\n", inlineBatch)
 	w("| backends | bounds scenario | writers | records | seconds | records/s | mean batch ms | CPU | scenario as %% of it | River no-op share |\n" +
 		"|---|---|---:|---:|---:|---:|---:|---|---:|---:|\n")
@@ -816,3 +817,6 @@ func (s *ScenarioResult) everyBackendPerSec() float64 {
 	}
 	return out
 }
+
+// fmtJobs formats a number of jobs per record: "2", "1.002".
+func fmtJobs(x float64) string { return strconv.FormatFloat(math.Round(x*1000)/1000, 'f', -1, 64) }
