@@ -24,6 +24,7 @@ import (
 	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/migrations"
 	"github.com/osa-archive/osa/records"
+	"github.com/osa-archive/osa/search"
 )
 
 // inlineBatch is the records one inline transaction writes: the backends' default batch size,
@@ -229,15 +230,21 @@ func rawInline(ctx context.Context, adminURL string, cpu *cpuMeter, corpus []map
 	return res, nil
 }
 
-// inlineMigrate migrates the database of url as the server does (the vector extension among it).
+// inlineMigrate migrates the database of url as the server does (the vector extension among it)
+// and builds the indexes of the built-in configuration's search fields, which the server builds
+// at start-up and every publish maintains.
 func inlineMigrate(ctx context.Context, url string) error {
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		return fmt.Errorf("error connecting to the inline ceiling's database: %w", err)
 	}
 	defer pool.Close()
-	if err := migrations.Up(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
+	discard := slog.New(slog.DiscardHandler)
+	if err := migrations.Up(ctx, pool, discard); err != nil {
 		return fmt.Errorf("error migrating the inline ceiling's database: %w", err)
+	}
+	if err := search.EnsureFieldIndexes(ctx, pool, config.Default().Search.WhereFields(), discard); err != nil {
+		return fmt.Errorf("error building the inline ceiling's field indexes: %w", err)
 	}
 	return nil
 }
