@@ -788,23 +788,39 @@ func (r *IngestReport) inlineMarkdown(w func(format string, args ...any)) {
 		"vector: the hash embedding, computed in the timed part, and the HNSW insert) and one `index_state` statement (indexed), from as "+
 		"many writers as the machine has cores. What the pipeline spends beyond it is the cost of its guarantees (transactional enqueue, "+
 		"per-record and per-backend status and retries, crash safety, fairness).\n\n", inlineBatch)
-	w("| backends | bounds scenario | writers | records | seconds | records/s | mean batch ms | CPU | scenario as %% of it | River no-op share |\n" +
-		"|---|---|---:|---:|---:|---:|---:|---|---:|---:|\n")
+	w("CPU per record is the CPU time of the benchmark's process and its PostgreSQL server (not of other processes) divided by the records: " +
+		"less sensitive than records/s to other work on the machine, and on a CPU-bound run the inverse of the rate an idle machine would give. " +
+		"The share by CPU is the inline ceiling's CPU per record over the scenario's.\n\n")
+	w("| backends | bounds scenario | writers | records | seconds | records/s | mean batch ms | CPU | scenario as %% of it | River no-op share | " +
+		"CPU µs/record: inline / scenario | share by CPU |\n|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
 	for _, il := range []*InlineResult{r.Inline, r.InlineBoth} {
 		if il == nil {
 			continue
 		}
-		pct, river := "–", "–"
+		pct, river, cpu, cpuShare := "–", "–", "–", "–"
+		ilCPU := cpuMicrosPerRecord(il.CPU, r.Machine.NumCPU, il.Seconds, il.Records)
 		if s := r.Scenario(il.Scenario); s != nil && il.RecordsPerSec > 0 {
 			pct = fmt.Sprintf("%.0f %%", 100*s.everyBackendPerSec()/il.RecordsPerSec)
+			if scCPU := cpuMicrosPerRecord(s.CPU, r.Machine.NumCPU, s.Seconds, s.Records); ilCPU > 0 && scCPU > 0 {
+				cpu, cpuShare = fmt.Sprintf("%.0f / %.0f", ilCPU, scCPU), fmt.Sprintf("%.0f %%", 100*ilCPU/scCPU)
+			}
 		}
 		if t := r.Target(TargetPipelineRiver); t != nil && il.Scenario == ScenarioPipeline {
 			river = fmt.Sprintf("%.0f %%", 100*t.Measured)
 		}
-		w("| %s | %s | %d | %s | %.1f | **%s** | %.0f | %s | %s | %s |\n", strings.Join(il.Backends, " + "), il.Scenario, il.Writers,
-			fmtNum(float64(il.Records)), il.Seconds, fmtNum(il.RecordsPerSec), il.MeanBatchMillis, il.CPU, pct, river)
+		w("| %s | %s | %d | %s | %.1f | **%s** | %.0f | %s | %s | %s | %s | %s |\n", strings.Join(il.Backends, " + "), il.Scenario, il.Writers,
+			fmtNum(float64(il.Records)), il.Seconds, fmtNum(il.RecordsPerSec), il.MeanBatchMillis, il.CPU, pct, river, cpu, cpuShare)
 	}
 	w("\n")
+}
+
+// cpuMicrosPerRecord is the CPU time the benchmark and its PostgreSQL server spent per record
+// over seconds on cpus CPUs, in microseconds; 0 when it is not known (u not attributed).
+func cpuMicrosPerRecord(u CPUUse, cpus int, seconds float64, records int) float64 {
+	if !u.Attributed || cpus < 1 || records < 1 {
+		return 0
+	}
+	return u.Ours / 100 * float64(cpus) * seconds / float64(records) * 1e6
 }
 
 // everyBackendPerSec is the scenario's records/s in every backend: the slowest backend's.
