@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	pgxvec "github.com/pgvector/pgvector-go/pgx"
 
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/embed"
@@ -142,15 +139,9 @@ func rawInline(ctx context.Context, adminURL string, cpu *cpuMeter, corpus []map
 	if err := inlineMigrate(ctx, db.url); err != nil {
 		return res, err
 	}
-	pc, err := pgxpool.ParseConfig(db.url)
+	pool, err := db.writerPool(ctx, writers)
 	if err != nil {
 		return res, err
-	}
-	pc.MaxConns = int32(writers)
-	pc.AfterConnect = pgxvec.RegisterTypes // as the server's pool, once the migration made the type
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		return res, fmt.Errorf("error connecting to %s: %w", db.name, err)
 	}
 	defer pool.Close()
 	for _, b := range bs {
@@ -158,65 +149,20 @@ func rawInline(ctx context.Context, adminURL string, cpu *cpuMeter, corpus []map
 			return res, fmt.Errorf("error creating the table of backend %q: %w", b.Name(), err)
 		}
 	}
-	// Open every connection before the clock starts.
-	var warm sync.WaitGroup
-	for range writers {
-		warm.Go(func() {
-			if c, err := pool.Acquire(ctx); err == nil {
-				time.Sleep(10 * time.Millisecond)
-				c.Release()
-			}
-		})
-	}
-	warm.Wait()
 
 	res = InlineResult{Backends: slices.Clone(names), Scenario: scenario, Records: len(corpus), BatchSize: inlineBatch, Writers: writers,
 		LoadBefore: loadAvg()}
-	batches := make(chan [2]int, len(corpus)/inlineBatch+1)
-	for lo := 0; lo < len(corpus); lo += inlineBatch {
-		batches <- [2]int{lo, min(lo+inlineBatch, len(corpus))}
-	}
-	close(batches)
-	var (
-		done       atomic.Int64
-		batchTotal atomic.Int64 // nanoseconds
-		nBatches   atomic.Int64
-		firstErr   error
-		errOnce    sync.Once
-		wg         sync.WaitGroup
-	)
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	cpu0 := cpu.read()
 	start := time.Now()
-	for range writers {
-		wg.Go(func() {
-			for b := range batches {
-				if runCtx.Err() != nil {
-					return
-				}
-				t := time.Now()
-				err := pgx.BeginFunc(runCtx, pool, func(tx pgx.Tx) error {
-					return inlineWrite(runCtx, tx, bs, ids[b[0]:b[1]], metas[b[0]:b[1]], corpus[b[0]:b[1]])
-				})
-				if err != nil {
-					errOnce.Do(func() { firstErr = err })
-					cancel()
-					return
-				}
-				batchTotal.Add(int64(time.Since(t)))
-				nBatches.Add(1)
-				if progress != nil {
-					progress(int(done.Add(int64(b[1] - b[0]))))
-				}
-			}
+	nBatches, batchTotal, err := writeBatches(ctx, len(corpus), inlineBatch, writers, func(ctx context.Context, lo, hi int) error {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			return inlineWrite(ctx, tx, bs, ids[lo:hi], metas[lo:hi], corpus[lo:hi])
 		})
-	}
-	wg.Wait()
+	}, progress)
 	elapsed := time.Since(start)
 	res.CPU = cpu0.until(cpu.read())
-	if firstErr != nil {
-		return res, firstErr
+	if err != nil {
+		return res, err
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -224,8 +170,8 @@ func rawInline(ctx context.Context, adminURL string, cpu *cpuMeter, corpus []map
 	res.LoadAfter = loadAvg()
 	res.Seconds = elapsed.Seconds()
 	res.RecordsPerSec = float64(res.Records) / res.Seconds
-	if n := nBatches.Load(); n > 0 {
-		res.MeanBatchMillis = float64(batchTotal.Load()) / float64(n) / float64(time.Millisecond)
+	if nBatches > 0 {
+		res.MeanBatchMillis = float64(batchTotal) / float64(nBatches) / float64(time.Millisecond)
 	}
 	return res, nil
 }
