@@ -229,9 +229,9 @@ const lockSourceSQL = `SELECT deleted_at IS NOT NULL FROM records WHERE source =
 
 // publishManySQL is publishSQL for every record of a call at once: one statement, whose rows
 // are the records in the order of the call. A record's key, to find its upsert's row, is its
-// source and source_id, joined by a control character neither can hold, or else its new id. It needs the (source, source_id)
-// pairs of a call to be distinct, as one statement cannot upsert a row twice; the records of a
-// source were locked first (lockSourcesSQL).
+// source and source_id joined by a control character neither can hold, or else its new id.
+// It needs the (source, source_id) pairs of a call to be distinct, as one statement cannot
+// upsert a row twice; the records of a source were locked first (lockSourcesSQL).
 const publishManySQL = `
 WITH input AS (
     SELECT u.ord, u.id, u.metadata, NULLIF(u.source, '') AS source, NULLIF(u.source_id, '') AS source_id,
