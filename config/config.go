@@ -375,7 +375,9 @@ type Worker struct {
 	// whole multiple of FanoutBatch (at least one batch). Defaults to 256.
 	FanoutWorkers int `koanf:"fanout_workers"`
 
-	// FanoutBatch is the most fan-out jobs done in one transaction, 1..10000. Defaults to 128.
+	// FanoutBatch is the most record changes fanned out in one transaction, 1..10000, in whole
+	// fan-out jobs (one per publish call, harvest chunk or delete): a job of more changes is a
+	// batch of its own. Defaults to 128.
 	FanoutBatch int `koanf:"fanout_batch"`
 
 	// FanoutDelay is how long the first fan-out job of a batch waits for more, 0 < d <= 1m.

@@ -1,7 +1,7 @@
 // Package jobs builds OSA's River client ([NewClient]) from its parts, each a package of its own
 // that registers its queues and workers and imports downwards only:
 //
-//   - jobs/pipeline: the fan-out of a record change to every backend and the per-backend index
+//   - jobs/pipeline: the fan-out of record changes to every backend and the per-backend index
 //     workers that gather jobs into batches;
 //   - jobs/harvest: harvests of sources, in chunks, and their schedules;
 //   - jobs/reindex: online rebuilds of a backend;

@@ -439,8 +439,8 @@ func TestHarvestResumesAfterProcessStops(t *testing.T) {
 	if n := e.count(t, `SELECT count(*) FROM records WHERE version = 1`); n != 50 {
 		t.Fatalf("%d records at version 1, want 50", n)
 	}
-	if n := e.count(t, `SELECT count(*) FROM river_job WHERE kind = 'osa_fanout'`); n != 50 {
-		t.Fatalf("%d fan-out jobs, want 50 (one per record)", n)
+	if n := e.count(t, `SELECT count(*) FROM river_job j, jsonb_array_elements(j.args->'changes') c WHERE j.kind = 'osa_fanout'`); n != 50 {
+		t.Fatalf("%d records fanned out, want 50 (each once)", n)
 	}
 	// Only the interrupted chunk was asked for twice; the search session travelled in the cursor.
 	if got := src.fake.Retstarts(); !slices.Equal(got, []int{0, 10, 20, 20, 30, 40}) || src.fake.Count("esearch") != 1 {
@@ -463,9 +463,11 @@ func TestReharvest(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "the first harvest indexed", settled)
 	versions := func() int { return e.count(t, `SELECT count(*) FROM record_versions`) }
-	fanouts := func() int { return e.count(t, `SELECT count(*) FROM river_job WHERE kind = 'osa_fanout'`) }
+	fanouts := func() int {
+		return e.count(t, `SELECT count(*) FROM river_job j, jsonb_array_elements(j.args->'changes') c WHERE j.kind = 'osa_fanout'`)
+	}
 	if versions() != 20 || fanouts() != 20 {
-		t.Fatalf("%d versions and %d fan-out jobs after the first harvest", versions(), fanouts())
+		t.Fatalf("%d versions and %d fanned-out changes after the first harvest", versions(), fanouts())
 	}
 
 	again := e.wait(t, e.start(t, client, harvest.Request{Source: "geo"}).ID)
@@ -473,7 +475,7 @@ func TestReharvest(t *testing.T) {
 		t.Fatalf("re-harvest of unchanged data %+v, want 20 unchanged", again)
 	}
 	if versions() != 20 || fanouts() != 20 {
-		t.Fatalf("unchanged re-harvest made %d versions and %d fan-out jobs, want none", versions()-20, fanouts()-20)
+		t.Fatalf("unchanged re-harvest made %d versions and %d fanned-out changes, want none", versions()-20, fanouts()-20)
 	}
 
 	src.fake.SetTitle("GSE1005", "A corrected title about zebrafish fins")
@@ -482,7 +484,7 @@ func TestReharvest(t *testing.T) {
 		t.Fatalf("re-harvest with a changed title %+v, want 1 published and 19 unchanged", changed)
 	}
 	if versions() != 21 || fanouts() != 21 {
-		t.Fatalf("%d versions and %d fan-out jobs, want 21 of each", versions(), fanouts())
+		t.Fatalf("%d versions and %d fanned-out changes, want 21 of each", versions(), fanouts())
 	}
 	var version int
 	var title string

@@ -268,10 +268,15 @@ func TestTransactionalEnqueue(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// One fan-out job for the transaction, carrying every record's change.
+	if n := p.count(t, `SELECT count(*) FROM river_job WHERE kind = 'osa_fanout'`); n != 1 {
+		t.Fatalf("%d fan-out jobs, want 1 for the transaction", n)
+	}
 	for _, r := range res {
-		if n := p.count(t, `SELECT count(*) FROM river_job WHERE kind = 'osa_fanout' AND queue = 'fanout'
-			AND args->>'record_id' = $1 AND (args->>'version')::int = 1 AND priority = 1`, r.Record.ID.String()); n != 1 {
-			t.Fatalf("record %s has %d fan-out jobs, want 1", r.Record.ID, n)
+		if n := p.count(t, `SELECT count(*) FROM river_job j, jsonb_array_elements(j.args->'changes') c
+			WHERE j.kind = 'osa_fanout' AND j.queue = 'fanout' AND c->>'record_id' = $1 AND (c->>'version')::int = 1 AND j.priority = 1`,
+			r.Record.ID.String()); n != 1 {
+			t.Fatalf("record %s is in %d fan-out jobs, want 1", r.Record.ID, n)
 		}
 	}
 	if n := p.count(t, `SELECT count(*) FROM records`); n != 2 {
@@ -544,7 +549,8 @@ func TestQueueStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stats) != 3 || stats[0].Name != "fanout" || stats[0].Available != 10 || stats[0].OldestAvailableAge <= 0 ||
+	// One fan-out job for the publish of 10 records.
+	if len(stats) != 3 || stats[0].Name != "fanout" || stats[0].Available != 1 || stats[0].OldestAvailableAge <= 0 ||
 		stats[1].Name != "index_keyword" || stats[1].Available != 0 {
 		t.Fatalf("before the workers start: %+v", stats)
 	}
@@ -553,7 +559,7 @@ func TestQueueStats(t *testing.T) {
 	p.waitSettled(t, "keyword", 30*time.Second)
 	waitFor(t, 10*time.Second, "completions recorded", func() bool {
 		stats, err = admin.Stats(ctx, p.pool, known)
-		return err == nil && stats[0].Completed == 10 && stats[1].Completed == 10 && stats[2].Completed == 10
+		return err == nil && stats[0].Completed == 1 && stats[1].Completed == 10 && stats[2].Completed == 10
 	})
 	if stats[2].CompletedPerSecond <= 0 || stats[0].Available != 0 || stats[0].OldestAvailableAge != 0 {
 		t.Fatalf("after indexing: %+v", stats)

@@ -239,51 +239,69 @@ WHERE source = NULLIF($3, '') AND source_id = NULLIF($4, '') AND NOT EXISTS (SEL
 // only the row after the update). Locked first, the row cannot change in between.
 const lockSourceSQL = `SELECT deleted_at IS NOT NULL FROM records WHERE source = $1 AND source_id = $2 FOR UPDATE`
 
+// publishManySQL is publishSQL for every record of a call at once: one statement, whose rows
+// are the records in the order of the call. A record's key, to find its upsert's row, is its
+// source and source_id joined by a control character neither can hold, or else its new id.
+// It needs the (source, source_id) pairs of a call to be distinct, as one statement cannot
+// upsert a row twice; the records of a source were locked first (lockSourcesSQL).
+const publishManySQL = `
+WITH input AS (
+    SELECT u.ord, u.id, u.metadata, NULLIF(u.source, '') AS source, NULLIF(u.source_id, '') AS source_id,
+           COALESCE(NULLIF(u.source, '') || E'\x1f' || NULLIF(u.source_id, ''), u.id::text) AS key
+    FROM unnest($1::uuid[], $2::jsonb[], $3::text[], $4::text[]) WITH ORDINALITY AS u (id, metadata, source, source_id, ord)
+), up AS (
+    INSERT INTO records AS cur (id, version, metadata, source, source_id)
+    SELECT id, 1, metadata, source, source_id FROM input ORDER BY ord
+    ON CONFLICT (source, source_id) DO UPDATE
+        SET version = cur.version + 1, metadata = EXCLUDED.metadata, updated_at = now(), deleted_at = NULL
+        WHERE cur.metadata IS DISTINCT FROM EXCLUDED.metadata OR cur.deleted_at IS NOT NULL
+    RETURNING cur.id, cur.version, cur.metadata, cur.created_at, cur.updated_at,
+              COALESCE(cur.source || E'\x1f' || cur.source_id, cur.id::text) AS key
+), ver AS (
+    INSERT INTO record_versions (record_id, version, metadata) SELECT id, version, metadata FROM up
+)
+SELECT COALESCE(up.id, r.id), COALESCE(up.version, r.version), COALESCE(up.metadata, r.metadata),
+       COALESCE(up.created_at, r.created_at), COALESCE(up.updated_at, r.updated_at), up.id IS NULL
+FROM input i
+LEFT JOIN up USING (key)
+LEFT JOIN records r ON up.id IS NULL AND r.source = i.source AND r.source_id = i.source_id
+ORDER BY i.ord`
+
+// lockSourcesSQL is lockSourceSQL for every record of a call that has a source, in id order.
+const lockSourcesSQL = `
+SELECT r.source, r.source_id, r.deleted_at IS NOT NULL FROM records r
+WHERE (r.source, r.source_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ORDER BY r.id FOR UPDATE`
+
 func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, params []PublishParams, priority int) ([]PublishResult, error) {
-	batch := &pgx.Batch{}
-	for _, p := range params {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return nil, err
-		}
-		if p.Source != "" {
-			batch.Queue(lockSourceSQL, p.Source, p.SourceID)
-		}
-		batch.Queue(publishSQL, id, p.Metadata, p.Source, p.SourceID)
+	var (
+		results []PublishResult
+		deleted []bool // of each record, whether its publish restores a deleted record
+		err     error
+	)
+	if distinctSources(params) {
+		results, deleted, err = s.publishMany(ctx, tx, params)
+	} else {
+		results, deleted, err = s.publishEach(ctx, tx, params)
 	}
-	br := tx.SendBatch(ctx, batch)
-	results := make([]PublishResult, len(params))
+	if err != nil {
+		return nil, err
+	}
 	var (
 		changes []Change
 		evs     []events.Change
 	)
-	for i, p := range params {
-		r := &results[i]
-		wasDeleted := false
-		if p.Source != "" {
-			if err := br.QueryRow().Scan(&wasDeleted); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				br.Close()
-				return nil, fmt.Errorf("error publishing record %d: %w", i, err)
-			}
+	for i, r := range results {
+		if r.Unchanged {
+			continue
 		}
-		err := br.QueryRow().Scan(&r.Record.ID, &r.Record.Version, &r.Record.Metadata, &r.Record.CreatedAt,
-			&r.Record.UpdatedAt, &r.Unchanged)
-		if err != nil {
-			br.Close()
-			return nil, fmt.Errorf("error publishing record %d: %w", i, err)
+		changes = append(changes, Change{RecordID: r.Record.ID, Version: r.Record.Version})
+		typ := events.TypePublished
+		if deleted[i] {
+			typ = events.TypeRestored
 		}
-		r.Record.Source, r.Record.SourceID = p.Source, p.SourceID
-		if !r.Unchanged {
-			changes = append(changes, Change{RecordID: r.Record.ID, Version: r.Record.Version})
-			typ := events.TypePublished
-			if wasDeleted {
-				typ = events.TypeRestored
-			}
-			evs = append(evs, events.Change{Type: typ, RecordID: r.Record.ID, Version: r.Record.Version, Source: p.Source, SourceID: p.SourceID})
-		}
-	}
-	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("error publishing records: %w", err)
+		evs = append(evs, events.Change{Type: typ, RecordID: r.Record.ID, Version: r.Record.Version, Source: r.Record.Source,
+			SourceID: r.Record.SourceID})
 	}
 	if len(changes) > 0 {
 		if err := events.InsertTx(ctx, tx, evs); err != nil {
@@ -294,6 +312,140 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, params []PublishParams
 		}
 	}
 	return results, nil
+}
+
+// distinctSources says whether no two of params share a (source, source_id): then the call can
+// be published by one statement ([Store.publishMany]).
+func distinctSources(params []PublishParams) bool {
+	seen := make(map[[2]string]bool, len(params))
+	for _, p := range params {
+		if p.Source == "" {
+			continue
+		}
+		k := [2]string{p.Source, p.SourceID}
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+	}
+	return true
+}
+
+// publishMany publishes params, whose sources are distinct, in one round trip of two
+// statements: the lock of the records of a source, then one upsert of every record.
+func (s *Store) publishMany(ctx context.Context, tx pgx.Tx, params []PublishParams) ([]PublishResult, []bool, error) {
+	n := len(params)
+	ids, metas := make([]uuid.UUID, n), make([][]byte, n)
+	srcs, srcIDs := make([]string, n), make([]string, n)
+	var lockSrcs, lockIDs []string
+	for i, p := range params {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, nil, err
+		}
+		ids[i], metas[i], srcs[i], srcIDs[i] = id, p.Metadata, p.Source, p.SourceID
+		if p.Source != "" {
+			lockSrcs, lockIDs = append(lockSrcs, p.Source), append(lockIDs, p.SourceID)
+		}
+	}
+	batch := &pgx.Batch{}
+	if len(lockSrcs) > 0 {
+		batch.Queue(lockSourcesSQL, lockSrcs, lockIDs)
+	}
+	batch.Queue(publishManySQL, ids, metas, srcs, srcIDs)
+	br := tx.SendBatch(ctx, batch)
+	defer br.Close()
+	wasDeleted := map[[2]string]bool{}
+	if len(lockSrcs) > 0 {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, nil, fmt.Errorf("error publishing records: %w", err)
+		}
+		var (
+			k   [2]string
+			del bool
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&k[0], &k[1], &del}, func() error {
+			wasDeleted[k] = del
+			return nil
+		}); err != nil {
+			return nil, nil, fmt.Errorf("error publishing records: %w", err)
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, fmt.Errorf("error publishing records: %w", err)
+	}
+	results, deleted := make([]PublishResult, 0, n), make([]bool, 0, n)
+	for rows.Next() {
+		i := len(results)
+		if i == n {
+			rows.Close()
+			return nil, nil, fmt.Errorf("error publishing records: more results than the %d records", n)
+		}
+		var (
+			r  PublishResult
+			id *uuid.UUID // NULL when the record another transaction committed meanwhile is not visible yet
+		)
+		if err := rows.Scan(&id, &r.Record.Version, &r.Record.Metadata, &r.Record.CreatedAt, &r.Record.UpdatedAt, &r.Unchanged); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("error publishing record %d: %w", i, err)
+		}
+		if id == nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("error publishing record %d: %w", i, pgx.ErrNoRows)
+		}
+		r.Record.ID, r.Record.Source, r.Record.SourceID = *id, params[i].Source, params[i].SourceID
+		results = append(results, r)
+		deleted = append(deleted, wasDeleted[[2]string{params[i].Source, params[i].SourceID}])
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("error publishing records: %w", err)
+	}
+	if len(results) != n {
+		return nil, nil, fmt.Errorf("error publishing records: %d results for %d records", len(results), n)
+	}
+	return results, deleted, nil
+}
+
+// publishEach publishes params one statement each (in one round trip): a call that names a
+// (source, source_id) twice, whose second publish must see the first.
+func (s *Store) publishEach(ctx context.Context, tx pgx.Tx, params []PublishParams) ([]PublishResult, []bool, error) {
+	batch := &pgx.Batch{}
+	for _, p := range params {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, nil, err
+		}
+		if p.Source != "" {
+			batch.Queue(lockSourceSQL, p.Source, p.SourceID)
+		}
+		batch.Queue(publishSQL, id, p.Metadata, p.Source, p.SourceID)
+	}
+	br := tx.SendBatch(ctx, batch)
+	results := make([]PublishResult, len(params))
+	deleted := make([]bool, len(params))
+	for i, p := range params {
+		r := &results[i]
+		if p.Source != "" {
+			if err := br.QueryRow().Scan(&deleted[i]); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				br.Close()
+				return nil, nil, fmt.Errorf("error publishing record %d: %w", i, err)
+			}
+		}
+		err := br.QueryRow().Scan(&r.Record.ID, &r.Record.Version, &r.Record.Metadata, &r.Record.CreatedAt,
+			&r.Record.UpdatedAt, &r.Unchanged)
+		if err != nil {
+			br.Close()
+			return nil, nil, fmt.Errorf("error publishing record %d: %w", i, err)
+		}
+		r.Record.Source, r.Record.SourceID = p.Source, p.SourceID
+	}
+	if err := br.Close(); err != nil {
+		return nil, nil, fmt.Errorf("error publishing records: %w", err)
+	}
+	return results, deleted, nil
 }
 
 const recordColumns = `id, version, metadata, COALESCE(source, ''), COALESCE(source_id, ''), created_at, updated_at, deleted_at`

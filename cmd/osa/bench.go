@@ -106,10 +106,15 @@ waits until every backend has indexed them, in six scenarios run one after the o
 
 In the same run it measures the raw ceilings, each in a fresh database on the same server:
 
-  raw River       right after the pipeline: as many no-op jobs as the pipeline ran (2 per record:
-                  a fan-out job and an index job), inserted up front, worked by a River client
-                  with the pipeline's queues, workers and fetch settings. Target: the pipeline
-                  reaches 35 % of jobs/s ÷ 2.
+  raw River       right after the pipeline: as many no-op jobs as the pipeline ran (a fan-out
+                  job per publish call, an index job per record), inserted up front, worked by a
+                  River client with the pipeline's queues, workers and fetch settings. Target:
+                  the pipeline reaches 35 % of jobs/s ÷ the jobs per record.
+  inline          right after the pipeline (keyword backend) and after both (both backends): the
+                  same records' end state (records, versions, events, the backends' rows,
+                  index_state indexed) written without River by batched statements, 128 records
+                  a transaction, from as many writers as cores. Target: the pipeline reaches
+                  50 % of it.
   raw HNSW        right after the vector scenario: the same texts' hash embeddings written into a
                   table with the same HNSW index, by batched inserts (128 rows from unnest) with
                   one writer and with as many writers as the vector scenario runs batches at once,

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +54,8 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(rep.River.JobsPerSec, "raw_river_jobs/s")
 	b.ReportMetric(100*pipeline.Backends[0].RecordsPerSec/rep.River.RecordsPerSec, "pipeline_pct_of_river")
 	b.ReportMetric(rep.RawCopy.RowsPerSec, "raw_copy_rows/s")
+	b.ReportMetric(rep.Inline.RecordsPerSec, "inline_rec/s")
+	b.ReportMetric(100*pipeline.Backends[0].RecordsPerSec/rep.Inline.RecordsPerSec, "pipeline_pct_of_inline")
 	b.ReportMetric(rep.Freshness.Scenario.Freshness.P95Ms, "freshness_p95_ms")
 }
 
@@ -137,9 +141,21 @@ func TestIngestSmoke(t *testing.T) {
 	if rep.RawCopy == nil || rep.RawCopy.Method != RawMethodCopy || rep.RawCopy.Rows != records || rep.RawCopy.RowsPerSec <= 0 {
 		t.Errorf("COPY ceiling %+v", rep.RawCopy)
 	}
-	if rv := rep.River; rv == nil || rv.Jobs != 2*records || rv.JobsPerRecord != 2 || rv.JobsPerSec <= 0 || len(rv.Queues) != 2 ||
+	if rv := rep.River; rv == nil || rv.Jobs != records+fanOutJobs(records, PublishBatchDefault) ||
+		rv.JobsPerRecord != jobsPerRecord(records, PublishBatchDefault, 1) || rv.JobsPerSec <= 0 || len(rv.Queues) != 2 ||
 		rv.Queues[0].MaxWorkers != rep.Scenario(ScenarioPipeline).FanOutSlots || rv.Queues[1].MaxWorkers != rep.Scenario(ScenarioPipeline).Backends[0].Slots {
 		t.Errorf("River ceiling %+v", rv)
+	}
+	for _, c := range []struct {
+		il       *InlineResult
+		scenario string
+		backends int
+	}{{rep.Inline, ScenarioPipeline, 1}, {rep.InlineBoth, ScenarioBoth, 2}} {
+		sc := rep.Scenario(c.scenario)
+		if il := c.il; il == nil || il.Scenario != c.scenario || len(il.Backends) != c.backends || il.Records != sc.Records ||
+			il.Writers != runtime.NumCPU() || il.RecordsPerSec <= 0 || il.MeanBatchMillis <= 0 {
+			t.Errorf("inline ceiling of %s: %+v", c.scenario, il)
+		}
 	}
 	if p := rep.Scenario(ScenarioPipeline); p.Timeline == nil || p.Freshness == nil || p.Freshness.Records != records {
 		t.Errorf("pipeline timeline %+v, freshness %+v", p.Timeline, p.Freshness)
@@ -166,8 +182,8 @@ func TestIngestSmoke(t *testing.T) {
 			t.Errorf("the timeline counts %v records indexed per backend, want %d", indexed, 2*rate)
 		}
 	}
-	if len(rep.Targets) != 5 {
-		t.Errorf("targets %+v, want 5", rep.Targets)
+	if len(rep.Targets) != 6 {
+		t.Errorf("targets %+v, want 6", rep.Targets)
 	}
 	if svg := rep.SVG(); !strings.Contains(svg, "freshness: records per second") {
 		t.Errorf("chart:\n%s", svg)
@@ -179,7 +195,7 @@ func TestIngestSmoke(t *testing.T) {
 		t.Errorf("report does not marshal: %v", err)
 	}
 	md := rep.Markdown()
-	for _, s := range []string{"## Targets", "## Ceilings", "raw_hnsw", "## Raw River ceiling", "## Freshness", ScenarioPipeline, ScenarioVectorBatch1, ScenarioBoth} {
+	for _, s := range []string{"## Targets", "## Ceilings", "raw_hnsw", "## Raw River ceiling", "## Inline ceiling", "## Freshness", ScenarioPipeline, ScenarioVectorBatch1, ScenarioBoth} {
 		if !strings.Contains(md, s) {
 			t.Errorf("Markdown lacks %q:\n%s", s, md)
 		}
@@ -239,6 +255,22 @@ func TestRawCeilings(t *testing.T) {
 	}
 	if _, err := rawHNSW(ctx, admin, &cpuMeter{}, texts, RawMethodCopy, 2, nil); err == nil {
 		t.Error("COPY with 2 writers ran")
+	}
+	// 300 records: two full batches and a partial one, across 2 writers; a failed row of any
+	// backend fails the run.
+	var progressed atomic.Int64
+	il, err := rawInline(ctx, admin, &cpuMeter{}, Corpus(300), []string{"vector", "keyword"}, ScenarioBoth, 2, func(done int) {
+		progressed.Store(int64(done))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if il.Records != 300 || il.Writers != 2 || il.BatchSize != inlineBatch || il.RecordsPerSec <= 0 || progressed.Load() != 300 ||
+		len(il.Backends) != 2 {
+		t.Errorf("inline ceiling %+v (progress %d)", il, progressed.Load())
+	}
+	if _, err := rawInline(ctx, admin, &cpuMeter{}, Corpus(10), []string{"nope"}, ScenarioPipeline, 1, nil); err == nil {
+		t.Error("an inline ceiling of an unknown backend ran")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -204,6 +205,9 @@ func (o IngestOpts) validate() error {
 //
 //   - after the pipeline, the raw River ceiling: no-op jobs, as many as the pipeline ran, worked
 //     by a River client with the pipeline's queues, MaxWorkers, fetch settings and pool size;
+//   - after the pipeline, and after the both scenario, the inline ceiling of the same backends:
+//     the same records' end state (records, versions, events, backend rows, index_state) written
+//     directly by batched statements from as many writers as the machine has cores;
 //   - after the vector scenario, the raw ceilings of vector ingest: the same texts' hash
 //     embeddings written into a table with the backend's HNSW index settings, by batched
 //     inserts with one writer and with as many writers as the vector scenario runs batches at
@@ -232,7 +236,7 @@ func Ingest(ctx context.Context, opts IngestOpts) (*IngestReport, error) {
 	machine.CPUBefore = in.cpu.sample(ctx, idleSample)
 	freshRecords := freshnessRecords(opts)
 	corpus := Corpus(max(opts.Records, opts.VectorRecords, opts.SmallRecords, freshRecords))
-	in.texts = corpusTexts(corpus)
+	in.corpus, in.texts = corpus, corpusTexts(corpus)
 	in.requests = make([]*osav1.PublishRecordRequest, len(corpus))
 	for i, m := range corpus {
 		s, err := structpb.NewStruct(m)
@@ -293,6 +297,13 @@ func Ingest(ctx context.Context, opts IngestOpts) (*IngestReport, error) {
 			if rep.River, err = in.runRiver(ctx, res); err != nil {
 				return finish(err)
 			}
+			if rep.Inline, err = in.runInline(ctx, sc); err != nil {
+				return finish(err)
+			}
+		case ScenarioBoth:
+			if rep.InlineBoth, err = in.runInline(ctx, sc); err != nil {
+				return finish(err)
+			}
 		case ScenarioVector:
 			if rep.Raw, err = in.runRaw(ctx, opts.VectorRecords, RawMethodInsert, 1); err != nil {
 				return finish(err)
@@ -333,6 +344,7 @@ type ingestRun struct {
 	opts     IngestOpts
 	cpu      *cpuMeter
 	requests []*osav1.PublishRecordRequest // the corpus, ready to publish
+	corpus   []map[string]any              // the corpus's metadata, for the inline ceiling
 	texts    []string                      // the text of every record, for the raw ceiling
 
 	progressMu sync.Mutex
@@ -367,12 +379,13 @@ func (in *ingestRun) runRiver(ctx context.Context, sc ScenarioResult) (*RiverRes
 	// total_workers and batch sizes, which the slots in sc reflect).
 	def := config.Default()
 	rc := riverCeilingConfig{
-		queues:            []RiverQueue{{Name: pipeline.QueueFanOut, MaxWorkers: sc.FanOutSlots, Jobs: sc.Records}},
+		queues: []RiverQueue{{Name: pipeline.QueueFanOut, MaxWorkers: sc.FanOutSlots,
+			Jobs: fanOutJobs(sc.Records, in.opts.PublishBatch)}},
 		fetchCooldown:     def.Worker.FetchCooldown,
 		fetchPollInterval: def.Worker.FetchPollInterval,
 		jobTimeout:        def.Worker.JobTimeout,
 		maxConns:          def.Database.MaxConns,
-		jobsPerRecord:     jobsPerRecord(len(sc.Backends)),
+		jobsPerRecord:     jobsPerRecord(sc.Records, in.opts.PublishBatch, len(sc.Backends)),
 	}
 	for _, b := range sc.Backends {
 		rc.queues = append(rc.queues, RiverQueue{Name: backends.Queue(b.Name), MaxWorkers: b.Slots, Jobs: sc.Records})
@@ -391,8 +404,35 @@ func (in *ingestRun) runRiver(ctx context.Context, sc ScenarioResult) (*RiverRes
 	if err != nil {
 		return nil, fmt.Errorf("raw River ceiling: %w", err)
 	}
-	in.progressf("raw_river done: %s jobs/s (%d jobs in %.1f s; inserted in %.1f s), %s records/s at %d jobs per record",
-		fmtNum(res.JobsPerSec), res.Jobs, res.Seconds, res.InsertSeconds, fmtNum(res.RecordsPerSec), res.JobsPerRecord)
+	in.progressf("raw_river done: %s jobs/s (%d jobs in %.1f s; inserted in %.1f s), %s records/s at %s jobs per record",
+		fmtNum(res.JobsPerSec), res.Jobs, res.Seconds, res.InsertSeconds, fmtNum(res.RecordsPerSec), fmtJobs(res.JobsPerRecord))
+	return &res, nil
+}
+
+// runInline measures the inline ceiling of sc, a pipeline scenario: its records and backends,
+// written by as many writers as the machine has cores.
+func (in *ingestRun) runInline(ctx context.Context, sc scenario) (*InlineResult, error) {
+	writers := runtime.NumCPU()
+	name := "inline (" + strings.Join(sc.backends, " + ") + ")"
+	in.progressf("%s: writing %d records from %d writers", name, sc.records, writers)
+	checkpoint(ctx, in.opts.AdminURL)
+	var (
+		mu   sync.Mutex
+		last = time.Now()
+	)
+	res, err := rawInline(ctx, in.opts.AdminURL, in.cpu, in.corpus[:sc.records], sc.backends, sc.name, writers, func(done int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) >= progressEvery {
+			last = time.Now()
+			in.progressf("%s: %d/%d records", name, done, sc.records)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s ceiling: %w", name, err)
+	}
+	in.progressf("%s done: %s records/s (%d records in %.1f s, %.0f ms a batch of %d)", name, fmtNum(res.RecordsPerSec), res.Records,
+		res.Seconds, res.MeanBatchMillis, res.BatchSize)
 	return &res, nil
 }
 

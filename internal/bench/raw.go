@@ -103,28 +103,11 @@ func rawHNSW(ctx context.Context, adminURL string, cpu *cpuMeter, texts []string
 	if err := rawSetup(ctx, db.url); err != nil {
 		return res, err
 	}
-	pc, err := pgxpool.ParseConfig(db.url)
+	pool, err := db.writerPool(ctx, writers)
 	if err != nil {
 		return res, err
 	}
-	pc.MaxConns = int32(writers)
-	pc.AfterConnect = pgxvec.RegisterTypes // binary vectors, as the backend sends them
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		return res, fmt.Errorf("error connecting to %s: %w", db.name, err)
-	}
 	defer pool.Close()
-	// Open every connection before the clock starts.
-	var warm sync.WaitGroup
-	for range writers {
-		warm.Go(func() {
-			if c, err := pool.Acquire(ctx); err == nil {
-				time.Sleep(10 * time.Millisecond)
-				c.Release()
-			}
-		})
-	}
-	warm.Wait()
 
 	ids := make([]int64, len(texts))
 	pvs := make([]pgv.Vector, len(texts))
@@ -169,14 +152,22 @@ func rawHNSW(ctx context.Context, adminURL string, cpu *cpuMeter, texts []string
 // rawInsert inserts the rows in batches of [rawBatch] from writers connections at once, each
 // batch one statement in its own transaction, and returns the batches and their total time.
 func rawInsert(ctx context.Context, pool *pgxpool.Pool, ids []int64, vecs []pgv.Vector, writers int, progress func(done int)) (int64, time.Duration, error) {
-	type batch struct {
-		ids  []int64
-		vecs []pgv.Vector
-	}
-	batches := make(chan batch, len(ids)/rawBatch+1)
-	for lo := 0; lo < len(ids); lo += rawBatch {
-		hi := min(lo+rawBatch, len(ids))
-		batches <- batch{ids: ids[lo:hi], vecs: vecs[lo:hi]}
+	return writeBatches(ctx, len(ids), rawBatch, writers, func(ctx context.Context, lo, hi int) error {
+		if _, err := pool.Exec(ctx, rawInsertSQL, ids[lo:hi], vecs[lo:hi]); err != nil {
+			return fmt.Errorf("error inserting into raw_hnsw: %w", err)
+		}
+		return nil
+	}, progress)
+}
+
+// writeBatches calls write for the items [lo, hi) of n in batches of size, from writers
+// goroutines at once, until every batch is written or one fails, and returns the batches
+// written and their total time. progress gets the items written so far.
+func writeBatches(ctx context.Context, n, size, writers int, write func(ctx context.Context, lo, hi int) error,
+	progress func(done int)) (int64, time.Duration, error) {
+	batches := make(chan [2]int, n/size+1)
+	for lo := 0; lo < n; lo += size {
+		batches <- [2]int{lo, min(lo+size, n)}
 	}
 	close(batches)
 	var (
@@ -196,21 +187,48 @@ func rawInsert(ctx context.Context, pool *pgxpool.Pool, ids []int64, vecs []pgv.
 					return
 				}
 				t := time.Now()
-				if _, err := pool.Exec(runCtx, rawInsertSQL, b.ids, b.vecs); err != nil {
-					errOnce.Do(func() { firstErr = fmt.Errorf("error inserting into raw_hnsw: %w", err) })
+				if err := write(runCtx, b[0], b[1]); err != nil {
+					errOnce.Do(func() { firstErr = err })
 					cancel()
 					return
 				}
 				batchTotal.Add(int64(time.Since(t)))
 				nBatches.Add(1)
 				if progress != nil {
-					progress(int(done.Add(int64(len(b.ids)))))
+					progress(int(done.Add(int64(b[1] - b[0]))))
 				}
 			}
 		})
 	}
 	wg.Wait()
 	return nBatches.Load(), time.Duration(batchTotal.Load()), firstErr
+}
+
+// writerPool opens a pool of writers connections to the database, with pgvector's types
+// registered (binary vectors, as the backends send them; the vector extension must exist), and
+// opens every connection, so that a clock started next times no connecting.
+func (d *scratchDB) writerPool(ctx context.Context, writers int) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(d.url)
+	if err != nil {
+		return nil, err
+	}
+	pc.MaxConns = int32(writers)
+	pc.AfterConnect = pgxvec.RegisterTypes
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("error connecting to %s: %w", d.name, err)
+	}
+	var warm sync.WaitGroup
+	for range writers {
+		warm.Go(func() {
+			if c, err := pool.Acquire(ctx); err == nil {
+				time.Sleep(10 * time.Millisecond)
+				c.Release()
+			}
+		})
+	}
+	warm.Wait()
+	return pool, nil
 }
 
 // rawCopy writes every row in one COPY (pgx CopyFrom: the binary format, vectors as

@@ -42,7 +42,7 @@ type RiverResult struct {
 	// JobsPerRecord is the jobs the pipeline runs per record (see [jobsPerRecord]);
 	// RecordsPerSec is JobsPerSec/JobsPerRecord: the most records/s River alone lets the
 	// pipeline reach.
-	JobsPerRecord int     `json:"jobs_per_record"`
+	JobsPerRecord float64 `json:"jobs_per_record"`
 	RecordsPerSec float64 `json:"records_per_sec"`
 	// CPU is the machine's CPU use while the jobs were worked.
 	CPU        CPUUse `json:"cpu"`
@@ -58,10 +58,16 @@ type RiverQueue struct {
 	Jobs       int    `json:"jobs"`
 }
 
-// jobsPerRecord is the number of River jobs the pipeline runs per record published into a server
-// with backends backends: one fan-out job (inserted by the publish), which inserts one
-// IndexRecord job per backend (jobs/fanout.go).
-func jobsPerRecord(backends int) int { return 1 + backends }
+// fanOutJobs is the number of fan-out jobs the pipeline runs for records published in calls of
+// publishBatch: one per call (jobs/pipeline/fanout.go).
+func fanOutJobs(records, publishBatch int) int { return (records + publishBatch - 1) / publishBatch }
+
+// jobsPerRecord is the number of River jobs the pipeline runs per record for records published
+// in calls of publishBatch into a server with backends backends: a fan-out job per call, which
+// inserts one IndexRecord job per record and backend.
+func jobsPerRecord(records, publishBatch, backends int) float64 {
+	return float64(fanOutJobs(records, publishBatch)+records*backends) / float64(records)
+}
 
 // riverCeilingConfig is what the River ceiling copies from the pipeline scenario.
 type riverCeilingConfig struct {
@@ -70,7 +76,7 @@ type riverCeilingConfig struct {
 	fetchPollInterval time.Duration
 	jobTimeout        time.Duration
 	maxConns          int
-	jobsPerRecord     int
+	jobsPerRecord     float64
 }
 
 // riverNoopArgs is the no-op job of the River ceiling.
@@ -221,7 +227,7 @@ func rawRiver(ctx context.Context, adminURL string, cpu *cpuMeter, rc riverCeili
 	res.Seconds = elapsed.Seconds()
 	res.JobsPerSec = float64(total) / res.Seconds
 	if rc.jobsPerRecord > 0 {
-		res.RecordsPerSec = res.JobsPerSec / float64(rc.jobsPerRecord)
+		res.RecordsPerSec = res.JobsPerSec / rc.jobsPerRecord
 	}
 	return res, nil
 }

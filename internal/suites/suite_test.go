@@ -311,8 +311,9 @@ func (s *suite) checkConsistentWith(added map[string]string) {
 	}
 	// One fan-out per record version, and one index job per version and backend: nothing was
 	// enqueued twice.
-	if n := s.mustCount(`SELECT count(*) FROM (SELECT 1 FROM river_job WHERE kind = 'osa_fanout'
-		GROUP BY args->>'record_id', args->>'version' HAVING count(*) > 1) d`); n != 0 {
+	// A fan-out job carries the changes of one transaction (args.changes).
+	if n := s.mustCount(`SELECT count(*) FROM (SELECT 1 FROM river_job j, jsonb_array_elements(j.args->'changes') c
+		WHERE j.kind = 'osa_fanout' GROUP BY c->>'record_id', c->>'version' HAVING count(*) > 1) d`); n != 0 {
 		s.t.Errorf("%d record versions were fanned out more than once", n)
 	}
 	if n := s.mustCount(`SELECT count(*) FROM (SELECT 1 FROM river_job WHERE kind = 'osa_index_record'
@@ -320,7 +321,8 @@ func (s *suite) checkConsistentWith(added map[string]string) {
 		s.t.Errorf("%d record versions got more than one index job in a backend", n)
 	}
 	if n := s.mustCount(`SELECT (SELECT count(*) FROM river_job WHERE kind = 'osa_index_record' AND args->>'backend' = ANY($2)) -
-		(SELECT count(*) * $1 FROM river_job WHERE kind = 'osa_fanout')`, len(backendNames), backendNames); n != 0 {
+		(SELECT count(*) * $1 FROM river_job j, jsonb_array_elements(j.args->'changes') c WHERE j.kind = 'osa_fanout')`,
+		len(backendNames), backendNames); n != 0 {
 		s.t.Errorf("index jobs: %d more than one per fan-out and backend", n)
 	}
 }

@@ -21,25 +21,22 @@ import (
 	"github.com/osa-archive/osa/requestid"
 )
 
-// EnqueueFanOut returns the [records.EnqueueFunc] that inserts one fan-out job per change, in
-// the change's transaction, with the id of the request that made the change in its metadata
-// (package requestid).
+// EnqueueFanOut returns the [records.EnqueueFunc] that inserts one fan-out job for the changes
+// of a transaction, in that transaction, with the id of the request that made them in its
+// metadata (package requestid).
 func EnqueueFanOut(client *river.Client[pgx.Tx]) records.EnqueueFunc {
 	return func(ctx context.Context, tx pgx.Tx, changes []records.Change, priority int) error {
-		params := make([]river.InsertManyParams, len(changes))
-		metadata := requestid.Metadata(requestid.From(ctx))
+		args := FanOutArgs{Changes: make([]FanOutChange, len(changes)), Priority: priority}
 		for i, c := range changes {
-			params[i] = river.InsertManyParams{
-				Args:       FanOutArgs{RecordID: c.RecordID, Version: c.Version, Priority: priority},
-				InsertOpts: &river.InsertOpts{Priority: priority, Metadata: metadata},
-			}
+			args.Changes[i] = FanOutChange{RecordID: c.RecordID, Version: c.Version}
 		}
-		_, err := client.InsertManyTx(ctx, tx, params)
+		_, err := client.InsertTx(ctx, tx, args, &river.InsertOpts{Priority: priority, Metadata: requestid.Metadata(requestid.From(ctx))})
 		return err
 	}
 }
 
-// FanOutWorker works [FanOutArgs] in batches, through a gatherer like the index workers: in one
+// FanOutWorker works [FanOutArgs] in batches, through a gatherer like the index workers (a
+// batch holds up to worker.fanout_batch changes; a job with more is a batch of its own): in one
 // transaction a batch reads its targets from the backend catalog (every building and live
 // backend, whatever this process's configuration says), inserts one [IndexRecordArgs] job per
 // record and target into the target's queue, marks the records pending in every target's
@@ -92,7 +89,9 @@ func (w *FanOutWorker) Work(ctx context.Context, job *river.Job[FanOutArgs]) err
 func (w *FanOutWorker) runBatch(ctx context.Context, items []*river.Job[FanOutArgs], _ string) []error {
 	latest := map[uuid.UUID]int{}
 	for _, job := range items {
-		latest[job.Args.RecordID] = max(latest[job.Args.RecordID], job.Args.Version)
+		for _, c := range job.Args.changes() {
+			latest[c.RecordID] = max(latest[c.RecordID], c.Version)
+		}
 	}
 	// In id order, as the index batches lock index_state rows: batches that share records take
 	// turns instead of deadlocking.
@@ -114,7 +113,7 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []*river.Job[FanOutAr
 		if len(targets) == 0 {
 			return completeManyTx(ctx, w.client, tx, items)
 		}
-		params := make([]river.InsertManyParams, 0, len(items)*len(targets))
+		params := make([]river.InsertManyParams, 0, len(latest)*len(targets))
 		names := make([]string, len(targets))
 		for i, t := range targets {
 			names[i] = t.Name
@@ -122,16 +121,18 @@ func (w *FanOutWorker) runBatch(ctx context.Context, items []*river.Job[FanOutAr
 		for _, job := range items {
 			a := job.Args
 			metadata := requestid.Metadata(requestid.FromMetadata(job.Metadata)) // the publish's request id
-			for _, t := range targets {
-				params = append(params, river.InsertManyParams{
-					Args: IndexRecordArgs{Backend: t.Name, RecordID: a.RecordID, Version: a.Version},
-					InsertOpts: &river.InsertOpts{
-						MaxAttempts: t.MaxAttempts, // 0 is River's default
-						Priority:    max(a.Priority, 1),
-						Queue:       backends.Queue(t.Name),
-						Metadata:    metadata,
-					},
-				})
+			for _, c := range a.changes() {
+				for _, t := range targets {
+					params = append(params, river.InsertManyParams{
+						Args: IndexRecordArgs{Backend: t.Name, RecordID: c.RecordID, Version: c.Version},
+						InsertOpts: &river.InsertOpts{
+							MaxAttempts: t.MaxAttempts, // 0 is River's default
+							Priority:    max(a.Priority, 1),
+							Queue:       backends.Queue(t.Name),
+							Metadata:    metadata,
+						},
+					})
+				}
 			}
 		}
 		if _, err := w.client.InsertManyFastTx(ctx, tx, params); err != nil {

@@ -62,17 +62,22 @@ type batchFunc[T any] func(ctx context.Context, items []T, reason string) []erro
 type gatherer[T any] struct {
 	cfg gatherConfig
 	run batchFunc[T]
+	// weight, when set, is how much of MaxSize an item fills (a fan-out job, its changes);
+	// nil counts every item as one. A batch holds items up to MaxSize in weight, and at least one.
+	weight func(T) int
 
-	mu       sync.Mutex
-	inFlight int                      // Do calls that have not returned
-	pending  []*gatherItem[T]         // items not yet in a batch, oldest first
-	timer    interface{ Stop() bool } // flushes the pending items when the oldest has waited MaxDelay
-	timerGen int                      // invalidates a timer that fired while being replaced
-	writes   chan struct{}            // semaphore bounding concurrent batches
+	mu            sync.Mutex
+	inFlight      int                      // Do calls that have not returned
+	pending       []*gatherItem[T]         // items not yet in a batch, oldest first
+	pendingWeight int                      // the weight of pending
+	timer         interface{ Stop() bool } // flushes the pending items when the oldest has waited MaxDelay
+	timerGen      int                      // invalidates a timer that fired while being replaced
+	writes        chan struct{}            // semaphore bounding concurrent batches
 }
 
 type gatherItem[T any] struct {
 	value   T
+	weight  int
 	arrived time.Time
 	done    chan error // receives the item's result exactly once
 	taken   bool       // in a batch: its result will come
@@ -108,20 +113,27 @@ func newGatherer[T any](cfg gatherConfig, run batchFunc[T]) *gatherer[T] {
 // v is withdrawn and Do returns an error wrapping ctx.Err() (River then treats a shutdown as an
 // interruption, not a failure); once v's batch runs, Do waits for the real result.
 func (g *gatherer[T]) Do(ctx context.Context, v T) error {
-	it := &gatherItem[T]{value: v, arrived: g.cfg.Clock.Now(), done: make(chan error, 1)}
+	it := &gatherItem[T]{value: v, weight: 1, arrived: g.cfg.Clock.Now(), done: make(chan error, 1)}
+	if g.weight != nil {
+		it.weight = max(g.weight(v), 1)
+	}
 
 	g.mu.Lock()
 	g.inFlight++
 	g.pending = append(g.pending, it)
+	g.pendingWeight += it.weight
 	var (
-		batch  []*gatherItem[T]
-		reason string
+		batches [][]*gatherItem[T]
+		reason  string
 	)
 	switch {
-	case len(g.pending) >= g.cfg.MaxSize:
-		batch, reason = g.takeLocked(), flushSize
+	case g.pendingWeight >= g.cfg.MaxSize:
+		// With weights, what is left after one batch can fill another.
+		for reason = flushSize; g.pendingWeight >= g.cfg.MaxSize; {
+			batches = append(batches, g.takeLocked())
+		}
 	case g.inFlight >= g.cfg.Slots:
-		batch, reason = g.takeLocked(), flushSlots
+		batches, reason = [][]*gatherItem[T]{g.takeLocked()}, flushSlots
 	case len(g.pending) == 1:
 		g.armLocked()
 	}
@@ -131,7 +143,7 @@ func (g *gatherer[T]) Do(ctx context.Context, v T) error {
 		g.inFlight--
 		g.mu.Unlock()
 	}()
-	if batch != nil {
+	for _, batch := range batches {
 		go g.flush(batch, reason)
 	}
 
@@ -144,6 +156,7 @@ func (g *gatherer[T]) Do(ctx context.Context, v T) error {
 	if !it.taken {
 		first := g.pending[0] == it
 		g.pending = slices.DeleteFunc(g.pending, func(p *gatherItem[T]) bool { return p == it })
+		g.pendingWeight -= it.weight
 		if first {
 			g.armLocked() // the timer was the withdrawn item's: the next oldest's deadline is later
 		}
@@ -184,9 +197,15 @@ func (g *gatherer[T]) onDelay(gen int) {
 	g.flush(batch, flushDelay)
 }
 
-// takeLocked removes up to MaxSize pending items for a batch. g.mu must be held.
+// takeLocked removes pending items up to MaxSize in weight, and at least one, for a batch. g.mu
+// must be held.
 func (g *gatherer[T]) takeLocked() []*gatherItem[T] {
-	n := min(len(g.pending), g.cfg.MaxSize)
+	n, w := 0, 0
+	for n < len(g.pending) && (n == 0 || w+g.pending[n].weight <= g.cfg.MaxSize) {
+		w += g.pending[n].weight
+		n++
+	}
+	g.pendingWeight -= w
 	batch := slices.Clone(g.pending[:n])
 	g.pending = slices.Delete(g.pending, 0, n)
 	run := &batchRun{}

@@ -75,6 +75,44 @@ func TestGathererFlushesOnSize(t *testing.T) {
 	}
 }
 
+// TestGathererWeights: with a weight, a batch holds items up to MaxSize in weight, and at least
+// one; what is left after a batch makes another when it fills one.
+func TestGathererWeights(t *testing.T) {
+	t.Parallel()
+	r := &recorder{}
+	g := newGatherer(gatherConfig{MaxSize: 10, MaxDelay: time.Hour, Slots: 40, Timeout: time.Second}, r.run)
+	g.weight = func(v int) int { return v }
+	var wg sync.WaitGroup
+	// One item at a time, each once the one before has been taken in: 3 and 4 wait (7 < 10); 5
+	// makes 12, so [3 4] runs and 5 waits; 20 makes 25, so [5] runs, then [20] alone.
+	for _, c := range []struct{ v, pending int }{{3, 1}, {4, 2}, {5, 1}, {20, 0}} {
+		wg.Go(func() {
+			if err := g.Do(context.Background(), c.v); err != nil {
+				t.Error(err)
+			}
+		})
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			g.mu.Lock()
+			n := len(g.pending)
+			g.mu.Unlock()
+			if n == c.pending || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	wg.Wait()
+	sizes, reasons := r.snapshot()
+	slices.Sort(sizes)
+	if !slices.Equal(sizes, []int{1, 1, 2}) || slices.ContainsFunc(reasons, func(r string) bool { return r != flushSize }) {
+		t.Fatalf("batches of %v items (%v), want [3 4], [5] and [20], flushed on size", sizes, reasons)
+	}
+	if g.pendingWeight != 0 {
+		t.Fatalf("pending weight %d after every batch ran", g.pendingWeight)
+	}
+}
+
 func TestGathererFlushesOnDelay(t *testing.T) {
 	t.Parallel()
 	r := &recorder{}

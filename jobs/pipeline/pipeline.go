@@ -72,7 +72,9 @@ type Config struct {
 	// FanOutWorkers is MaxWorkers of the fanout queue, rounded down to whole FanOutBatch
 	// multiples (at least one batch).
 	FanOutWorkers int
-	// FanOutBatch is the most fan-out jobs done in one transaction. Defaults to 128.
+	// FanOutBatch is the most record changes fanned out in one transaction, in whole fan-out
+	// jobs: a job of more changes (a publish call of up to records.max_batch) is a batch of its
+	// own. Defaults to 128.
 	FanOutBatch int
 	// FanOutDelay is how long the first fan-out job of a batch waits for more. Defaults to 20ms.
 	FanOutDelay time.Duration
@@ -185,6 +187,7 @@ func Register(rc *river.Config, pool *pgxpool.Pool, cfg Config, logger *slog.Log
 	fan.g = newGatherer(gatherConfig{
 		MaxSize: cfg.FanOutBatch, MaxDelay: cfg.FanOutDelay, Slots: fanSlots, Timeout: fanOutTimeout(rc.JobTimeout),
 	}, fan.runBatch)
+	fan.g.weight = func(job *river.Job[FanOutArgs]) int { return len(job.Args.changes()) }
 
 	w := &Workers{cfg: cfg, fanOut: fan, index: &IndexWorker{gatherers: map[string]*gatherer[*river.Job[IndexRecordArgs]]{}},
 		logger: logger, pool: pool, current: map[string]backendQueue{}}
