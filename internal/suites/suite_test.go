@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/osa-archive/osa/jobs/eventprune"
 	"github.com/osa-archive/osa/jobs/heartbeat"
 )
 
@@ -277,8 +278,8 @@ func (s *suite) jobReport() string {
 }
 
 // checkConsistent asserts the end state every suite promises: each live record has exactly one
-// row in every backend table, at its current version; index_state agrees; every River job is
-// completed.
+// row in every backend table, at its current version; index_state agrees; every River job of the
+// pipeline is completed.
 func (s *suite) checkConsistent() { s.checkConsistentWith(nil) }
 
 // checkConsistentWith is checkConsistent with added, backends added while the suite ran (name
@@ -306,7 +307,9 @@ func (s *suite) checkConsistentWith(added map[string]string) {
 	if n := s.mustCount(`SELECT count(*) FROM index_state s LEFT JOIN records r ON r.id = s.record_id WHERE r.id IS NULL`); n != 0 {
 		s.t.Errorf("index_state: %d rows of no record", n)
 	}
-	if n := s.mustCount(`SELECT count(*) FROM river_job WHERE state <> 'completed'`); n != 0 {
+	// The pipeline's jobs, that is: the changefeed's prune (eventprune) is a periodic job, enqueued
+	// again by every new leader at start, so a worker restarted near the end may leave one due.
+	if n := s.mustCount(`SELECT count(*) FROM river_job WHERE state <> 'completed' AND queue <> $1`, eventprune.Queue); n != 0 {
 		s.t.Errorf("%d River jobs not completed:\n%s", n, s.jobReport())
 	}
 	// One fan-out per record version, and one index job per version and backend: nothing was
