@@ -181,7 +181,12 @@ func startBenchServer(ctx context.Context, dbURL string) (base string, srv *serv
 	cfg := config.Default()
 	cfg.Database.URL = dbURL
 	cfg.Log.Level = "error"
-	srv, err = server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	return startServer(ctx, cfg, slog.New(slog.DiscardHandler))
+}
+
+// startServer runs a server of cfg, logging to logger, on a free loopback port; stop stops it.
+func startServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) (base string, srv *server.Server, stop func(), err error) {
+	srv, err = server.New(ctx, cfg, logger)
 	if err != nil {
 		return "", nil, nil, err
 	}
