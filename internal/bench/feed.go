@@ -103,7 +103,8 @@ type FeedReport struct {
 	// WatchEvents reads) polled every CeilingPollMs straight on PostgreSQL: the delay of the
 	// cursor rule itself, with no poller, no stream and no HTTP.
 	Ceiling FeedLatency `json:"ceiling"`
-	// Holds is what held the feed back: the oldest transaction holding an xid on the server.
+	// Holds is what held the feed back: the oldest transaction holding an xid on the server,
+	// quiet ones aside.
 	Holds HoldStats `json:"holds"`
 }
 
@@ -124,7 +125,8 @@ type FeedLatency struct {
 }
 
 // HoldStats samples, every 10 ms during the publishing, the oldest transaction holding an xid
-// on the whole server: while it runs, the feed exposes no event of a later transaction.
+// on the whole server that is not quiet ([events.QuietTx]): while it runs, the feed exposes no
+// event of a later transaction.
 type HoldStats struct {
 	Samples int `json:"samples"`
 	// P50Ms ... MaxMs are that transaction's age (now − xact_start), 0 when none held an xid.
@@ -474,14 +476,15 @@ func latencyOf(got []delivery, commits map[events.Cursor]time.Time, offset time.
 	return l
 }
 
-// holdSQL reads the oldest transaction holding an xid on the server (other than the
-// sampler's, which holds none), its age and its statement.
-const holdSQL = `
+// holdSQL reads the oldest transaction holding the feed back: the one with the oldest xid on
+// the server that is not quiet (events.QuietTx), its age and its statement.
+var holdSQL = fmt.Sprintf(`
 SELECT extract(epoch FROM clock_timestamp() - xact_start) * 1000,
        left(btrim(regexp_replace(query, '\s+', ' ', 'g')), 70)
 FROM pg_stat_activity
-WHERE backend_xid IS NOT NULL
-ORDER BY age(backend_xid) DESC LIMIT 1`
+WHERE backend_xid IS NOT NULL AND pid NOT IN (SELECT pid FROM pg_locks
+    WHERE locktype = 'advisory' AND classid = %d AND objid = %d AND objsubid = 2 AND granted)
+ORDER BY age(backend_xid) DESC LIMIT 1`, events.QuietLockClass, events.QuietLockObject)
 
 // holdSampler samples holdSQL every [feedHoldSample] until stopped.
 type holdSampler struct {

@@ -45,13 +45,14 @@ func (r *FeedReport) Markdown() string {
 			row.l.MeanMs, row.l.P50Ms, row.l.P95Ms, row.l.P99Ms, row.l.MaxMs)
 	}
 	fmt.Fprintf(&b, "\nThe ceiling is the feed's own statement, with its cursor rule (an event is exposed once every transaction with a smaller "+
-		"xid has ended), polled %.0f times as often as the feed polls, with no poller, stream or HTTP between: what the rule itself costs on "+
+		"xid has ended or is quiet), polled %.0f times as often as the feed polls, with no poller, stream or HTTP between: what the rule itself costs on "+
 		"this machine under this load, plus at most %.0f ms. The feed adds its poll (a read of the head every events.poll_interval, "+
 		"%.0f ms: %.0f ms on average), a read of the page and the stream's hop.\n",
 		r.PollIntervalMs/r.CeilingPollMs, r.CeilingPollMs, r.PollIntervalMs, r.PollIntervalMs/2)
 
 	h := r.Holds
-	fmt.Fprintf(&b, "\n## What held the feed back\n\nThe oldest transaction holding an xid on the server, sampled every %.0f ms while publishing "+
+	fmt.Fprintf(&b, "\n## What held the feed back\n\nThe oldest transaction holding an xid on the server, quiet ones aside (index batches and rebuild "+
+		"chunks, which write no events and say so: `events.QuietTx`), sampled every %.0f ms while publishing "+
 		"(%d samples): while it runs, no event of a later transaction is exposed. Its age (now − xact_start): p50 %.1f ms, p95 %.1f ms, max %.1f ms.\n",
 		durationMillis(feedHoldSample), h.Samples, h.P50Ms, h.P95Ms, h.MaxMs)
 	if len(h.Top) > 0 {
