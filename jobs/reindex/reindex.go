@@ -136,6 +136,9 @@ func StartTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, b bac
 	if err == nil || !errors.Is(err, pgx.ErrNoRows) {
 		return r, err
 	}
+	if err := checkNoImport(ctx, tx, b.Name()); err != nil {
+		return Reindex{}, err
+	}
 	if err := b.CreateShadow(ctx, tx); err != nil {
 		return Reindex{}, fmt.Errorf("error creating the shadow table: %w", err)
 	}
