@@ -20,7 +20,7 @@ import (
 const (
 	PageLimitDefault         = 100
 	PageLimitMaxDefault      = 1000
-	PollIntervalDefault      = 50 * time.Millisecond
+	PollIntervalDefault      = 20 * time.Millisecond
 	KeepAliveIntervalDefault = 15 * time.Second
 	RetentionDefault         = 30 * 24 * time.Hour
 )
@@ -31,7 +31,7 @@ type Config struct {
 	// is refused. Defaults to 1000.
 	PageLimitMax int
 	// PollInterval is how often the feed's poller reads the head for its watches
-	// (events.poll_interval). Defaults to 50ms.
+	// (events.poll_interval). Defaults to 20ms.
 	PollInterval time.Duration
 	// KeepAliveInterval is how long [Feed.Watch] stays silent before it sends a page with no
 	// events (events.keep_alive_interval). Defaults to 15s.

@@ -41,7 +41,7 @@ no poller, stream or HTTP: the delay of the cursor rule itself. It also samples 
 transaction holding an xid every 10 ms (what holds the feed back) and names its statements.
 
 Target: p95 at most 100 ms at 100 records/s. --poll-interval sets the server's
-events.poll_interval (default 50ms). --smoke publishes for 3 s to check that it works. Database
+events.poll_interval (default 20ms). --smoke publishes for 3 s to check that it works. Database
 and output as for osa bench ingest.`,
 		Example: `  osa bench feed --out bench/results/feed
   osa bench feed --poll-interval 20ms
@@ -60,7 +60,7 @@ and output as for osa bench ingest.`,
 	fs := cmd.Flags()
 	fs.DurationVar(&flags.duration, "duration", bench.FeedDurationDefault, fmt.Sprintf("how long records are published; with --smoke %s", bench.FeedDurationSmokeDefault))
 	fs.IntVar(&flags.rate, "rate", bench.FeedRateDefault, "records published a second")
-	fs.DurationVar(&flags.pollInterval, "poll-interval", 0, "the server's events.poll_interval (0: its default, 50ms)")
+	fs.DurationVar(&flags.pollInterval, "poll-interval", 0, "the server's events.poll_interval (0: its default, 20ms)")
 	fs.BoolVar(&smoke, "smoke", false, "a short run: does every part work?")
 	fs.BoolVar(&serverLog, "server-log", false, "show the server's log (log.level, log.format) on stderr")
 	fs.StringVar(&out, "out", "", "also write the report to PREFIX.md and PREFIX.json")

@@ -27,7 +27,7 @@ func TestFeedSmoke(t *testing.T) {
 			t.Errorf("%s: %+v", name, l)
 		}
 	}
-	if rep.ClockBoundMs <= 0 || rep.Holds.Samples == 0 || rep.PollIntervalMs != 50 {
+	if rep.ClockBoundMs <= 0 || rep.Holds.Samples == 0 || rep.PollIntervalMs != 20 {
 		t.Errorf("clock bound %.3f ms, %d hold samples, poll interval %.0f ms", rep.ClockBoundMs, rep.Holds.Samples, rep.PollIntervalMs)
 	}
 	if md := rep.Markdown(); !strings.Contains(md, "| every event delivered once, in cursor order | 100 of 100;") {
