@@ -247,7 +247,9 @@ func generateRecords(ctx context.Context, pool *pgxpool.Pool, n int) error {
 }
 
 // exportCeiling times COPY (the statement of an export of every live record) TO STDOUT, read
-// to the end.
+// to the end: the faster of two runs. The first read of freshly written rows sets their hint
+// bits (writing the pages again) and brings them into the cache; the export, which runs after
+// it, finds them so, and so does the second run.
 func exportCeiling(ctx context.Context, pool *pgxpool.Pool) (float64, error) {
 	q, args := dump.ExportSQL(dump.ExportParams{})
 	if len(args) != 2 {
@@ -259,11 +261,17 @@ func exportCeiling(ctx context.Context, pool *pgxpool.Pool) (float64, error) {
 		return 0, err
 	}
 	defer conn.Release()
-	t0 := time.Now()
-	if _, err := conn.Conn().PgConn().CopyTo(ctx, io.Discard, "COPY ("+q+") TO STDOUT"); err != nil {
-		return 0, fmt.Errorf("export ceiling: %w", err)
+	best := time.Duration(0)
+	for range 2 {
+		t0 := time.Now()
+		if _, err := conn.Conn().PgConn().CopyTo(ctx, io.Discard, "COPY ("+q+") TO STDOUT"); err != nil {
+			return 0, fmt.Errorf("export ceiling: %w", err)
+		}
+		if took := time.Since(t0); best == 0 || took < best {
+			best = took
+		}
 	}
-	return time.Since(t0).Seconds(), nil
+	return best.Seconds(), nil
 }
 
 // checkLines checks that the export at path has n lines, each a JSON object.
