@@ -97,13 +97,13 @@ func Export(ctx context.Context, opts ExportOpts) (*ExportReport, error) {
 		}
 	}
 	rep := &ExportReport{Date: time.Now().UTC(), Records: opts.Records}
-	var err error
-	if rep.Machine, err = machineInfo(ctx, opts.AdminURL); err != nil {
+	var (
+		cpu *cpuMeter
+		err error
+	)
+	if rep.Machine, cpu, err = machineBefore(ctx, opts.AdminURL); err != nil {
 		return nil, err
 	}
-	cpu := newCPUMeter(ctx, opts.AdminURL)
-	rep.Machine.LoadBefore = loadAvg()
-	rep.Machine.CPUBefore = cpu.sample(ctx, time.Second)
 	db, err := createScratchDB(ctx, opts.AdminURL)
 	if err != nil {
 		return nil, err

@@ -198,13 +198,13 @@ func Feed(ctx context.Context, opts FeedOpts) (*FeedReport, error) {
 	}
 	rep := &FeedReport{Date: time.Now().UTC(), Rate: opts.Rate, DurationSeconds: opts.Duration.Seconds(),
 		CeilingPollMs: durationMillis(FeedCeilingPoll)}
-	var err error
-	if rep.Machine, err = machineInfo(ctx, opts.AdminURL); err != nil {
+	var (
+		cpu *cpuMeter
+		err error
+	)
+	if rep.Machine, cpu, err = machineBefore(ctx, opts.AdminURL); err != nil {
 		return nil, err
 	}
-	cpu := newCPUMeter(ctx, opts.AdminURL)
-	rep.Machine.LoadBefore = loadAvg()
-	rep.Machine.CPUBefore = cpu.sample(ctx, time.Second)
 	rep.CommitTime = FeedCommittedAt
 	if rep.Machine.Postgres.TrackCommitTimestamp == "on" {
 		rep.CommitTime = FeedCommitTimestamp
