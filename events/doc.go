@@ -146,7 +146,8 @@
 // [Feed.Watch] polls, with no LISTEN and no session state, so it works behind a transaction
 // pooler (PgBouncer in transaction mode). One poller per [Feed] reads the place of the last
 // exposed event every events.poll_interval for all its Watches (a backward scan of the primary
-// key, 0.1 ms); a Watch reads its own page (a range scan from its cursor) only when that place
+// key after a scan of pg_locks for the quiet transactions: 0.1 ms with 40 transactions
+// running); a Watch reads its own page (a range scan from its cursor) only when that place
 // has passed its cursor, or when a keep-alive is due. The poller runs while at least one Watch
 // does. It decides only when a Watch reads, never what: the read is the sound one above.
 package events
