@@ -41,7 +41,7 @@ type Events struct {
 	// PollInterval is how often a process reads the head of the feed for its WatchEvents
 	// streams, 5ms..10s: one short statement for all of them, and a stream reads its own page
 	// only when an event passed its cursor. The feed's latency is about half of it plus the
-	// reads. Defaults to 50ms.
+	// reads. Defaults to 20ms.
 	PollInterval time.Duration `koanf:"poll_interval"`
 
 	// KeepAliveInterval is how long a WatchEvents stream stays silent before it sends a message

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/osa-archive/osa/domainerr"
@@ -174,11 +175,15 @@ func (x *Exporter) export(ctx context.Context, tx pgx.Tx, format Format, p Expor
 	defer rows.Close()
 
 	var (
-		r       Record
-		earlier []byte
-		buf     []byte
-		csvw    *csvWriter
-		n, done int64
+		r Record
+		// The metadata and the earlier versions are scanned as the driver's own bytes, valid
+		// until the next row, with neither a copy nor the validation pgx makes of a
+		// json.RawMessage (json.Unmarshal, half of an export's CPU): each row is encoded before
+		// the next is read.
+		metadata, earlier pgtype.DriverBytes
+		buf               []byte
+		csvw              *csvWriter
+		n, done           int64
 	)
 	if format == CSV {
 		csvw = newCSVWriter()
@@ -203,10 +208,11 @@ func (x *Exporter) export(ctx context.Context, tx pgx.Tx, format Format, p Expor
 	}
 	for rows.Next() {
 		r.DeletedAt, earlier, r.Earlier = nil, nil, r.Earlier[:0]
-		if err := rows.Scan(&r.ID, &r.Version, &r.Metadata, &r.Source, &r.SourceID, &r.CreatedAt, &r.UpdatedAt,
+		if err := rows.Scan(&r.ID, &r.Version, &metadata, &r.Source, &r.SourceID, &r.CreatedAt, &r.UpdatedAt,
 			&r.DeletedAt, &earlier); err != nil {
 			return n, fmt.Errorf("error reading the records of the export: %w", err)
 		}
+		r.Metadata = json.RawMessage(metadata)
 		if earlier != nil {
 			if r.Earlier, err = decodeEarlier(r.Earlier, earlier); err != nil {
 				return n, fmt.Errorf("record %s: %w", r.ID, err)
@@ -224,9 +230,7 @@ func (x *Exporter) export(ctx context.Context, tx pgx.Tx, format Format, p Expor
 			}
 			continue
 		}
-		if buf, err = appendJSONL(buf, x.domain, &r); err != nil {
-			return n, err
-		}
+		buf = appendJSONL(buf, x.domain, &r)
 		n++
 		if len(buf) >= x.cfg.ChunkBytes {
 			if err := flush(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -70,16 +69,13 @@ type Record struct {
 // appendJSONL appends r as one line of a JSONL export, with its newline. The metadata is
 // written compact, in the key order PostgreSQL's jsonb gives it, so a record stored again
 // from the line is written again as the same bytes.
-func appendJSONL(b []byte, domain string, r *Record) ([]byte, error) {
-	var err error
+func appendJSONL(b []byte, domain string, r *Record) []byte {
 	b = append(b, `{"record":{"srn":`...)
 	b = appendString(b, records.SRN{Domain: domain, ID: r.ID, Version: r.Version}.String())
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, int64(r.Version), 10)
 	b = append(b, `,"metadata":`...)
-	if b, err = appendCompact(b, r.Metadata); err != nil {
-		return nil, fmt.Errorf("record %s: %w", r.ID, err)
-	}
+	b = appendCompact(b, r.Metadata)
 	if r.Source != "" {
 		b = append(b, `,"source":`...)
 		b = appendString(b, r.Source)
@@ -106,31 +102,60 @@ func appendJSONL(b []byte, domain string, r *Record) ([]byte, error) {
 			b = append(b, `{"version":`...)
 			b = strconv.AppendInt(b, int64(v.Version), 10)
 			b = append(b, `,"metadata":`...)
-			if b, err = appendCompact(b, v.Metadata); err != nil {
-				return nil, fmt.Errorf("record %s version %d: %w", r.ID, v.Version, err)
-			}
+			b = appendCompact(b, v.Metadata)
 			b = append(b, `,"publishedAt":"`...)
 			b = appendTimestamp(b, v.PublishedAt)
 			b = append(b, `"}`...)
 		}
 		b = append(b, ']')
 	}
-	return append(b, "}\n"...), nil
+	return append(b, "}\n"...)
 }
 
-// appendCompact appends the JSON document raw without insignificant space.
-func appendCompact(b []byte, raw []byte) ([]byte, error) {
-	buf := bytes.NewBuffer(b)
-	if err := json.Compact(buf, raw); err != nil {
-		return nil, fmt.Errorf("stored metadata is not JSON: %w", err)
+// appendCompact appends raw, the text PostgreSQL gives of a json or jsonb value, without its
+// insignificant space: what json.Compact writes, without its validation, which PostgreSQL has
+// done and which cost an export more than the rest of its encoding. A string is copied whole:
+// its end is the next quote that an even number of backslashes precedes.
+func appendCompact(b []byte, raw []byte) []byte {
+	from := 0
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case ' ', '\n', '\t', '\r':
+			b = append(b, raw[from:i]...)
+			from = i + 1
+		case '"':
+			for {
+				q := bytes.IndexByte(raw[i+1:], '"')
+				if q < 0 {
+					return append(b, raw[from:]...) // not JSON: copied as it is
+				}
+				i += 1 + q
+				backslashes := 0
+				for k := i - 1; raw[k] == '\\'; k-- {
+					backslashes++
+				}
+				if backslashes%2 == 0 {
+					break
+				}
+			}
+		}
 	}
-	return buf.Bytes(), nil
+	return append(b, raw[from:]...)
 }
 
-// appendString appends s as a JSON string.
+// appendString appends s as a JSON string, as json.Marshal writes it.
 func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s) // a string always marshals
-	return append(b, q...)
+	for i := 0; i < len(s); i++ {
+		// Anything json.Marshal escapes (quotes, backslashes, control characters, <, > and &)
+		// or checks (non-ASCII: invalid UTF-8, U+2028, U+2029) takes the slow path.
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // appendTimestamp appends t as protojson writes a google.protobuf.Timestamp: RFC 3339 in UTC
@@ -139,15 +164,26 @@ func appendTimestamp(b []byte, t time.Time) []byte {
 	t = t.UTC()
 	b = t.AppendFormat(b, "2006-01-02T15:04:05")
 	if ns := t.Nanosecond(); ns != 0 {
-		frac := fmt.Appendf(nil, ".%09d", ns)
-		for range 2 {
-			if bytes.HasSuffix(frac, []byte("000")) {
-				frac = frac[:len(frac)-3]
-			}
+		digits := 9
+		for digits > 3 && ns%1000 == 0 {
+			ns /= 1000
+			digits -= 3
 		}
-		b = append(b, frac...)
+		b = append(b, '.')
+		for p := pow10(digits - 1); p > 0; p /= 10 {
+			b = append(b, byte('0'+ns/p%10))
+		}
 	}
 	return append(b, 'Z')
+}
+
+// pow10 returns 10ⁿ.
+func pow10(n int) int {
+	p := 1
+	for range n {
+		p *= 10
+	}
+	return p
 }
 
 // csvWriter writes the rows of a CSV export into a buffer.
@@ -168,10 +204,7 @@ func (c *csvWriter) header() error { return c.w.Write(CSVColumns) }
 
 // write writes r as one row.
 func (c *csvWriter) write(domain string, r *Record) error {
-	meta, err := appendCompact(nil, r.Metadata)
-	if err != nil {
-		return fmt.Errorf("record %s: %w", r.ID, err)
-	}
+	meta := appendCompact(nil, r.Metadata)
 	deleted := ""
 	if r.DeletedAt != nil {
 		deleted = string(appendTimestamp(nil, *r.DeletedAt))

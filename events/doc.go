@@ -12,50 +12,77 @@
 // Each event row carries the top-level transaction id of its writer, an xid8 from
 // pg_current_xact_id() (64 bits, never wrapping), and an id from an identity column that orders
 // the events of one transaction. Its place in the feed is (xid, id). A read is one statement,
-// so one snapshot S, and returns only events with xid < xmin(S) =
+// so one snapshot S, and returns only events with xid < H(S), the feed's horizon in S: the
+// smallest xid among S's running transactions (pg_snapshot_xip) that is not quiet, or xmax(S)
+// when there is none. A quiet transaction has declared that it writes no events ([QuietTx];
+// see "Quiet transactions" below). Without quiet transactions, H(S) is xmin(S) =
 // pg_snapshot_xmin(pg_current_snapshot()). The claim: once a read returns an event at place
 // P, no event at a place below P is ever written or committed later, so a reader that goes on
 // after P misses nothing. The argument:
 //
-//  1. xmin(S) is the smallest xid still running when S was taken: every transaction with a
-//     smaller xid had ended, committed or aborted, before S. S therefore sees every row that any
-//     of them committed, and none of them can write again.
+//  1. Every xid below xmax(S) that is not among S's running transactions belongs to a
+//     transaction that had ended, committed or aborted, before S. So every transaction with an
+//     xid below H(S) had ended before S, or is quiet. S sees every row that the ended ones
+//     committed, and none of them can write again; the quiet ones write no events.
 //  2. A transaction that had not started, or had no xid yet, when S was taken gets an xid of at
-//     least the next xid to be assigned, which is at least xmin(S). So no transaction that ends
-//     later has an xid below xmin(S).
+//     least the next xid to be assigned, which is xmax(S), at least H(S). So no transaction
+//     that writes an event and ends later has an xid below H(S).
 //  3. Every event a transaction writes carries that transaction's xid (subtransactions too:
 //     pg_current_xact_id() returns the top-level xid), and all of them are written before it
 //     commits.
-//  4. So the set of events with xid < xmin(S) is final: S sees all of them, and no later commit
+//  4. So the set of events with xid < H(S) is final: S sees all of them, and no later commit
 //     adds one. The read returns those after the cursor, in place order, up to P, the last one
-//     it returns. Any event written later has an xid of at least xmin(S) (2), so its place is
-//     above P, and above (xmin(S), 0): a later read reaches it.
-//  5. xmin only grows: a later snapshot's running transactions are those of the earlier one
-//     still running, or newer ones, whose xids are not below the earlier xmin (2). So a page's
-//     Next, which may be (xmin(S), 0) when the page is not full, is final too, and the reads of
-//     one reader never go backwards.
+//     it returns. Any event written later has an xid of at least H(S) (2), so its place is
+//     above P, and above (H(S), 0): a later read reaches it.
+//  5. A page's Next, which may be (H(S), 0) when the page is not full, is final too (4), and a
+//     read never returns a Next before the cursor it read after, so the reads of one reader
+//     never go backwards. (The horizon of a later read can be lower: its scan of pg_locks may
+//     no longer see a quiet transaction that is ending. Such a read returns nothing new; it
+//     loses nothing, as every read's claim rests on its own snapshot alone.)
 //
 // Ordering by xid is not commit order either: a transaction that took its xid early and
 // committed late comes first. It does not matter, because it is exposed only once every
-// transaction with a smaller xid has ended (1), and everything after it in the feed is still
-// to be read.
+// transaction with a smaller xid has ended or is quiet (1), and everything after it in the feed
+// is still to be read.
 //
-// The price: while any transaction holds an xid, the feed exposes nothing written by a later
-// one, whatever table or database it writes (xids and snapshots are the whole server's: a long
-// transaction in another database of the same PostgreSQL server stalls the feed too). A
-// transaction that only reads gets no xid: a plain SELECT, VACUUM (not FULL) and the long build
-// of CREATE INDEX CONCURRENTLY do not stall the feed (checked: pg_stat_activity.backend_xid of
-// a CREATE INDEX CONCURRENTLY on 3,000,000 rows stayed empty throughout its build, so a
-// rebuild's shadow index build does not). One that writes, takes a row lock (SELECT ... FOR
-// UPDATE) or changes the schema does, from its first such statement to its end. In OSA these
-// are short: a publish, an index batch (one batch write: an HNSW insert of a vector batch took
-// up to 300 ms on a loaded 2-core machine, the largest part of the feed's p95 there), a
-// rebuild chunk, River's fetches, a prune of events.prune_batch
-// rows; a migration or a bulk load by hand may be long. While such a transaction runs, events
-// are delayed, not lost: they arrive, in order, when it ends (TestWatch/LongTransactionDelays
-// measures it). An operator sees what holds the feed with
+// The price: while a transaction that is not quiet holds an xid, the feed exposes nothing
+// written by a later one, whatever table or database it writes (xids and snapshots are the
+// whole server's: a long transaction in another database of the same PostgreSQL server stalls
+// the feed too). A transaction that only reads gets no xid: a plain SELECT, VACUUM (not FULL)
+// and the long build of CREATE INDEX CONCURRENTLY do not stall the feed (checked:
+// pg_stat_activity.backend_xid of a CREATE INDEX CONCURRENTLY on 3,000,000 rows stayed empty
+// throughout its build, so a rebuild's shadow index build does not). One that writes, takes a
+// row lock (SELECT ... FOR UPDATE) or changes the schema does, from its first such statement
+// to its end. In OSA the long ones are quiet: an index batch (its HNSW insert of a vector batch
+// took up to 1.5 s on a loaded 2-core machine, which held the feed's p95 at 700 ms there before
+// batches were quiet) and a rebuild chunk. The others are short: a publish, the fan-out,
+// River's fetches and completions, a prune of events.prune_batch rows; a migration or a bulk
+// load by hand may be long. While such a transaction runs, events are delayed, not lost: they
+// arrive, in order, when it ends (TestWatch/LongTransactionDelays measures it). An operator
+// sees what holds the feed with
 //
-//	SELECT pid, now() - xact_start, query FROM pg_stat_activity WHERE backend_xid IS NOT NULL ORDER BY xact_start;
+//	SELECT pid, now() - xact_start, query FROM pg_stat_activity
+//	WHERE backend_xid IS NOT NULL AND pid NOT IN (SELECT pid FROM pg_locks
+//	    WHERE locktype = 'advisory' AND classid = 7303009 AND objid = 1 AND objsubid = 2)
+//	ORDER BY xact_start;
+//
+// # Quiet transactions
+//
+// [QuietTx] marks a transaction with a shared transaction-level advisory lock on a key of the
+// feed's own ([QuietLockClass], [QuietLockObject]). A read finds the quiet ones among S's
+// running xids in pg_locks, in one scan, so in one state of the lock table: the transactions
+// (by virtual transaction id) that hold the mark, and the xids each holds its exclusive lock on,
+// which every transaction holds on its own xid (and its subtransactions') from the moment it
+// gets one until it ends. An xid is skipped only when the scan shows it held by a transaction
+// that holds the mark, and such a transaction writes no events, before or after the mark: its
+// xid hides nothing. Every way the scan can miss a mark is safe, as the xid then holds the
+// horizon, the plain rule: the scan runs after S was taken, so a transaction of S's running list
+// may have ended by then, released its locks, or not yet inserted the lock on the xid it has
+// just been given. The mark may be taken at any point of the transaction. A transaction that
+// is marked and then writes an event breaks the claim, so only code that never changes records
+// marks itself: the index batches (package pipeline) and the rebuild chunks (package reindex).
+// TestWatch/QuietTransactionDoesNotDelay shows a quiet transaction that holds an xid not
+// delaying the feed, and TestNoGaps runs quiet transactions among its publishers.
 //
 // # On a standby
 //
@@ -70,8 +97,11 @@
 // final, and the same as the primary's below that xid. A reader that moves between the primary
 // and replicas of different lags gets an empty page while its server is behind its cursor
 // (Next never goes back), and no gap: every read's events below its own xmin are the final
-// ones. [Feed.Watch] reads the feed's own pool, the primary: it follows the head, where a
-// replica would only add its lag.
+// ones. On a standby the feed's horizon is xmin(S), the plain rule, which this argument is
+// about: a standby's pg_locks shows no transaction of the primary, so no quiet one, and its
+// snapshot keeps the transactions it knows to be running apart from the list that
+// pg_snapshot_xip shows (which is empty there), so the quiet rule would read as if none ran. [Feed.Watch] reads the
+// feed's own pool, the primary: it follows the head, where a replica would only add its lag.
 //
 // # The cursor of an export, and why a follower gets each change once
 //
@@ -116,7 +146,8 @@
 // [Feed.Watch] polls, with no LISTEN and no session state, so it works behind a transaction
 // pooler (PgBouncer in transaction mode). One poller per [Feed] reads the place of the last
 // exposed event every events.poll_interval for all its Watches (a backward scan of the primary
-// key, 0.1 ms); a Watch reads its own page (a range scan from its cursor) only when that place
+// key after a scan of pg_locks for the quiet transactions: 0.1 ms with 40 transactions
+// running); a Watch reads its own page (a range scan from its cursor) only when that place
 // has passed its cursor, or when a keep-alive is due. The poller runs while at least one Watch
 // does. It decides only when a Watch reads, never what: the read is the sound one above.
 package events

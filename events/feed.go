@@ -20,7 +20,7 @@ import (
 const (
 	PageLimitDefault         = 100
 	PageLimitMaxDefault      = 1000
-	PollIntervalDefault      = 50 * time.Millisecond
+	PollIntervalDefault      = 20 * time.Millisecond
 	KeepAliveIntervalDefault = 15 * time.Second
 	RetentionDefault         = 30 * 24 * time.Hour
 )
@@ -31,7 +31,7 @@ type Config struct {
 	// is refused. Defaults to 1000.
 	PageLimitMax int
 	// PollInterval is how often the feed's poller reads the head for its watches
-	// (events.poll_interval). Defaults to 50ms.
+	// (events.poll_interval). Defaults to 20ms.
 	PollInterval time.Duration
 	// KeepAliveInterval is how long [Feed.Watch] stays silent before it sends a page with no
 	// events (events.keep_alive_interval). Defaults to 15s.
@@ -118,15 +118,16 @@ func (e *expiredError) Is(target error) bool {
 	return target == ErrCursorExpired || target == domainerr.ErrFailedPrecondition
 }
 
-// listSQL reads a page. In one statement, so in one snapshot: the snapshot's xmin (every
-// transaction with a smaller xid has ended, and no new one can get such an xid), the horizon
-// of pruned events, and the events after the cursor whose xid is below that xmin. See doc.go
-// for why no event can later appear before an event this returns.
-const listSQL = `
+// listSQL reads a page. In one statement, so in one snapshot: the feed's horizon in the
+// snapshot ([horizonSQL]: every transaction with a smaller xid has ended or writes no events,
+// and no new one can get such an xid), the horizon of pruned events, and the events after the
+// cursor whose xid is below the feed's horizon. See doc.go for why no event can later appear
+// before an event this returns.
+var listSQL = `
 SELECT s.xmin::text, s.hxid::text, s.hid,
        e.xid::text, e.id, e.type, e.record_id, e.version, COALESCE(e.source, ''), COALESCE(e.source_id, ''), e.committed_at
 FROM (
-    SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin, h.xid AS hxid, h.id AS hid,
+    SELECT ` + horizonSQL + ` AS xmin, h.xid AS hxid, h.id AS hid,
            -- the read starts after the cursor, or after the horizon when that is later
            CASE WHEN ($1::text::xid8, $2::bigint) > (h.xid, h.id) THEN $1::text::xid8 ELSE h.xid END AS bxid,
            CASE WHEN ($1::text::xid8, $2::bigint) > (h.xid, h.id) THEN $2::bigint ELSE h.id END AS bid

@@ -346,6 +346,73 @@ func TestWatch(t *testing.T) {
 	})
 }
 
+// TestQuietTransaction: a transaction marked quiet ([QuietTx]) holds an xid without holding
+// the feed back, whether it was marked before or after it took its xid; the events written
+// after it began are delivered while it still runs.
+func TestQuietTransaction(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		markedFirst bool
+	}{{"MarkedBeforeItsXID", true}, {"MarkedAfterItsXID", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, Config{PollInterval: 10 * time.Millisecond})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			quiet, err := b.pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer quiet.Rollback(context.WithoutCancel(ctx))           //nolint:errcheck // rolled back below
+			steps := []string{quietSQL, `SELECT pg_current_xact_id()`} // the second takes an xid, as any write does
+			if !tc.markedFirst {
+				steps[0], steps[1] = steps[1], steps[0]
+			}
+			for _, q := range steps {
+				if _, err := quiet.Exec(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			id := b.write(t, TypePublished)[0]
+
+			// Other tests' transactions on the same cluster may hold the feed for a while, never
+			// for long: the event must come while the quiet transaction still runs.
+			err = b.feed.Watch(ctx, ListParams{}, func(p Page) error {
+				if len(p.Events) > 0 {
+					if p.Events[0].RecordID != id {
+						t.Errorf("delivered %+v, want %s", p.Events, id)
+					}
+					return errStop
+				}
+				return nil
+			})
+			if err != errStop {
+				t.Fatalf("Watch while a quiet transaction holds an xid: %v", err)
+			}
+			var running bool
+			if err := quiet.QueryRow(ctx, `SELECT pg_current_xact_id_if_assigned() IS NOT NULL`).Scan(&running); err != nil || !running {
+				t.Fatalf("the quiet transaction no longer holds its xid (%v): the test shows nothing", err)
+			}
+
+			// A transaction that is not quiet holds the feed: the event of a later one waits.
+			plain, err := b.pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer plain.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // never committed
+			if _, err := plain.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+				t.Fatal(err)
+			}
+			b.write(t, TypePublished)
+			page, err := b.feed.List(ctx, ListParams{})
+			if err != nil || len(page.Events) != 1 || page.Events[0].RecordID != id {
+				t.Fatalf("List while a plain transaction holds an xid = %+v, %v; want only the first event", page, err)
+			}
+		})
+	}
+}
+
 func TestSnapshotCursor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// headSQL reads the place of the last exposed event: the last below the snapshot's xmin, by a
-// backward scan of the primary key.
-const headSQL = `
+// headSQL reads the place of the last exposed event: the last below the feed's horizon
+// ([horizonSQL]), by a backward scan of the primary key.
+var headSQL = `
 SELECT e.xid::text, e.id FROM record_events e
-WHERE e.xid < pg_snapshot_xmin(pg_current_snapshot())
+WHERE e.xid < ` + horizonSQL + `
 ORDER BY e.xid DESC, e.id DESC LIMIT 1`
 
 // naiveHeadSQL is headSQL of the naive cursor: the last committed id.

@@ -16,7 +16,8 @@ import (
 
 // TestNoGaps is issue 20's test of the cursor: 16 concurrent publishers, half of them holding
 // their transaction open for a random 0–200 ms after writing (and one in ten rolling back),
-// while one consumer follows Watch and another pages List. With the feed's cursor both see
+// and 4 writers of quiet transactions ([QuietTx]) holding theirs for as long, while one
+// consumer follows Watch and another pages List. With the feed's cursor both see
 // every committed event exactly once, in cursor order, and no rolled-back one. The same load
 // and the same consumers on a naive sequence cursor lose events: a straggler transaction
 // takes an id, then commits only after both consumers have read past it, so the naive
@@ -288,6 +289,31 @@ func runNoGapsLoad(t *testing.T, load int) noGapsResult {
 		mu.Unlock()
 	})
 	<-started
+	// Quiet transactions among the publishers: each holds an xid for 0–200 ms, marked before or
+	// after taking it, and writes no event. The feed passes them; it must pass no publisher.
+	for q := range 4 {
+		publishers.Go(func() {
+			for i := range 15 {
+				err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+					steps := []string{quietSQL, `SELECT pg_current_xact_id()`}
+					if (q+i)%2 == 0 {
+						steps[0], steps[1] = steps[1], steps[0]
+					}
+					for _, s := range steps {
+						if _, err := tx.Exec(ctx, s); err != nil {
+							return err
+						}
+					}
+					time.Sleep(rand.N(200 * time.Millisecond))
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
 	for p := range 16 {
 		publishers.Go(func() {
 			for range 15 {

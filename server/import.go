@@ -43,10 +43,19 @@ func (s *recordService) ImportRecords(ctx context.Context, stream *connect.Clien
 	default:
 		return nil, domainerr.Invalid("on_conflict", "%d is not a conflict policy: send IMPORT_CONFLICT_REFUSE or IMPORT_CONFLICT_SKIP", c)
 	}
+	// No rebuild may start while the import writes (reindex.LockImport says why); the lock is
+	// taken before the check, so a rebuild that started just before is seen running.
+	lock, err := reindex.LockImport(ctx, s.imports.pool)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release(ctx) // at once below, in the usual case
 	if err := s.imports.checkNoRebuild(ctx); err != nil {
 		return nil, err
 	}
 	res, err := s.imports.importer.Import(ctx, &streamReader{stream: stream, buf: stream.Msg().Data}, p)
+	// Every write has committed or rolled back: a rebuild that starts from now on reads them all.
+	lock.Release(ctx)
 	if err != nil {
 		if res.Imported > 0 {
 			s.imports.logger.WarnContext(ctx, "server: import failed after writing records; rebuilding the backends",
@@ -77,7 +86,8 @@ func (s *recordService) ImportRecords(ctx context.Context, stream *connect.Clien
 
 // checkNoRebuild refuses an import while a backend is being rebuilt: the rebuild's scan may
 // already have passed the ids of the records the import writes, and the rebuild the import
-// asks for at its end could not start beside it.
+// asks for at its end could not start beside it. A rebuild asked for later is refused while the
+// import holds its lock (reindex.LockImport).
 func (ir *importRunner) checkNoRebuild(ctx context.Context) error {
 	for _, name := range ir.view.names() {
 		r, running, err := reindex.RunningFor(ctx, ir.pool, name)

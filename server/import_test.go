@@ -9,6 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	osav1 "github.com/osa-archive/osa/api/osa/v1"
+	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/sdk"
 )
 
@@ -232,5 +237,88 @@ func TestImportAuth(t *testing.T) {
 		case tc.code != "" && (!errors.As(err, &se) || se.Code != tc.code):
 			t.Errorf("import with token %q: %v, want %s", tc.token, err, tc.code)
 		}
+	}
+}
+
+// TestImportHoldsOffRebuilds: while an import writes, a rebuild asked for is refused (its scan
+// could pass the ids of records the import writes later, and the import's own rebuild would
+// then be that one, still running: those records would never be indexed). Once the import's
+// writes are done, its own rebuilds index every record, and rebuilds can be asked for again.
+func TestImportHoldsOffRebuilds(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a := setup(t, nil)
+	b := setup(t, func(c *config.Config) { c.Import.BatchSize = 10 })
+	ca, cb := sdkClient(t, a, ""), sdkClient(t, b, "")
+	const n = 40
+	for i := range n {
+		if _, err := ca.Publish(ctx, sdk.PublishParams{Metadata: map[string]any{"title": fmt.Sprintf("Axolotl limb regeneration %d", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := bytes.SplitAfter(exportAll(ctx, t, ca), []byte("\n"))
+
+	// The first half of the file, then the import waits for the rest.
+	stream := recordClient(b).ImportRecords(ctx)
+	if err := stream.Send(&osav1.ImportRecordsRequest{Data: bytes.Join(lines[:n/2], nil)}); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, b.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	for written := 0; written < n/2; time.Sleep(20 * time.Millisecond) {
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM records`).Scan(&written); err != nil {
+			t.Fatal(err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the import wrote %d records of the first %d", written, n/2)
+		}
+	}
+
+	for _, backend := range []string{"vector", "keyword"} {
+		_, err := cb.Reindex(ctx, backend)
+		var se *sdk.Error
+		if !errors.As(err, &se) || se.Code != sdk.CodeFailedPrecondition || !strings.Contains(se.Message, "an import is writing records") {
+			t.Fatalf("Reindex %s while an import writes: %v, want failed_precondition naming the import", backend, err)
+		}
+	}
+
+	if err := stream.Send(&osav1.ImportRecordsRequest{Data: bytes.Join(lines[n/2:], nil)}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.CloseAndReceive()
+	if err != nil || resp.Msg.Imported != n || len(resp.Msg.Reindexes) != 2 {
+		t.Fatalf("import: %v, %v", resp, err)
+	}
+	for _, j := range resp.Msg.Reindexes {
+		if r, err := cb.WaitReindex(ctx, j.Id, nil); err != nil || r.State != sdk.ReindexSucceeded {
+			t.Fatalf("rebuild %s after the import: %+v, %v", j.Backend, r, err)
+		}
+	}
+	rows, err := pool.Query(ctx, `SELECT backend, count(*) FROM index_state WHERE state = 'indexed' GROUP BY backend ORDER BY backend`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var (
+			name  string
+			count int
+		)
+		err := r.Scan(&name, &count)
+		return fmt.Sprintf("%s %d", name, count), err
+	})
+	if err != nil || fmt.Sprint(indexed) != fmt.Sprintf("[keyword %d vector %d]", n, n) {
+		t.Fatalf("records indexed after the import's rebuilds: %v, %v; want %d in each backend", indexed, err, n)
+	}
+
+	j, err := cb.Reindex(ctx, "keyword")
+	if err != nil {
+		t.Fatalf("Reindex after the import: %v", err)
+	}
+	if r, err := cb.WaitReindex(ctx, j.ID, nil); err != nil || r.State != sdk.ReindexSucceeded {
+		t.Fatalf("rebuild after the import: %+v, %v", r, err)
 	}
 }

@@ -13,20 +13,24 @@ func newBenchAllCmd(g *globalFlags) *cobra.Command {
 	var (
 		flags                                                                      ingestFlags
 		searchRecords, searchQueries, rebuildRecords, exportRecords, importRecords int
+		feed                                                                       feedFlags
 		out                                                                        string
 	)
 	cmd := &cobra.Command{
 		Use:   "all",
-		Short: "Run the ingest, search, rebuild, export and import benchmarks, on one PostgreSQL",
+		Short: "Run the ingest, search, rebuild, export, import and feed benchmarks, on one PostgreSQL",
 		Long: `all runs osa bench ingest (every scenario with its raw River, HNSW and COPY ceilings, and the
 freshness scenario), then osa bench search (recall, latency and throughput of every mode beside
 the raw kNN query), then osa bench rebuild (a new generation of the vector backend beside the
 bulk path), then osa bench export (an export beside COPY of the same rows, and its memory), then
-osa bench import (an import until indexed, beside the bulk path), on one PostgreSQL: database.url, or else the private cluster of osa dev, started once for all. See
-the --help of each for what it measures and its targets. The ingest flags are those of osa bench
-ingest; --search-records and --search-queries are the --records and --queries of osa bench
-search, --rebuild-records the --records of osa bench rebuild, --export-records and
---import-records those of osa bench export and import.
+osa bench import (an import until indexed, beside the bulk path), then osa bench feed (the
+changefeed's latency beside its cursor rule's own), on one PostgreSQL: database.url, or else the
+private cluster of osa dev, started once for all. See the --help of each for what it measures and
+its targets. The ingest flags are those of osa bench ingest; --search-records and --search-queries
+are the --records and --queries of osa bench search, --rebuild-records the --records of osa bench
+rebuild, --export-records and --import-records those of osa bench export and import,
+--feed-duration, --feed-rate and --feed-poll-interval the --duration, --rate and --poll-interval
+of osa bench feed.
 
 The Markdown reports go to stdout, progress to stderr. --out PREFIX writes
 
@@ -35,11 +39,12 @@ The Markdown reports go to stdout, progress to stderr. --out PREFIX writes
   PREFIX-rebuild.md, PREFIX-rebuild.json                    the rebuild report
   PREFIX-export.md, PREFIX-export.json                      the export report
   PREFIX-import.md, PREFIX-import.json                      the import report
+  PREFIX-feed.md, PREFIX-feed.json                          the feed report
 
 each as soon as its benchmark is done.
 
 --smoke shrinks them (ingest as with osa bench ingest --smoke; search on 2,000 records and 20
-queries; rebuild and export on 2,000 records, import on 1,000) so that the whole run takes about 45 s on 2 cores: it checks
+queries; rebuild and export on 2,000 records, import on 1,000, feed for 3 s) so that the whole run takes about 50 s on 2 cores: it checks
 only that every part works. Any error exits non-zero; the targets are never enforced, in either mode. make bench-smoke
 runs it on a throw-away cluster, and make test runs make bench-smoke.`,
 		Example: `  osa bench all --out bench/results/all      # make bench
@@ -48,7 +53,7 @@ runs it on a throw-away cluster, and make test runs make bench-smoke.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return onBenchServer(cmd, g, func(adminURL string, logger *slog.Logger) error {
-				return runBenchAll(cmd, &flags, adminURL, logger, searchRecords, searchQueries, rebuildRecords, exportRecords, importRecords, out)
+				return runBenchAll(cmd, &flags, adminURL, logger, searchRecords, searchQueries, rebuildRecords, exportRecords, importRecords, &feed, out)
 			})
 		},
 	}
@@ -63,15 +68,19 @@ runs it on a throw-away cluster, and make test runs make bench-smoke.`,
 		fmt.Sprintf("records of the export benchmark; with --smoke %d", bench.ExportRecordsSmokeDefault))
 	cmd.Flags().IntVar(&importRecords, "import-records", bench.ImportRecordsDefault,
 		fmt.Sprintf("records of the import benchmark; with --smoke %d", bench.ImportRecordsSmokeDefault))
+	cmd.Flags().DurationVar(&feed.duration, "feed-duration", bench.FeedDurationDefault,
+		fmt.Sprintf("how long the feed benchmark publishes; with --smoke %s", bench.FeedDurationSmokeDefault))
+	cmd.Flags().IntVar(&feed.rate, "feed-rate", bench.FeedRateDefault, "records/s of the feed benchmark")
+	cmd.Flags().DurationVar(&feed.pollInterval, "feed-poll-interval", 0, "events.poll_interval of the feed benchmark's server (0: its default)")
 	cmd.Flags().StringVar(&out, "out", "", "also write PREFIX-ingest.{md,json,svg}, PREFIX-search.{md,json}, PREFIX-rebuild.{md,json}, "+
-		"PREFIX-export.{md,json} and PREFIX-import.{md,json}")
+		"PREFIX-export.{md,json}, PREFIX-import.{md,json} and PREFIX-feed.{md,json}")
 	return cmd
 }
 
-// runBenchAll runs the ingest, search, rebuild, export and import benchmarks, in that order, on
-// the server of adminURL.
+// runBenchAll runs the ingest, search, rebuild, export, import and feed benchmarks, in that
+// order, on the server of adminURL.
 func runBenchAll(cmd *cobra.Command, flags *ingestFlags, adminURL string, logger *slog.Logger, searchRecords, searchQueries, rebuildRecords,
-	exportRecords, importRecords int, out string) error {
+	exportRecords, importRecords int, feed *feedFlags, out string) error {
 	ingestOut := ""
 	if out != "" {
 		ingestOut = out + "-ingest"
@@ -135,6 +144,16 @@ func runBenchAll(cmd *cobra.Command, flags *ingestFlags, adminURL string, logger
 	fmt.Fprintln(cmd.OutOrStdout())
 	if err := runBenchImport(cmd, iopts, importOut); err != nil {
 		return fmt.Errorf("import benchmark: %w", err)
+	}
+
+	fopts := feed.opts(cmd, adminURL, flags.smoke, "feed-duration")
+	feedOut := ""
+	if out != "" {
+		feedOut = out + "-feed"
+	}
+	fmt.Fprintln(cmd.OutOrStdout())
+	if err := runBenchFeed(cmd, fopts, feedOut); err != nil {
+		return fmt.Errorf("feed benchmark: %w", err)
 	}
 	return nil
 }

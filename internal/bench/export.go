@@ -97,13 +97,13 @@ func Export(ctx context.Context, opts ExportOpts) (*ExportReport, error) {
 		}
 	}
 	rep := &ExportReport{Date: time.Now().UTC(), Records: opts.Records}
-	var err error
-	if rep.Machine, err = machineInfo(ctx, opts.AdminURL); err != nil {
+	var (
+		cpu *cpuMeter
+		err error
+	)
+	if rep.Machine, cpu, err = machineBefore(ctx, opts.AdminURL); err != nil {
 		return nil, err
 	}
-	cpu := newCPUMeter(ctx, opts.AdminURL)
-	rep.Machine.LoadBefore = loadAvg()
-	rep.Machine.CPUBefore = cpu.sample(ctx, time.Second)
 	db, err := createScratchDB(ctx, opts.AdminURL)
 	if err != nil {
 		return nil, err
@@ -181,7 +181,12 @@ func startBenchServer(ctx context.Context, dbURL string) (base string, srv *serv
 	cfg := config.Default()
 	cfg.Database.URL = dbURL
 	cfg.Log.Level = "error"
-	srv, err = server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	return startServer(ctx, cfg, slog.New(slog.DiscardHandler))
+}
+
+// startServer runs a server of cfg, logging to logger, on a free loopback port; stop stops it.
+func startServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) (base string, srv *server.Server, stop func(), err error) {
+	srv, err = server.New(ctx, cfg, logger)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -242,7 +247,9 @@ func generateRecords(ctx context.Context, pool *pgxpool.Pool, n int) error {
 }
 
 // exportCeiling times COPY (the statement of an export of every live record) TO STDOUT, read
-// to the end.
+// to the end: the faster of two runs. The first read of freshly written rows sets their hint
+// bits (writing the pages again) and brings them into the cache; the export, which runs after
+// it, finds them so, and so does the second run.
 func exportCeiling(ctx context.Context, pool *pgxpool.Pool) (float64, error) {
 	q, args := dump.ExportSQL(dump.ExportParams{})
 	if len(args) != 2 {
@@ -254,11 +261,17 @@ func exportCeiling(ctx context.Context, pool *pgxpool.Pool) (float64, error) {
 		return 0, err
 	}
 	defer conn.Release()
-	t0 := time.Now()
-	if _, err := conn.Conn().PgConn().CopyTo(ctx, io.Discard, "COPY ("+q+") TO STDOUT"); err != nil {
-		return 0, fmt.Errorf("export ceiling: %w", err)
+	best := time.Duration(0)
+	for range 2 {
+		t0 := time.Now()
+		if _, err := conn.Conn().PgConn().CopyTo(ctx, io.Discard, "COPY ("+q+") TO STDOUT"); err != nil {
+			return 0, fmt.Errorf("export ceiling: %w", err)
+		}
+		if took := time.Since(t0); best == 0 || took < best {
+			best = took
+		}
 	}
-	return time.Since(t0).Seconds(), nil
+	return best.Seconds(), nil
 }
 
 // checkLines checks that the export at path has n lines, each a JSON object.

@@ -83,13 +83,13 @@ func Import(ctx context.Context, opts ImportOpts) (*ImportReport, error) {
 		}
 	}
 	rep := &ImportReport{Date: time.Now().UTC(), Records: opts.Records}
-	var err error
-	if rep.Machine, err = machineInfo(ctx, opts.AdminURL); err != nil {
+	var (
+		cpu *cpuMeter
+		err error
+	)
+	if rep.Machine, cpu, err = machineBefore(ctx, opts.AdminURL); err != nil {
 		return nil, err
 	}
-	cpu := newCPUMeter(ctx, opts.AdminURL)
-	rep.Machine.LoadBefore = loadAvg()
-	rep.Machine.CPUBefore = cpu.sample(ctx, time.Second)
 
 	// The file: an export of generated records.
 	file, err := os.CreateTemp("", "osa-bench-import-*.jsonl")

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -175,4 +176,18 @@ func loadAvg() string {
 		return ""
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// machineBefore describes this machine and the server of adminURL, with the load average and
+// the CPU use of the second before a benchmark starts, and returns the meter that reads the
+// CPU use after it.
+func machineBefore(ctx context.Context, adminURL string) (Machine, *cpuMeter, error) {
+	m, err := machineInfo(ctx, adminURL)
+	if err != nil {
+		return m, nil, err
+	}
+	cpu := newCPUMeter(ctx, adminURL)
+	m.LoadBefore = loadAvg()
+	m.CPUBefore = cpu.sample(ctx, time.Second)
+	return m, cpu, nil
 }

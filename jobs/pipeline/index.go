@@ -18,6 +18,7 @@ import (
 	"github.com/osa-archive/osa/backends"
 	"github.com/osa-archive/osa/backends/indexerr"
 	"github.com/osa-archive/osa/catalog"
+	"github.com/osa-archive/osa/events"
 	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/records"
 )
@@ -291,6 +292,11 @@ func (x *indexer) write(ctx context.Context, p *plan) error {
 		return nil
 	}
 	return pgx.BeginFunc(ctx, x.pool, func(tx pgx.Tx) error {
+		// A batch writes no events; marked so, its xid (held through the backend's write, an
+		// HNSW insert of hundreds of ms under load) does not hold back the changefeed.
+		if err := events.QuietTx(ctx, tx); err != nil {
+			return err
+		}
 		ids := make([]uuid.UUID, len(p.acts))
 		for i, a := range p.acts {
 			ids[i] = a.id

@@ -27,6 +27,7 @@ import (
 	"github.com/osa-archive/osa/backends/indexerr"
 	"github.com/osa-archive/osa/catalog"
 	"github.com/osa-archive/osa/domainerr"
+	"github.com/osa-archive/osa/events"
 	"github.com/osa-archive/osa/indexstate"
 	"github.com/osa-archive/osa/jobs/pipeline"
 )
@@ -134,6 +135,9 @@ func StartTx(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, b bac
 	r, err := scanReindex(tx.QueryRow(ctx, runningSQL, b.Name()))
 	if err == nil || !errors.Is(err, pgx.ErrNoRows) {
 		return r, err
+	}
+	if err := checkNoImport(ctx, tx, b.Name()); err != nil {
+		return Reindex{}, err
 	}
 	if err := b.CreateShadow(ctx, tx); err != nil {
 		return Reindex{}, fmt.Errorf("error creating the shadow table: %w", err)
@@ -287,6 +291,10 @@ func (w *ChunkWorker) copyChunk(ctx context.Context, job *river.Job[ChunkArgs], 
 	}
 
 	return pgx.BeginFunc(ctx, w.x.pool, func(tx pgx.Tx) error {
+		// A chunk writes no events: its xid does not hold back the changefeed.
+		if err := events.QuietTx(ctx, tx); err != nil {
+			return err
+		}
 		if len(ready) > 0 {
 			// Same protocol as the index workers: lock the records' index_state rows, then write
 			// only what is still current, so a delete or update racing this chunk wins.

@@ -50,7 +50,7 @@ type EventServiceClient interface {
 	// Errors: as for the service.
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
 	// WatchEvents replays the events after a cursor, then follows new events
-	// as they are committed (within events.poll_interval, default 50ms, of the
+	// as they are committed (within events.poll_interval, default 20ms, of the
 	// moment they can be delivered; one poll a server process for all its
 	// streams), until the client cancels or the server
 	// shuts down. Each message holds the events read at once, in cursor order,
@@ -115,7 +115,7 @@ type EventServiceHandler interface {
 	// Errors: as for the service.
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
 	// WatchEvents replays the events after a cursor, then follows new events
-	// as they are committed (within events.poll_interval, default 50ms, of the
+	// as they are committed (within events.poll_interval, default 20ms, of the
 	// moment they can be delivered; one poll a server process for all its
 	// streams), until the client cancels or the server
 	// shuts down. Each message holds the events read at once, in cursor order,
