@@ -2,10 +2,18 @@ package bench
 
 import (
 	"context"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
+	"github.com/osa-archive/osa/backends"
+	"github.com/osa-archive/osa/backends/pgvector"
+	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/internal/pgtest"
+	"github.com/osa-archive/osa/server"
 )
 
 // TestScaleSmoke runs the scale benchmark on a small corpus: every phase is timed, the corpus
@@ -66,6 +74,48 @@ func TestScaleSmoke(t *testing.T) {
 		"maintenance_work_mem", "| browse_page50 |", "peak resident memory"} {
 		if !strings.Contains(md, want) {
 			t.Fatalf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// exactHitsByScan finds what the backend's own exact search finds, one query at a time.
+func TestExactHitsByScan(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := createScratchDB(ctx, pgtest.AdminURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.drop(ctx)
+	cfg := config.Default()
+	cfg.Database.URL = db.url
+	cfg.Node.Role = config.RoleAPI
+	cfg.Log.Level = "error"
+	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if _, err := loadCorpus(ctx, srv.Pool(), srv.Backends(), corpusChunks(3000, searchLoadBatch), 3000, func(string, ...any) {}); err != nil {
+		t.Fatal(err)
+	}
+	vec := srv.Backends()[slices.IndexFunc(srv.Backends(), func(b backends.Backend) bool { return b.Kind() == backends.KindPgvector })]
+	queries := searchQueries(Corpus(3000), 30)
+	want, err := exactHits(ctx, srv.Pool(), vec, queries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := exactHitsByScan(ctx, srv.Pool(), vec.(*pgvector.Backend), queries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range queries {
+		ids, scores := make([]uuid.UUID, len(got[i])), make([]float64, len(got[i]))
+		for j, h := range got[i] {
+			ids[j], scores[j] = h.RecordID, h.Score
+		}
+		if tie, _ := recallOf(want[i], ids, scores); len(got[i]) != len(want[i]) || tie < 1 {
+			t.Fatalf("%q: %d hits by scan, %d by exact search, recall %.2f", queries[i], len(got[i]), len(want[i]), tie)
 		}
 	}
 }
