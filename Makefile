@@ -56,7 +56,7 @@ bench: build
 # clone, hence ../shared/bench/scifact; elsewhere, e.g. RELEVANCE_DATASET=/path/to/scifact. Missing, bench-smoke fails.
 RELEVANCE_DATASET ?= ../shared/bench/scifact
 
-## bench-smoke: osa bench all --smoke, then osa bench relevance --smoke on RELEVANCE_DATASET, on one throw-away cluster,
+## bench-smoke: osa bench all --smoke, then osa bench relevance --smoke on RELEVANCE_DATASET and osa bench scale --smoke, on one throw-away cluster,
 ## then osa bench soak --smoke on a private cluster of its own (the soak restarts its database) (about 2½ minutes; make
 ## test runs it): checks that every part of the benchmarks runs, not their figures; their reports go to a temporary folder,
 ## kept only when one fails
@@ -67,6 +67,7 @@ bench-smoke: build
 		if OSA_DATABASE__URL="$$OSA_TEST_DATABASE_URL" ./bin/osa bench all --smoke --out "$$out/all" >"$$out/stdout.md" && \
 			OSA_DATABASE__URL="$$OSA_TEST_DATABASE_URL" ./bin/osa bench relevance --smoke --dataset "$(RELEVANCE_DATASET)" \
 				--out "$$out/relevance" >"$$out/relevance-stdout.md" && \
+			OSA_DATABASE__URL="$$OSA_TEST_DATABASE_URL" ./bin/osa bench scale --smoke --out "$$out/scale" >"$$out/scale-stdout.md" && \
 			env -u OSA_DATABASE__URL OSA_DEV__PORT=0 OSA_DEV__DATA_DIR="$$out/soak-pg" ./bin/osa bench soak --smoke \
 				--log-dir "$$out/soak-logs" --out "$$out/soak" >"$$out/soak-stdout.md"; \
 		then rm -rf "$$out"; echo "bench-smoke: ok"; else echo "bench-smoke: failed; its reports are in $$out" >&2; exit 1; fi'

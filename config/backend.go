@@ -48,7 +48,8 @@ const (
 	EmbedderModelHashDefault = embed.HashModelDefault
 	EmbedderDimsDefault      = embed.DimsDefault
 	EmbedderDimsMin          = 1
-	EmbedderDimsMax          = 2000 // the most dimensions an HNSW index on vector takes
+	EmbedderDimsMax          = pgvector.DimsMax        // the most dimensions an HNSW index on vector takes
+	EmbedderDimsHalfvecMax   = pgvector.HalfvecDimsMax // the most on halfvec (hnsw.type halfvec)
 	EmbedderMaxInputsDefault = embed.MaxInputsDefault
 	EmbedderMaxInputsMin     = 1
 	EmbedderMaxInputsMax     = 10000
@@ -67,6 +68,10 @@ const (
 	HNSWEfConstructionDefault = pgvector.EfConstructionDefault
 	HNSWEfConstructionMin     = 4
 	HNSWEfConstructionMax     = 1000
+
+	HNSWTypeVector  = pgvector.TypeVector  // 4-byte floats
+	HNSWTypeHalfvec = pgvector.TypeHalfvec // 2-byte floats: half the size
+	HNSWTypeDefault = HNSWTypeVector
 
 	LanguageDefault = keyword.LanguageDefault
 
@@ -116,7 +121,7 @@ type Backend struct {
 	Embedder *Embedder `koanf:"embedder,omitempty"`
 
 	// HNSW configures the vector index; pgvector only (nil for keyword).
-	// Defaults to m 16, ef_construction 128.
+	// Defaults to m 16, ef_construction 128, type vector.
 	HNSW *HNSW `koanf:"hnsw,omitempty"`
 
 	// Language is the Postgres text search configuration, [a-z_]+; keyword
@@ -178,8 +183,8 @@ type Embedder struct {
 	// "hash-v2" for hash (hash-v1 embeds as before it).
 	Model string `koanf:"model"`
 
-	// Dims is the number of dimensions of an embedding, 1..2000. Defaults to
-	// 384.
+	// Dims is the number of dimensions of an embedding, 1..2000 (1..4000
+	// with hnsw.type halfvec). Defaults to 384.
 	Dims int `koanf:"dims"`
 
 	// BaseURL is the http(s) URL of the provider; required for openai and
@@ -246,6 +251,14 @@ type HNSW struct {
 	// ef_search 800 was 0.94 with 64 and 0.98 with 128, for an index build
 	// about twice as long.
 	EfConstruction int `koanf:"ef_construction"`
+
+	// Type is the type of the stored vectors and their index: "vector"
+	// (4-byte floats) or "halfvec" (2-byte floats: about half the table and
+	// index, so twice the vectors per GB of memory and of
+	// maintenance_work_mem, embeddings of up to 4000 dims; every value is
+	// rounded to half precision). Changing it rebuilds the backend into a
+	// new generation. osa bench scale measures both. Defaults to "vector".
+	Type string `koanf:"type"`
 }
 
 // DefaultBackend returns the defaults that fill a backend item listed in a
@@ -275,7 +288,7 @@ func DefaultBackend(name, kind string) Backend {
 	case BackendKindPgvector:
 		e := DefaultEmbedder(EmbedderKindDefault)
 		b.Embedder = &e
-		b.HNSW = &HNSW{M: HNSWMDefault, EfConstruction: HNSWEfConstructionDefault}
+		b.HNSW = &HNSW{M: HNSWMDefault, EfConstruction: HNSWEfConstructionDefault, Type: HNSWTypeDefault}
 	}
 	return b
 }

@@ -22,6 +22,7 @@ func TestDiffBackend(t *testing.T) {
 		{"weight", func(b *Backend) { b.Weight = 3 }, "weight: 1 → 3", false},
 		{"model", func(b *Backend) { b.Embedder.Model = "hash-v1" }, "embedder.model: hash-v2 → hash-v1", true},
 		{"hnsw", func(b *Backend) { b.HNSW.M = 24 }, "hnsw.m: 16 → 24", true},
+		{"hnsw.type", func(b *Backend) { b.HNSW.Type = HNSWTypeHalfvec }, "hnsw.type: vector → halfvec", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := DefaultBackend("vec", BackendKindPgvector)
@@ -34,5 +35,21 @@ func TestDiffBackend(t *testing.T) {
 				t.Fatal("the key is shown")
 			}
 		})
+	}
+}
+
+// Settings stored in the catalog before hnsw.type existed decode to the default type, so no
+// process reads them as a change.
+func TestDecodeBackendWithoutHNSWType(t *testing.T) {
+	old := `{"name": "vector", "kind": "pgvector", "embedder": {"kind": "hash", "dims": 384}, "hnsw": {"m": 16, "ef_construction": 128}}`
+	b, err := DecodeBackend([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.HNSW.Type != HNSWTypeVector {
+		t.Fatalf("hnsw.type = %q, want %q", b.HNSW.Type, HNSWTypeVector)
+	}
+	if changes, rebuild := DiffBackend(b, DefaultBackend("vector", BackendKindPgvector)); rebuild {
+		t.Fatalf("old settings against the defaults: %q, a rebuild", changes)
 	}
 }

@@ -232,6 +232,14 @@ backends:
 		}
 	})
 
+	t.Run("HalfvecTakesMoreDims", func(t *testing.T) {
+		t.Parallel()
+		cfg := mustLoad(t, LoadOpts{Set: []string{"backends=[{name: v, kind: pgvector, embedder: {dims: 3072}, hnsw: {type: halfvec}}]"}})
+		if b := cfg.Backends[0]; b.Embedder.Dims != 3072 || b.HNSW.Type != HNSWTypeHalfvec || b.HNSW.M != HNSWMDefault {
+			t.Fatalf("backend = %+v, hnsw %+v", b, b.HNSW)
+		}
+	})
+
 	t.Run("LaterLayerReplacesList", func(t *testing.T) {
 		t.Parallel()
 		file := writeConfig(t, "backends:\n  - {name: a, kind: keyword}\n  - {name: b, kind: keyword}\n")

@@ -303,7 +303,11 @@ func (b *Backend) validate(p *problems, key string, totalWorkers int) {
 	case b.Embedder != nil && b.Kind != BackendKindPgvector:
 		p.add(key+".embedder", "not allowed for kind %q (pgvector only)", b.Kind)
 	case b.Embedder != nil:
-		b.Embedder.validate(p, key+".embedder")
+		dimsMax := EmbedderDimsMax
+		if b.HNSW != nil && b.HNSW.Type == HNSWTypeHalfvec {
+			dimsMax = EmbedderDimsHalfvecMax
+		}
+		b.Embedder.validate(p, key+".embedder", dimsMax)
 	}
 	switch {
 	case b.Kind == BackendKindPgvector && b.HNSW == nil:
@@ -316,6 +320,7 @@ func (b *Backend) validate(p *problems, key string, totalWorkers int) {
 		if b.HNSW.EfConstruction < 2*b.HNSW.M {
 			p.add(key+".hnsw.ef_construction", "%d is less than 2 × %s.hnsw.m (2 × %d)", b.HNSW.EfConstruction, key, b.HNSW.M)
 		}
+		p.oneOf(key+".hnsw.type", b.HNSW.Type, HNSWTypeVector, HNSWTypeHalfvec)
 	}
 	switch {
 	case b.Kind == BackendKindKeyword && !languageRe.MatchString(b.Language):
@@ -338,12 +343,19 @@ func (b *Backend) validate(p *problems, key string, totalWorkers int) {
 	}
 }
 
-func (e *Embedder) validate(p *problems, key string) {
+// validate checks the embedder of a backend whose index takes at most dimsMax dimensions.
+func (e *Embedder) validate(p *problems, key string, dimsMax int) {
 	kindOK := p.oneOf(key+".kind", e.Kind, EmbedderKindHash, EmbedderKindOpenAI, EmbedderKindOllama)
 	if e.Model == "" && kindOK {
 		p.add(key+".model", "required")
 	}
-	p.intRange(key+".dims", e.Dims, EmbedderDimsMin, EmbedderDimsMax)
+	switch {
+	case e.Dims > EmbedderDimsMax && e.Dims <= EmbedderDimsHalfvecMax && dimsMax == EmbedderDimsMax:
+		p.add(key+".dims", "%d is out of range (%d..%d; set hnsw.type: %s for up to %d)", e.Dims, EmbedderDimsMin, EmbedderDimsMax,
+			HNSWTypeHalfvec, EmbedderDimsHalfvecMax)
+	default:
+		p.intRange(key+".dims", e.Dims, EmbedderDimsMin, dimsMax)
+	}
 	switch {
 	case e.BaseURL == "" && (e.Kind == EmbedderKindOpenAI || e.Kind == EmbedderKindOllama):
 		p.add(key+".base_url", "required for kind %q", e.Kind)

@@ -53,7 +53,7 @@ func buildBackend(bc config.Backend, m *metrics, pool *pgxpool.Pool) (backends.B
 		}
 		saved, inputs := m.embedSaved.WithLabelValues(bc.Name), m.embedInputs.WithLabelValues(bc.Name)
 		pc := pgvector.Config{Name: bc.Name, Text: text, Embedder: m.embedder(emb, e.Kind), MinSimilarity: e.MinSimilarity,
-			M: bc.HNSW.M, EfConstruction: bc.HNSW.EfConstruction, Reuse: pool, OnReuse: func(n int) { saved.Add(float64(n)) },
+			M: bc.HNSW.M, EfConstruction: bc.HNSW.EfConstruction, Type: bc.HNSW.Type, Reuse: pool, OnReuse: func(n int) { saved.Add(float64(n)) },
 			OnEmbed: func(n int) { inputs.Add(float64(n)) }}
 		if h, ok := emb.(*embed.Hash); ok {
 			pc.SharesWord = h.SharesWord

@@ -211,3 +211,49 @@ func waitBackend(ctx context.Context, t *testing.T, c *sdk.Client, name string, 
 		}
 	}
 }
+
+// Changing a vector backend's hnsw.type is a change that needs a new generation, as an embedder
+// change is: ApplyBackends starts its rebuild, which swaps in a table of the new type holding
+// every record, searched as before.
+func TestHNSWTypeChange(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b := setup(t, func(cfg *config.Config) { cfg.Catalog.PollInterval = 200 * time.Millisecond })
+	c, err := sdk.New(b.baseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := make([]sdk.PublishParams, 200)
+	for i := range params {
+		params[i].Metadata = map[string]any{"title": fmt.Sprintf("zebrafish heart regeneration %d", i)}
+	}
+	if _, err := c.PublishMany(ctx, params); err != nil {
+		t.Fatal(err)
+	}
+	waitBackend(ctx, t, c, "vector", func(b sdk.Backend) bool { return b.Indexed == 200 })
+
+	halfvec := "backends:\n  - {name: vector, kind: pgvector, weight: 2, hnsw: {type: halfvec}}\n  - {name: keyword, kind: keyword}\n"
+	changes, applied, err := c.ApplyBackends(ctx, halfvec, sdk.ApplyOpts{})
+	if err != nil || !applied || len(changes) != 2 || changes[1].Name != "vector" || !changes[1].NeedsRebuild || changes[1].ReindexID == 0 ||
+		strings.Join(changes[1].Changes, ";") != "hnsw.type: vector → halfvec" {
+		t.Fatalf("changing vector's hnsw.type: %+v, applied %v, %v", changes, applied, err)
+	}
+	if job, err := c.WaitReindex(ctx, changes[1].ReindexID, nil); err != nil || job.State != sdk.ReindexSucceeded {
+		t.Fatalf("rebuild of vector's next generation: %+v, %v", job, err)
+	}
+	waitBackend(ctx, t, c, "vector", func(b sdk.Backend) bool { return b.State == "live" && b.Generation == 2 && b.Indexed == 200 })
+	var colType string
+	var rows int
+	if err := b.srv.Pool().QueryRow(ctx, `SELECT format_type(atttypid, atttypmod), (SELECT count(*) FROM vec_vector)
+		FROM pg_attribute WHERE attrelid = 'vec_vector'::regclass AND attname = 'embedding'`).Scan(&colType, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if colType != "halfvec(384)" || rows != 200 {
+		t.Fatalf("vec_vector after the change: %s, %d rows; want halfvec(384), 200 rows", colType, rows)
+	}
+	res, err := c.Search(ctx, "zebrafish heart regeneration 17", &sdk.SearchOpts{Mode: sdk.SearchVector, Limit: 5})
+	if err != nil || len(res.Hits) == 0 || res.Hits[0].Metadata["title"] != "zebrafish heart regeneration 17" {
+		t.Fatalf("vector search on the halfvec generation: %+v, %v", res, err)
+	}
+}

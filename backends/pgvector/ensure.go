@@ -48,18 +48,19 @@ func (b *Backend) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
 	return err
 }
 
-// checkTable compares the existing table's vector type and models with the embedder's.
+// checkTable compares the existing table's column type (vector or halfvec, and its length) and
+// models with the backend's.
 func (b *Backend) checkTable(ctx context.Context, tx pgx.Tx) error {
 	colType, models, err := b.describe(ctx, tx)
 	if err != nil {
 		return err
 	}
-	want := fmt.Sprintf("vector(%d)", b.dims)
+	want := fmt.Sprintf("%s(%d)", b.cfg.Type, b.dims)
 	if colType == want && (len(models) == 0 || len(models) == 1 && models[0] == b.model) {
 		return nil
 	}
-	return &mismatchError{backend: b.cfg.Name, table: b.table, colType: colType, models: models, dims: b.dims, model: b.model,
-		shadow: b.isShadow()}
+	return &mismatchError{backend: b.cfg.Name, table: b.table, colType: colType, models: models, typ: b.cfg.Type, dims: b.dims,
+		model: b.model, shadow: b.isShadow()}
 }
 
 // describe returns the type of the existing table's embedding column and the models of a sample
@@ -84,6 +85,7 @@ func (b *Backend) describe(ctx context.Context, tx pgx.Tx) (colType string, mode
 type mismatchError struct {
 	backend, table, colType string
 	models                  []string
+	typ                     string // the configured column type
 	dims                    int
 	model                   string
 	// shadow is set when the table is the shadow of a rebuild: the fix is another.
@@ -104,15 +106,21 @@ func (e *mismatchError) Error() string {
 		}
 		from = " from models " + strings.Join(quoted, ", ")
 	}
-	if e.shadow {
-		return fmt.Sprintf("backend %q: shadow table %s holds %s%s but the config says %d dims, model %q: "+
-			"it is left from a rebuild with other settings; drop it (abandon that rebuild) and start the rebuild again",
-			e.backend, e.table, e.colType, from, e.dims, e.model)
+	// The type is named when it is not the default or differs: "halfvec(4)" against "4 dims"
+	// would not say what to change.
+	want := fmt.Sprintf("%d dims", e.dims)
+	if e.typ != TypeVector || !strings.HasPrefix(e.colType, TypeVector+"(") {
+		want = fmt.Sprintf("hnsw.type %s, %d dims", e.typ, e.dims)
 	}
-	return fmt.Sprintf("backend %q: table %s holds %s%s but the config says %d dims, model %q: "+
-		"restore the old embedder settings, or to change the embedder add a backend with the new one "+
-		"under another name (osa backends apply, which backfills it from the records) and then remove %q",
-		e.backend, e.table, e.colType, from, e.dims, e.model, e.backend)
+	if e.shadow {
+		return fmt.Sprintf("backend %q: shadow table %s holds %s%s but the config says %s, model %q: "+
+			"it is left from a rebuild with other settings; drop it (abandon that rebuild) and start the rebuild again",
+			e.backend, e.table, e.colType, from, want, e.model)
+	}
+	return fmt.Sprintf("backend %q: table %s holds %s%s but the config says %s, model %q: "+
+		"restore the old embedder and hnsw.type settings, then change them with osa backends apply "+
+		"(which builds a new generation from the records beside the live one and swaps it in)",
+		e.backend, e.table, e.colType, from, want, e.model)
 }
 
 // Health reports an error when the backend's table does not exist.

@@ -6,6 +6,12 @@
 // vector length and the model stored beside every vector must match the embedder; [Backend.Ensure]
 // refuses to start on a mismatch, because vectors of different models cannot be compared.
 //
+// The embedding column is of pgvector's vector type (4-byte floats), or with Config.Type
+// [TypeHalfvec] of its halfvec type (2-byte floats: half the table and index, up to 4,000
+// dimensions, at the cost of rounding every stored value); the HNSW operator class, the search
+// statement's query vector and the upsert follow the type. Vectors travel as vector either way
+// and are cast on the server.
+//
 // Writes take one round trip per batch: the vectors go to Postgres as one vector[] parameter
 // (binary when the connection has pgvector's types registered, text otherwise) and are upserted
 // from unnest, guarded by version. Each batch runs under a savepoint (pipelined in the same round
@@ -34,6 +40,15 @@ const (
 
 	// DimsMax is the longest vector an HNSW index on the vector type accepts.
 	DimsMax = 2000
+	// HalfvecDimsMax is the longest vector an HNSW index on the halfvec type accepts.
+	HalfvecDimsMax = 4000
+)
+
+// Types of the embedding column, the values of [Config].Type.
+const (
+	TypeVector  = "vector"  // 4-byte floats
+	TypeHalfvec = "halfvec" // 2-byte floats
+	TypeDefault = TypeVector
 )
 
 // TablePrefix starts the name of every pgvector backend's table.
@@ -58,6 +73,10 @@ type Config struct {
 	// EfConstruction is the HNSW candidate list size while building, 4..1000 and at least 2 × M.
 	// Defaults to 128.
 	EfConstruction int
+	// Type is the type of the embedding column and its index: [TypeVector] or [TypeHalfvec]
+	// (half the size, values rounded to 2-byte floats, up to 4,000 dims). A table of the other
+	// type is a mismatch, as one of other dims is. Defaults to [TypeVector].
+	Type string
 	// MinSimilarity is the relevance floor: Search drops hits whose cosine similarity to the
 	// query is below it. 0 (the default) keeps every hit of similarity 0 or more; -1 keeps all.
 	MinSimilarity float64
@@ -88,6 +107,9 @@ func (c Config) WithDefaults() Config {
 	if c.EfConstruction == 0 {
 		c.EfConstruction = EfConstructionDefault
 	}
+	if c.Type == "" {
+		c.Type = TypeDefault
+	}
 	return c
 }
 
@@ -101,8 +123,11 @@ func (c Config) validate() error {
 	if c.Embedder == nil {
 		return fmt.Errorf("backend %q: an embedder is required", c.Name)
 	}
-	if d := c.Embedder.Dims(); d < 1 || d > DimsMax {
-		return fmt.Errorf("backend %q: embedder dims %d is out of range (1..%d, the most an HNSW index on vector holds)", c.Name, d, DimsMax)
+	if c.Type != TypeVector && c.Type != TypeHalfvec {
+		return fmt.Errorf("backend %q: hnsw.type %q is not %s or %s", c.Name, c.Type, TypeVector, TypeHalfvec)
+	}
+	if d, most := c.Embedder.Dims(), dimsMax(c.Type); d < 1 || d > most {
+		return fmt.Errorf("backend %q: embedder dims %d is out of range (1..%d, the most an HNSW index on %s holds)", c.Name, d, most, c.Type)
 	}
 	if c.Embedder.Model() == "" {
 		return fmt.Errorf("backend %q: the embedder has no model name", c.Name)
@@ -118,6 +143,14 @@ func (c Config) validate() error {
 			c.Name, c.EfConstruction, EfConstructionMin, EfConstructionMax, 2*c.M)
 	}
 	return nil
+}
+
+// dimsMax is the longest vector an HNSW index on column type typ accepts.
+func dimsMax(typ string) int {
+	if typ == TypeHalfvec {
+		return HalfvecDimsMax
+	}
+	return DimsMax
 }
 
 // Backend is a pgvector index backend. It is safe for concurrent use.
@@ -159,7 +192,7 @@ func newBackend(cfg Config, names shadow.Names, table, index string) *Backend {
 		model: cfg.Embedder.Model(),
 		table: table,
 		names: names,
-		sql:   newStatements(table, index, names.Live, cfg.Embedder.Dims(), cfg.M, cfg.EfConstruction),
+		sql:   newStatements(table, index, names.Live, cfg.Type, cfg.Embedder.Dims(), cfg.M, cfg.EfConstruction),
 	}
 }
 
@@ -174,6 +207,9 @@ func (b *Backend) Embedder() embed.Embedder { return b.cfg.Embedder }
 
 // Kind returns [backends.KindPgvector].
 func (b *Backend) Kind() string { return backends.KindPgvector }
+
+// Type returns the type of the embedding column, [TypeVector] or [TypeHalfvec].
+func (b *Backend) Type() string { return b.cfg.Type }
 
 // Model returns the embedder's model.
 func (b *Backend) Model() string { return b.model }

@@ -112,8 +112,8 @@ func TestEnsure(t *testing.T) {
 		other := mustNew(t, Config{Name: "vector", Embedder: newTestEmbedder("hash-v1", 4)})
 		err := other.Ensure(context.Background(), bundle.pool)
 		want := `backend "vector": table vec_vector holds vector(3) from model "test-v1" but the config says 4 dims, model "hash-v1": ` +
-			`restore the old embedder settings, or to change the embedder add a backend with the new one under another name ` +
-			`(osa backends apply, which backfills it from the records) and then remove "vector"`
+			`restore the old embedder and hnsw.type settings, then change them with osa backends apply ` +
+			`(which builds a new generation from the records beside the live one and swaps it in)`
 		if err == nil || err.Error() != want {
 			t.Fatalf("err = %v\nwant %s", err, want)
 		}
@@ -674,6 +674,17 @@ func (e *testEmbedder) callCount() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.calls)
+}
+
+// textCount returns the number of texts embedded so far.
+func (e *testEmbedder) textCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, c := range e.calls {
+		n += len(c)
+	}
+	return n
 }
 
 func (e *testEmbedder) lastCall() []string {

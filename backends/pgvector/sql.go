@@ -34,7 +34,7 @@ const lockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('osa.backend.' ||
 // existsSQL reports whether the table exists (in the search path).
 const existsSQL = `SELECT to_regclass($1) IS NOT NULL`
 
-// columnTypeSQL returns the type of the table's embedding column ("vector(384)").
+// columnTypeSQL returns the type of the table's embedding column ("vector(384)", "halfvec(384)").
 const columnTypeSQL = `
 SELECT format_type(a.atttypid, a.atttypmod)
 FROM pg_attribute a
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS {table} (
     record_id  uuid        PRIMARY KEY,
     version    integer     NOT NULL,
     model      text        NOT NULL,
-    embedding  vector({dims}) NOT NULL,
+    embedding  {type}({dims}) NOT NULL,
     text_hash  bytea,
     indexed_at timestamptz NOT NULL DEFAULT now()
 )`
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS {table} (
 WHERE record_id = ANY($1::uuid[]) AND model = $2 AND text_hash IS NOT NULL`
 
 	storedVectorsSQL = `SELECT record_id, text_hash, embedding::text FROM {table}
-WHERE record_id = ANY($1::uuid[]) AND model = $2 AND text_hash IS NOT NULL`
+WHERE record_id = ANY($1::uuid[]) AND model = $2 AND text_hash IS NOT NULL{sametype}`
 
 	// moveVersionSQL moves rows built from the same text ($3) with the same model ($4) to
 	// their new version, and returns the records it could not move although their row is older:
@@ -75,7 +75,7 @@ WHERE u.record_id NOT IN (SELECT record_id FROM moved) AND (t.record_id IS NULL 
 
 	createIndexSQL = `
 CREATE INDEX {concurrently}IF NOT EXISTS {index} ON {table}
-USING hnsw (embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {ef})`
+USING hnsw (embedding {type}_cosine_ops) WITH (m = {m}, ef_construction = {ef})`
 
 	// The models of a sample of rows: enough to detect a model change (a reindex rewrites every
 	// row), without scanning a large table at start-up.
@@ -86,7 +86,7 @@ USING hnsw (embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {ef})`
 	// batch does not pay for HNSW inserts again.
 	upsertSQL = `
 INSERT INTO {table} AS t (record_id, version, model, embedding, text_hash)
-SELECT u.record_id, u.version, $3::text, u.embedding, u.text_hash
+SELECT u.record_id, u.version, $3::text, {stored}, u.text_hash
 FROM unnest($1::uuid[], $2::int[], {vectors}, $5::bytea[]) AS u (record_id, version, embedding, text_hash)
 ON CONFLICT (record_id) DO UPDATE
 SET version = EXCLUDED.version, model = EXCLUDED.model, embedding = EXCLUDED.embedding, text_hash = EXCLUDED.text_hash,
@@ -102,10 +102,10 @@ WHERE t.version < EXCLUDED.version
 	// slightly out of order.
 	searchSQL = `
 WITH c AS MATERIALIZED (
-    SELECT v.record_id, v.embedding <=> $1 AS distance
+    SELECT v.record_id, v.embedding <=> {query} AS distance
     FROM {table} v JOIN records r ON r.id = v.record_id
     WHERE r.deleted_at IS NULL {filter}
-    ORDER BY v.embedding <=> $1
+    ORDER BY v.embedding <=> {query}
     LIMIT $2
 )
 SELECT c.record_id, r.version, 1 - c.distance, r.metadata, COALESCE(r.source, '')
@@ -113,15 +113,31 @@ FROM c JOIN records r ON r.id = c.record_id
 ORDER BY c.distance, c.record_id`
 )
 
-// newStatements returns the statements on table, whose HNSW index is named index; live is the
-// live table (table itself, or the live table of a shadow).
-func newStatements(table, index, live string, dims, m, ef int) statements {
+// newStatements returns the statements on table, whose HNSW index is named index and whose
+// embedding column is of type typ (vector or halfvec); live is the live table (table itself, or
+// the live table of a shadow).
+//
+// Vectors always travel as vector (the query as $1, a batch as vector[] or text[]): on a halfvec
+// table the statements cast them, the query explicitly so that the distance is halfvec's and the
+// HNSW index serves it. A rebuild copies the live table's vectors only when no precision is lost:
+// a vector table takes only a vector table's (halfvec values would stay rounded forever), a
+// halfvec table either's.
+func newStatements(table, index, live, typ string, dims, m, ef int) statements {
+	query, stored, sameType := "$1", "u.embedding", " AND pg_typeof(embedding) = 'vector'::regtype"
+	if typ == TypeHalfvec {
+		query = fmt.Sprintf("$1::vector::halfvec(%d)", dims)
+		stored = fmt.Sprintf("u.embedding::halfvec(%d)", dims)
+		sameType = ""
+	}
 	r := strings.NewReplacer(
 		"{table}", table,
 		"{index}", index,
+		"{type}", typ,
 		"{dims}", fmt.Sprint(dims),
 		"{m}", fmt.Sprint(m),
 		"{ef}", fmt.Sprint(ef),
+		"{query}", query,
+		"{stored}", stored,
 	)
 	return statements{
 		createTable:             r.Replace(createTableSQL),
@@ -133,7 +149,7 @@ func newStatements(table, index, live string, dims, m, ef int) statements {
 		delete:                  r.Replace(deleteSQL),
 		addTextHash:             r.Replace(addTextHashSQL),
 		storedHashes:            r.Replace(storedHashesSQL),
-		storedVectorsLive:       strings.ReplaceAll(storedVectorsSQL, "{table}", live),
+		storedVectorsLive:       strings.NewReplacer("{table}", live, "{sametype}", sameType).Replace(storedVectorsSQL),
 		moveVersion:             r.Replace(moveVersionSQL),
 		search:                  strings.Replace(r.Replace(searchSQL), "{filter}", "", 1),
 		searchFiltered:          strings.Replace(r.Replace(searchSQL), "{filter}", "AND r.metadata @> $3::jsonb", 1),

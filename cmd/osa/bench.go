@@ -25,7 +25,7 @@ func newBenchCmd(g *globalFlags) *cobra.Command {
 		Short: "Measure OSA on this machine",
 		Long:  `bench runs benchmarks of OSA against a real PostgreSQL and reports their figures.`,
 	}
-	cmd.AddCommand(newBenchIngestCmd(g), newBenchSearchCmd(g), newBenchAllCmd(g), newBenchRelevanceCmd(g), newBenchRebuildCmd(g), newBenchExportCmd(g), newBenchImportCmd(g), newBenchFeedCmd(g), newBenchProviderCmd(g), newBenchSoakCmd(g))
+	cmd.AddCommand(newBenchIngestCmd(g), newBenchSearchCmd(g), newBenchAllCmd(g), newBenchRelevanceCmd(g), newBenchRebuildCmd(g), newBenchExportCmd(g), newBenchImportCmd(g), newBenchFeedCmd(g), newBenchProviderCmd(g), newBenchSoakCmd(g), newBenchScaleCmd(g))
 	return cmd
 }
 

@@ -66,3 +66,16 @@ func TestBenchSoakRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchScaleRefuses: osa bench scale refuses too few records before it starts any cluster,
+// naming the flag.
+func TestBenchScaleRefuses(t *testing.T) {
+	t.Parallel()
+	_, errw, err := runCLI(t, "", "bench", "scale", "--records", "10")
+	if err == nil || !strings.Contains(err.Error(), "--records 10 is too few: send at least 1000") {
+		t.Fatalf("error %v, want one naming --records", err)
+	}
+	if strings.Contains(errw, "starting PostgreSQL") {
+		t.Fatalf("a cluster was started before the refusal:\n%s", errw)
+	}
+}

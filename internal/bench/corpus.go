@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -88,19 +89,58 @@ var platforms = []string{"GPL16791", "GPL20301", "GPL24676", "GPL18573", "GPL211
 // random — a pathological HNSW test set (shared/postgres.md) — and a keyword matches a few
 // percent of the records, not a fifth of them.
 func Corpus(n int) []map[string]any {
+	g := newCorpusGen()
+	out := make([]map[string]any, n)
+	for i := range out {
+		out[i] = g.next()
+	}
+	return out
+}
+
+// corpusChunks yields the records of Corpus(n) in chunks of size records (the last one
+// shorter), each chunk drawn when it is asked for: a load of a million records holds one chunk
+// at a time, not the corpus.
+func corpusChunks(n, size int) iter.Seq[[]map[string]any] {
+	return func(yield func([]map[string]any) bool) {
+		g := newCorpusGen()
+		for start := 0; start < n; start += size {
+			chunk := make([]map[string]any, min(size, n-start))
+			for i := range chunk {
+				chunk[i] = g.next()
+			}
+			if !yield(chunk) {
+				return
+			}
+		}
+	}
+}
+
+// corpusTopic is one topic of the corpus: its own vocabulary and its usual organism.
+type corpusTopic struct {
+	vocab    []string
+	organism string
+}
+
+// corpusGen draws the records of [Corpus] one after the other.
+type corpusGen struct {
+	r                    *rand.Rand
+	domain, genes        []string
+	domainRank, geneRank *rand.Zipf
+	topics               []corpusTopic
+	i                    int // the index of the next record
+}
+
+// newCorpusGen returns a generator at the first record of the sequence.
+func newCorpusGen() *corpusGen {
 	r := rand.New(rand.NewPCG(CorpusSeed, CorpusSeed^0x9e3779b97f4a7c15))
 	domain := slices.Clone(words)
 	r.Shuffle(len(domain), func(i, j int) { domain[i], domain[j] = domain[j], domain[i] })
 	genes := geneList(r, geneSymbols)
-	domainRank := rand.NewZipf(r, 1.1, 8, uint64(len(domain)-1))
-	geneRank := rand.NewZipf(r, 1.1, 8, uint64(len(genes)-1))
-
-	type topic struct {
-		vocab    []string
-		organism string
-	}
-	topics := make([]topic, corpusTopics)
-	for i := range topics {
+	g := &corpusGen{r: r, domain: domain, genes: genes,
+		domainRank: rand.NewZipf(r, 1.1, 8, uint64(len(domain)-1)),
+		geneRank:   rand.NewZipf(r, 1.1, 8, uint64(len(genes)-1))}
+	g.topics = make([]corpusTopic, corpusTopics)
+	for i := range g.topics {
 		vocab := make([]string, 0, topicDomainWords+topicGenes)
 		for range topicDomainWords {
 			vocab = append(vocab, domain[r.IntN(len(domain))])
@@ -109,64 +149,68 @@ func Corpus(n int) []map[string]any {
 			vocab = append(vocab, genes[r.IntN(len(genes))])
 		}
 		r.Shuffle(len(vocab), func(i, j int) { vocab[i], vocab[j] = vocab[j], vocab[i] })
-		topics[i] = topic{vocab: vocab, organism: organisms[r.IntN(len(organisms))]}
+		g.topics[i] = corpusTopic{vocab: vocab, organism: organisms[r.IntN(len(organisms))]}
 	}
-	// word draws from the topic's vocabulary with probability share (skewed towards its first
-	// words, as term frequencies are), else from the domain words by rank, else from the genes.
-	word := func(t topic, share float64) string {
-		switch x := r.Float64(); {
-		case x < share:
-			return t.vocab[int(float64(len(t.vocab))*r.Float64()*r.Float64())]
-		case x < share+domainWordShare*(1-share)/(1-topicWordShare):
-			return domain[domainRank.Uint64()]
+	return g
+}
+
+// word draws from the topic's vocabulary with probability share (skewed towards its first
+// words, as term frequencies are), else from the domain words by rank, else from the genes.
+func (g *corpusGen) word(t corpusTopic, share float64) string {
+	switch x := g.r.Float64(); {
+	case x < share:
+		return t.vocab[int(float64(len(t.vocab))*g.r.Float64()*g.r.Float64())]
+	case x < share+domainWordShare*(1-share)/(1-topicWordShare):
+		return g.domain[g.domainRank.Uint64()]
+	default:
+		return g.genes[g.geneRank.Uint64()]
+	}
+}
+
+// next returns the next record's metadata.
+func (g *corpusGen) next() map[string]any {
+	r := g.r
+	t := g.topics[r.IntN(len(g.topics))]
+	title := make([]string, titleWordsMin+r.IntN(titleWordsMax-titleWordsMin+1))
+	for j := range title {
+		title[j] = g.word(t, titleTopicShare)
+	}
+	title[0] = strings.ToUpper(title[0][:1]) + title[0][1:]
+
+	var summary strings.Builder
+	nw := summaryWordsMin + r.IntN(summaryWordsMax-summaryWordsMin+1)
+	for j := range nw {
+		switch {
+		case j == 0:
+		case r.IntN(12) == 0:
+			summary.WriteString(". ")
 		default:
-			return genes[geneRank.Uint64()]
+			summary.WriteByte(' ')
 		}
+		if j > 0 && r.IntN(3) == 0 {
+			summary.WriteString(glue[r.IntN(len(glue))])
+			summary.WriteByte(' ')
+		}
+		summary.WriteString(g.word(t, topicWordShare))
 	}
+	summary.WriteByte('.')
 
-	out := make([]map[string]any, n)
-	for i := range out {
-		t := topics[r.IntN(len(topics))]
-		title := make([]string, titleWordsMin+r.IntN(titleWordsMax-titleWordsMin+1))
-		for j := range title {
-			title[j] = word(t, titleTopicShare)
-		}
-		title[0] = strings.ToUpper(title[0][:1]) + title[0][1:]
-
-		var summary strings.Builder
-		nw := summaryWordsMin + r.IntN(summaryWordsMax-summaryWordsMin+1)
-		for j := range nw {
-			switch {
-			case j == 0:
-			case r.IntN(12) == 0:
-				summary.WriteString(". ")
-			default:
-				summary.WriteByte(' ')
-			}
-			if j > 0 && r.IntN(3) == 0 {
-				summary.WriteString(glue[r.IntN(len(glue))])
-				summary.WriteByte(' ')
-			}
-			summary.WriteString(word(t, topicWordShare))
-		}
-		summary.WriteByte('.')
-
-		organism := t.organism
-		if r.Float64() >= topicOrganismPct {
-			organism = organisms[r.IntN(len(organisms))]
-		}
-		out[i] = map[string]any{
-			"accession":    fmt.Sprintf("GSE%d", 100000+i),
-			"title":        strings.Join(title, " "),
-			"summary":      summary.String(),
-			"organism":     organism,
-			"platform":     platforms[r.IntN(len(platforms))],
-			"sample_count": float64(2 + r.IntN(96)),
-			"pub_date":     fmt.Sprintf("20%02d/%02d/%02d", 10+r.IntN(15), 1+r.IntN(12), 1+r.IntN(28)),
-			"entry_type":   "GSE",
-		}
+	organism := t.organism
+	if r.Float64() >= topicOrganismPct {
+		organism = organisms[r.IntN(len(organisms))]
 	}
-	return out
+	m := map[string]any{
+		"accession":    fmt.Sprintf("GSE%d", 100000+g.i),
+		"title":        strings.Join(title, " "),
+		"summary":      summary.String(),
+		"organism":     organism,
+		"platform":     platforms[r.IntN(len(platforms))],
+		"sample_count": float64(2 + r.IntN(96)),
+		"pub_date":     fmt.Sprintf("20%02d/%02d/%02d", 10+r.IntN(15), 1+r.IntN(12), 1+r.IntN(28)),
+		"entry_type":   "GSE",
+	}
+	g.i++
+	return m
 }
 
 // geneList returns n distinct gene-like symbols (SOX2, KRT14, CD8A, ...), drawn with r.

@@ -22,6 +22,19 @@ func TestCorpus(t *testing.T) {
 		}
 	})
 
+	t.Run("Chunks", func(t *testing.T) {
+		t.Parallel()
+		var all []map[string]any
+		sizes := 0
+		for chunk := range corpusChunks(250, 100) {
+			all = append(all, chunk...)
+			sizes = sizes*1000 + len(chunk)
+		}
+		if sizes != 100100050 || !reflect.DeepEqual(all, Corpus(250)) {
+			t.Fatalf("corpusChunks(250, 100): chunks %d, not the records of Corpus(250)", sizes)
+		}
+	})
+
 	t.Run("Fields", func(t *testing.T) {
 		t.Parallel()
 		accessions := map[any]bool{}

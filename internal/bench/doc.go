@@ -22,6 +22,12 @@
 // generation's embedding inputs beside the records whose text changed, and search p99 during it
 // beside idle.
 //
+// [Scale] loads a million records (by default) through the bulk path, drawn and written 1,000 at
+// a time, into the vector and keyword backends and a second vector backend of hnsw.type halfvec
+// built from the same vectors, and reports each phase's time, the size per record of every table
+// and index, recall@10 of both vector types against full-precision exact search, the latency at 1
+// client of every mode and of the search features, and the process's peak resident memory.
+//
 // [Relevance] publishes a dataset in BEIR's layout through the API and measures how well every
 // mode ranks it against the dataset's judgements (nDCG@10, Recall@100, MRR@10, zero-hit queries,
 // latency), beside a reference BM25 computed here over PostgreSQL's own tokens; variants restart
@@ -33,7 +39,7 @@
 // on the way, and reports each process's RSS, goroutines and connections, River's queue depth
 // and freshness per minute, the faults marked, against its targets ([SoakReport]).
 //
-// `osa bench ingest|search|rebuild|relevance|soak|all` runs them from the command line; BenchmarkIngest runs a small
+// `osa bench ingest|search|rebuild|relevance|provider|soak|scale|all` runs them from the command line; BenchmarkIngest runs a small
 // version under `go test -bench`. Each scenario runs in its own scratch database
 // (osa_bench_<random>) on the server of the admin URL, dropped when the scenario ends.
 package bench

@@ -48,11 +48,14 @@ type PostgresInfo struct {
 	Pgvector           string `json:"pgvector"`
 	SharedBuffers      string `json:"shared_buffers"`
 	MaintenanceWorkMem string `json:"maintenance_work_mem"`
-	WorkMem            string `json:"work_mem"`
-	MaxWALSize         string `json:"max_wal_size"`
-	Fsync              string `json:"fsync"`
-	SynchronousCommit  string `json:"synchronous_commit"`
-	MaxConnections     string `json:"max_connections"`
+	// MaxParallelMaintenanceWorkers is max_parallel_maintenance_workers: the workers an index
+	// build (HNSW, GIN) may take beside its leader.
+	MaxParallelMaintenanceWorkers string `json:"max_parallel_maintenance_workers"`
+	WorkMem                       string `json:"work_mem"`
+	MaxWALSize                    string `json:"max_wal_size"`
+	Fsync                         string `json:"fsync"`
+	SynchronousCommit             string `json:"synchronous_commit"`
+	MaxConnections                string `json:"max_connections"`
 	// TrackCommitTimestamp is track_commit_timestamp: "on" makes the freshness figures exact
 	// (see [FreshnessCommitTimestamp]).
 	TrackCommitTimestamp string `json:"track_commit_timestamp"`
@@ -84,6 +87,7 @@ func machineInfo(ctx context.Context, adminURL string) (Machine, error) {
 		{"server_version", &p.Version},
 		{"shared_buffers", &p.SharedBuffers},
 		{"maintenance_work_mem", &p.MaintenanceWorkMem},
+		{"max_parallel_maintenance_workers", &p.MaxParallelMaintenanceWorkers},
 		{"work_mem", &p.WorkMem},
 		{"max_wal_size", &p.MaxWALSize},
 		{"fsync", &p.Fsync},

@@ -150,7 +150,7 @@ func Rebuild(ctx context.Context, opts RebuildOpts) (*RebuildReport, error) {
 
 	start := time.Now()
 	corpus := Corpus(opts.Records)
-	if err := loadCorpus(ctx, pool, srv.Backends(), corpus, progress); err != nil {
+	if _, err := loadCorpus(ctx, pool, srv.Backends(), slices.Chunk(corpus, searchLoadBatch), len(corpus), progress); err != nil {
 		return nil, err
 	}
 	for _, b := range srv.Backends() { // as the pipeline would have left them
@@ -377,16 +377,19 @@ func waitReindex(ctx context.Context, admin osav1connect.AdminServiceClient, id 
 	}
 }
 
-// inputsRe finds the vector backend's osa_embed_inputs_total in the metrics.
-var inputsRe = regexp.MustCompile(`(?m)^osa_embed_inputs_total\{backend="vector"\} (\S+)$`)
-
 // embedInputs reads the vector backend's embedding inputs from the server's /metrics.
 func embedInputs(ctx context.Context, base string) (int64, error) {
+	return embedInputsOf(ctx, base, "vector")
+}
+
+// embedInputsOf reads backend's embedding inputs (osa_embed_inputs_total) from the server's
+// /metrics.
+func embedInputsOf(ctx context.Context, base, backend string) (int64, error) {
 	body, err := get(ctx, base+"/metrics")
 	if err != nil {
 		return 0, err
 	}
-	m := inputsRe.FindSubmatch(body)
+	m := regexp.MustCompile(`(?m)^osa_embed_inputs_total\{backend="` + regexp.QuoteMeta(backend) + `"\} (\S+)$`).FindSubmatch(body)
 	if m == nil {
 		return 0, nil // no input yet
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -189,7 +190,7 @@ func Search(ctx context.Context, opts SearchOpts) (*SearchReport, error) {
 
 	start := time.Now()
 	corpus := Corpus(opts.Records)
-	if err := loadCorpus(ctx, srv.Pool(), srv.Backends(), corpus, progress); err != nil {
+	if _, err := loadCorpus(ctx, srv.Pool(), srv.Backends(), slices.Chunk(corpus, searchLoadBatch), len(corpus), progress); err != nil {
 		return nil, err
 	}
 	rep.LoadSeconds = time.Since(start).Seconds()
@@ -214,71 +215,21 @@ func Search(ctx context.Context, opts SearchOpts) (*SearchReport, error) {
 		}
 	}
 
-	// Recall: the API's vector hits against an exact scan. Hash embeddings of short queries
-	// tie often, so a hit counts when it is as near as the exact 10th (ties at the boundary
-	// are interchangeable); the strict id overlap is reported beside it.
-	exacts := make([][]backends.Hit, len(queries))
-	for i, q := range queries {
-		if exacts[i], err = vec.Search(ctx, srv.Pool(), backends.Query{Text: q, Limit: searchK, Exact: true}); err != nil {
-			return nil, fmt.Errorf("exact search %q: %w", q, err)
-		}
+	// Recall: the API's vector hits against an exact scan, and how it grows with
+	// hnsw.ef_search (search.ef_search), straight from the backend.
+	exacts, err := exactHits(ctx, srv.Pool(), vec, queries)
+	if err != nil {
+		return nil, err
 	}
-	recallOf := func(i int, ids []string, scores []float64) (tieAware, strict float64) {
-		exact := exacts[i]
-		if len(exact) == 0 {
-			return 1, 1
-		}
-		want := map[string]bool{}
-		for _, h := range exact {
-			want[h.RecordID.String()] = true
-		}
-		bound := exact[len(exact)-1].Score - 1e-6
-		var t, s int
-		for j, id := range ids {
-			if want[id] {
-				s++
-			}
-			if want[id] || scores[j] >= bound {
-				t++
-			}
-		}
-		return float64(min(t, len(exact))) / float64(len(exact)), float64(s) / float64(len(exact))
-	}
-	for i, q := range queries {
-		res, err := client.Search(ctx, connect.NewRequest(&osav1.SearchRequest{Query: q, Mode: osav1.SearchMode_SEARCH_MODE_VECTOR, Limit: ptr(int32(searchK))}))
-		if err != nil {
-			return nil, fmt.Errorf("vector search %q: %w", q, err)
-		}
-		var ids []string
-		var scores []float64
-		for _, h := range res.Msg.Hits {
-			if srn, err := records.ParseSRN(h.Srn); err == nil {
-				ids, scores = append(ids, srn.ID.String()), append(scores, h.GetScore())
-			}
-		}
-		t, s := recallOf(i, ids, scores)
-		rep.RecallAt10 += t / float64(len(queries))
-		rep.RecallStrict += s / float64(len(queries))
+	if rep.RecallAt10, rep.RecallStrict, err = apiRecall(ctx, client, "", queries, exacts, nil); err != nil {
+		return nil, err
 	}
 	progress("search: recall@10 %.3f (ids alone %.3f) over %d queries", rep.RecallAt10, rep.RecallStrict, len(queries))
-	// How recall grows with hnsw.ef_search (search.ef_search), straight from the backend.
-	for _, ef := range []int{40, 100, 200, 400, 800, 1000} {
-		var t float64
-		for i, q := range queries {
-			hits, err := vec.Search(ctx, srv.Pool(), backends.Query{Text: q, Limit: searchK, EfSearch: ef})
-			if err != nil {
-				return nil, err
-			}
-			var ids []string
-			var scores []float64
-			for _, h := range hits {
-				ids, scores = append(ids, h.RecordID.String()), append(scores, h.Score)
-			}
-			r, _ := recallOf(i, ids, scores)
-			t += r / float64(len(queries))
-		}
-		rep.RecallByEf = append(rep.RecallByEf, RecallAtEf{EfSearch: ef, Recall: t})
-		progress("search: ef_search %d: recall@10 %.3f", ef, t)
+	rep.RecallByEf, err = recallByEf(ctx, srv.Pool(), vec, queries, exacts, nil, func(e RecallAtEf) {
+		progress("search: ef_search %d: recall@10 %.3f", e.EfSearch, e.Recall)
+	})
+	if err != nil {
+		return nil, err
 	}
 
 	// Raw SQL: the same kNN statement the vector backend runs, minus the API (embedding
@@ -326,9 +277,11 @@ func Search(ctx context.Context, opts SearchOpts) (*SearchReport, error) {
 			progress("search: %-11s %d clients: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %.0f q/s", s.name, clients, l.P50Ms, l.P95Ms, l.P99Ms, l.QPS)
 		}
 	}
-	if err := measureFeatures(ctx, rep, client, "http://"+ln.Addr().String(), queries, progress); err != nil {
+	features, err := measureFeatures(ctx, client, "http://"+ln.Addr().String(), queries, progress, searchFeatureSizes)
+	if err != nil {
 		return nil, err
 	}
+	rep.Series = append(rep.Series, features...)
 	// Last: the ingest adds records to the corpus the other series search.
 	if err := measureWhileIngesting(ctx, rep, cfg, "http://"+ln.Addr().String(), client, queries, corpus, progress); err != nil {
 		return nil, err
@@ -337,13 +290,15 @@ func Search(ctx context.Context, opts SearchOpts) (*SearchReport, error) {
 	return rep, nil
 }
 
-// measureFeatures adds the series of issue 16's search features at one client, each beside the
-// series it adds to: keyword_where_facets (a where of 3 conditions, facets organism and
-// platform) and keyword_highlight beside keyword; browse_page1 and browse_page50 (sorted by
-// pub_date, keyset tokens walked beforehand); similar beside vector; and web_search_page, the
-// web interface's search page for the query (hybrid, its facets, highlights), beside hybrid.
-func measureFeatures(ctx context.Context, rep *SearchReport, client osav1connect.SearchServiceClient, base string, queries []string,
-	progress func(string, ...any)) error {
+// measureFeatures returns the series of issue 16's search features at one client, each to be
+// read beside the series it adds to: keyword_where_facets (a where of 3 conditions, facets
+// organism and platform) and keyword_highlight beside keyword; browse_page1 and browse_page50
+// (sorted by pub_date, keyset tokens walked beforehand); similar (on the default vector
+// backend) beside vector, and similar_<name> on each of the vector backends size.alsoSimilar;
+// and web_search_page, the web interface's search page for the query (hybrid, its facets,
+// highlights), beside hybrid.
+func measureFeatures(ctx context.Context, client osav1connect.SearchServiceClient, base string, queries []string,
+	progress func(string, ...any), size featureSizes) ([]Latency, error) {
 	limit := ptr(int32(searchK))
 	keyword := func(edit func(*osav1.SearchRequest)) func(context.Context, string) (int, error) {
 		return func(ctx context.Context, q string) (int, error) {
@@ -361,16 +316,16 @@ func measureFeatures(ctx context.Context, rep *SearchReport, client osav1connect
 	}
 	// Each variant's token of page browsePage, walked to; the series' "queries" are "min token".
 	var page1, page50 []string
-	for v := range browseVariants {
+	for v := range size.browseVariants {
 		min, token := 2+v, ""
 		page1 = append(page1, fmt.Sprintf("%d ", min))
 		for range browsePage - 1 {
 			res, err := client.Search(ctx, connect.NewRequest(browse(min, token)))
 			if err != nil {
-				return fmt.Errorf("browsing to page %d: %w", browsePage, err)
+				return nil, fmt.Errorf("browsing to page %d: %w", browsePage, err)
 			}
 			if token = res.Msg.NextPageToken; token == "" {
-				return fmt.Errorf("browsing sample_count >= %d ended before page %d", min, browsePage)
+				return nil, fmt.Errorf("browsing sample_count >= %d ended before page %d", min, browsePage)
 			}
 		}
 		page50 = append(page50, fmt.Sprintf("%d %s", min, token))
@@ -389,10 +344,10 @@ func measureFeatures(ctx context.Context, rep *SearchReport, client osav1connect
 		srns  []string
 		token string
 	)
-	for len(srns) < similarRecords {
+	for len(srns) < size.similar {
 		res, err := client.Search(ctx, connect.NewRequest(&osav1.SearchRequest{Where: `entry_type = "GSE"`, Limit: ptr(int32(100)), PageToken: token}))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, h := range res.Msg.Hits {
 			srns = append(srns, h.Srn)
@@ -401,36 +356,59 @@ func measureFeatures(ctx context.Context, rep *SearchReport, client osav1connect
 			break
 		}
 	}
-	similar := func(ctx context.Context, srn string) (int, error) {
-		res, err := client.SimilarRecords(ctx, connect.NewRequest(&osav1.SimilarRecordsRequest{Srn: srn, Limit: limit}))
-		if err != nil {
-			return 0, err
+	srns = srns[:min(len(srns), size.similar)]
+	similarOn := func(backend string) func(ctx context.Context, srn string) (int, error) {
+		return func(ctx context.Context, srn string) (int, error) {
+			res, err := client.SimilarRecords(ctx, connect.NewRequest(&osav1.SimilarRecordsRequest{Srn: srn, Limit: limit, Backend: backend}))
+			if err != nil {
+				return 0, err
+			}
+			return len(res.Msg.Hits), nil
 		}
-		return len(res.Msg.Hits), nil
 	}
 	webPage := func(ctx context.Context, q string) (int, error) {
 		body, err := get(ctx, base+"/?q="+url.QueryEscape(q))
 		return strings.Count(string(body), `<li class="hit">`), err
 	}
-	for _, s := range []struct {
+	type series struct {
 		name    string
 		call    func(context.Context, string) (int, error)
 		queries []string
-	}{
+	}
+	var out []Latency
+	all := []series{
 		{"web_search_page", webPage, queries},
 		{"keyword_where_facets", keyword(func(r *osav1.SearchRequest) { r.Where, r.Facets = benchWhere, []string{"organism", "platform"} }), queries},
 		{"keyword_highlight", keyword(func(r *osav1.SearchRequest) { r.Highlight = true }), queries},
 		{"browse_page1", browseCall, page1},
 		{"browse_page50", browseCall, page50},
-		{"similar", similar, srns},
-	} {
+		{"similar", similarOn(""), srns},
+	}
+	for _, name := range size.alsoSimilar {
+		all = append(all, series{"similar_" + name, similarOn(name), srns})
+	}
+	for _, s := range all {
 		l := measure(ctx, s.call, s.queries, featuresClients)
 		l.Mode = s.name
-		rep.Series = append(rep.Series, l)
+		out = append(out, l)
 		progress("search: %-20s %d client: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms", s.name, featuresClients, l.P50Ms, l.P95Ms, l.P99Ms)
 	}
-	return nil
+	return out, nil
 }
+
+// featureSizes sizes the series of [measureFeatures].
+type featureSizes struct {
+	// browseVariants is the number of browses (each with its own sample_count floor) walked to
+	// page 50, the "queries" of the browse series.
+	browseVariants int
+	// similar is the number of records whose similar records are asked for.
+	similar int
+	// alsoSimilar are vector backends whose similar records are measured besides the default's.
+	alsoSimilar []string
+}
+
+// searchFeatureSizes are the sizes of the search benchmark's feature series.
+var searchFeatureSizes = featureSizes{browseVariants: browseVariants, similar: similarRecords}
 
 func ptr[T any](v T) *T { return &v }
 
@@ -508,39 +486,94 @@ func searchQueries(corpus []map[string]any, n int) []string {
 	return out
 }
 
-// loadCorpus publishes the corpus (source [CorpusSource], each record's index its source id;
-// without fan-out: the benchmark fills the backends itself) and
-// builds both backends the way a rebuild does: bulk writes into shadow tables without their
-// search index, one index build, a swap.
-func loadCorpus(ctx context.Context, pool *pgxpool.Pool, bs []backends.Backend, corpus []map[string]any, progress func(string, ...any)) error {
+// LoadPhases are the times of the phases of a bulk load, in seconds, each summed over the
+// load's chunks of 1,000 records.
+type LoadPhases struct {
+	// Generate is drawing the records in the harness: no OSA work.
+	Generate float64 `json:"generate_seconds"`
+	// Records is publishing them through the record store: the rows and their events, 1,000 a
+	// transaction.
+	Records float64 `json:"records_seconds"`
+	// Backends are each backend's phases, in the order of the backends.
+	Backends []BackendLoad `json:"backends"`
+	// Analyze is the ANALYZE of records at the end.
+	Analyze float64 `json:"analyze_seconds"`
+}
+
+// BackendLoad are one backend's phases of a bulk load.
+type BackendLoad struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Prepare is the shadow backend's Prepare: embedding for pgvector (the text hashes only when
+	// another pgvector backend of the same model embedded the chunk first), nothing much for
+	// keyword.
+	Prepare float64 `json:"prepare_seconds"`
+	// Write is the writes into the shadow table, which has no search index yet: one IngestBatch
+	// statement per chunk.
+	Write float64 `json:"write_seconds"`
+	// Index is the one build of the search index on the whole shadow table (HNSW, GIN), and its
+	// ANALYZE.
+	Index float64 `json:"index_seconds"`
+	// Swap is swapping the shadow table in.
+	Swap float64 `json:"swap_seconds"`
+	// Embedded is the number of texts the backend sent to its embedder
+	// (osa_embed_inputs_total), when the caller read it.
+	Embedded int64 `json:"embedded,omitempty"`
+}
+
+// loadCorpus publishes the records of chunks, total in all (source [CorpusSource], each record's
+// index its source id; without fan-out: the benchmark fills the backends itself), and builds
+// every backend the way a rebuild does: bulk writes into shadow tables without their search
+// index, one index build, a swap. A pgvector backend is offered the vectors the previous one of
+// the same model made of the chunk, so the corpus is embedded once. Only one chunk is held at a
+// time. It returns the time of each phase.
+func loadCorpus(ctx context.Context, pool *pgxpool.Pool, bs []backends.Backend, chunks iter.Seq[[]map[string]any], total int,
+	progress func(string, ...any)) (*LoadPhases, error) {
 	store := records.NewStore(pool, func(context.Context, pgx.Tx, []records.Change, int) error { return nil }, records.StoreConfig{})
-	for _, b := range bs {
+	phases := &LoadPhases{Backends: make([]BackendLoad, len(bs))}
+	for i, b := range bs {
+		phases.Backends[i] = BackendLoad{Name: b.Name(), Kind: b.Kind()}
 		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return b.CreateShadow(ctx, tx) }); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	for start := 0; start < len(corpus); start += searchLoadBatch {
-		part := corpus[start:min(len(corpus), start+searchLoadBatch)]
+	every := max(20, total/searchLoadBatch/20) // about 20 progress lines
+	start, n, t0 := time.Now(), 0, time.Now()
+	for part := range chunks {
+		phases.Generate += time.Since(t0).Seconds()
+		t0 = time.Now()
 		params := make([]records.PublishParams, len(part))
 		for i, m := range part {
 			b, _ := json.Marshal(m)
-			params[i] = records.PublishParams{Metadata: b, Source: CorpusSource, SourceID: strconv.Itoa(start + i)}
+			params[i] = records.PublishParams{Metadata: b, Source: CorpusSource, SourceID: strconv.Itoa(n + i)}
 		}
 		res, err := store.Publish(ctx, params, records.PriorityBulk)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, b := range bs {
+		phases.Records += time.Since(t0).Seconds()
+		var embedded []backends.Document // the last pgvector backend's prepared chunk
+		for bi, b := range bs {
+			ph := &phases.Backends[bi]
 			docs := make([]backends.Document, len(part))
 			for i, r := range res {
 				docs[i] = backends.Document{RecordID: r.Record.ID, Version: r.Record.Version, Metadata: part[i]}
-			}
-			shadow := b.Shadow()
-			for i, err := range shadow.Prepare(ctx, docs) {
-				if err != nil {
-					return fmt.Errorf("record %d: %w", start+i, err)
+				if b.Kind() == backends.KindPgvector && embedded != nil {
+					docs[i].Embedding, docs[i].Model, docs[i].TextHash = embedded[i].Embedding, embedded[i].Model, embedded[i].TextHash
 				}
 			}
+			shadow := b.Shadow()
+			t0 = time.Now()
+			for i, err := range shadow.Prepare(ctx, docs) {
+				if err != nil {
+					return nil, fmt.Errorf("record %d: %w", n+i, err)
+				}
+			}
+			ph.Prepare += time.Since(t0).Seconds()
+			if b.Kind() == backends.KindPgvector {
+				embedded = docs
+			}
+			t0 = time.Now()
 			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 				for _, err := range shadow.IngestBatch(ctx, tx, docs) {
 					if err != nil {
@@ -550,27 +583,38 @@ func loadCorpus(ctx context.Context, pool *pgxpool.Pool, bs []backends.Backend, 
 				return nil
 			})
 			if err != nil {
-				return err
+				return nil, err
 			}
+			ph.Write += time.Since(t0).Seconds()
 		}
-		if (start/searchLoadBatch)%20 == 19 {
-			progress("search: loaded %d of %d records", start+len(part), len(corpus))
+		n += len(part)
+		if (n/searchLoadBatch)%every == 0 {
+			progress("load: %d of %d records (%.0f/s)", n, total, float64(n)/time.Since(start).Seconds())
 		}
+		t0 = time.Now()
 	}
-	for _, b := range bs {
+	for i, b := range bs {
+		ph := &phases.Backends[i]
 		t0 := time.Now()
 		if err := b.IndexShadow(ctx, pool); err != nil {
-			return err
+			return nil, err
 		}
+		ph.Index = time.Since(t0).Seconds()
+		t0 = time.Now()
 		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { _, err := b.SwapShadow(ctx, tx, 0); return err }); err != nil {
-			return err
+			return nil, err
 		}
-		progress("search: built the %s index in %.1f s", b.Name(), time.Since(t0).Seconds())
+		ph.Swap = time.Since(t0).Seconds()
+		progress("load: built the %s index in %.1f s", b.Name(), ph.Index)
 	}
 	// The planner's statistics of the records, as autovacuum would have gathered them on a
 	// server that has run for a while (the backends' tables are analyzed by their rebuild).
-	_, err := pool.Exec(ctx, "ANALYZE records")
-	return err
+	t0 = time.Now()
+	if _, err := pool.Exec(ctx, "ANALYZE records"); err != nil {
+		return nil, err
+	}
+	phases.Analyze = time.Since(t0).Seconds()
+	return phases, nil
 }
 
 // Markdown renders the report as a table with the targets.

@@ -139,8 +139,13 @@ func measureWhileIngesting(ctx context.Context, rep *SearchReport, cfg *config.C
 
 // apiSearch is a call of [measure]: a search in mode through client.
 func apiSearch(client osav1connect.SearchServiceClient, mode osav1.SearchMode) func(ctx context.Context, q string) (int, error) {
+	return apiSearchOn(client, mode, "")
+}
+
+// apiSearchOn is [apiSearch] on backend ("" for the default ones).
+func apiSearchOn(client osav1connect.SearchServiceClient, mode osav1.SearchMode, backend string) func(ctx context.Context, q string) (int, error) {
 	return func(ctx context.Context, q string) (int, error) {
-		res, err := client.Search(ctx, connect.NewRequest(&osav1.SearchRequest{Query: q, Mode: mode, Limit: ptr(int32(searchK))}))
+		res, err := client.Search(ctx, connect.NewRequest(&osav1.SearchRequest{Query: q, Mode: mode, Backend: backend, Limit: ptr(int32(searchK))}))
 		if err != nil {
 			return 0, err
 		}

@@ -19,8 +19,9 @@ func TestSearchSmoke(t *testing.T) {
 	if rep.RecallAt10 < 0.8 || rep.RecallAt10 > 1+1e-9 {
 		t.Fatalf("recall@10 %.3f on 3,000 records", rep.RecallAt10)
 	}
-	if len(rep.Series) != 15 {
-		t.Fatalf("%d series, want 4 modes × 2 client counts, vector_gzip and the 6 of the search features and pages at 1 client", len(rep.Series))
+	if len(rep.Series) != 18 {
+		t.Fatalf("%d series, want 4 modes × 2 client counts, vector_gzip, the 6 of the search features and pages at 1 client "+
+			"and the 3 modes while ingesting", len(rep.Series))
 	}
 	for _, s := range rep.Series {
 		want := 60 // 20 queries × 3 rounds
