@@ -270,12 +270,22 @@ func (e *httpEmbedder) limitedCall(ctx context.Context, inputs []string) ([][]fl
 			took = e.coalesce.take(len(inputs), estimateAll(inputs), e.maxInputs, e.maxTokens)
 		}
 		vecs, err := e.merged(ctx, inputs, took)
-		var rl *indexerr.RateLimitError
-		var server *serverError
+		var (
+			rl       *indexerr.RateLimitError
+			server   *serverError
+			rejected *rejectedError
+		)
 		switch {
 		case err == nil:
 			e.limiter.release(n, outcomeOK)
 			return append(done, vecs...), nil
+		case len(took) > 0 && errors.As(err, &rejected):
+			// The provider refused the merged input, maybe for another batch's text: this call,
+			// like those it took, is made again on its own.
+			e.limiter.release(n, outcomeOther)
+			alone = true
+			try--
+			continue
 		case errors.As(err, &server) && try <= serverErrorRetries:
 			// A hosted API fails a call now and then; its next one mostly succeeds. Making it
 			// again at once spares the batch's records a job retry (seconds later).
