@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	pgvec "github.com/pgvector/pgvector-go"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
@@ -33,7 +34,7 @@ const (
 	ScaleRecordsDefault      = 1000000
 	ScaleRecordsSmokeDefault = 1000
 	ScaleQueriesDefault      = 200
-	ScaleQueriesSmokeDefault = 20
+	ScaleQueriesSmokeDefault = 10
 	// ScaleRecordsMin is the fewest records: the browse series walks to page 50 of 10.
 	ScaleRecordsMin = 1000
 	// ScaleHalfvecBackend is the name of the second vector backend, of hnsw.type halfvec, built
@@ -387,14 +388,14 @@ func (l *noticeLog) list() []string {
 // fullPrecision returns a [rescorer] that reads hits' similarity to the query from the table of
 // ref, a backend of type vector holding the same records' vectors.
 func fullPrecision(pool *pgxpool.Pool, ref *pgvector.Backend) rescorer {
-	sql := "SELECT record_id, 1 - (embedding <=> $1::text::vector) FROM " + pgx.Identifier{ref.Table()}.Sanitize() +
+	sql := "SELECT record_id, 1 - (embedding <=> $1::vector) FROM " + pgx.Identifier{ref.Table()}.Sanitize() +
 		" WHERE record_id = ANY($2)"
 	return func(ctx context.Context, query string, ids []uuid.UUID) (map[uuid.UUID]float64, error) {
 		vecs, errs := ref.Embedder().Embed(ctx, []string{query})
 		if errs[0] != nil {
 			return nil, errs[0]
 		}
-		rows, err := pool.Query(ctx, sql, vectorText(vecs[0]), ids)
+		rows, err := pool.Query(ctx, sql, pgvec.NewVector(vecs[0]), ids)
 		if err != nil {
 			return nil, err
 		}
@@ -406,20 +407,6 @@ func fullPrecision(pool *pgxpool.Pool, ref *pgvector.Backend) rescorer {
 		_, err = pgx.ForEachRow(rows, []any{&id, &score}, func() error { out[id] = score; return nil })
 		return out, err
 	}
-}
-
-// vectorText writes v as pgvector's text form, [1,2,3].
-func vectorText(v []float32) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, x := range v {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprint(&b, x)
-	}
-	b.WriteByte(']')
-	return b.String()
 }
 
 // relationSizesSQL lists the tables of the current schema of more than 64 KiB with their

@@ -93,6 +93,14 @@ func (r *ScaleReport) Markdown() string {
 		}
 	}
 
+	b.WriteString("\nAn HNSW build holds its whole graph in maintenance_work_mem, and the graph in memory is somewhat larger " +
+		"than the finished index (each element's neighbour lists and header)")
+	for _, v := range r.Vectors {
+		fmt.Fprintf(&b, "; %s's index: %s per record, %s at %d records", v.Name, bytesText(v.IndexBytes/int64(r.Records)),
+			bytesText(v.IndexBytes/int64(r.Records)*ScaleRecordsDefault), ScaleRecordsDefault)
+	}
+	b.WriteString(".\n")
+
 	b.WriteString("\n## vector and halfvec side by side\n\n| | ")
 	for _, v := range r.Vectors {
 		fmt.Fprintf(&b, "%s (%s) | ", v.Name, v.Type)
