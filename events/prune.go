@@ -16,13 +16,14 @@ const PruneBatchDefault = 1000
 // pruneSQL deletes, in one transaction, the oldest events (by place) written before $1, at most
 // $2 of them, and moves the horizon to the last place deleted. Events below the new horizon
 // that are younger than $1 (written by a transaction with a smaller xid that ran longer) go
-// too: a cursor below the horizon is refused anyway. Only final events (xid below the
-// snapshot's xmin) are considered, so the horizon never passes an event still to come.
-const pruneSQL = `
+// too: a cursor below the horizon is refused anyway. Only final events (xid below the feed's
+// horizon in the snapshot, [horizonSQL], as a read exposes them) are considered, so the horizon
+// never passes an event still to come, and every event a reader has been shown can be pruned.
+var pruneSQL = `
 WITH last AS (
     SELECT xid, id FROM (
         SELECT xid, id FROM record_events
-        WHERE committed_at < $1 AND xid < pg_snapshot_xmin(pg_current_snapshot())
+        WHERE committed_at < $1 AND xid < ` + horizonSQL + `
         ORDER BY xid, id LIMIT $2
     ) d ORDER BY xid DESC, id DESC LIMIT 1
 ), gone AS (
