@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -26,7 +25,6 @@ import (
 	"github.com/osa-archive/osa/backends/pgvector"
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/indexstate"
-	"github.com/osa-archive/osa/server"
 )
 
 // Defaults of the scale benchmark (issue 19's).
@@ -208,20 +206,11 @@ func Scale(ctx context.Context, opts ScaleOpts) (*ScaleReport, error) {
 	half := config.DefaultBackend(ScaleHalfvecBackend, config.BackendKindPgvector)
 	half.HNSW.Type = config.HNSWTypeHalfvec
 	cfg.Backends = append(cfg.Backends, half)
-	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	base, srv, stop, err := startServer(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx, ln) }()
-	defer func() { stop(); <-done }()
-	base := "http://" + ln.Addr().String()
+	defer stop()
 	pool := srv.Pool()
 
 	// The load, on a pool of its own that keeps PostgreSQL's notices.

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -30,7 +29,6 @@ import (
 	"github.com/osa-archive/osa/backends/pgvector"
 	"github.com/osa-archive/osa/config"
 	"github.com/osa-archive/osa/records"
-	"github.com/osa-archive/osa/server"
 )
 
 // Defaults of the search benchmark.
@@ -174,19 +172,11 @@ func Search(ctx context.Context, opts SearchOpts) (*SearchReport, error) {
 	cfg.Database.URL = db.url
 	cfg.Node.Role = config.RoleAPI // the corpus is loaded directly; no workers compete for the CPUs
 	cfg.Log.Level = "error"
-	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	base, srv, stop, err := startServer(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx, ln) }()
-	defer func() { stop(); <-done }()
+	defer stop()
 
 	start := time.Now()
 	corpus := Corpus(opts.Records)
@@ -199,9 +189,9 @@ func Search(ctx context.Context, opts SearchOpts) (*SearchReport, error) {
 	queries := searchQueries(corpus, opts.Queries)
 	// The client does not ask for gzip: on loopback, compression only costs CPU on both ends.
 	// The series vector_gzip measures a client that does.
-	client := osav1connect.NewSearchServiceClient(http.DefaultClient, "http://"+ln.Addr().String(),
+	client := osav1connect.NewSearchServiceClient(http.DefaultClient, base,
 		connect.WithAcceptCompression("gzip", nil, nil))
-	gzipClient := osav1connect.NewSearchServiceClient(http.DefaultClient, "http://"+ln.Addr().String())
+	gzipClient := osav1connect.NewSearchServiceClient(http.DefaultClient, base)
 	var vec backends.Backend
 	for _, b := range srv.Backends() {
 		if b.Kind() == backends.KindPgvector {
@@ -277,13 +267,13 @@ func Search(ctx context.Context, opts SearchOpts) (*SearchReport, error) {
 			progress("search: %-11s %d clients: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %.0f q/s", s.name, clients, l.P50Ms, l.P95Ms, l.P99Ms, l.QPS)
 		}
 	}
-	features, err := measureFeatures(ctx, client, "http://"+ln.Addr().String(), queries, progress, searchFeatureSizes)
+	features, err := measureFeatures(ctx, client, base, queries, progress, searchFeatureSizes)
 	if err != nil {
 		return nil, err
 	}
 	rep.Series = append(rep.Series, features...)
 	// Last: the ingest adds records to the corpus the other series search.
-	if err := measureWhileIngesting(ctx, rep, cfg, "http://"+ln.Addr().String(), client, queries, corpus, progress); err != nil {
+	if err := measureWhileIngesting(ctx, rep, cfg, base, client, queries, corpus, progress); err != nil {
 		return nil, err
 	}
 	rep.Machine.CPUAfter = cpu.sample(ctx, time.Second)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,7 +15,6 @@ import (
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
 	"github.com/osa-archive/osa/api/osa/v1/osav1connect"
 	"github.com/osa-archive/osa/config"
-	"github.com/osa-archive/osa/server"
 )
 
 // Search while ingesting (issue 19): the modes' latency at one client while both backends ingest
@@ -52,19 +50,11 @@ func measureWhileIngesting(ctx context.Context, rep *SearchReport, cfg *config.C
 	queries []string, corpus []map[string]any, progress func(string, ...any)) (err error) {
 	wcfg := *cfg
 	wcfg.Node.Role = config.RoleWorker
-	wsrv, err := server.New(ctx, &wcfg, slog.New(slog.DiscardHandler))
+	_, wsrv, stopWorker, err := startServer(ctx, &wcfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
-	defer wsrv.Close()
-	wln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	wctx, stopWorker := context.WithCancel(ctx)
-	wdone := make(chan error, 1)
-	go func() { wdone <- wsrv.Run(wctx, wln) }()
-	defer func() { stopWorker(); <-wdone }()
+	defer stopWorker()
 
 	// Enough records for the longest the searches may take at the rate; the ingest stops when
 	// they are done.
