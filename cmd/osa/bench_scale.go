@@ -38,7 +38,7 @@ floats) and vector_half (hnsw.type: halfvec, 2-byte floats), beside keyword. It 
   this process's peak resident memory (VmHWM: the in-process server and the harness)
 
 Targets at 1,000,000 records on 2 cores: recall@10 >= 0.95, vector p99 <= 50 ms, hybrid p99 <= 100 ms
-at 1 client, peak RSS <= 1 GB. The whole run takes an hour or more at 1,000,000 records: run it on
+at 1 client, peak RSS <= 1 GB. The whole run takes about 40 minutes at 1,000,000 records on 2 cores: run it on
 an idle machine, with maintenance_work_mem large enough for the HNSW graph (OSA_DEV__MAINTENANCE_WORK_MEM
 on the private cluster; the report says whether it was). --smoke runs 1,000 records and 10 queries to
 check in a few seconds that every part works. Database and output as for osa bench ingest.`,
