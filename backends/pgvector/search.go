@@ -67,14 +67,6 @@ func (b *Backend) nearest(ctx context.Context, pool *pgxpool.Pool, q backends.Qu
 		}
 		if q.Exact {
 			settings += "; SET LOCAL enable_indexscan = off"
-		} else if q.Filter == nil && q.Where == nil {
-			// PostgreSQL's cost model prices the HNSW walk at a high ef_search, and more so on an
-			// index bloated by updates, above a scan that sorts every vector: on 20,000 records it
-			// chose that scan, 5× slower (40 ms against 7 at 1 client), and under the soak's
-			// updates 700 ms against 70. Unfiltered, the walk is the only plan without a sort, so
-			// this keeps it; a filtered search is left to the planner, which may rightly sort the
-			// few records a selective filter matches.
-			settings += "; SET LOCAL enable_sort = off"
 		}
 		if _, err := tx.Exec(ctx, settings); err != nil {
 			return err
