@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/osa-archive/osa/internal/pguuid"
 	"github.com/osa-archive/osa/replicas"
 )
 
@@ -40,6 +42,10 @@ func (d Database) PoolConfig(url string) (*pgxpool.Config, error) {
 	}
 	if d.TransactionPooler {
 		pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	}
+	pc.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		pguuid.Register(conn.TypeMap())
+		return nil
 	}
 	return pc, nil
 }

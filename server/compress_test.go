@@ -1,6 +1,9 @@
 package server_test
 
 import (
+	"compress/gzip"
+	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,6 +29,21 @@ func TestCompressMinBytes(t *testing.T) {
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d", resp.StatusCode)
+		}
+		body := io.Reader(resp.Body)
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatalf("gzip response: %v", err)
+			}
+			body = zr
+		}
+		var msg map[string]any
+		if err := json.NewDecoder(body).Decode(&msg); err != nil {
+			t.Fatalf("response body: %v", err)
+		}
+		if _, ok := msg["backends"]; !ok {
+			t.Errorf("response %v has no backends", msg)
 		}
 		return resp.Header.Get("Content-Encoding")
 	}

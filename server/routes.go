@@ -1,6 +1,7 @@
 package server
 
 import (
+	"compress/gzip"
 	"net/http"
 
 	"connectrpc.com/connect"
@@ -34,6 +35,7 @@ func (s *Server) handlerOptions(auth *authorizer) []connect.HandlerOption {
 		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(int(s.cfg.HTTP.ReadMaxBytes)),
 		connect.WithCompressMinBytes(s.cfg.HTTP.CompressMinBytes),
+		connect.WithCompression("gzip", func() connect.Decompressor { return &gzip.Reader{} }, newGzipWriter),
 		connect.WithCodec(strictJSON{}),
 	}
 }
@@ -104,4 +106,12 @@ func (s *Server) routes() http.Handler {
 		}
 	}
 	return withCORS(s.cfg.HTTP.CORS, explainStatus(limitBody(int64(s.cfg.HTTP.ReadMaxBytes), mux)))
+}
+
+// newGzipWriter is the compressor of responses: gzip at its fastest level. Connect's default,
+// gzip's default level, spent 13 % of the process's CPU compressing PublishRecords responses in
+// osa bench ingest, for files a few percent smaller.
+func newGzipWriter() connect.Compressor {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // the error is only for an invalid level
+	return w
 }

@@ -471,7 +471,11 @@ func vectorPoolConfig(db config.Database, url, key string) (*pgxpool.Config, err
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
+	base := pc.AfterConnect
 	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if err := base(ctx, conn); err != nil {
+			return err
+		}
 		if err := pgxvec.RegisterTypes(ctx, conn); err != nil {
 			if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && slices.Contains(preparedStatementClash, pgErr.Code) {
 				return fmt.Errorf("%w (%s looks like a pooler in transaction mode, such as PgBouncer: "+
