@@ -43,11 +43,12 @@ fuzz-smoke:
 	done
 
 ## bench: the full benchmark, osa bench all (ingest: six scenarios beside the raw River, HNSW-insert and COPY
-## ceilings measured in the same run, and freshness at a steady 100 records/s; then search on 100,000 records; then a
+## ceilings measured in the same run, and freshness at a steady 100 records/s; then vector ingest against two provider
+## shapes of hosted embedding APIs; then search on 100,000 records; then a
 ## rebuild of 100,000 records beside the bulk path; then an export of 200,000 records beside COPY; then an import of
 ## 20,000 records beside the bulk path; then the changefeed's latency at 100 records/s beside its cursor rule's own),
 ## on the private cluster of osa dev (dev.data_dir, dev.port; OSA_DEV__PORT=0 for any free port) or database.url. Writes
-## bench/results/all-ingest.{md,json,svg}, all-search.{md,json}, all-rebuild.{md,json}, all-export.{md,json},
+## bench/results/all-ingest.{md,json,svg}, all-provider.{md,json}, all-search.{md,json}, all-rebuild.{md,json}, all-export.{md,json},
 ## all-import.{md,json} and all-feed.{md,json}; about 20 minutes; run it on an idle machine.
 bench: build
 	./bin/osa bench all --out bench/results/all $(BENCH_FLAGS)

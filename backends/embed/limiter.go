@@ -17,9 +17,14 @@ const (
 	MaxConcurrencyMax = 1024
 
 	// probeEvery is how many calls succeed at the current limit, with calls waiting for a
-	// slot, before the limit is raised by one to probe for more room: at most one call in
-	// probeEvery meets a 429 of a provider whose capacity is steady.
-	probeEvery = 64
+	// slot, before the limit is raised by one to probe for more room. Each probe that meets a
+	// 429 (and the end of the slow start, which is one) doubles the wait before the next, up
+	// to probeEveryMax; a probe that holds brings it back to probeEvery. Against a provider
+	// whose capacity is steady, the 429s thin out as the run goes on (one near calls 1, 128,
+	// 384, 896, then one every probeEveryMax); a provider that gains room is found within
+	// probeEveryMax calls.
+	probeEvery    = 64
+	probeEveryMax = 1024
 )
 
 // limiter is the adaptive limit on concurrent calls to one provider, shared by every embedder of
@@ -30,26 +35,28 @@ const (
 // than queueing (a hosted API): it starts at 1 and grows by one per success until the first
 // 429 (slow start); a 429 of a call made with n calls in flight sets the limit to n−1, which is
 // where the provider said its room ends (or halves it, when the limit was already below that);
-// then, while the limit is in use, every [probeEvery] successes raise it by one. A limit the
-// calls do not fill never grows. A
-// 5xx or a network error does not move it: capacity is not what failed.
+// then, while the limit is in use, every [probeEvery] successes raise it by one, a wait that
+// doubles after each raise the provider refused with a 429. A limit the calls do not fill never
+// grows. A 5xx or a network error does not move it: capacity is not what failed.
 type limiter struct {
 	name string // in [Providers]
 	max  int
 
-	mu        sync.Mutex
-	limit     int
-	inFlight  int
-	slowStart bool
-	successes int           // at the current limit, in use, since the last change
-	waiting   int           // callers waiting for a slot
-	freed     chan struct{} // closed and replaced when a slot frees or the limit grows
+	mu         sync.Mutex
+	limit      int
+	inFlight   int
+	slowStart  bool
+	successes  int           // at the current limit, in use, since the last change
+	probeAfter int           // the successes at the limit that raise it: probeEvery, doubled by refused probes
+	probing    bool          // the limit was raised by a probe that no 429 has refused yet nor later raise confirmed
+	waiting    int           // callers waiting for a slot
+	freed      chan struct{} // closed and replaced when a slot frees or the limit grows
 
 	calls, rateLimited atomic.Int64
 }
 
 func newLimiter(name string, max int) *limiter {
-	return &limiter{name: name, max: max, limit: 1, slowStart: true, freed: make(chan struct{})}
+	return &limiter{name: name, max: max, limit: 1, slowStart: true, probeAfter: probeEvery, freed: make(chan struct{})}
 }
 
 // tryAcquire takes a slot if one is free at once, returning the calls in flight counting this
@@ -125,7 +132,11 @@ func (l *limiter) release(n int, o outcome) {
 	switch o {
 	case outcomeRateLimited:
 		l.rateLimited.Add(1)
-		l.slowStart = false
+		if l.slowStart || l.probing {
+			// The raise went past the provider's room: wait longer before the next.
+			l.probeAfter = min(2*l.probeAfter, probeEveryMax)
+		}
+		l.slowStart, l.probing = false, false
 		if n-1 < l.limit {
 			l.limit = max(1, n-1)
 		} else {
@@ -139,9 +150,12 @@ func (l *limiter) release(n int, o outcome) {
 		case l.slowStart:
 			l.limit++
 		default:
-			if l.successes++; l.successes >= probeEvery {
+			if l.successes++; l.successes >= l.probeAfter {
+				if l.probing {
+					l.probeAfter = probeEvery // the last raise held
+				}
 				l.limit++
-				l.successes = 0
+				l.successes, l.probing = 0, true
 			}
 		}
 	}

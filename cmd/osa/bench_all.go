@@ -18,9 +18,10 @@ func newBenchAllCmd(g *globalFlags) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "all",
-		Short: "Run the ingest, search, rebuild, export, import and feed benchmarks, on one PostgreSQL",
+		Short: "Run the ingest, provider, search, rebuild, export, import and feed benchmarks, on one PostgreSQL",
 		Long: `all runs osa bench ingest (every scenario with its raw River, HNSW and COPY ceilings, and the
-freshness scenario), then osa bench search (recall, latency and throughput of every mode beside
+freshness scenario), then osa bench provider (vector ingest against embedding providers shaped
+like hosted APIs), then osa bench search (recall, latency and throughput of every mode beside
 the raw kNN query), then osa bench rebuild (a new generation of the vector backend beside the
 bulk path), then osa bench export (an export beside COPY of the same rows, and its memory), then
 osa bench import (an import until indexed, beside the bulk path), then osa bench feed (the
@@ -35,6 +36,7 @@ of osa bench feed.
 The Markdown reports go to stdout, progress to stderr. --out PREFIX writes
 
   PREFIX-ingest.md, PREFIX-ingest.json, PREFIX-ingest.svg   the ingest report and its chart
+  PREFIX-provider.md, PREFIX-provider.json                  the provider report
   PREFIX-search.md, PREFIX-search.json                      the search report
   PREFIX-rebuild.md, PREFIX-rebuild.json                    the rebuild report
   PREFIX-export.md, PREFIX-export.json                      the export report
@@ -43,7 +45,7 @@ The Markdown reports go to stdout, progress to stderr. --out PREFIX writes
 
 each as soon as its benchmark is done.
 
---smoke shrinks them (ingest as with osa bench ingest --smoke; search on 2,000 records and 20
+--smoke shrinks them (ingest as with osa bench ingest --smoke; provider as with osa bench provider --smoke; search on 2,000 records and 20
 queries; rebuild and export on 2,000 records, import on 1,000, feed for 3 s) so that the whole run takes about 50 s on 2 cores: it checks
 only that every part works. Any error exits non-zero; the targets are never enforced, in either mode. make bench-smoke
 runs it on a throw-away cluster, and make test runs make bench-smoke.`,
@@ -72,12 +74,12 @@ runs it on a throw-away cluster, and make test runs make bench-smoke.`,
 		fmt.Sprintf("how long the feed benchmark publishes; with --smoke %s", bench.FeedDurationSmokeDefault))
 	cmd.Flags().IntVar(&feed.rate, "feed-rate", bench.FeedRateDefault, "records/s of the feed benchmark")
 	cmd.Flags().DurationVar(&feed.pollInterval, "feed-poll-interval", 0, "events.poll_interval of the feed benchmark's server (0: its default)")
-	cmd.Flags().StringVar(&out, "out", "", "also write PREFIX-ingest.{md,json,svg}, PREFIX-search.{md,json}, PREFIX-rebuild.{md,json}, "+
+	cmd.Flags().StringVar(&out, "out", "", "also write PREFIX-ingest.{md,json,svg}, PREFIX-provider.{md,json}, PREFIX-search.{md,json}, PREFIX-rebuild.{md,json}, "+
 		"PREFIX-export.{md,json}, PREFIX-import.{md,json} and PREFIX-feed.{md,json}")
 	return cmd
 }
 
-// runBenchAll runs the ingest, search, rebuild, export, import and feed benchmarks, in that
+// runBenchAll runs the ingest, provider, search, rebuild, export, import and feed benchmarks, in that
 // order, on the server of adminURL.
 func runBenchAll(cmd *cobra.Command, flags *ingestFlags, adminURL string, logger *slog.Logger, searchRecords, searchQueries, rebuildRecords,
 	exportRecords, importRecords int, feed *feedFlags, out string) error {
@@ -87,6 +89,16 @@ func runBenchAll(cmd *cobra.Command, flags *ingestFlags, adminURL string, logger
 	}
 	if _, err := runBenchIngest(cmd, flags.opts(cmd, adminURL, logger), ingestOut); err != nil {
 		return fmt.Errorf("ingest benchmark: %w", err)
+	}
+
+	providerOut := ""
+	if out != "" {
+		providerOut = out + "-provider"
+	}
+	fmt.Fprintln(cmd.OutOrStdout())
+	popts := bench.ProviderOpts{AdminURL: adminURL, Shapes: bench.ProviderShapes(flags.smoke), Progress: cmd.ErrOrStderr()}
+	if err := runBenchProvider(cmd, popts, providerOut); err != nil {
+		return fmt.Errorf("provider benchmark: %w", err)
 	}
 
 	sopts := bench.SearchOpts{AdminURL: adminURL, Records: searchRecords, Queries: searchQueries, Progress: cmd.ErrOrStderr()}

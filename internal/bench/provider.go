@@ -45,18 +45,20 @@ type ProviderShape struct {
 	Records int `json:"records"`
 }
 
-// ProviderShapes are the shapes of [Provider]: the issue's two, for about 20 s each on records
-// (smoke: 3 s).
+// ProviderShapes are the shapes of [Provider]: the issue's two, each long enough for about 100
+// calls or more to the provider (C 4: 1,250 calls in about 50 s on 2 cores; C 1: 94 calls,
+// about 110 s), so that the adaptive limit's slow start and the run's first and last partial
+// calls weigh little beside its steady state. The smoke runs take 4 and 8 s.
 func ProviderShapes(smoke bool) []ProviderShape {
 	scale := 1.0
 	if smoke {
-		scale = 0.15
+		scale = 0.075
 	}
 	return []ProviderShape{
 		{Name: "C4 40ms+0.3ms", Concurrency: 4, Latency: 40 * time.Millisecond, PerInput: 300 * time.Microsecond,
 			ErrorRate: 0.01, Batch: 32, Records: int(40000 * scale)},
 		{Name: "C1 500ms+5ms", Concurrency: 1, Latency: 500 * time.Millisecond, PerInput: 5 * time.Millisecond,
-			ErrorRate: 0.01, Batch: 128, Records: int(2000 * scale)},
+			ErrorRate: 0.01, Batch: 128, Records: int(12000 * scale)},
 	}
 }
 
