@@ -142,3 +142,54 @@ func checkVectors(t *testing.T, batches [][]string, got [][][]float32) {
 		}
 	}
 }
+
+// A call that waited for the only slot and is not full holds the slot a little (a quarter of the
+// last call's time) for the calls on their way: two texts left waiting while a full call runs
+// are joined by the fourteen that come 50 ms after it ends, in one call of sixteen, not in a
+// call of two and then one of fourteen.
+func TestFillHoldsPartialCall(t *testing.T) {
+	t.Parallel()
+	p := fakeprovider.Start(fakeprovider.Config{Concurrency: 1, Latency: 600 * time.Millisecond, PerInput: time.Microsecond})
+	defer p.Close()
+	e, err := embed.New(embed.Config{Kind: embed.KindOpenAI, BaseURL: p.URL(), Model: "fake-coalesce-hold", Dims: 8, MaxInputs: 16, MaxConcurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := func(name string, n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("%s text %d zebrafish", name, i))
+		}
+		return out
+	}
+	embedAll(t, e, [][]string{texts("warm-up", 16)}) // the provider's call time: 600 ms, so a hold of 150 ms
+
+	var wg sync.WaitGroup
+	batches := [][]string{texts("full", 16), texts("left", 2), texts("next", 14)}
+	got := make([][][]float32, 3)
+	embedOne := func(b int) {
+		vecs, errs := e.Embed(context.Background(), batches[b])
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("batch %d text %d: %v", b, i, err)
+			}
+		}
+		got[b] = vecs
+	}
+	wg.Go(func() {
+		embedOne(0)
+		// The next batch of a pipeline comes some time after the call before it ends: its
+		// records written, its jobs completed, the next ones fetched and gathered.
+		time.Sleep(50 * time.Millisecond)
+		embedOne(2)
+	})
+	time.Sleep(100 * time.Millisecond) // the full call holds the slot
+	wg.Go(func() { embedOne(1) })
+	wg.Wait()
+	st := p.Stats()
+	t.Logf("%d calls, %d inputs", st.Calls, st.Inputs)
+	if st.Calls != 3 || st.Inputs != 48 {
+		t.Fatalf("%d calls carrying %d inputs; want 3 calls (warm-up, full, and the two left with the next fourteen) carrying 48", st.Calls, st.Inputs)
+	}
+	checkVectors(t, batches, got)
+}
