@@ -348,13 +348,7 @@ func (s *rssSampler) stop() int64 {
 // Markdown renders the report with its targets.
 func (r *ExportReport) Markdown() string {
 	var b strings.Builder
-	b.WriteString("# Export benchmark\n\n")
-	if r.Command != "" {
-		fmt.Fprintf(&b, "Produced by:\n\n```\n%s\n```\n\n", r.Command)
-	}
-	m := r.Machine
-	fmt.Fprintf(&b, "%s · %d CPUs · %s · PostgreSQL %s, shared_buffers %s · before the run: %s, load average %s\n\n",
-		r.Date.Format("2006-01-02 15:04 UTC"), m.NumCPU, m.GoVersion, m.Postgres.Version, m.Postgres.SharedBuffers, m.CPUBefore, orDash(m.LoadBefore))
+	r.Machine.writeHeader(&b, "Export benchmark", r.Command, r.Date)
 	fmt.Fprintf(&b, "Corpus: %d generated records (GEO-like metadata, 1 %% of them at version 2), written by one INSERT in %.0f s; "+
 		"the JSONL export is %.1f MB. The server (all roles) runs in the benchmark's process; `osa export` runs as a child process "+
 		"writing to a file.\n\n", r.Records, r.LoadSeconds, float64(r.Bytes)/1e6)
@@ -381,6 +375,6 @@ func (r *ExportReport) Markdown() string {
 	} {
 		fmt.Fprintf(&b, "| %s | %.2f | %.0f | %.1f |\n", row.name, row.s, r.PerSecond(row.s), float64(r.Bytes)/1e6/row.s)
 	}
-	fmt.Fprintf(&b, "\nAfter the run: %s.\n", m.CPUAfter)
+	fmt.Fprintf(&b, "\nAfter the run: %s.\n", r.Machine.CPUAfter)
 	return b.String()
 }

@@ -8,14 +8,7 @@ import (
 // Markdown renders the report with its target.
 func (r *FeedReport) Markdown() string {
 	var b strings.Builder
-	b.WriteString("# Feed benchmark\n\n")
-	if r.Command != "" {
-		fmt.Fprintf(&b, "Produced by:\n\n```\n%s\n```\n\n", r.Command)
-	}
-	m := r.Machine
-	fmt.Fprintf(&b, "%s · %d CPUs · %s · PostgreSQL %s, pgvector %s, shared_buffers %s, track_commit_timestamp %s · before the run: %s, load average %s\n\n",
-		r.Date.Format("2006-01-02 15:04 UTC"), m.NumCPU, m.GoVersion, m.Postgres.Version, orDash(m.Postgres.Pgvector), m.Postgres.SharedBuffers,
-		orDash(m.Postgres.TrackCommitTimestamp), m.CPUBefore, orDash(m.LoadBefore))
+	r.Machine.writeHeader(&b, "Feed benchmark", r.Command, r.Date, "track_commit_timestamp "+orDash(r.Machine.Postgres.TrackCommitTimestamp))
 	fmt.Fprintf(&b, "A server with the default configuration (the `vector` backend with the `hash` embedder, and `keyword`, both indexing "+
 		"what is published) in the benchmark's process; %d records published through the API at %d records/s for %.0f s "+
 		"(one PublishRecords call every %.0f ms; %.1f records/s reached), one event each. One `WatchEvents` stream (the Connect client, "+
@@ -61,7 +54,7 @@ func (r *FeedReport) Markdown() string {
 			fmt.Fprintf(&b, "| `%s` | %d | %.1f |\n", strings.ReplaceAll(t.Query, "|", `\|`), t.Samples, t.MaxMs)
 		}
 	}
-	fmt.Fprintf(&b, "\nAfter the run: %s.\n", m.CPUAfter)
+	fmt.Fprintf(&b, "\nAfter the run: %s.\n", r.Machine.CPUAfter)
 	return b.String()
 }
 

@@ -253,14 +253,7 @@ func tableCeiling(ctx context.Context, pool *pgxpool.Pool, table, cols, key, ind
 // Markdown renders the report with its target.
 func (r *ImportReport) Markdown() string {
 	var b strings.Builder
-	b.WriteString("# Import benchmark\n\n")
-	if r.Command != "" {
-		fmt.Fprintf(&b, "Produced by:\n\n```\n%s\n```\n\n", r.Command)
-	}
-	m := r.Machine
-	fmt.Fprintf(&b, "%s · %d CPUs · %s · PostgreSQL %s, pgvector %s, shared_buffers %s, maintenance_work_mem %s · before the run: %s, load average %s\n\n",
-		r.Date.Format("2006-01-02 15:04 UTC"), m.NumCPU, m.GoVersion, m.Postgres.Version, m.Postgres.Pgvector,
-		m.Postgres.SharedBuffers, m.Postgres.MaintenanceWorkMem, m.CPUBefore, orDash(m.LoadBefore))
+	r.Machine.writeHeader(&b, "Import benchmark", r.Command, r.Date, "maintenance_work_mem "+r.Machine.Postgres.MaintenanceWorkMem)
 	fmt.Fprintf(&b, "A JSONL export of %d generated records (%.1f MB; 1 %% of them with an earlier version) imported with the SDK "+
 		"(ImportRecords) into an empty archive (default configuration: the `vector` backend with the `hash` embedder, and "+
 		"`keyword`), then indexed by the rebuild of each backend that the import starts. Exported again, the archive gives "+
@@ -278,6 +271,6 @@ func (r *ImportReport) Markdown() string {
 		fmt.Fprintf(&b, "| ceiling: %s | %.1f | |\n", p.What, p.Seconds)
 	}
 	fmt.Fprintf(&b, "| ceiling: all of them | %.1f | %.0f |\n", ceil, perS(ceil))
-	fmt.Fprintf(&b, "\nAfter the run: %s.\n", m.CPUAfter)
+	fmt.Fprintf(&b, "\nAfter the run: %s.\n", r.Machine.CPUAfter)
 	return b.String()
 }

@@ -195,3 +195,31 @@ func machineBefore(ctx context.Context, adminURL string) (Machine, *cpuMeter, er
 	m.CPUBefore = cpu.sample(ctx, time.Second)
 	return m, cpu, nil
 }
+
+// writeHeader writes a report's title, the command that produced it (when known), and one line
+// on where and when it ran: the date, the CPUs (and their model), the memory, Go, the build's
+// revision, PostgreSQL with pgvector, shared_buffers and the report's own settings (e.g.
+// "maintenance_work_mem 4GB"), and the machine's use before the run.
+func (m Machine) writeHeader(b *strings.Builder, title, command string, date time.Time, settings ...string) {
+	fmt.Fprintf(b, "# %s\n\n", title)
+	if command != "" {
+		fmt.Fprintf(b, "Produced by:\n\n```\n%s\n```\n\n", command)
+	}
+	cpus := fmt.Sprintf("%d CPUs", m.NumCPU)
+	if m.CPUModel != "" {
+		cpus += " (" + m.CPUModel + ")"
+	}
+	parts := []string{date.UTC().Format("2006-01-02 15:04 UTC"), cpus}
+	if m.MemTotal != "" {
+		parts = append(parts, m.MemTotal)
+	}
+	parts = append(parts, m.GoVersion)
+	if m.Revision != "" {
+		parts = append(parts, "built from "+m.Revision)
+	}
+	pg := append([]string{"PostgreSQL " + m.Postgres.Version, "pgvector " + orDash(m.Postgres.Pgvector),
+		"shared_buffers " + m.Postgres.SharedBuffers}, settings...)
+	parts = append(parts, strings.Join(pg, ", "),
+		fmt.Sprintf("before the run: CPU %s, load average %s", m.CPUBefore, orDash(m.LoadBefore)))
+	b.WriteString(strings.Join(parts, " · ") + "\n\n")
+}

@@ -131,10 +131,9 @@ func Provider(ctx context.Context, opts ProviderOpts) (*ProviderReport, error) {
 	}
 	rep := &ProviderReport{Date: time.Now().UTC()}
 	var err error
-	if rep.Machine, err = machineInfo(ctx, opts.AdminURL); err != nil {
+	if rep.Machine, _, err = machineBefore(ctx, opts.AdminURL); err != nil {
 		return nil, err
 	}
-	rep.Machine.LoadBefore = loadAvg()
 	for _, sh := range opts.Shapes {
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "provider %s: %d records, batch %d, limit %.0f records/s\n", sh.Name, sh.Records, sh.Batch, sh.limit())
@@ -258,13 +257,7 @@ func runProviderShape(ctx context.Context, adminURL string, sh ProviderShape) (r
 // Markdown renders the report.
 func (r *ProviderReport) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Vector ingest against hosted-API-shaped embedding providers\n\n")
-	if r.Command != "" {
-		fmt.Fprintf(&b, "Produced by:\n\n```\n%s\n```\n\n", r.Command)
-	}
-	m := r.Machine
-	fmt.Fprintf(&b, "%s · %d CPUs · %s · PostgreSQL %s · before the run: load average %s\n\n",
-		r.Date.Format("2006-01-02 15:04 UTC"), m.NumCPU, m.GoVersion, m.Postgres.Version, orDash(m.LoadBefore))
+	r.Machine.writeHeader(&b, "Vector ingest against hosted-API-shaped embedding providers", r.Command, r.Date)
 	b.WriteString("Each shape: a fake provider on httptest (internal/fakeprovider) answering a call after its latency plus a cost per\n" +
 		"input, at most C calls at once (beyond them a 429 with Retry-After), 1 % of calls a 500; a server with one vector\n" +
 		"backend (8 dims) calling it; records published as fast as the API takes them. The limit is C × batch ÷ call time.\n" +

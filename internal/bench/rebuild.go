@@ -434,14 +434,7 @@ func bulkCeiling(ctx context.Context, pool *pgxpool.Pool, table string, m, ef in
 // Markdown renders the report with its targets.
 func (r *RebuildReport) Markdown() string {
 	var b strings.Builder
-	b.WriteString("# Rebuild benchmark\n\n")
-	if r.Command != "" {
-		fmt.Fprintf(&b, "Produced by:\n\n```\n%s\n```\n\n", r.Command)
-	}
-	m := r.Machine
-	fmt.Fprintf(&b, "%s · %d CPUs · %s · PostgreSQL %s, pgvector %s, shared_buffers %s, maintenance_work_mem %s · before the run: %s, load average %s\n\n",
-		r.Date.Format("2006-01-02 15:04 UTC"), m.NumCPU, m.GoVersion, m.Postgres.Version, m.Postgres.Pgvector,
-		m.Postgres.SharedBuffers, m.Postgres.MaintenanceWorkMem, m.CPUBefore, orDash(m.LoadBefore))
+	r.Machine.writeHeader(&b, "Rebuild benchmark", r.Command, r.Date, "maintenance_work_mem "+r.Machine.Postgres.MaintenanceWorkMem)
 	fmt.Fprintf(&b, "Corpus: %d generated records (`hash` embedder, 384 dims), loaded in %.0f s. Change: %s, applied with "+
 		"ApplyBackends to a running server (all roles, one process) while a vector search ran every %v and %d records "+
 		"had their text changed through the API, %d per publish every 100 ms.\n\n",
@@ -481,6 +474,6 @@ func (r *RebuildReport) Markdown() string {
 	}{{"idle", r.Idle}, {"during the rebuild", r.During}} {
 		fmt.Fprintf(&b, "| %s | %d | %.2f | %.2f | %.2f | %d | %d |\n", s.name, s.l.Requests, s.l.P50Ms, s.l.P95Ms, s.l.P99Ms, s.l.Errors, s.l.EmptyCount)
 	}
-	fmt.Fprintf(&b, "\nAfter the run: %s.\n", m.CPUAfter)
+	fmt.Fprintf(&b, "\nAfter the run: %s.\n", r.Machine.CPUAfter)
 	return b.String()
 }

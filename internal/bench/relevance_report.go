@@ -140,17 +140,8 @@ func (r *RelevanceReport) Markdown() string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	m := r.Machine
-	p := m.Postgres
 
-	w("# Relevance benchmark\n\n")
-	w("Produced by:\n\n```\n%s\n```\n\n", r.Command)
-	cpuModel := ""
-	if m.CPUModel != "" {
-		cpuModel = " (" + m.CPUModel + ")"
-	}
-	w("%s · %d CPUs%s · %s · built from %s · PostgreSQL %s, pgvector %s, shared_buffers %s · before the run: CPU %s, load average %s\n\n",
-		r.Date.UTC().Format("2006-01-02 15:04 MST"), m.NumCPU, cpuModel, m.GoVersion,
-		orDash(m.Revision), p.Version, orDash(p.Pgvector), p.SharedBuffers, m.CPUBefore, orDash(m.LoadBefore))
+	m.writeHeader(&b, "Relevance benchmark", r.Command, r.Date)
 	w("Dataset `%s`, split `%s`: %s documents, %s queries with %s judgements (the queries without judgements are not run). ",
 		r.Dataset, r.Split, fmtNum(float64(r.Docs)), fmtNum(float64(r.Queries)), fmtNum(float64(r.Judgements)))
 	w("Every document was published through the API as a record `{\"title\": title, \"summary\": text, \"bench\": {\"doc_id\": _id}}` "+

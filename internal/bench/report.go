@@ -273,11 +273,7 @@ func (r *IngestReport) Markdown() string {
 	m := r.Machine
 	p := m.Postgres
 
-	w("# Ingest benchmark\n\n")
-	w("Produced by:\n\n```\n%s\n```\n\n", r.Command)
-	w("%s · %d CPUs · %s · PostgreSQL %s, pgvector %s, shared_buffers %s · before the run: CPU %s, load average %s\n\n",
-		r.Date.UTC().Format("2006-01-02 15:04 MST"), m.NumCPU, m.GoVersion, p.Version, orDash(p.Pgvector), p.SharedBuffers,
-		m.CPUBefore, orDash(m.LoadBefore))
+	m.writeHeader(&b, "Ingest benchmark", r.Command, r.Date)
 
 	w("## Targets\n\n")
 	w("| target | measured | goal | ratio | met |\n|---|---:|---:|---:|:-:|\n")

@@ -9,17 +9,10 @@ import (
 // Markdown renders the report with its targets.
 func (r *ScaleReport) Markdown() string {
 	var b strings.Builder
-	b.WriteString("# Scale benchmark\n\n")
-	if r.Command != "" {
-		fmt.Fprintf(&b, "Produced by:\n\n```\n%s\n```\n\n", r.Command)
-	}
-	m := r.Machine
-	p := m.Postgres
-	fmt.Fprintf(&b, "%s · %d CPUs · %s · %s · PostgreSQL %s, pgvector %s, shared_buffers %s, maintenance_work_mem %s, "+
-		"max_parallel_maintenance_workers %s · before the run: %s, load average %s · the whole run took %s\n\n",
-		r.Date.Format("2006-01-02 15:04 UTC"), m.NumCPU, orDash(m.MemTotal), m.GoVersion, p.Version, p.Pgvector, p.SharedBuffers,
-		p.MaintenanceWorkMem, p.MaxParallelMaintenanceWorkers, m.CPUBefore, orDash(m.LoadBefore),
-		time.Duration(r.Seconds*float64(time.Second)).Round(time.Second))
+	p := r.Machine.Postgres
+	r.Machine.writeHeader(&b, "Scale benchmark", r.Command, r.Date, "maintenance_work_mem "+p.MaintenanceWorkMem,
+		"max_parallel_maintenance_workers "+p.MaxParallelMaintenanceWorkers)
+	fmt.Fprintf(&b, "The whole run took %s.\n\n", time.Duration(r.Seconds*float64(time.Second)).Round(time.Second))
 	fmt.Fprintf(&b, "Corpus: %d generated records (fixed seed; clustered topics), `hash` embedder, 384 dims, HNSW m %d, "+
 		"ef_construction %d, in two vector backends built from the same records and the same vectors (embedded once): "+
 		"`vector` (4-byte floats) and `%s` (`hnsw.type: halfvec`, 2-byte floats), beside `keyword`, in one database: "+
@@ -177,7 +170,7 @@ func (r *ScaleReport) Markdown() string {
 	fmt.Fprintf(&b, "| all of them | | | | | %s | %s |\n", bytesText(total), bytesText(total/int64(r.Records)))
 
 	fmt.Fprintf(&b, "\nResident memory of this process at the end: %s (peak %s).\n", bytesText(r.RSSBytes), bytesText(r.PeakRSSBytes))
-	fmt.Fprintf(&b, "\nAfter the run: %s.\n", m.CPUAfter)
+	fmt.Fprintf(&b, "\nAfter the run: %s.\n", r.Machine.CPUAfter)
 	return b.String()
 }
 

@@ -610,14 +610,7 @@ func loadCorpus(ctx context.Context, pool *pgxpool.Pool, bs []backends.Backend, 
 // Markdown renders the report as a table with the targets.
 func (r *SearchReport) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Search benchmark\n\n")
-	if r.Command != "" {
-		fmt.Fprintf(&b, "Produced by:\n\n```\n%s\n```\n\n", r.Command)
-	}
-	m := r.Machine
-	fmt.Fprintf(&b, "%s · %d CPUs · %s · PostgreSQL %s, pgvector %s, shared_buffers %s · before the run: %s, load average %s\n\n",
-		r.Date.Format("2006-01-02 15:04 UTC"), m.NumCPU, m.GoVersion, m.Postgres.Version, m.Postgres.Pgvector,
-		m.Postgres.SharedBuffers, m.CPUBefore, orDash(m.LoadBefore))
+	r.Machine.writeHeader(&b, "Search benchmark", r.Command, r.Date)
 	fmt.Fprintf(&b, "Corpus: %d generated records (fixed seed; Zipfian domain words, gene symbols, 160 topics), `hash` "+
 		"embedder, 384 dims, HNSW m %d, ef_construction %d; loaded and indexed in %.0f s. %d queries of 2–4 content words "+
 		"drawn from the corpus; every series runs them 3 times after a warm-up round; limit %d; hnsw.ef_search %d.\n\n",
@@ -707,6 +700,6 @@ func (r *SearchReport) Markdown() string {
 		}
 		b.WriteString(".\n")
 	}
-	fmt.Fprintf(&b, "\nAfter the run: %s.\n", m.CPUAfter)
+	fmt.Fprintf(&b, "\nAfter the run: %s.\n", r.Machine.CPUAfter)
 	return b.String()
 }

@@ -262,10 +262,9 @@ func Soak(ctx context.Context, opts SoakOpts) (rep *SoakReport, err error) {
 	rep = &SoakReport{Command: opts.Command, Date: time.Now().UTC(), DurationSeconds: opts.Duration.Seconds(),
 		WarmUpSeconds: opts.WarmUp.Seconds(), Rate: opts.Rate, SearchRate: opts.SearchRate,
 		SampleSeconds: opts.SampleEvery.Seconds(), UpdateShare: SoakUpdateShare, ReindexBackend: soakReindexBackend}
-	if rep.Machine, err = machineInfo(ctx, opts.AdminURL); err != nil {
+	if rep.Machine, _, err = machineBefore(ctx, opts.AdminURL); err != nil {
 		return nil, err
 	}
-	rep.Machine.LoadBefore = loadAvg()
 	db, err := createScratchDB(ctx, opts.AdminURL)
 	if err != nil {
 		return nil, err

@@ -418,10 +418,7 @@ func (r *SoakReport) Markdown() string {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	m := r.Machine
 	p := m.Postgres
-	w("# Soak benchmark\n\n")
-	w("Produced by:\n\n```\n%s\n```\n\n", r.Command)
-	w("%s · %d CPUs · %s · PostgreSQL %s, pgvector %s, shared_buffers %s · load average before %s\n\n",
-		r.Date.UTC().Format("2006-01-02 15:04 MST"), m.NumCPU, m.GoVersion, p.Version, orDash(p.Pgvector), p.SharedBuffers, orDash(m.LoadBefore))
+	m.writeHeader(&b, "Soak benchmark", r.Command, r.Date)
 	w("An API process and a worker process (`osa serve --role api|worker`, the built-in configuration: both backends, hash embedder, "+
 		"worker.dead_after %s, the default) on a scratch database, for %s: %d records/s published (%.0f %% of them new versions of earlier records, "+
 		"title changed; one PublishRecords call every %s ms) and %d searches/s (default mode, 10 hits). Warm-up %s. "+
