@@ -53,8 +53,14 @@ type batchFunc[T any] func(ctx context.Context, items []T, reason string) []erro
 
 // gatherer turns concurrent single-item Work calls into batches. Open-source River runs one job
 // per Work call; each call hands its job to the gatherer of its queue and blocks until the batch
-// it joined has run, then returns its own result. A batch runs when it is full, when its first
-// item has waited MaxDelay, or when every worker slot is waiting here. Batches run on a context
+// it joined has run, then returns its own result. A batch is due when it is full, when its first
+// item has waited MaxDelay, or when every worker slot is waiting here; it is cut when it can
+// run, once one of the Slots/MaxSize write slots is free, from the items pending then. While
+// every write slot is busy (a slow embedding provider, a long HNSW insert), the items that keep
+// arriving join the next batch instead of each waiting in a batch cut at its MaxDelay: cut
+// early, the next batches carried the few jobs a River fetch had brought, and against a
+// provider of one concurrent call every other call carried two texts. A batch's
+// batch.timeout starts when it runs. Batches run on a context
 // of their own, so one job's cancellation never aborts the others' write; once every job of a
 // batch is cancelled (River's hard stop at worker.shutdown_timeout), the batch's context is
 // cancelled too, so a stuck batch cannot hold a shutdown for batch.timeout. At most
@@ -70,6 +76,7 @@ type gatherer[T any] struct {
 	inFlight      int                      // Do calls that have not returned
 	pending       []*gatherItem[T]         // items not yet in a batch, oldest first
 	pendingWeight int                      // the weight of pending
+	due           int                      // batches due that wait for a write slot (next calls)
 	timer         interface{ Stop() bool } // flushes the pending items when the oldest has waited MaxDelay
 	timerGen      int                      // invalidates a timer that fired while being replaced
 	writes        chan struct{}            // semaphore bounding concurrent batches
@@ -122,19 +129,8 @@ func (g *gatherer[T]) Do(ctx context.Context, v T) error {
 	g.inFlight++
 	g.pending = append(g.pending, it)
 	g.pendingWeight += it.weight
-	var (
-		batches [][]*gatherItem[T]
-		reason  string
-	)
-	switch {
-	case g.pendingWeight >= g.cfg.MaxSize:
-		// With weights, what is left after one batch can fill another.
-		for reason = flushSize; g.pendingWeight >= g.cfg.MaxSize; {
-			batches = append(batches, g.takeLocked())
-		}
-	case g.inFlight >= g.cfg.Slots:
-		batches, reason = [][]*gatherItem[T]{g.takeLocked()}, flushSlots
-	case len(g.pending) == 1:
+	reasons := g.dueLocked()
+	if len(reasons) == 0 && len(g.pending) == 1 {
 		g.armLocked()
 	}
 	g.mu.Unlock()
@@ -143,8 +139,8 @@ func (g *gatherer[T]) Do(ctx context.Context, v T) error {
 		g.inFlight--
 		g.mu.Unlock()
 	}()
-	for _, batch := range batches {
-		go g.flush(batch, reason)
+	for _, reason := range reasons {
+		go g.next(reason)
 	}
 
 	select {
@@ -168,6 +164,23 @@ func (g *gatherer[T]) Do(ctx context.Context, v T) error {
 	return <-it.done
 }
 
+// dueLocked counts the batches that became due, for [gatherer.next] to run: one per MaxSize of
+// pending weight beyond the batches already due (with weights, one item can fill more than one),
+// else one when every worker slot waits here and none is due. It returns their reasons. g.mu
+// must be held.
+func (g *gatherer[T]) dueLocked() []string {
+	var reasons []string
+	for g.pendingWeight >= (g.due+1)*g.cfg.MaxSize {
+		g.due++
+		reasons = append(reasons, flushSize)
+	}
+	if len(reasons) == 0 && len(g.pending) > 0 && g.inFlight >= g.cfg.Slots && g.due == 0 {
+		g.due++
+		reasons = append(reasons, flushSlots)
+	}
+	return reasons
+}
+
 // armLocked replaces the timer by one for the oldest pending item's deadline, arrival +
 // MaxDelay, or by none when nothing is pending. g.mu must be held.
 func (g *gatherer[T]) armLocked() {
@@ -188,18 +201,18 @@ func (g *gatherer[T]) armLocked() {
 // has replaced it since (a stopped timer can still fire).
 func (g *gatherer[T]) onDelay(gen int) {
 	g.mu.Lock()
-	if gen != g.timerGen || len(g.pending) == 0 {
+	if gen != g.timerGen || len(g.pending) == 0 || g.due > 0 {
 		g.mu.Unlock()
-		return
+		return // a due batch will take the pending items first
 	}
-	batch := g.takeLocked()
+	g.due++
 	g.mu.Unlock()
-	g.flush(batch, flushDelay)
+	g.next(flushDelay)
 }
 
-// takeLocked removes pending items up to MaxSize in weight, and at least one, for a batch. g.mu
-// must be held.
-func (g *gatherer[T]) takeLocked() []*gatherItem[T] {
+// takeLocked removes pending items up to MaxSize in weight, and at least one, for a batch, and
+// returns them with their weight. g.mu must be held, and an item pending.
+func (g *gatherer[T]) takeLocked() ([]*gatherItem[T], int) {
 	n, w := 0, 0
 	for n < len(g.pending) && (n == 0 || w+g.pending[n].weight <= g.cfg.MaxSize) {
 		w += g.pending[n].weight
@@ -219,13 +232,31 @@ func (g *gatherer[T]) takeLocked() []*gatherItem[T] {
 		it.taken, it.run = true, run
 	}
 	g.armLocked()
-	return batch
+	return batch, w
 }
 
-// flush runs one batch and delivers every item's result. A panic in the batch fails every item.
-func (g *gatherer[T]) flush(batch []*gatherItem[T], reason string) {
+// next runs a due batch: once a write slot is free, it takes the items pending then (reported
+// as full when they fill the batch, else with reason), runs them, and delivers every item's
+// result. A panic in the batch fails every item.
+func (g *gatherer[T]) next(reason string) {
 	g.writes <- struct{}{}
 	defer func() { <-g.writes }()
+
+	g.mu.Lock()
+	g.due--
+	if len(g.pending) == 0 {
+		g.mu.Unlock()
+		return // withdrawn meanwhile, or taken by a batch due before
+	}
+	batch, weight := g.takeLocked()
+	more := g.dueLocked() // what is left may fill another batch, or be all that can come
+	g.mu.Unlock()
+	for _, r := range more {
+		go g.next(r)
+	}
+	if weight >= g.cfg.MaxSize {
+		reason = flushSize
+	}
 
 	run := batch[0].run
 	defer run.cancel()

@@ -491,3 +491,29 @@ func TestGathererCancelsBatchWhenEveryItemIsCancelled(t *testing.T) {
 		}
 	}
 }
+
+// While every write slot is busy, the items that keep arriving wait for the next free slot in one
+// batch, not in batches cut at their MaxDelay or as each came: 20 items fill both write slots for
+// 300 ms, and 9 items that arrive one every 20 ms meanwhile run as one batch of 9.
+func TestGathererCutsBatchWhenItCanRun(t *testing.T) {
+	t.Parallel()
+	r := &recorder{delay: 300 * time.Millisecond}
+	g := newGatherer(gatherConfig{MaxSize: 10, MaxDelay: 10 * time.Millisecond, Slots: 20, Timeout: 5 * time.Second}, r.run)
+	var wg sync.WaitGroup
+	wg.Go(func() { doAll(context.Background(), g, 20) })
+	time.Sleep(50 * time.Millisecond) // both full batches run
+	for i := range 9 {
+		wg.Go(func() {
+			if err := g.Do(context.Background(), 100+i); err != nil {
+				t.Error(err)
+			}
+		})
+		time.Sleep(20 * time.Millisecond)
+	}
+	wg.Wait()
+	sizes, reasons := r.snapshot()
+	slices.Sort(sizes)
+	if !slices.Equal(sizes, []int{9, 10, 10}) {
+		t.Fatalf("batches of %v (%v), want 10, 10 and the 9 that came while both wrote", sizes, reasons)
+	}
+}
