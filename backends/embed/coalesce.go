@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"sync"
-	"time"
 )
 
 // A provider at its concurrency limit makes batches wait for a slot. Each batch was cut by the
@@ -17,13 +16,6 @@ import (
 // does not fit whole gives the inputs that do, and its rest waits first in line (when a slot
 // frees before the rest is back in line, the next call goes without it: calls are fuller, not
 // always full). A call that finds a slot at once is never held back.
-//
-// A call that had to wait for its slot (the provider is the bound) and is not full holds the
-// slot a little before it goes, for the calls on their way to fill it (fill): at most a
-// [fillShare]th of the provider's last call time. Without it, against a provider of one slot
-// and 500 ms calls, the few jobs a batch left behind (a max_delay flush of two) got the slot
-// freed just before the next full batch reached it, and went alone: every other call carried
-// 2 inputs, and the ingest reached 60–70 % of the provider's limit.
 
 // waitingCall is a call waiting for a slot toward the provider, which another call may take.
 type waitingCall struct {
@@ -50,12 +42,7 @@ var errTaken = errors.New("embed: call taken by another")
 type coalescer struct {
 	mu      sync.Mutex
 	waiting []*waitingCall
-	joined  chan struct{} // closed and replaced when a call joins waiting; nil until asked for
 }
-
-// fillShare is the share of the provider's last call time (1/fillShare) that a call that waited
-// for its slot holds it for more inputs.
-const fillShare = 4
 
 // wait adds a call of inputs to the waiting calls: last, or first when it is the rest of a call
 // taken in part, which has waited already.
@@ -67,52 +54,8 @@ func (c *coalescer) wait(inputs []string, first bool) *waitingCall {
 	} else {
 		c.waiting = append(c.waiting, w)
 	}
-	if c.joined != nil {
-		close(c.joined)
-		c.joined = nil
-	}
 	c.mu.Unlock()
 	return w
-}
-
-// waitingInputs returns the inputs of the waiting calls, and a channel closed when another
-// call joins them.
-func (c *coalescer) waitingInputs() (int, <-chan struct{}) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, w := range c.waiting {
-		n += len(w.inputs)
-	}
-	if c.joined == nil {
-		c.joined = make(chan struct{})
-	}
-	return n, c.joined
-}
-
-// fill holds the slot of a call of inputs, which waited for it, until the waiting calls would
-// fill it (to the embedder's maxInputs), for at most a [fillShare]th of the provider's last
-// call time, or until ctx ends.
-func (e *httpEmbedder) fill(ctx context.Context, inputs int) {
-	hold := time.Duration(e.callTime.Load()) / fillShare
-	if hold <= 0 || inputs >= e.maxInputs {
-		return
-	}
-	timer := time.NewTimer(hold)
-	defer timer.Stop()
-	for {
-		n, joined := e.coalesce.waitingInputs()
-		if inputs+n >= e.maxInputs {
-			return
-		}
-		select {
-		case <-joined:
-		case <-timer.C:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // leave removes w from the waiting calls and reports whether it was still there; false means a
@@ -177,25 +120,24 @@ func estimateAll(inputs []string) int {
 
 // slot waits for a slot toward the provider for a call of inputs, letting another call take
 // it meanwhile unless alone (first: inputs are the rest of a call taken in part). It returns the
-// slot's calls in flight and whether it had to wait for the slot, the waiting call when it was
-// merged (err [errTaken]), or ctx's error.
-func (e *httpEmbedder) slot(ctx context.Context, inputs []string, alone, first bool) (int, bool, *waitingCall, error) {
+// slot's calls in flight, the waiting call when it was merged (err [errTaken]), or ctx's error.
+func (e *httpEmbedder) slot(ctx context.Context, inputs []string, alone, first bool) (int, *waitingCall, error) {
 	if n, ok := e.limiter.tryAcquire(); ok || alone {
 		if ok {
-			return n, false, nil, nil
+			return n, nil, nil
 		}
 		n, err := e.limiter.acquire(ctx, nil)
-		return n, true, nil, err
+		return n, nil, err
 	}
 	w := e.coalesce.wait(inputs, first)
 	n, err := e.limiter.acquire(ctx, w.taken)
 	if e.coalesce.leave(w) {
-		return n, true, nil, err // not taken: the slot (or ctx's error) is this call's
+		return n, nil, err // not taken: the slot (or ctx's error) is this call's
 	}
 	if err == nil {
 		e.limiter.unused() // taken meanwhile: the slot goes back unused
 	}
-	return 0, true, w, errTaken
+	return 0, w, errTaken
 }
 
 // merged runs the taken calls' inputs after inputs in one call (the leader's, within its

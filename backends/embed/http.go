@@ -133,7 +133,6 @@ func (c HTTPConfig) validate() error {
 type httpEmbedder struct {
 	apiKey    string
 	calls     atomic.Int64
-	callTime  atomic.Int64 // the duration of the last answered call, ns: what a held call may wait (fill)
 	client    *http.Client
 	coalesce  coalescer
 	dims      int
@@ -234,9 +233,7 @@ func EstimateTokens(text string) int { return len(text)/3 + 1 }
 
 // limitedCall makes the call for inputs within the provider's adaptive concurrency limit
 // ([limiter]). While it waits for a slot, the call that gets one may take it along in its own
-// (see coalesce.go); the call that gets one, after waiting for it, holds it a little for more
-// calls to fill it ([httpEmbedder.fill]), then takes along the waiting calls that fit. A call
-// answered 429 gives its slot back, waits its Retry-After (or
+// (see coalesce.go); the call that gets one takes along the waiting calls that fit. A call answered 429 gives its slot back, waits its Retry-After (or
 // [rateLimitWaitDefault]) and is made again, up to [rateLimitTries] times, while the wait is at
 // most [rateLimitWaitMax] and ctx's deadline leaves room for it; otherwise the rate limit is
 // returned, and the batch's job snoozes. A call answered 5xx is made again up to
@@ -247,7 +244,7 @@ func (e *httpEmbedder) limitedCall(ctx context.Context, inputs []string) ([][]fl
 		alone bool
 	)
 	for try := 1; ; try++ {
-		n, waited, w, err := e.slot(ctx, inputs, alone, len(done) > 0)
+		n, w, err := e.slot(ctx, inputs, alone, len(done) > 0)
 		if w != nil {
 			// Merged into another call: its answer is (the first part of) this call's, or this
 			// call is made again.
@@ -270,12 +267,8 @@ func (e *httpEmbedder) limitedCall(ctx context.Context, inputs []string) ([][]fl
 		}
 		var took []taken
 		if !alone {
-			if waited {
-				e.fill(ctx, len(inputs))
-			}
 			took = e.coalesce.take(len(inputs), estimateAll(inputs), e.maxInputs, e.maxTokens)
 		}
-		began := time.Now()
 		vecs, err := e.merged(ctx, inputs, took)
 		var (
 			rl       *indexerr.RateLimitError
@@ -284,7 +277,6 @@ func (e *httpEmbedder) limitedCall(ctx context.Context, inputs []string) ([][]fl
 		)
 		switch {
 		case err == nil:
-			e.callTime.Store(int64(time.Since(began)))
 			e.limiter.release(n, outcomeOK)
 			return append(done, vecs...), nil
 		case len(took) > 0 && errors.As(err, &rejected):
