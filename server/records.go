@@ -89,9 +89,9 @@ func (s *recordService) PublishRecords(ctx context.Context, req *connect.Request
 	}
 	out := &osav1.PublishRecordsResponse{Records: make([]*osav1.Record, len(res)), Unchanged: make([]bool, len(res))}
 	for i, r := range res {
-		if out.Records[i], err = s.toProto(r.Record); err != nil {
-			return nil, err
-		}
+		// The stored metadata is the request's, in canonical JSON: answer with the request's
+		// Struct rather than decode it back (a tenth of the server's CPU in osa bench ingest).
+		out.Records[i] = s.recordProto(r.Record, req.Msg.Records[i].Metadata)
 		out.Unchanged[i] = r.Unchanged
 	}
 	if req.Msg.WaitIndexed {
@@ -225,6 +225,11 @@ func (s *recordService) toProto(r records.Record) (*osav1.Record, error) {
 	if err := protojson.Unmarshal(r.Metadata, meta); err != nil {
 		return nil, fmt.Errorf("error decoding stored metadata of %s: %w", r.ID, err)
 	}
+	return s.recordProto(r, meta), nil
+}
+
+// recordProto is the API message of r with meta, its metadata as a Struct.
+func (s *recordService) recordProto(r records.Record, meta *structpb.Struct) *osav1.Record {
 	out := &osav1.Record{
 		Srn:       s.store.SRN(r).String(),
 		Version:   int32(r.Version),
@@ -237,5 +242,5 @@ func (s *recordService) toProto(r records.Record) (*osav1.Record, error) {
 	if r.DeletedAt != nil {
 		out.DeletedAt = timestamppb.New(*r.DeletedAt)
 	}
-	return out, nil
+	return out
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	osav1 "github.com/osa-archive/osa/api/osa/v1"
@@ -265,5 +267,41 @@ func TestPublishBadInput(t *testing.T) {
 	}
 	if records != 0 || jobs != 0 {
 		t.Fatalf("bad input wrote %d records and %d jobs", records, jobs)
+	}
+}
+
+// A publish answers each record with the metadata it stored: the Struct of the request, which
+// equals what GetRecord reads back from the stored JSON, for numbers, nulls, nesting and
+// unicode, new or unchanged.
+func TestPublishAnswersStoredMetadata(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, func(c *config.Config) { c.Node.Role = "api" })
+	c := recordClient(b)
+	metas := []map[string]any{
+		{"title": "Zebrafish <heart> & fin", "n": 1e21, "small": 1.5e-7, "neg": -0.25, "int": float64(9007199254740991)},
+		{"title": "Ünïcode ✓ \u2028", "none": nil, "list": []any{"a", 1.0, true, nil, map[string]any{"deep": []any{}}}},
+	}
+	var reqs []*osav1.PublishRecordRequest
+	for i, m := range metas {
+		reqs = append(reqs, &osav1.PublishRecordRequest{Metadata: mustStruct(t, m), Source: "s", SourceId: fmt.Sprint("id", i)})
+	}
+	for round := range 2 { // new, then unchanged
+		resp, err := c.PublishRecords(ctx, connect.NewRequest(&osav1.PublishRecordsRequest{Records: reqs}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range resp.Msg.Records {
+			if resp.Msg.Unchanged[i] != (round == 1) {
+				t.Errorf("round %d record %d: unchanged %v", round, i, resp.Msg.Unchanged[i])
+			}
+			got, err := c.GetRecord(ctx, connect.NewRequest(&osav1.GetRecordRequest{Srn: r.Srn}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(r.Metadata, got.Msg.Record.Metadata) {
+				t.Errorf("round %d record %d: publish answered %v, GetRecord reads %v", round, i, r.Metadata, got.Msg.Record.Metadata)
+			}
+		}
 	}
 }
