@@ -26,7 +26,7 @@ records/s from the first publish to the last record indexed beside the provider'
 the records that ended failed.
 
 Targets: at least 90 % of the limit, at most 2 % of calls answered 429, no record failed. --smoke
-runs 7.5 % of the records. Database and output as for osa bench ingest.`,
+runs 3 % of the records. Database and output as for osa bench ingest.`,
 		Example: `  osa bench provider --out bench/results/provider
   OSA_DEV__PORT=0 osa bench provider --smoke`,
 		Args: cobra.NoArgs,

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -67,7 +67,8 @@ type ExportReport struct {
 	// benchmark: the same rows from the same snapshot-less statement, no encoding.
 	CeilingSeconds float64 `json:"ceiling_seconds"`
 	// CLISeconds is `osa export` as a child process writing the file, from its start to its
-	// exit; CLIMaxRSSKiB its peak resident memory (getrusage).
+	// exit; CLIMaxRSSKiB its peak resident memory (VmHWM of its process, read every 20 ms until
+	// it exits).
 	CLISeconds   float64 `json:"cli_seconds"`
 	CLIMaxRSSKiB int64   `json:"cli_max_rss_kib"`
 	// DownloadSeconds is GET /export/records.jsonl read to the end.
@@ -135,19 +136,29 @@ func Export(ctx context.Context, opts ExportOpts) (*ExportReport, error) {
 	defer os.Remove(file.Name())
 	file.Close()
 	rep.ServerRSSBeforeKiB = selfRSSKiB()
-	sampler := startRSSSampler()
+	sampler := startRSSSampler(selfRSSKiB)
 	t0 := time.Now()
 	cmd := exec.CommandContext(ctx, opts.Binary, "export", "--server", base, "--progress", "none", "--output", file.Name())
 	cmd.Env = os.Environ()
-	if out, err := cmd.CombinedOutput(); err != nil {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
 		sampler.stop()
-		return nil, fmt.Errorf("osa export: %w: %s", err, out)
+		return nil, fmt.Errorf("osa export: %w", err)
+	}
+	// The CLI's own peak (VmHWM of its process, sampled until it exits), not getrusage's
+	// ru_maxrss: Linux counts into that the peak of the benchmark's process that forked it,
+	// over a gigabyte after the search benchmark of osa bench all.
+	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+	cli := startRSSSampler(func() int64 { return statusKiB(status, "VmHWM:") })
+	err = cmd.Wait()
+	rep.CLIMaxRSSKiB = cli.stop()
+	if err != nil {
+		sampler.stop()
+		return nil, fmt.Errorf("osa export: %w: %s", err, out.Bytes())
 	}
 	rep.CLISeconds = time.Since(t0).Seconds()
 	rep.ServerRSSPeakKiB = sampler.stop()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rep.CLIMaxRSSKiB = ru.Maxrss // KiB on Linux
-	}
 	st, err := os.Stat(file.Name())
 	if err != nil {
 		return nil, err
@@ -300,13 +311,17 @@ func checkLines(path string, n int) error {
 }
 
 // selfRSSKiB returns this process's resident memory in KiB (VmRSS), 0 when unknown.
-func selfRSSKiB() int64 {
-	b, err := os.ReadFile("/proc/self/status")
+func selfRSSKiB() int64 { return statusKiB("/proc/self/status", "VmRSS:") }
+
+// statusKiB returns the field (e.g. "VmHWM:") of a /proc/<pid>/status file in KiB, 0 when
+// unknown (the process has exited).
+func statusKiB(path, field string) int64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return n
 		}
@@ -314,15 +329,16 @@ func selfRSSKiB() int64 {
 	return 0
 }
 
-// rssSampler samples this process's resident memory until stopped.
+// rssSampler samples a resident memory (read: in KiB) until stopped, and keeps its peak.
 type rssSampler struct {
+	read func() int64
 	done chan struct{}
 	wg   sync.WaitGroup
 	peak int64
 }
 
-func startRSSSampler() *rssSampler {
-	s := &rssSampler{done: make(chan struct{}), peak: selfRSSKiB()}
+func startRSSSampler(read func() int64) *rssSampler {
+	s := &rssSampler{read: read, done: make(chan struct{}), peak: read()}
 	s.wg.Go(func() {
 		t := time.NewTicker(exportRSSEvery)
 		defer t.Stop()
@@ -331,7 +347,7 @@ func startRSSSampler() *rssSampler {
 			case <-s.done:
 				return
 			case <-t.C:
-				s.peak = max(s.peak, selfRSSKiB())
+				s.peak = max(s.peak, s.read())
 			}
 		}
 	})
@@ -342,7 +358,7 @@ func startRSSSampler() *rssSampler {
 func (s *rssSampler) stop() int64 {
 	close(s.done)
 	s.wg.Wait()
-	return max(s.peak, selfRSSKiB())
+	return max(s.peak, s.read())
 }
 
 // Markdown renders the report with its targets.

@@ -48,11 +48,11 @@ type ProviderShape struct {
 // ProviderShapes are the shapes of [Provider]: the two, each long enough for about 100
 // calls or more to the provider (C 4: 1,250 calls in about 50 s on 2 cores; C 1: 94 calls,
 // about 110 s), so that the adaptive limit's slow start and the run's first and last partial
-// calls weigh little beside its steady state. The smoke runs take 4 and 8 s.
+// calls weigh little beside its steady state. The smoke runs take about 2 and 4 s.
 func ProviderShapes(smoke bool) []ProviderShape {
 	scale := 1.0
 	if smoke {
-		scale = 0.075
+		scale = 0.03
 	}
 	return []ProviderShape{
 		{Name: "C4 40ms+0.3ms", Concurrency: 4, Latency: 40 * time.Millisecond, PerInput: 300 * time.Microsecond,
