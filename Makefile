@@ -49,7 +49,7 @@ fuzz-smoke:
 ## 20,000 records beside the bulk path; then the changefeed's latency at 100 records/s beside its cursor rule's own),
 ## on the private cluster of osa dev (dev.data_dir, dev.port; OSA_DEV__PORT=0 for any free port) or database.url. Writes
 ## bench/results/all-ingest.{md,json,svg}, all-provider.{md,json}, all-search.{md,json}, all-rebuild.{md,json}, all-export.{md,json},
-## all-import.{md,json} and all-feed.{md,json}; about 20 minutes; run it on an idle machine.
+## all-import.{md,json} and all-feed.{md,json}; about 22 minutes; run it on an idle machine.
 bench: build
 	./bin/osa bench all --out bench/results/all $(BENCH_FLAGS)
 
