@@ -26,7 +26,8 @@ const (
 )
 
 // PoolConfig returns the configuration of a pool on url (database.url, or listen_url) with d's
-// settings applied, but not its size.
+// settings applied, but not its size. Its AfterConnect has pgx send uuid.UUID as its 16 bytes
+// (internal/pguuid); a caller that sets its own AfterConnect calls this one first.
 //
 // With d.TransactionPooler, queries run in pgx's cache_describe mode: each is parsed, bound and
 // executed as the unnamed statement in one round trip, so no named prepared statement is left

@@ -46,7 +46,7 @@ The Markdown reports go to stdout, progress to stderr. --out PREFIX writes
 each as soon as its benchmark is done.
 
 --smoke shrinks them (ingest as with osa bench ingest --smoke; provider as with osa bench provider --smoke; search on 2,000 records and 20
-queries; rebuild and export on 2,000 records, import on 1,000, feed for 3 s) so that the whole run takes about 50 s on 2 cores: it checks
+queries; rebuild and export on 2,000 records, import on 1,000, feed for 3 s) so that the whole run takes about 1½ minutes on 2 cores: it checks
 only that every part works. Any error exits non-zero; the targets are never enforced, in either mode. make bench-smoke
 runs it on a throw-away cluster, and make test runs make bench-smoke.`,
 		Example: `  osa bench all --out bench/results/all      # make bench
