@@ -110,7 +110,8 @@ func (s *Server) routes() http.Handler {
 
 // newGzipWriter is the compressor of responses: gzip at its fastest level. Connect's default,
 // gzip's default level, spent 13 % of the process's CPU compressing PublishRecords responses in
-// osa bench ingest, for files a few percent smaller.
+// osa bench ingest. The price is about a fifth more bytes: 500 SciFact abstracts as JSON (760 KB)
+// compress to 314 KB at this level, 264 KB at the default.
 func newGzipWriter() connect.Compressor {
 	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // the error is only for an invalid level
 	return w
